@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, type-checks, then runs the mocha suite once per backend.
+#   RPELAB_TEST_BACKENDS  backends to run (default "wasm cpu")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-node-deps.sh
+echo "[rpelab] type-checking"
+npx tsc -p tsconfig.test.json
+summary=$(mktemp)
+trap 'rm -f "$summary"' EXIT
+status=0
+for backend in ${RPELAB_TEST_BACKENDS:-wasm cpu}; do
+  echo "[rpelab] mocha on backend: $backend"
+  RPELAB_BACKEND=$backend RPELAB_TEST_SUMMARY=$summary npx mocha "$@" || status=1
+done
+node -e '
+const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
+const t = lines.reduce((a, l) => ({ p: a.p + l.passed, f: a.f + l.failed, s: a.s + l.skipped }), { p: 0, f: 0, s: 0 });
+for (const l of lines) console.log(`  ${l.backend}: ${l.passed} passed, ${l.failed} failed, ${l.skipped} skipped`);
+console.log(`${t.p} passed, ${t.f} failed, ${t.s} skipped`);
+' "$summary"
+exit $status

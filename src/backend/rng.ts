@@ -1,0 +1,139 @@
+/**
+ * A small seedable pseudo-random generator (xoshiro128**, seeded by splitmix32).
+ *
+ * rpelab draws every random number it needs (SPE noise, FAVOR+ projections,
+ * Householder vectors, permutations, data order) from an `Rng`, so that a run
+ * repeats exactly, draws are identical on every backend, and the generator's
+ * state can be saved in a checkpoint and restored.
+ */
+import { assertInt } from './checks';
+
+/** Serializable generator state (four 32-bit words plus a cached normal draw). */
+export interface RngState {
+  s: [number, number, number, number];
+  spare: number | null;
+}
+
+function splitmix32(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (x + 0x9e3779b9) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+export class Rng {
+  private s: Uint32Array = new Uint32Array(4);
+  private spare: number | null = null;
+
+  /** @param seed an integer in [0, 2^32); the same seed gives the same stream. */
+  constructor(seed: number = 0) {
+    assertInt(seed, 'seed', 0, 0xffffffff);
+    const sm = splitmix32(seed);
+    for (let i = 0; i < 4; i++) this.s[i] = sm();
+  }
+
+  /** A new independent generator derived from this one's seed stream and a label. */
+  fork(label: string | number): Rng {
+    const r = new Rng(0);
+    const sm = splitmix32((this.nextUint32() ^ hashString(String(label))) >>> 0);
+    for (let i = 0; i < 4; i++) r.s[i] = sm();
+    return r;
+  }
+
+  /** Next raw 32-bit unsigned integer. */
+  nextUint32(): number {
+    const s = this.s;
+    const result = Math.imul(rotl(Math.imul(s[1], 5) >>> 0, 7), 9) >>> 0;
+    const t = (s[1] << 9) >>> 0;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return result;
+  }
+
+  /** Uniform in [0, 1) with 32 bits of resolution. */
+  uniform(): number {
+    return this.nextUint32() / 4294967296;
+  }
+
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    assertInt(n, 'n', 1);
+    return Math.floor(this.uniform() * n);
+  }
+
+  /** Standard normal draw (Box–Muller, pairs cached). */
+  normal(): number {
+    if (this.spare !== null) {
+      const v = this.spare;
+      this.spare = null;
+      return v;
+    }
+    let u = 0;
+    while (u === 0) u = this.uniform();
+    const v = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    this.spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** `n` standard normal draws, scaled by `std` and shifted by `mean`. */
+  normalArray(n: number, mean = 0, std = 1): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = mean + std * this.normal();
+    return out;
+  }
+
+  /** `n` uniform draws in [lo, hi). */
+  uniformArray(n: number, lo = 0, hi = 1): Float32Array {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * this.uniform();
+    return out;
+  }
+
+  /** A uniformly random permutation of 0..n-1 (Fisher–Yates). */
+  permutation(n: number): Int32Array {
+    assertInt(n, 'n', 0);
+    const p = new Int32Array(n);
+    for (let i = 0; i < n; i++) p[i] = i;
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const t = p[i];
+      p[i] = p[j];
+      p[j] = t;
+    }
+    return p;
+  }
+
+  getState(): RngState {
+    return { s: [this.s[0], this.s[1], this.s[2], this.s[3]], spare: this.spare };
+  }
+
+  setState(state: RngState): void {
+    if (!state || !Array.isArray(state.s) || state.s.length !== 4) {
+      throw new Error(`state: expected {s: [4 uint32], spare}, got ${JSON.stringify(state)}`);
+    }
+    for (let i = 0; i < 4; i++) this.s[i] = state.s[i] >>> 0;
+    this.spare = state.spare ?? null;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}

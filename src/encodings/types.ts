@@ -1,0 +1,59 @@
+/**
+ * The contracts every positional encoding implements.
+ *
+ * Tensor layout everywhere: [batch, length, heads, dim] ("BLHD"). Positions are
+ * 0-based; `offset` shifts them (position = offset + index) for incremental
+ * decoding. Inside an attention layer the order is
+ *
+ *   project -> [pre-feature-map encoding: SPE]      q,k [B,L,H,D] -> [B,L,H,R]
+ *           -> feature map (elu+1, relu, FAVOR+)
+ *           -> [post-feature-map encoding: LRPE, RoPE, PermuteFormer]
+ *           -> linear attention
+ *
+ * Absolute encodings (APE) act on token embeddings [B,L,model] instead and
+ * implement `AbsoluteEncoding`.
+ */
+import type { tf, Rng } from '../backend';
+import type { Module } from '../nn';
+
+/** Per-call options of a query/key encoding. */
+export interface EncodeOptions {
+  /** Position of the first token (default 0). Used for incremental decoding. */
+  offset?: number;
+  /**
+   * 2-D layout for image sequences: the length axis is rows*cols in row-major order.
+   * Encodings that support it encode (row, col) positions; others throw.
+   */
+  grid?: { rows: number; cols: number };
+  /** Source of random draws (SPE codes, gate noise). Defaults to the module's own generator. */
+  rng?: Rng;
+  /** True while training (some encodings redraw only then). */
+  training?: boolean;
+}
+
+/** An encoding that transforms queries and keys of one attention layer. */
+export interface QKEncoding extends Module {
+  /** Registry name, e.g. 'lrpe', 'rope', 'spe', 'permuteformer'. */
+  readonly kind: string;
+  /** 'pre': acts on raw projections before the feature map (SPE). 'post': after it (LRPE, RoPE, PermuteFormer). */
+  readonly stage: 'pre' | 'post';
+  /** Per-head feature size of the encoded q/k given input size `dim` (LRPE unitary: 2*dim; SPE: R). */
+  outputDim(dim: number): number;
+  /**
+   * q, k: [batch, length, heads, dim] (same shape) -> [q', k'], each [batch, length, heads, outputDim(dim)].
+   * Scores q'_s . k'_t depend on positions only through t - s (exactly, or in expectation for SPE).
+   */
+  encode(q: tf.Tensor4D, k: tf.Tensor4D, opts?: EncodeOptions): [tf.Tensor4D, tf.Tensor4D];
+  /**
+   * Per-head decay r in (0,1) applied as r^(s-t) inside attention (PermuteFormer), or null.
+   * Returned as a plain array of length `heads`.
+   */
+  decay?(): number[] | null;
+}
+
+/** An absolute encoding added to token embeddings. */
+export interface AbsoluteEncoding extends Module {
+  readonly kind: string;
+  /** x: [batch, length, model] -> x + PE[offset .. offset+length). */
+  apply(x: tf.Tensor3D, opts?: { offset?: number }): tf.Tensor3D;
+}

@@ -1,0 +1,7 @@
+/**
+ * rpelab: relative positional encodings for linear-complexity transformers.
+ * Public API. Tensor layout: [batch, length, heads, dim] unless a doc comment says otherwise.
+ */
+export * from './backend';
+export * from './nn';
+export type { QKEncoding, AbsoluteEncoding, EncodeOptions } from './encodings/types';

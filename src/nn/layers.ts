@@ -1,0 +1,88 @@
+/**
+ * Small building blocks shared by attention layers and models.
+ * Shapes: the last axis is the feature axis; any leading axes are allowed.
+ */
+import { tf, Rng, assertInt, assertDim } from '../backend';
+import { Module } from './module';
+
+/** Glorot-uniform matrix [fanIn, fanOut] from `rng`. */
+export function glorotUniform(rng: Rng, fanIn: number, fanOut: number): tf.Tensor2D {
+  const lim = Math.sqrt(6 / (fanIn + fanOut));
+  return tf.tensor2d(rng.uniformArray(fanIn * fanOut, -lim, lim), [fanIn, fanOut]);
+}
+
+/** Normal-initialised tensor of any shape from `rng`. */
+export function normalInit(rng: Rng, shape: number[], std: number): tf.Tensor {
+  return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), 0, std), shape);
+}
+
+export interface LinearOptions {
+  bias?: boolean;
+  rng?: Rng;
+  /** 'glorot' (default) or a normal std, e.g. 0.02 as in GPT-2. */
+  init?: 'glorot' | number;
+}
+
+/** y = x W + b. x: [..., inFeatures] -> [..., outFeatures]. Computed as one 2-D matmul. */
+export class Linear extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
+    super();
+    assertInt(inFeatures, 'inFeatures');
+    assertInt(outFeatures, 'outFeatures');
+    const rng = opts.rng ?? new Rng(0);
+    const init = opts.init ?? 'glorot';
+    this.weight = this.addParameter(
+      'weight',
+      init === 'glorot' ? glorotUniform(rng, inFeatures, outFeatures) : normalInit(rng, [inFeatures, outFeatures], init),
+    );
+    this.bias = opts.bias === false ? null : this.addParameter('bias', tf.zeros([outFeatures]));
+  }
+
+  apply(x: tf.Tensor): tf.Tensor {
+    assertDim(x, -1, this.inFeatures, 'x', 'the feature axis');
+    return tf.tidy(() => {
+      const lead = x.shape.slice(0, -1);
+      let y = tf.matMul(x.reshape([-1, this.inFeatures]), this.weight);
+      if (this.bias) y = y.add(this.bias);
+      return y.reshape([...lead, this.outFeatures]);
+    });
+  }
+}
+
+/** LayerNorm over the last axis. x: [..., features] -> same shape. */
+export class LayerNorm extends Module {
+  readonly gamma: tf.Variable;
+  readonly beta: tf.Variable;
+  constructor(readonly features: number, readonly eps = 1e-5) {
+    super();
+    assertInt(features, 'features');
+    this.gamma = this.addParameter('gamma', tf.ones([features]));
+    this.beta = this.addParameter('beta', tf.zeros([features]));
+  }
+
+  apply(x: tf.Tensor): tf.Tensor {
+    assertDim(x, -1, this.features, 'x', 'the feature axis');
+    return tf.tidy(() => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      return x.sub(mean).div(variance.add(this.eps).sqrt()).mul(this.gamma).add(this.beta);
+    });
+  }
+}
+
+/** Token embedding table [vocabSize, dim]. ids: int32 [...] -> [..., dim]. */
+export class Embedding extends Module {
+  readonly table: tf.Variable;
+  constructor(readonly vocabSize: number, readonly dim: number, opts: { rng?: Rng; std?: number } = {}) {
+    super();
+    assertInt(vocabSize, 'vocabSize');
+    assertInt(dim, 'dim');
+    this.table = this.addParameter('table', normalInit(opts.rng ?? new Rng(0), [vocabSize, dim], opts.std ?? 0.02));
+  }
+
+  apply(ids: tf.Tensor): tf.Tensor {
+    if (ids.dtype !== 'int32') throw new Error(`ids: expected an int32 tensor of token ids, got dtype ${ids.dtype}`);
+    return tf.tidy(() => tf.gather(this.table, ids.reshape([-1])).reshape([...ids.shape, this.dim]));
+  }
+}
