@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-node-deps.sh
+bash scripts/install-data.sh
 echo "[rpelab] type-checking"
 npx tsc -p tsconfig.test.json
 summary=$(mktemp)
@@ -11,7 +12,7 @@ trap 'rm -f "$summary"' EXIT
 status=0
 for backend in ${RPELAB_TEST_BACKENDS:-wasm cpu}; do
   echo "[rpelab] mocha on backend: $backend"
-  RPELAB_BACKEND=$backend RPELAB_TEST_SUMMARY=$summary npx mocha "$@" || status=1
+  RPELAB_BACKEND=$backend RPELAB_TEST_SUMMARY=$summary npx mocha "${@:-test/**/*.test.ts}" || status=1
 done
 node -e '
 const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean).map(JSON.parse);

@@ -1,3 +1,5 @@
 export { Module } from './module';
-export { Linear, LayerNorm, Embedding, glorotUniform, normalInit } from './layers';
+export { Linear, LayerNorm, Embedding, FeedForward, gelu, glorotUniform, normalInit } from './layers';
+export { dropout } from './dropout';
 export type { LinearOptions } from './layers';
+export { tokenNll, crossEntropy, maskedMean, checkTargets } from './losses';

@@ -4,6 +4,7 @@
  */
 import { tf, Rng, assertInt, assertDim } from '../backend';
 import { Module } from './module';
+import { dropout } from './dropout';
 
 /** Glorot-uniform matrix [fanIn, fanOut] from `rng`. */
 export function glorotUniform(rng: Rng, fanIn: number, fanOut: number): tf.Tensor2D {
@@ -85,4 +86,31 @@ export class Embedding extends Module {
     if (ids.dtype !== 'int32') throw new Error(`ids: expected an int32 tensor of token ids, got dtype ${ids.dtype}`);
     return tf.tidy(() => tf.gather(this.table, ids.reshape([-1])).reshape([...ids.shape, this.dim]));
   }
+}
+
+/** Feed-forward block: x [..., model] -> [..., model] through hidden width `hidden`. */
+export class FeedForward extends Module {
+  private readonly fc1: Linear;
+  private readonly fc2: Linear;
+  constructor(readonly model: number, readonly hidden: number, readonly activation: 'relu' | 'gelu' = 'relu', rng: Rng = new Rng(0)) {
+    super();
+    this.fc1 = this.addModule('fc1', new Linear(model, hidden, { rng: rng.fork('fc1') }));
+    this.fc2 = this.addModule('fc2', new Linear(hidden, model, { rng: rng.fork('fc2') }));
+  }
+
+  apply(x: tf.Tensor, dropoutRate = 0, rng?: Rng, training = false): tf.Tensor {
+    return tf.tidy(() => {
+      const h = this.fc1.apply(x);
+      const a = this.activation === 'relu' ? tf.relu(h) : gelu(h);
+      return this.fc2.apply(dropout(a, dropoutRate, rng, training));
+    });
+  }
+}
+
+/** GELU (tanh approximation). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const c = Math.sqrt(2 / Math.PI);
+    return x.mul(0.5).mul(tf.tanh(x.add(x.pow(3).mul(0.044715)).mul(c)).add(1));
+  });
 }
