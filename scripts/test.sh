@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-node-deps.sh
 bash scripts/install-data.sh
+bash scripts/setup-jupyter.sh --quiet --with-chromium
 echo "[rpelab] type-checking"
 npx tsc -p tsconfig.test.json
 summary=$(mktemp)
@@ -14,6 +15,10 @@ for backend in ${RPELAB_TEST_BACKENDS:-wasm cpu}; do
   echo "[rpelab] mocha on backend: $backend"
   RPELAB_BACKEND=$backend RPELAB_TEST_SUMMARY=$summary npx mocha "${@:-test/**/*.test.ts}" || status=1
 done
+echo "[rpelab] notebooks at smoke scale"
+RPELAB_SCALE=smoke npx tsx scripts/reproduce.ts --scale smoke --no-build --out reports/ci || status=1
+RPELAB_TEST_SUMMARY=$summary npx tsx test/notebooks/check-executed.ts reports/ci || status=1
+RPELAB_TEST_SUMMARY=$summary npx tsx test/notebooks/browser-check.ts reports/ci/00-quickstart.html || status=1
 node -e '
 const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
 const t = lines.reduce((a, l) => ({ p: a.p + l.passed, f: a.f + l.failed, s: a.s + l.skipped }), { p: 0, f: 0, s: 0 });

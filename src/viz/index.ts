@@ -1,0 +1,15 @@
+/**
+ * Notebook display: Plotly figures and danfojs tables. Functions return figures, HTML or
+ * DataFrames; only `plot` and `show*` display (through tslab, or the sink set by `setDisplaySink`).
+ */
+export { setDisplaySink, displaySink } from './display';
+export type { DisplaySink } from './display';
+export {
+  figure, heatmap, plot, figureHtml, bundleHtml, plotlyBundle, plotlyBundlePath, resetPlotlyBundle,
+  FIGURE_CLASS, BUNDLE_MARKER,
+} from './plotly';
+export type { Figure, Trace, Layout, PlotConfig, HeatmapOptions } from './plotly';
+export { toPng, findChromium, runHeadlessChromium, HEADLESS_CHROMIUM_FLAGS } from './png';
+export type { PngOptions } from './png';
+export { dataFrame, tableHtml, showTable, paperVsOurs, formatTableCell, formatWallTime, TABLE_CLASS } from './table';
+export type { TableCell, TableOptions, HeaderGroup, CaptionedTable, ComparisonRow, RunDescription } from './table';
