@@ -72,8 +72,15 @@ export class LayerNorm extends Module {
   }
 }
 
-/** Token embedding table [vocabSize, dim]. ids: int32 [...] -> [..., dim]. */
+/**
+ * Token embedding table [vocabSize, dim]. ids: int32 [...] -> [..., dim].
+ *
+ * Small vocabularies (<= ONE_HOT_MAX_VOCAB, e.g. bytes) look up rows with a one-hot 2-D matmul:
+ * its gradient is another 2-D matmul, whereas `gather`'s gradient (UnsortedSegmentSum) costs
+ * segments x data on the cpu backend and is delegated there from wasm. Larger vocabularies gather.
+ */
 export class Embedding extends Module {
+  static readonly ONE_HOT_MAX_VOCAB = 1024;
   readonly table: tf.Variable;
   constructor(readonly vocabSize: number, readonly dim: number, opts: { rng?: Rng; std?: number } = {}) {
     super();
@@ -84,7 +91,14 @@ export class Embedding extends Module {
 
   apply(ids: tf.Tensor): tf.Tensor {
     if (ids.dtype !== 'int32') throw new Error(`ids: expected an int32 tensor of token ids, got dtype ${ids.dtype}`);
-    return tf.tidy(() => tf.gather(this.table, ids.reshape([-1])).reshape([...ids.shape, this.dim]));
+    return tf.tidy(() => {
+      const flat = ids.reshape([-1]);
+      const rows =
+        this.vocabSize <= Embedding.ONE_HOT_MAX_VOCAB
+          ? tf.matMul(tf.oneHot(flat as tf.Tensor1D, this.vocabSize).toFloat(), this.table)
+          : tf.gather(this.table, flat);
+      return rows.reshape([...ids.shape, this.dim]);
+    });
   }
 }
 

@@ -1,0 +1,163 @@
+/**
+ * PermuteFormer (Chen 2021), the "Permutation, P = I" member of the LRPE family
+ * (lrpe.md §1.3–1.4): the features of the token at position s are permuted s times
+ * by one fixed random permutation π,
+ *
+ *   y_s = Π^s x_s,   (Π x)_i = x_{π(i)},   so   (Π^s q)·(Π^t k) = q^T Π^{t−s} k,
+ *
+ * which depends on positions only through t − s (and is periodic in the order of π).
+ * As in the LRPE baseline code, one π of the head dimensions is shared by all heads,
+ * and Π^s is read from a table precomputed for positions 0 .. maxPositions−1.
+ *
+ * The "-p" variant multiplies scores by a per-head decay r_h^(s−t) (query s, key t ≤ s
+ * in causal attention; r_h^|s−t| when bidirectional), r_h = sigmoid(3h/H + 2). The
+ * reference (causal) code folds it into the features (q_s · r^s, k_t · r^(−t)), but r^(−t)
+ * overflows float32 at long lengths (r = 0.88: r^(−t) > 3.4e38 for t > ~700). So `encode`
+ * applies only Π^s; the attention layer applies the decay inside its causal /
+ * bidirectional scan using `decay()`.
+ */
+import { tf, Rng, assertInt, assertRank, assertSameShape, assertDim } from '../backend';
+import { Module } from '../nn';
+import type { EncodeOptions, QKEncoding } from './types';
+
+/**
+ * Powers of a permutation: row s of the result is π^s, i.e. idx_0 = identity and
+ * idx_(s+1) = idx_s[π] (π applied s times); with `inverse`, row s is π^(−s).
+ * Computed in closed form from the cycles of π: if i sits at place p of a cycle c of length n,
+ * π^k(i) = c[(p + k) mod n].
+ * perm: a permutation of 0..d−1 -> int32 [count, d].
+ */
+export function permutationPowers(perm: ArrayLike<number>, count: number, inverse = false): tf.Tensor2D {
+  const d = perm.length;
+  assertInt(count, 'count');
+  const hit = new Uint8Array(d);
+  for (let i = 0; i < d; i++) {
+    const v = perm[i];
+    if (!(Number.isInteger(v) && v >= 0 && v < d) || hit[v]) {
+      throw new Error(`perm: expected a permutation of 0..${d - 1}, got ${v} at index ${i}`);
+    }
+    hit[v] = 1;
+  }
+  const seen = new Uint8Array(d);
+  const order = new Int32Array(d); // the cycles of π, one after another
+  const start = new Int32Array(d); // where i's cycle starts in `order`
+  const place = new Int32Array(d); // i's place in its cycle
+  const size = new Int32Array(d); // the length of i's cycle
+  let n = 0;
+  for (let i = 0; i < d; i++) {
+    if (seen[i]) continue;
+    const first = n;
+    for (let j = i; !seen[j]; j = perm[j]) {
+      seen[j] = 1;
+      order[n] = j;
+      place[j] = n - first;
+      start[j] = first;
+      n++;
+    }
+    for (let m = first; m < n; m++) size[order[m]] = n - first;
+  }
+  return tf.tidy(() => {
+    // Exponents 0, ±1, ±2, ...; tf.mod is a floor mod, so negative exponents wrap to [0, n).
+    const s = (inverse ? tf.range(0, -count, -1, 'int32') : tf.range(0, count, 1, 'int32')).reshape([count, 1]);
+    const at = s.add(tf.tensor1d(place, 'int32')).mod(tf.tensor1d(size, 'int32')).add(tf.tensor1d(start, 'int32'));
+    return tf.gather(tf.tensor1d(order, 'int32'), at).as2D(count, d);
+  });
+}
+
+/**
+ * y[:, j] = x[:, forward[j]] for a permutation `forward` of the columns, whose inverse is
+ * `inverse`. The gradient is the inverse gather, dx[:, j] = dy[:, inverse[j]]: exact, and O(size),
+ * where tfjs's generic gather gradient (UnsortedSegmentSum) makes one pass over dy per column.
+ * x: [rows, N]; forward, inverse: int32 [N] -> [rows, N].
+ */
+function permuteColumns(x: tf.Tensor2D, forward: tf.Tensor1D, inverse: tf.Tensor1D): tf.Tensor2D {
+  const permute = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([inverse]);
+    return {
+      value: tf.gather(input, forward, 1),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.gather(dy, saved[0], 1),
+    };
+  });
+  return permute(x) as tf.Tensor2D;
+}
+
+export class PermuteFormer extends Module implements QKEncoding {
+  readonly kind = 'permuteformer';
+  readonly stage = 'post' as const;
+  readonly headDim: number;
+  readonly numHeads: number;
+  readonly maxPositions: number;
+  /** int32 [maxPositions, headDim] buffer: row s is π^s. Row 1 is π. */
+  readonly index: tf.Variable;
+  /** int32 [maxPositions, headDim] buffer: row s is π^(−s), the backward pass of Π^s. */
+  readonly inverseIndex: tf.Variable;
+
+  /**
+   * @param opts.headDim per-head size d (π permutes 0..d−1)
+   * @param opts.numHeads H (one decay per head; π is shared by all heads)
+   * @param opts.maxPositions rows of the Π^s table (default 512, as in the reference code)
+   * @param opts.rng draws π (default new Rng(0))
+   */
+  constructor(opts: { headDim: number; numHeads: number; maxPositions?: number; rng?: Rng }) {
+    super();
+    assertInt(opts.headDim, 'headDim');
+    assertInt(opts.numHeads, 'numHeads');
+    const maxPositions = opts.maxPositions ?? 512;
+    assertInt(maxPositions, 'maxPositions');
+    this.headDim = opts.headDim;
+    this.numHeads = opts.numHeads;
+    this.maxPositions = maxPositions;
+    const perm = (opts.rng ?? new Rng(0)).permutation(this.headDim);
+    this.index = this.addBuffer('index', permutationPowers(perm, maxPositions));
+    this.inverseIndex = this.addBuffer('inverseIndex', permutationPowers(perm, maxPositions, true));
+  }
+
+  /** PermuteFormer keeps the size: outputDim(d) = d. */
+  outputDim(dim: number): number {
+    return dim;
+  }
+
+  /**
+   * q, k: [batch, length, numHeads, headDim] -> [Π^s q_s, Π^s k_s] of the same shape,
+   * s = offset + index. No decay is applied here (see the class comment).
+   */
+  encode(q: tf.Tensor4D, k: tf.Tensor4D, opts: EncodeOptions = {}): [tf.Tensor4D, tf.Tensor4D] {
+    assertRank(q, 4, 'q', '[batch, length, heads, headDim]');
+    assertRank(k, 4, 'k', '[batch, length, heads, headDim]');
+    assertDim(q, 2, this.numHeads, 'q', 'numHeads');
+    assertDim(q, 3, this.headDim, 'q', 'headDim');
+    assertSameShape(q, k, 'q', 'k');
+    if (opts.grid) throw new Error('grid: PermuteFormer has no 2-D form; expected no grid');
+    const offset = opts.offset ?? 0;
+    assertInt(offset, 'offset', 0);
+    const [B, L, H, D] = q.shape;
+    if (offset + L > this.maxPositions) {
+      throw new Error(
+        `q: expected offset + length <= maxPositions = ${this.maxPositions}, got offset ${offset} + length ${L} = ${offset + L}`,
+      );
+    }
+    if (L * H * D > 2 ** 24) {
+      throw new Error(`q: expected length * heads * headDim <= 2^24 (float32 index arithmetic), got ${L} * ${H} * ${D} = ${L * H * D}`);
+    }
+    return tf.tidy(() => {
+      // Flat index into one sequence [L*H*D]: element (s, h, i) reads (s, h, π^s(i)), i.e.
+      // (s·H + h)·D + π^s(i). Built in float32 (exact below 2^24; wasm broadcasts int32 slowly).
+      const rows = tf.range(0, L * H * D, D, 'float32').reshape([L, H, 1]);
+      const flat = (table: tf.Variable) =>
+        rows.add(table.slice([offset, 0], [L, D]).toFloat().reshape([L, 1, D])).reshape([L * H * D]).toInt() as tf.Tensor1D;
+      const forward = flat(this.index);
+      const backward = flat(this.inverseIndex);
+      const permute = (x: tf.Tensor4D) => permuteColumns(x.reshape([B, L * H * D]), forward, backward).reshape([B, L, H, D]) as tf.Tensor4D;
+      return [permute(q), permute(k)];
+    });
+  }
+
+  /**
+   * Per-head decay r_h = sigmoid(3h/H + 2), h = 0..H−1 (in [0.8808, 0.9933)).
+   * The attention layer weights the score of query s and key t by r_h^|s−t| (r_h^(s−t) when causal).
+   */
+  decay(): number[] {
+    return Array.from({ length: this.numHeads }, (_, h) => 1 / (1 + Math.exp(-((h / this.numHeads) * 3 + 2))));
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * A learnable relative position bias for softmax attention (Shaw et al. 2018 with
+ * scalar per-head values as in T5, but clipped rather than log-bucketed):
+ *
+ *   logits[h, s, t] += b[h, clip(t − s)],   clip to [−(maxDistance−1), maxDistance−1]
+ *
+ * (query s, key t). Unidirectional (causal) biases clip to [−(maxDistance−1), 0]:
+ * future keys share the bucket of t − s = 0, which the causal mask removes anyway.
+ * It needs the full L × L logit matrix, so it serves the quadratic reference
+ * attention only; it cannot be linearised (lrpe.md §1.1).
+ */
+import { tf, Rng, assertInt, assertNumber } from '../backend';
+import { Module, normalInit } from '../nn';
+
+export class RelativePositionBias extends Module {
+  readonly kind = 'relbias';
+  readonly numHeads: number;
+  readonly maxDistance: number;
+  readonly bidirectional: boolean;
+  /**
+   * [numHeads, buckets], trainable. Bucket j holds the bias of t − s = j − (maxDistance−1);
+   * buckets = 2·maxDistance − 1 (bidirectional) or maxDistance (unidirectional, t − s ≤ 0).
+   */
+  readonly weight: tf.Variable;
+
+  /**
+   * @param opts.numHeads H
+   * @param opts.maxDistance offsets are clipped to ±(maxDistance−1)
+   * @param opts.bidirectional biases for keys after the query too (default true)
+   * @param opts.rng initialisation draws (default new Rng(0))
+   * @param opts.std initial standard deviation (default 0.02; 0 starts as no bias)
+   */
+  constructor(opts: { numHeads: number; maxDistance: number; bidirectional?: boolean; rng?: Rng; std?: number }) {
+    super();
+    assertInt(opts.numHeads, 'numHeads');
+    assertInt(opts.maxDistance, 'maxDistance');
+    const std = opts.std ?? 0.02;
+    assertNumber(std, 'std', { min: 0 });
+    this.numHeads = opts.numHeads;
+    this.maxDistance = opts.maxDistance;
+    this.bidirectional = opts.bidirectional ?? true;
+    const buckets = this.bidirectional ? 2 * this.maxDistance - 1 : this.maxDistance;
+    this.weight = this.addParameter('weight', normalInit(opts.rng ?? new Rng(0), [this.numHeads, buckets], std));
+  }
+
+  /**
+   * The bias for queries at positions offset .. offset+queryLength−1 and keys at
+   * 0 .. keyLength−1: [numHeads, queryLength, keyLength], entry [h, i, j] = b[h, clip(j − (offset + i))].
+   * @param opts.offset position of the first query (default 0; keyLength − queryLength when decoding with a cache)
+   */
+  bias(queryLength: number, keyLength: number, opts: { offset?: number } = {}): tf.Tensor3D {
+    assertInt(queryLength, 'queryLength');
+    assertInt(keyLength, 'keyLength');
+    const offset = opts.offset ?? 0;
+    assertInt(offset, 'offset', 0);
+    const [Lq, Lk] = [queryLength, keyLength];
+    const n = Lq + Lk; // > the number of distinct offsets t − s in the block (Lq + Lk − 1)
+    const m = this.maxDistance - 1;
+    return tf.tidy(() => {
+      // u[h, j] = b[h, clip(t − s)] for the offset t − s ≡ j (mod n), j = 0..n−1, i.e.
+      // t − s = ((j + Lq − 1) mod n) − (Lq − 1), queries starting at `offset`.
+      // (Offsets in float32, exact below 2^24: wasm's clipByValue mishandles int32.)
+      const rel = tf.range(0, n, 1, 'float32').add(Lq - 1).mod(n).sub(Lq - 1 + offset);
+      const bucket = rel.clipByValue(-m, this.bidirectional ? m : 0).add(m).toInt();
+      // u = w Eᵀ with E [n, buckets] one-hot: a gather would do, but tfjs computes a gather's
+      // gradient with one pass over its output per bucket (seconds at 255 buckets).
+      const E = tf.oneHot(bucket, this.weight.shape[1] as number).toFloat(); // (wasm's OneHot ignores a float32 dtype)
+      const u = tf.matMul(this.weight, E, false, true) as tf.Tensor2D; // [H, n]
+      return circulantBlock(u, Lq, Lk);
+    });
+  }
+}
+
+/**
+ * The top-left Lq × Lk block of the circulant matrices of u: T[h, s, t] = u[h, (t − s) mod n].
+ * u: [H, n] with n >= Lq + Lk − 1 -> [H, Lq, Lk].
+ *
+ * Forward: one gather. Backward: ∂u[h, j] = Σ ∂T[h, s, t] over (t − s) mod n = j, the sums
+ * along the wrapped diagonals, by "unskewing" instead of tfjs's generic gather gradient (which
+ * makes one pass over ∂T per column of u): place row s of ∂T at flat offset s·(n−1) of a run of
+ * Lq·n zeros (pad each row to n−1, flatten, pad to Lq·n); entry (s, t) lands at s·(n−1) + t ≡ t − s
+ * (mod n), so folding the run into rows of n and summing the rows gives ∂u.
+ */
+function circulantBlock(u: tf.Tensor2D, Lq: number, Lk: number): tf.Tensor3D {
+  const [H, n] = u.shape;
+  const block = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const input = args[0] as tf.Tensor2D;
+    const s = tf.range(0, Lq, 1, 'float32').reshape([Lq, 1]);
+    const t = tf.range(0, Lk, 1, 'float32').reshape([1, Lk]);
+    const index = t.sub(s).add(n).mod(n).toInt(); // [Lq, Lk]
+    return {
+      value: tf.gather(input as tf.Tensor, index, 1) as tf.Tensor3D,
+      gradFunc: (dy: tf.Tensor) =>
+        dy
+          .pad([[0, 0], [0, 0], [0, n - 1 - Lk]])
+          .reshape([H, Lq * (n - 1)])
+          .pad([[0, 0], [0, Lq]])
+          .reshape([H, Lq, n])
+          .sum(1),
+    };
+  });
+  return block(u) as tf.Tensor3D;
+}
