@@ -82,3 +82,49 @@ export function registerWasmFallbacks(): string[] {
   registered = missing;
   return registered;
 }
+
+/**
+ * Guards the wasm BatchMatMul against a stale XNNPACK operator.
+ *
+ * tfjs-backend-wasm 4.22 caches one packed XNNPACK operator per right operand, keyed by the
+ * operand's memory id only. A reshape shares that id, so the same data used as the right operand
+ * in another 3-D shape (e.g. `v.reshape([8, 1])` then `v.reshape([4, 2])`) silently reuses the
+ * first packing: wrong numbers, and later out-of-bounds memory access. The wrapper remembers the
+ * shape each right operand was first multiplied in (a WeakMap on its dataId, so it forgets freed
+ * tensors) and gives the kernel a fresh copy, with a new memory id, whenever the shape differs.
+ */
+let matMulGuarded = false;
+
+export function guardWasmMatMulCache(): void {
+  if (matMulGuarded) return;
+  const orig = tf.getKernel('BatchMatMul', 'wasm');
+  if (!orig) return;
+  type WasmBackend = {
+    makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+    typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+    disposeData(dataId: object): boolean;
+  };
+  const firstShape = new WeakMap<object, string>();
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    ...orig,
+    kernelFunc: (args) => {
+      const b = (args.inputs as { b: tf.TensorInfo }).b;
+      const transposeB = Boolean((args.attrs as { transposeB?: boolean }).transposeB);
+      const r = b.shape.length;
+      const key = `${b.shape.slice(0, -2).reduce((p, d) => p * d, 1)}x${b.shape[r - 2]}x${b.shape[r - 1]}:${transposeB}`;
+      const seen = firstShape.get(b.dataId);
+      if (seen === undefined) firstShape.set(b.dataId, key);
+      if (seen === undefined || seen === key) return orig.kernelFunc(args);
+      const backend = args.backend as unknown as WasmBackend;
+      const copy = backend.makeOutput(b.shape, b.dtype);
+      backend.typedArrayFromHeap(copy).set(backend.typedArrayFromHeap(b));
+      try {
+        return orig.kernelFunc({ ...args, inputs: { ...args.inputs, b: copy } });
+      } finally {
+        backend.disposeData(copy.dataId);
+      }
+    },
+  });
+  matMulGuarded = true;
+}

@@ -60,6 +60,24 @@ describe('backend', () => {
     }
   });
 
+  it('wasm matMul gives right results when one right operand is reused in another shape', async () => {
+    // tfjs-backend-wasm caches XNNPACK operators by the right operand's memory id; reshapes share it.
+    const run = () =>
+      tf.tidy(() => {
+        const v = tf.tensor1d([1, 2, 3, 4, 5, 6, 7, 8]);
+        const a = tf.matMul(tf.ones([1, 8]), v.reshape([8, 1])).dataSync()[0];
+        const b = Array.from(tf.matMul(tf.ones([1, 4]), v.reshape([4, 2])).dataSync());
+        const c = Array.from(tf.matMul(tf.ones([1, 2]), v.reshape([2, 4])).dataSync());
+        return { a, b, c };
+      });
+    for (const backend of ['wasm', 'cpu']) {
+      const r = await withBackend(backend, run);
+      assert.equal(r.a, 36, backend);
+      assert.deepEqual(r.b, [16, 20], backend);
+      assert.deepEqual(r.c, [6, 8, 10, 12], backend);
+    }
+  });
+
   describe('Rng', () => {
     it('repeats exactly from a seed and from a saved state', () => {
       const a = new Rng(42);
