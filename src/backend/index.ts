@@ -12,3 +12,4 @@ export { registerWasmFallbacks, guardWasmMatMulCache };
 export { Rng } from './rng';
 export type { RngState } from './rng';
 export * from './checks';
+export { matMul2d } from './ops';

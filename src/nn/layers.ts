@@ -2,7 +2,7 @@
  * Small building blocks shared by attention layers and models.
  * Shapes: the last axis is the feature axis; any leading axes are allowed.
  */
-import { tf, Rng, assertInt, assertDim } from '../backend';
+import { tf, Rng, assertInt, assertDim, matMul2d } from '../backend';
 import { Module } from './module';
 import { dropout } from './dropout';
 
@@ -45,7 +45,7 @@ export class Linear extends Module {
     assertDim(x, -1, this.inFeatures, 'x', 'the feature axis');
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      let y = tf.matMul(x.reshape([-1, this.inFeatures]), this.weight);
+      let y: tf.Tensor = matMul2d(x.reshape([-1, this.inFeatures]) as tf.Tensor2D, this.weight as tf.Tensor2D);
       if (this.bias) y = y.add(this.bias);
       return y.reshape([...lead, this.outFeatures]);
     });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { tf, Rng } from '../../src/backend';
+import { tf, Rng, matMul2d } from '../../src/backend';
 import { Embedding, Linear, LayerNorm } from '../../src/nn';
 import { assertClose, assertThrowsNaming } from '../helpers';
 
@@ -35,5 +35,22 @@ describe('nn layers', () => {
     });
     lin.dispose();
     ln.dispose();
+  });
+});
+
+describe('backend matMul2d', () => {
+  it('has the gradients of tf.matMul on every backend', () => {
+    tf.tidy(() => {
+      const r = new Rng(4);
+      const a = tf.tensor2d(r.normalArray(5 * 3), [5, 3]);
+      const b = tf.tensor2d(r.normalArray(3 * 4), [3, 4]);
+      const w = tf.tensor2d(r.normalArray(5 * 4), [5, 4]);
+      const mine = tf.grads((x: tf.Tensor, y: tf.Tensor) => matMul2d(x as tf.Tensor2D, y as tf.Tensor2D).mul(w).sum())([a, b]);
+      const ref = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D).mul(w).sum())([a, b]);
+      assertClose(matMul2d(a, b), tf.matMul(a, b), 1e-6, 1e-6);
+      assertClose(mine[0], ref[0], 1e-5, 1e-5);
+      assertClose(mine[1], ref[1], 1e-5, 1e-5);
+      assertThrowsNaming(() => matMul2d(a, a), /b: expected 3 rows/);
+    });
   });
 });
