@@ -4,4 +4,9 @@
  */
 export * from './backend';
 export * from './nn';
-export type { QKEncoding, AbsoluteEncoding, EncodeOptions } from './encodings/types';
+export * from './encodings';
+export * from './attention';
+export * from './models';
+export * from './data';
+export * from './train';
+export * from './viz';

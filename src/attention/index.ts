@@ -1,0 +1,7 @@
+export * from './feature-maps';
+export * from './linear';
+export * from './softmax';
+export { parseSpec, formatSpec, ATTENTION_KINDS, FEATURE_MAPS } from './spec';
+export type { AttentionSpec, AttentionKind, SpecFeatureMap } from './spec';
+export { AttentionLayer, disposeAttentionState } from './layer';
+export type { AttentionLayerOptions, AttentionCallOptions, AttentionState } from './layer';

@@ -1,0 +1,246 @@
+/**
+ * `AttentionLayer`: multi-head attention with a relative positional encoding, built from a spec
+ * string (see `spec.ts`). Token streams are [batch, length, model]; per-head tensors
+ * [batch, length, heads, headDim] with headDim = model / heads.
+ *
+ *   x -> q, k, v (one fused projection)
+ *     -> pre encoding (SPE: q, k [B,L,H,D] -> [B,L,H,R])
+ *     -> feature map (linear: elu+1 | relu | identity; performer: FAVOR+; softmax: none)
+ *     -> post encoding (LRPE, RoPE, PermuteFormer)
+ *     -> linear attention (O(L)) or softmax attention (O(L^2), with optional relative bias)
+ *     -> merge heads -> LayerNorm (when normalize = 'layernorm') -> output projection
+ */
+import { tf, Rng, assertRank, assertInt, assertDim } from '../backend';
+import { Module, Linear, LayerNorm } from '../nn';
+import type { QKEncoding, EncodeOptions } from '../encodings/types';
+import { getEncoding, type EncodingContext } from '../encodings/registry';
+import type { RelativePositionBias } from '../encodings/relative-bias';
+import { parseSpec, formatSpec, type AttentionSpec } from './spec';
+import { FavorPlus, featureMapFromName, type FeatureMap } from './feature-maps';
+import { linearAttention, initLinearAttentionState, linearAttentionStep, type LinearAttentionState } from './linear';
+import { softmaxAttention } from './softmax';
+
+export interface AttentionLayerOptions {
+  /** Model width; must be divisible by numHeads. */
+  model: number;
+  numHeads: number;
+  /** A spec string (`linear:elu+lrpe(unitary)`) or a parsed spec. */
+  spec: string | AttentionSpec;
+  /** Longest sequence expected (sizes permutation tables). */
+  maxLength?: number;
+  rng?: Rng;
+}
+
+export interface AttentionCallOptions extends Pick<EncodeOptions, 'grid' | 'training'> {
+  causal?: boolean;
+  /** Position of the first token (default 0). */
+  offset?: number;
+  /** Random draws for this call (SPE codes, FAVOR+ redraws); defaults to the layer's own generator. */
+  rng?: Rng;
+  /** [batch, length]: 1 for real tokens, 0 for padding; padded keys get no attention. */
+  keyMask?: tf.Tensor2D;
+}
+
+/** Recurrent state for one-token-at-a-time decoding. Replaced states are disposed with `disposeAttentionState`. */
+export type AttentionState =
+  | { kind: 'linear'; position: number; attn: LinearAttentionState }
+  | { kind: 'softmax'; position: number; k: tf.Tensor4D | null; v: tf.Tensor4D | null };
+
+/** Frees the tensors of a decoding state. */
+export function disposeAttentionState(state: AttentionState): void {
+  if (state.kind === 'linear') tf.dispose([state.attn.s, state.attn.z]);
+  else tf.dispose([state.k, state.v].filter((t): t is tf.Tensor4D => t !== null));
+}
+
+export class AttentionLayer extends Module {
+  readonly spec: AttentionSpec;
+  readonly numHeads: number;
+  readonly headDim: number;
+  readonly model: number;
+  private readonly qkv: Linear;
+  private readonly out: Linear;
+  private readonly norm: LayerNorm | null = null;
+  private readonly preEncoding: QKEncoding | null = null;
+  private readonly postEncoding: QKEncoding | null = null;
+  private readonly relBias: RelativePositionBias | null = null;
+  private readonly featureMap: FeatureMap | null;
+  private readonly rng: Rng;
+
+  constructor(opts: AttentionLayerOptions) {
+    super();
+    assertInt(opts.model, 'model');
+    assertInt(opts.numHeads, 'numHeads');
+    if (opts.model % opts.numHeads !== 0) throw new Error(`numHeads: model (${opts.model}) must be divisible by numHeads (${opts.numHeads})`);
+    this.model = opts.model;
+    this.numHeads = opts.numHeads;
+    this.headDim = opts.model / opts.numHeads;
+    this.spec = typeof opts.spec === 'string' ? parseSpec(opts.spec) : opts.spec;
+    const rng = opts.rng ?? new Rng(0);
+    this.rng = rng.fork('draws');
+    this.qkv = this.addModule('qkv', new Linear(this.model, 3 * this.model, { rng: rng.fork('qkv') }));
+    this.out = this.addModule('out', new Linear(this.model, this.model, { rng: rng.fork('out') }));
+
+    // Per-head size through the pipeline: projection -> pre encoding -> feature map -> post encoding.
+    const enc = this.spec.encoding;
+    const def = enc ? getEncoding(enc.name) : null;
+    const ctx = (headDim: number): EncodingContext => ({ numHeads: this.numHeads, headDim, maxLength: opts.maxLength, rng: rng.fork('encoding') });
+    let dim = this.headDim;
+    if (def && def.role === 'bias') {
+      this.relBias = this.addModule('relbias', def.build(enc!.args, ctx(dim)) as RelativePositionBias);
+    } else if (def && def.stage === 'pre') {
+      this.preEncoding = this.addModule('encoding', def.build(enc!.args, ctx(dim)) as QKEncoding);
+      dim = this.preEncoding.outputDim(dim);
+    }
+    if (this.spec.kind === 'softmax') this.featureMap = null;
+    else if (this.spec.kind === 'performer') {
+      this.featureMap = this.addModule('favor', new FavorPlus({ dim, numFeatures: this.spec.numFeatures, rng: rng.fork('favor') }));
+    } else this.featureMap = featureMapFromName(this.spec.featureMap === 'elu' ? 'elu+1' : this.spec.featureMap);
+    if (this.featureMap) dim = this.featureMap.outputDim(dim);
+    if (def && def.role === 'qk' && def.stage !== 'pre') {
+      this.postEncoding = this.addModule('encoding', def.build(enc!.args, ctx(dim)) as QKEncoding);
+    }
+    if (this.spec.normalize === 'layernorm' && this.spec.kind !== 'softmax') this.norm = this.addModule('norm', new LayerNorm(this.model));
+  }
+
+  /** The canonical spec string of this layer. */
+  get specString(): string {
+    return formatSpec(this.spec);
+  }
+
+  /** The relative encoding module (pre or post), if any. */
+  get encoding(): QKEncoding | null {
+    return this.preEncoding ?? this.postEncoding;
+  }
+
+  /** x [B, L, model] -> q, k, v each [B, L, H, headDim]. */
+  private project(x: tf.Tensor): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
+    const [b, l] = x.shape;
+    const qkv = this.qkv.apply(x).reshape([b, l, 3, this.numHeads, this.headDim]);
+    const [q, k, v] = tf.unstack(qkv, 2) as tf.Tensor4D[];
+    return [q, k, v];
+  }
+
+  /** Positional pipeline on q, k [B, L, H, headDim] -> attention-ready q, k [B, L, H, F]. */
+  private encodeQK(q: tf.Tensor4D, k: tf.Tensor4D, opts: AttentionCallOptions, offset: number): [tf.Tensor4D, tf.Tensor4D] {
+    const encOpts: EncodeOptions = { offset, grid: opts.grid, rng: opts.rng ?? this.rng, training: opts.training };
+    if (this.preEncoding) [q, k] = this.preEncoding.encode(q, k, encOpts);
+    if (this.featureMap) {
+      if (this.featureMap instanceof FavorPlus && opts.training) this.featureMap.redraw(encOpts.rng);
+      q = this.featureMap.apply(q);
+      k = this.featureMap.apply(k);
+    }
+    if (this.postEncoding) [q, k] = this.postEncoding.encode(q, k, encOpts);
+    return [q, k];
+  }
+
+  /** Merged heads [B, L, H, Dv] -> output [B, L, model]. */
+  private finish(o: tf.Tensor4D): tf.Tensor3D {
+    const [b, l] = o.shape;
+    let y: tf.Tensor = o.reshape([b, l, this.model]);
+    if (this.norm) y = this.norm.apply(y);
+    return this.out.apply(y) as tf.Tensor3D;
+  }
+
+  private decay(): number[] | null {
+    return this.postEncoding?.decay?.() ?? null;
+  }
+
+  /**
+   * Full-sequence attention.
+   * @param x [batch, length, model]
+   * @returns [batch, length, model]
+   */
+  apply(x: tf.Tensor, opts: AttentionCallOptions = {}): tf.Tensor3D {
+    assertRank(x, 3, 'x', '[batch, length, model]');
+    assertDim(x, 2, this.model, 'x', 'the model axis');
+    const offset = opts.offset ?? 0;
+    assertInt(offset, 'offset', 0);
+    // FAVOR+ redraws assign a buffer, which must happen outside tidy-owned scopes of callers too.
+    return tf.tidy(() => {
+      const [q0, k0, v] = this.project(x);
+      const [q, k1] = this.encodeQK(q0, k0, opts, offset);
+      let k = k1;
+      const [b, l] = x.shape;
+      if (opts.keyMask) {
+        assertRank(opts.keyMask, 2, 'keyMask', '[batch, length]');
+        if (opts.keyMask.shape[0] !== b || opts.keyMask.shape[1] !== l) {
+          throw new Error(`keyMask: expected shape [${b}, ${l}], got [${opts.keyMask.shape.join(', ')}]`);
+        }
+      }
+      let o: tf.Tensor4D;
+      if (this.spec.kind === 'softmax') {
+        let bias: tf.Tensor | undefined = this.relBias ? this.relBias.bias(l, l, { offset }) : undefined;
+        if (opts.keyMask) {
+          // Additive -1e9 on padded keys: [B, 1, 1, L] broadcast over heads and queries.
+          const pad = tf.sub(1, opts.keyMask.toFloat()).mul(-1e9).reshape([b, 1, 1, l]);
+          bias = bias ? bias.expandDims(0).add(pad) : pad.tile([1, this.numHeads, l, 1]);
+        }
+        o = softmaxAttention(q, k, v, { causal: opts.causal ?? false, bias });
+      } else {
+        // Padded keys contribute nothing to the sums φ(K)ᵀV and φ(K)ᵀ1.
+        if (opts.keyMask) k = k.mul(opts.keyMask.toFloat().reshape([b, l, 1, 1]));
+        o = linearAttention(q, k, v, {
+          causal: opts.causal ?? false,
+          featureMap: 'identity',
+          normalize: this.spec.normalize === 'layernorm' ? 'none' : 'denominator',
+          chunkSize: this.spec.chunkSize,
+          decay: this.decay(),
+        });
+      }
+      return this.finish(o);
+    });
+  }
+
+  /** An empty decoding state for `batch` sequences. */
+  initState(batch: number): AttentionState {
+    assertInt(batch, 'batch');
+    if (this.spec.kind === 'softmax') return { kind: 'softmax', position: 0, k: null, v: null };
+    const f = this.featureDim();
+    return { kind: 'linear', position: 0, attn: initLinearAttentionState(batch, this.numHeads, f, this.headDim) };
+  }
+
+  /** Feature size per head seen by the attention product. */
+  featureDim(): number {
+    let dim = this.headDim;
+    if (this.preEncoding) dim = this.preEncoding.outputDim(dim);
+    if (this.featureMap) dim = this.featureMap.outputDim(dim);
+    if (this.postEncoding) dim = this.postEncoding.outputDim(dim);
+    return dim;
+  }
+
+  /**
+   * One causal decoding step (O(1) in the prefix length for linear attention).
+   * @param x [batch, 1, model] the next token's input
+   * @returns out [batch, 1, model] and the new state (the old one is left to the caller to dispose)
+   */
+  step(x: tf.Tensor, state: AttentionState, opts: Omit<AttentionCallOptions, 'causal' | 'offset'> = {}): { out: tf.Tensor3D; state: AttentionState } {
+    assertRank(x, 3, 'x', '[batch, 1, model]');
+    assertDim(x, 1, 1, 'x', 'the length axis');
+    assertDim(x, 2, this.model, 'x', 'the model axis');
+    const position = state.position;
+    let next: AttentionState | null = null;
+    const out = tf.tidy(() => {
+      const [q0, k0, v] = this.project(x);
+      const [q, k] = this.encodeQK(q0, k0, { ...opts, training: false }, position);
+      if (state.kind === 'softmax') {
+        const kc = state.k ? tf.concat([state.k, k], 1) : k.clone();
+        const vc = state.v ? tf.concat([state.v, v], 1) : v.clone();
+        const len = kc.shape[1];
+        const bias = this.relBias ? this.relBias.bias(1, len, { offset: position }) : undefined;
+        const o = softmaxAttention(q, kc, vc, { causal: true, offset: position, bias });
+        next = { kind: 'softmax', position: position + 1, k: tf.keep(kc), v: tf.keep(vc) };
+        return this.finish(o);
+      }
+      const r = linearAttentionStep(q, k, v, state.attn, {
+        featureMap: 'identity',
+        normalize: this.spec.normalize === 'layernorm' ? 'none' : 'denominator',
+        decay: this.decay(),
+      });
+      tf.keep(r.state.s);
+      tf.keep(r.state.z);
+      next = { kind: 'linear', position: position + 1, attn: r.state };
+      return this.finish(r.out);
+    });
+    return { out, state: next! };
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Attention spec strings <-> plain data.
+ *
+ *   spec      := attention [ '+' encoding ]
+ *   attention := ('linear' | 'performer' | 'softmax') [ '(' key=value, ... ')' ] [ ':' featureMap ]
+ *   featureMap:= 'elu' (φ = elu + 1, the default) | 'relu' (relu + 1e-3) | 'identity'      (linear only)
+ *   encoding  := name [ '(' arg, ... ')' ]      name from the encoding registry, or 'none'
+ *
+ * Attention options: `norm=denominator|layernorm` (default: layernorm for LRPE, as the
+ * authors' final code; denominator otherwise), `chunk=N` (causal chunk length),
+ * `features=N` (performer random features, default 256).
+ *
+ * Examples: `linear:elu+lrpe(unitary,householder,learned)`, `performer+spe(sine,K=10,R=64,gated)`,
+ * `linear:relu+spe(conv,P=128)`, `softmax+relbias(max=128)`, `linear:elu+none`.
+ */
+import { assertInt } from '../backend';
+import { getEncoding, resolveArgs, type EncodingArgs } from '../encodings/registry';
+
+export const ATTENTION_KINDS = ['linear', 'performer', 'softmax'] as const;
+export type AttentionKind = (typeof ATTENTION_KINDS)[number];
+export const FEATURE_MAPS = ['elu', 'relu', 'identity'] as const;
+export type SpecFeatureMap = (typeof FEATURE_MAPS)[number];
+
+/** A parsed spec: plain, JSON-serialisable data. */
+export interface AttentionSpec {
+  kind: AttentionKind;
+  /** Linear attention's feature map (ignored by performer and softmax). */
+  featureMap: SpecFeatureMap;
+  normalize: 'denominator' | 'layernorm';
+  /** Causal chunk length for linear attention; undefined = the attention module's default. */
+  chunkSize?: number;
+  /** Performer random features. */
+  numFeatures: number;
+  /** null = no relative encoding. */
+  encoding: { name: string; args: EncodingArgs } | null;
+}
+
+/**
+ * LRPE on linear attention drops the denominator for LayerNorm, as the authors' final code
+ * ("norm linear for stable training"); everything else keeps the usual normaliser.
+ */
+function defaultNormalize(kind: AttentionKind, encoding: string | undefined): AttentionSpec['normalize'] {
+  return kind !== 'softmax' && encoding === 'lrpe' ? 'layernorm' : 'denominator';
+}
+
+/** Splits `s` on `sep` at parenthesis depth 0. */
+function splitTop(s: string, sep: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of s) {
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    if (depth < 0) throw new Error(`spec: unbalanced ')' in '${s}'`);
+    if (ch === sep && depth === 0) {
+      parts.push(cur);
+      cur = '';
+    } else cur += ch;
+  }
+  if (depth !== 0) throw new Error(`spec: unbalanced '(' in '${s}'`);
+  parts.push(cur);
+  return parts.map((p) => p.trim());
+}
+
+/** `name(a, b)` -> { name, args: ['a', 'b'] }. */
+function call(s: string, what: string): { name: string; args: string[] } {
+  const m = /^([A-Za-z][\w-]*)\s*(?:\((.*)\))?$/.exec(s.trim());
+  if (!m) throw new Error(`spec: cannot read ${what} '${s}'; expected name or name(args)`);
+  return { name: m[1], args: m[2] === undefined ? [] : splitTop(m[2], ',').filter((a) => a !== '') };
+}
+
+/** Parses a spec string; throws an Error naming the part that is wrong and the valid choices. */
+export function parseSpec(spec: string): AttentionSpec {
+  if (typeof spec !== 'string' || spec.trim() === '') throw new Error(`spec: expected a non-empty string like 'linear:elu+lrpe(rotation)', got ${JSON.stringify(spec)}`);
+  const parts = splitTop(spec, '+');
+  if (parts.length > 2) throw new Error(`spec: at most one encoding per layer, got '${spec}'`);
+  const [head, enc] = parts;
+  const colon = splitTop(head, ':');
+  if (colon.length > 2) throw new Error(`spec: more than one ':' in '${head}'`);
+  const att = call(colon[0], 'attention');
+  if (!(ATTENTION_KINDS as readonly string[]).includes(att.name)) {
+    throw new Error(`spec: unknown attention '${att.name}'; expected one of ${ATTENTION_KINDS.join(', ')}`);
+  }
+  const kind = att.name as AttentionKind;
+  let featureMap: SpecFeatureMap = 'elu';
+  if (colon.length === 2) {
+    if (kind !== 'linear') throw new Error(`spec: a feature map (':${colon[1]}') applies to 'linear' only, not '${kind}'`);
+    if (!(FEATURE_MAPS as readonly string[]).includes(colon[1])) {
+      throw new Error(`spec: unknown feature map '${colon[1]}'; expected one of ${FEATURE_MAPS.join(', ')} (elu means elu+1)`);
+    }
+    featureMap = colon[1] as SpecFeatureMap;
+  }
+
+  let encoding: AttentionSpec['encoding'] = null;
+  if (enc !== undefined && enc !== 'none') {
+    const e = call(enc, 'encoding');
+    const def = getEncoding(e.name);
+    if (def.role === 'absolute') throw new Error(`spec: '${e.name}' is an absolute encoding; set it on the model, not the attention`);
+    if (def.role === 'bias' && kind !== 'softmax') throw new Error(`spec: '${e.name}' adds a bias to softmax logits; it needs 'softmax' attention, not '${kind}'`);
+    encoding = { name: e.name, args: resolveArgs(def, e.args) };
+  }
+
+  let normalize = defaultNormalize(kind, encoding?.name);
+  let chunkSize: number | undefined;
+  let numFeatures = 256;
+  for (const a of att.args) {
+    const [key, value] = a.split('=').map((x) => x.trim());
+    if (key === 'norm') {
+      if (value !== 'denominator' && value !== 'layernorm') throw new Error(`spec: norm expected 'denominator' or 'layernorm', got '${value}'`);
+      normalize = value;
+    } else if (key === 'chunk') {
+      chunkSize = Number(value);
+      assertInt(chunkSize, 'spec: chunk');
+    } else if (key === 'features') {
+      numFeatures = Number(value);
+      assertInt(numFeatures, 'spec: features');
+    } else throw new Error(`spec: unknown attention option '${key}'; expected norm, chunk or features`);
+  }
+  return { kind, featureMap, normalize, chunkSize, numFeatures, encoding };
+}
+
+/** The canonical spec string of `s` (parseSpec(formatSpec(s)) deep-equals s). */
+export function formatSpec(s: AttentionSpec): string {
+  const opts: string[] = [];
+  if (s.normalize !== defaultNormalize(s.kind, s.encoding?.name)) opts.push(`norm=${s.normalize}`);
+  if (s.chunkSize !== undefined) opts.push(`chunk=${s.chunkSize}`);
+  if (s.kind === 'performer' && s.numFeatures !== 256) opts.push(`features=${s.numFeatures}`);
+  let out = s.kind + (opts.length ? `(${opts.join(',')})` : '');
+  if (s.kind === 'linear') out += `:${s.featureMap}`;
+  if (s.encoding) {
+    const def = getEncoding(s.encoding.name);
+    const args = def.params
+      .filter((p) => s.encoding!.args[p.name] !== p.default)
+      .map((p) => {
+        const v = s.encoding!.args[p.name];
+        if (p.type === 'bool' && p.flags) return v ? p.flags[0] : p.flags[1];
+        return `${p.name}=${v}`;
+      });
+    out += `+${s.encoding.name}${args.length ? `(${args.join(',')})` : ''}`;
+  } else out += '+none';
+  return out;
+}

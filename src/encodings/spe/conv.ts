@@ -1,0 +1,174 @@
+/**
+ * convSPE: the convolutive code generator of Stochastic Positional Encoding
+ * (Liutkus et al., ICML 2021; digest /work/shared/papers/spe.md §4; reference
+ * `spe.ConvSPE` in aliutkus/spe, after PR #14 for ndim > 1).
+ *
+ * White noise Z ~ N(0, 1) over a grid P longer than the input on each side of every axis
+ * (size S + 4P) is filtered by two depthwise filters (one per head·feature channel) with a
+ * "valid" cross-correlation y(m) = Σ_j w_j Z(m + j); the outputs are cropped to [P, P + S)
+ * on every axis and scaled by (R·D)^(-1/4). Every kept output sees only real noise, so
+ * the pair is exactly stationary with cross-covariance
+ *   P(Δ) = Σ_j convK_j · convQ_{j+Δ},   Δ = m − n,   zero for |Δ_i| ≥ P_i.
+ *
+ * Naming follows the reference, including its swap: `convK` filters the noise into qbar and
+ * `convQ` into kbar (the reference's `qbar = self.conv_k(z)`, `kbar = self.conv_q(z)`), so
+ * `convQ`/`convK` hold exactly the reference's `conv_q.weight`/`conv_k.weight`
+ * (reshaped from (H·D, 1, *P) to [H, D, *P]).
+ */
+import { tf, Rng, assertInt } from '../../backend';
+import { Module } from '../../nn';
+import { SPECode, CodeOptions, codeScale, checkNoise, checkCallShape } from './common';
+
+export interface ConvSPEOptions {
+  /** Number of spatial axes: 1 (sequences, default) or 2 (images). */
+  ndim?: 1 | 2;
+  /** Number of attention heads H. */
+  numHeads: number;
+  /** Features per head D. */
+  inFeatures: number;
+  /** Realizations R (default 64). */
+  numRealizations?: number;
+  /** Filter length P, one number for every axis or one per axis. */
+  kernelSize: number | number[];
+  /** Initialisation draws (default `new Rng(0)`); a fork of it draws the codes. */
+  rng?: Rng;
+}
+
+export class ConvSPE extends Module {
+  readonly ndim: 1 | 2;
+  readonly numHeads: number;
+  readonly inFeatures: number;
+  readonly numRealizations: number;
+  /** P per spatial axis. */
+  readonly kernelSize: number[];
+  /** The filter making kbar, [H, D, ...kernelSize]. Init U[0,1)/√(ΠP/2). */
+  readonly convQ: tf.Variable;
+  /** The filter making qbar, [H, D, ...kernelSize]. Init U[0,1)/√(ΠP/2). */
+  readonly convK: tf.Variable;
+  private readonly rng: Rng;
+
+  constructor(opts: ConvSPEOptions) {
+    super();
+    const { numHeads, inFeatures, numRealizations = 64 } = opts;
+    const ndim = opts.ndim ?? 1;
+    if (ndim !== 1 && ndim !== 2) throw new Error(`ndim: expected 1 or 2, got ${JSON.stringify(ndim)}`);
+    assertInt(numHeads, 'numHeads');
+    assertInt(inFeatures, 'inFeatures');
+    assertInt(numRealizations, 'numRealizations');
+    const ks = typeof opts.kernelSize === 'number' ? Array(ndim).fill(opts.kernelSize) : opts.kernelSize;
+    if (!Array.isArray(ks) || ks.length !== ndim) {
+      throw new Error(`kernelSize: expected an integer or ${ndim} integers (one per axis), got ${JSON.stringify(opts.kernelSize)}`);
+    }
+    ks.forEach((k, i) => assertInt(k, ndim === 1 ? 'kernelSize' : `kernelSize[${i}]`, 1));
+    this.ndim = ndim;
+    this.numHeads = numHeads;
+    this.inFeatures = inFeatures;
+    this.numRealizations = numRealizations;
+    this.kernelSize = ks.slice();
+
+    const rng = opts.rng ?? new Rng(0);
+    const shape = [numHeads, inFeatures, ...ks];
+    const n = shape.reduce((a, b) => a * b, 1);
+    const hi = 1 / Math.sqrt(ks.reduce((a, b) => a * b, 1) / 2);
+    // Reference order: conv_q's weights are drawn first, then conv_k's.
+    this.convQ = this.addParameter('convQ', tf.tensor(rng.uniformArray(n, 0, hi), shape));
+    this.convK = this.addParameter('convK', tf.tensor(rng.uniformArray(n, 0, hi), shape));
+    this.rng = rng.fork('ConvSPE.noise');
+  }
+
+  /** Size of the noise grid per axis: S_i + 4 P_i. */
+  noiseShape(spatial: number[]): number[] {
+    return spatial.map((s, i) => s + 4 * this.kernelSize[i]);
+  }
+
+  /**
+   * The standard-normal noise channels-last, [R, T0, (T1,) H·D] with T = S + 4P.
+   * `opts.noise` is in the reference layout [R, H·D, ...T] and is transposed; otherwise the
+   * draws are made position-major (for each noise position in row-major order, for each
+   * realization, for each channel), so that along the first axis a longer draw from the same
+   * generator state extends a shorter one: codes drawn from equal states are prefix-consistent.
+   */
+  private noiseChannelsLast(spatial: number[], R: number, opts: CodeOptions): tf.Tensor {
+    const C = this.numHeads * this.inFeatures;
+    const T = this.noiseShape(spatial);
+    if (opts.noise !== undefined) {
+      checkNoise(opts.noise, [R, C, ...T], 'noise', 'numRealizations, heads*inFeatures, ...(size + 4*kernelSize)');
+      return opts.noise.transpose(this.ndim === 1 ? [0, 2, 1] : [0, 2, 3, 1]);
+    }
+    const rng = opts.rng ?? this.rng;
+    const nT = T.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(R * nT * C);
+    for (let t = 0; t < nT; t++) {
+      for (let r = 0; r < R; r++) {
+        const base = (r * nT + t) * C;
+        for (let c = 0; c < C; c++) data[base + c] = rng.normal();
+      }
+    }
+    return tf.tensor(data, [R, ...T, C]);
+  }
+
+  /** A filter [H, D, ...P] as a depthwiseConv2d filter [P0 | 1, P1 | P, H·D, 1]. */
+  private depthwise(w: tf.Tensor): tf.Tensor4D {
+    const C = this.numHeads * this.inFeatures;
+    const P = this.kernelSize;
+    const hw = this.ndim === 1 ? [1, P[0]] : [P[0], P[1]];
+    return w.reshape([C, hw[0] * hw[1]]).transpose().reshape([hw[0], hw[1], C, 1]) as tf.Tensor4D;
+  }
+
+  /**
+   * Draws a code.
+   * @param shape [batch, ...spatial] (the batch size is ignored: one code serves the batch).
+   *   Each spatial size must be >= the kernel size on that axis.
+   * @param opts.noise the standard-normal draw in the reference layout [R, H·D, ...(S + 4P)].
+   * @returns qbar, kbar, each [1, ...spatial, H, D, R].
+   */
+  forward(shape: number[], opts: CodeOptions = {}): SPECode {
+    const S = checkCallShape(shape, this.ndim);
+    S.forEach((s, i) => {
+      if (this.kernelSize[i] > s) {
+        throw new Error(`kernelSize: expected at most the input size ${s} on axis ${i}, got ${this.kernelSize[i]} (shape ${JSON.stringify(shape)})`);
+      }
+    });
+    const R = opts.numRealizations ?? this.numRealizations;
+    assertInt(R, 'numRealizations');
+    const [H, D, P] = [this.numHeads, this.inFeatures, this.kernelSize];
+    const C = H * D;
+    return tf.tidy(() => {
+      let z = this.noiseChannelsLast(S, R, opts);
+      if (this.ndim === 1) z = z.expandDims(1);  // [R, 1, T, C]
+      const begin = this.ndim === 1 ? [0, 0, P[0], 0] : [0, P[0], P[1], 0];
+      const size = this.ndim === 1 ? [R, 1, S[0], C] : [R, S[0], S[1], C];
+      const scale = codeScale(R, D);
+      const code = (w: tf.Tensor) => {
+        const y = tf.depthwiseConv2d(z as tf.Tensor4D, this.depthwise(w), 1, 'valid').slice(begin, size);  // [R, (1|S0), S?, C]
+        const nS = S.reduce((a, b) => a * b, 1);
+        return y.reshape([R, nS * C]).transpose().reshape([1, ...S, H, D, R]).mul(scale);
+      };
+      return { qbar: code(this.convK), kbar: code(this.convQ) };
+    });
+  }
+
+  /**
+   * The exact positional kernel P(Δ) = Σ_j convK_j · convQ_{j+Δ} (filters' cross-correlation),
+   * in the digest's units: E[Q̄(m) K̄(n)] · √(R·D) = P(m − n).
+   * 1-D: [H, D, 2P − 1], index Δ + P − 1 for Δ = −(P−1) .. P−1.
+   * 2-D: [H, D, 2P0 − 1, 2P1 − 1], index (Δ0 + P0 − 1, Δ1 + P1 − 1) for the lag (m0 − n0, m1 − n1).
+   * Outside these lags the kernel is exactly 0.
+   */
+  positionalKernel(): tf.Tensor {
+    const [H, D, P] = [this.numHeads, this.inFeatures, this.kernelSize];
+    const C = H * D;
+    return tf.tidy(() => {
+      // Correlate convQ (zero-padded by P−1 on each side) with the filter convK.
+      const q = this.depthwise(this.convQ).reshape(this.ndim === 1 ? [1, 1, P[0], C] : [1, P[0], P[1], C]);
+      const pads: Array<[number, number]> = this.ndim === 1
+        ? [[0, 0], [0, 0], [P[0] - 1, P[0] - 1], [0, 0]]
+        : [[0, 0], [P[0] - 1, P[0] - 1], [P[1] - 1, P[1] - 1], [0, 0]];
+      const y = tf.depthwiseConv2d(q.pad(pads) as tf.Tensor4D, this.depthwise(this.convK), 1, 'valid');
+      const lags = P.map((p) => 2 * p - 1);
+      const nLags = lags.reduce((a, b) => a * b, 1);
+      return y.reshape([nLags, C]).transpose().reshape([H, D, ...lags]);
+    });
+  }
+}
+

@@ -1,0 +1,71 @@
+import { strict as assert } from 'assert';
+import { parseSpec, formatSpec } from '../../src/attention/spec';
+import { listEncodings } from '../../src/encodings/registry';
+import { assertThrowsNaming } from '../helpers';
+
+describe('attention spec strings', () => {
+  it('parses the LRPE example with positional arguments placed by their choices', () => {
+    const s = parseSpec('linear:elu+lrpe(unitary,householder,learned)');
+    assert.equal(s.kind, 'linear');
+    assert.equal(s.featureMap, 'elu');
+    assert.equal(s.normalize, 'layernorm', 'LRPE drops the denominator for LayerNorm, as the final code');
+    assert.deepEqual(s.encoding, { name: 'lrpe', args: { core: 'unitary', p: 'householder', theta: 'learned', maxPositions: 512 } });
+  });
+
+  it('parses the SPE example with aliases and flags', () => {
+    const s = parseSpec('performer+spe(sine,K=10,R=64,gated)');
+    assert.equal(s.kind, 'performer');
+    assert.equal(s.normalize, 'denominator');
+    assert.equal(s.numFeatures, 256);
+    assert.deepEqual(s.encoding, { name: 'spe', args: { variant: 'sine', numSines: 10, numRealizations: 64, kernelSize: 128, gated: true } });
+    assert.equal(parseSpec('linear:relu+spe(conv,P=16,ungated)').encoding!.args.gated, false);
+  });
+
+  it('reads attention options and defaults', () => {
+    const s = parseSpec('linear(norm=denominator,chunk=32):relu+lrpe(rotation)');
+    assert.equal(s.normalize, 'denominator');
+    assert.equal(s.chunkSize, 32);
+    assert.equal(s.featureMap, 'relu');
+    assert.equal(parseSpec('linear:elu').encoding, null);
+    assert.equal(parseSpec('linear:elu+none').encoding, null);
+    assert.equal(parseSpec('performer(features=64)').numFeatures, 64);
+  });
+
+  it('round-trips through the canonical form', () => {
+    for (const spec of [
+      'linear:elu+lrpe(unitary,householder,learned)',
+      'linear:elu+lrpe(core=permutation,p=odd-even)',
+      'performer+spe(sine,K=10,R=64,gated)',
+      'linear:relu+spe(conv,P=16,ungated)',
+      'softmax+relbias(max=32)',
+      'linear(norm=layernorm,chunk=16):elu+rope',
+      'linear:elu+permuteformer',
+      'performer(features=64)+lrpe(rotation,identity)',
+      'softmax',
+    ]) {
+      const parsed = parseSpec(spec);
+      const canonical = formatSpec(parsed);
+      assert.deepEqual(parseSpec(canonical), parsed, `${spec} -> ${canonical}`);
+    }
+    assert.equal(formatSpec(parseSpec('linear:elu+lrpe(rotation,householder,fixed)')), 'linear:elu+lrpe');
+  });
+
+  it('registers every encoding of both papers and the baselines', () => {
+    const names = listEncodings().map((d) => d.name).sort();
+    assert.deepEqual(names, ['lrpe', 'permuteformer', 'relbias', 'rope', 'spe']);
+  });
+
+  it('refuses bad specs, naming the part and the valid choices', () => {
+    assertThrowsNaming(() => parseSpec('quadratic+lrpe'), /unknown attention 'quadratic'/, /linear, performer, softmax/);
+    assertThrowsNaming(() => parseSpec('linear:tanh'), /unknown feature map 'tanh'/);
+    assertThrowsNaming(() => parseSpec('linear:elu+alibi'), /unknown encoding 'alibi'/, /'lrpe'/);
+    assertThrowsNaming(() => parseSpec('linear:elu+lrpe(spiral)'), /lrpe: cannot place argument 'spiral'/, /core \(rotation\|mixed\|permutation\|unitary\)/);
+    assertThrowsNaming(() => parseSpec('linear:elu+lrpe(rotation,core=unitary)'), /lrpe.core: given twice/);
+    assertThrowsNaming(() => parseSpec('linear:elu+spe(R=0)'), /spe.numRealizations: expected an integer >= 1, got 0/);
+    assertThrowsNaming(() => parseSpec('linear:elu+spe(Q=3)'), /spe: unknown argument 'Q'/);
+    assertThrowsNaming(() => parseSpec('linear:elu+relbias'), /needs 'softmax' attention/);
+    assertThrowsNaming(() => parseSpec('performer:relu'), /applies to 'linear' only/);
+    assertThrowsNaming(() => parseSpec('linear:elu+lrpe(rotation'), /unbalanced/);
+    assertThrowsNaming(() => parseSpec(''), /spec: expected a non-empty string/);
+  });
+});
