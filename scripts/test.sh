@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# `npm test`: installs what is missing, type-checks, then runs the mocha suite once per backend.
+# `npm test`: installs what is missing (npm packages, data, Debian's Jupyter, the tslab kernel),
+# type-checks, runs the mocha suite once per backend, every experiment and notebook at smoke scale,
+# checks the executed notebooks and renders one in headless Chromium.
 #   RPELAB_TEST_BACKENDS  backends to run (default "wasm cpu")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,9 @@ for backend in ${RPELAB_TEST_BACKENDS:-wasm cpu}; do
   echo "[rpelab] mocha on backend: $backend"
   RPELAB_BACKEND=$backend RPELAB_TEST_SUMMARY=$summary npx mocha "${@:-test/**/*.test.ts}" || status=1
 done
+echo "[rpelab] every experiment at smoke scale"
+npx tsx src/cli.ts run all --scale smoke || status=1
+npx tsx src/cli.ts report all --scale smoke || status=1
 echo "[rpelab] notebooks at smoke scale"
 RPELAB_SCALE=smoke npx tsx scripts/reproduce.ts --scale smoke --no-build --out reports/ci || status=1
 RPELAB_TEST_SUMMARY=$summary npx tsx test/notebooks/check-executed.ts reports/ci || status=1

@@ -15,7 +15,7 @@ export interface SPECode {
 }
 
 /** Per-call options of a code generator (`SineSPE.forward`, `ConvSPE.forward`). */
-export interface CodeOptions {
+export interface SPECodeOptions {
   /** The standard-normal draw, in the generator's reference layout (see each generator). */
   noise?: tf.Tensor;
   /** Generator to draw the noise from when `noise` is absent (default: the module's own). */

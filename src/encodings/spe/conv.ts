@@ -17,7 +17,7 @@
  */
 import { tf, Rng, assertInt } from '../../backend';
 import { Module } from '../../nn';
-import { SPECode, CodeOptions, codeScale, checkNoise, checkCallShape } from './common';
+import { SPECode, SPECodeOptions, codeScale, checkNoise, checkCallShape } from './common';
 
 export interface ConvSPEOptions {
   /** Number of spatial axes: 1 (sequences, default) or 2 (images). */
@@ -88,7 +88,7 @@ export class ConvSPE extends Module {
    * realization, for each channel), so that along the first axis a longer draw from the same
    * generator state extends a shorter one: codes drawn from equal states are prefix-consistent.
    */
-  private noiseChannelsLast(spatial: number[], R: number, opts: CodeOptions): tf.Tensor {
+  private noiseChannelsLast(spatial: number[], R: number, opts: SPECodeOptions): tf.Tensor {
     const C = this.numHeads * this.inFeatures;
     const T = this.noiseShape(spatial);
     if (opts.noise !== undefined) {
@@ -122,7 +122,7 @@ export class ConvSPE extends Module {
    * @param opts.noise the standard-normal draw in the reference layout [R, H·D, ...(S + 4P)].
    * @returns qbar, kbar, each [1, ...spatial, H, D, R].
    */
-  forward(shape: number[], opts: CodeOptions = {}): SPECode {
+  forward(shape: number[], opts: SPECodeOptions = {}): SPECode {
     const S = checkCallShape(shape, this.ndim);
     S.forEach((s, i) => {
       if (this.kernelSize[i] > s) {

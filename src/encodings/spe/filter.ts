@@ -26,7 +26,7 @@ export interface SPEFilterOptions {
 }
 
 /** Per-call options of `SPEFilter.apply`. */
-export interface GateOptions {
+export interface SPEGateOptions {
   /** The standard-normal gate draw in the reference layout [H, D, R] (before /(D·R)^(1/4)). */
   gateNoise?: tf.Tensor;
   /** Generator for the gate draw when `gateNoise` is absent (default: the module's own). */
@@ -67,7 +67,7 @@ export class SPEFilter extends Module {
    * The gate noise ε = n/(D·R)^(1/4), [H, D, R], with n ~ N(0, 1) taken from
    * `opts.gateNoise` ([H, D, R], checked) or drawn row-major from `opts.rng` / the module's rng.
    */
-  gateNoise(numRealizations: number, opts: GateOptions = {}): tf.Tensor3D {
+  gateNoise(numRealizations: number, opts: SPEGateOptions = {}): tf.Tensor3D {
     assertInt(numRealizations, 'numRealizations');
     const shape = [this.numHeads, this.inFeatures, numRealizations];
     if (opts.gateNoise !== undefined) checkNoise(opts.gateNoise, shape, 'gateNoise', 'heads, inFeatures, numRealizations');
@@ -87,7 +87,7 @@ export class SPEFilter extends Module {
    * @param opts.gateNoise the standard-normal gate draw [H, D, R] (gated filters only).
    * @returns [q̂, k̂], each [B, ...positions, H, R].
    */
-  apply(q: tf.Tensor, k: tf.Tensor, code: SPECode, opts: GateOptions = {}): [tf.Tensor, tf.Tensor] {
+  apply(q: tf.Tensor, k: tf.Tensor, code: SPECode, opts: SPEGateOptions = {}): [tf.Tensor, tf.Tensor] {
     assertRankIn(q, [4, 5], 'q', 'batch, ...positions, heads, inFeatures');
     assertSameShape(q, k, 'q', 'k');
     assertDim(q, -2, this.numHeads, 'q', 'the heads axis');

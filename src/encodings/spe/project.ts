@@ -1,5 +1,5 @@
 /**
- * The fast path of (gated) sineSPE, one head at a time: encodes queries or keys without
+ * The fast path of (gated) sineSPE, one head at a time: encodes queries and keys without
  * materialising the code Q̄ (of size L·D·R per head). Since Q̄(m, d, :) = Ω(m, d, :)·W[d]
  * with W[d] the [2K, R] mixing matrix of feature d,
  *
@@ -7,88 +7,47 @@
  *
  * i.e. one 2-D matmul of the [B·L, 2K·D] matrix of products x_d·Ω_dj with a (2K·D) × R
  * weight matrix, plus the gate term, a [B·L, D] × [D, R] matmul. Memory is O(B·L·D·2K)
- * instead of O(L·D·R). The query-side phase θ is folded into the weights (`headMixing`), so
- * queries and keys share one table of key-side sinusoids (`sinusoidTable`).
+ * instead of O(L·D·R), and only transiently (see `sineSPEProject`). The query-side phase θ
+ * is folded into the weights (`headMixing`), so queries and keys share one table of
+ * key-side sinusoids (`keySinusoids`).
  *
  * Layout: the 2K·D features of a position are ordered (cos/sin, k, d), d innermost, rather
  * than the reference's interleaved (d, k, cos/sin). This is for wasm, where broadcasting
  * along the innermost axis or in rank > 4, concatenating along the innermost axis, slicing
  * (every slice copies its whole source) and the batched and transposed-operand matmuls are
  * all many times slower per element than 2-D matmuls and rank ≤ 4 broadcasts with a shared
- * innermost axis; heads are therefore handled separately with 2-D matmuls, and `matMul2d`
- * supplies a gradient made of plain matmuls and explicit transposes.
+ * innermost axis. Heads are therefore handled one at a time with 2-D matmuls, and the
+ * backward pass is written out with explicit transposes.
  */
-import { tf, assertRank, assertDim, assertInt } from '../../backend';
+import { tf, assertRank, assertDim, assertInt, assertSameShape } from '../../backend';
 
 /**
- * a [n, k] @ b [k, m] -> [n, m], whose gradient uses only untransposed 2-D matmuls
- * (dA = dY @ bᵀ, dB = (dYᵀ @ a)ᵀ with explicit transposes of the small operands).
- */
-export const matMul2d: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
-  (...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    save([a, b]);
-    return {
-      value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-      // Gradient functions of customGrad run outside the engine's per-gradient tidy: tidy here.
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const [sa, sb] = saved as tf.Tensor2D[];
-        return [tf.matMul(dy as tf.Tensor2D, sb.transpose()), tf.matMul((dy as tf.Tensor2D).transpose(), sa).transpose()];
-      }),
-    };
-  },
-) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
-
-/**
- * The key-side sinusoids of one head: cos and sin of ω·m for m = offset .. offset+length−1.
- * @param omega angular frequencies 2π·f, [K, D].
- * @returns [length, 2, K, D]: [m, 0, k, d] = cos(ω_kd·m), [m, 1, k, d] = sin(ω_kd·m).
- *
- * Forward: the angle-addition formula on a grid m = offset + a·n + b with n = ⌈√length⌉,
- * so only O(√length·K·D) cos/sin are evaluated (they are very slow on wasm):
+ * The key-side sinusoids of one head at positions m = offset .. offset+length−1, from the
+ * angle-addition formula on a grid m = offset + a·n + b with n = ⌈√length⌉, so that only
+ * O(√length·K·D) cos/sin are evaluated (they are very slow on wasm):
  *   [cos(α+β), sin(α+β)] = [cos α, sin α]·cos β + [−sin α, cos α]·sin β.
- * Backward, written out (differentiating through the grid is slow on wasm):
- *   ∂L/∂ω = Σ_m m·(∂L/∂sin(ωm)·cos(ωm) − ∂L/∂cos(ωm)·sin(ωm)).
+ * @param omega angular frequencies 2π·f, [K, D].
+ * @param turned false: [cos ωm, sin ωm]; true: their derivative in ωm, [−sin ωm, cos ωm].
+ * @returns [length, 2, K, D] ([m, 0, k, d] is the cos-like entry, [m, 1, k, d] the sin-like one).
  */
-export function sinusoidTable(omega: tf.Tensor, length: number, offset = 0): tf.Tensor4D {
+export function keySinusoids(omega: tf.Tensor, length: number, offset = 0, turned = false): tf.Tensor4D {
   assertRank(omega, 2, 'omega', 'numSines, inFeatures');
   assertInt(length, 'length');
   assertInt(offset, 'offset', 0);
-  const [K, D] = omega.shape;
+  const [K, D] = omega.shape as [number, number];
   const J = K * D;
   const inner = Math.ceil(Math.sqrt(length));
   const outer = Math.ceil(length / inner);
-  const grid = outer * inner;
-  // [cos α, sin α] and [−sin α, cos α] as [outer, 1, 2, J]; cos β, sin β as [1, inner, 1, J].
-  const factors = (w: tf.Tensor) => {
-    const om = w.reshape([1, 1, 1, J]);
+  return tf.tidy(() => {
+    const om = omega.reshape([1, 1, 1, J]);
     const alpha = om.mul(tf.range(0, outer, 1, 'float32').mul(inner).add(offset).reshape([outer, 1, 1, 1]));
     const beta = om.mul(tf.range(0, inner, 1, 'float32').reshape([1, inner, 1, 1]));
-    const [ca, sa] = [tf.cos(alpha), tf.sin(alpha)];
-    return { p: tf.concat([ca, sa], 2), q: tf.concat([sa.neg(), ca], 2), cb: tf.cos(beta), sb: tf.sin(beta) };
-  };
-  const table = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [w, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    save([w]);
-    const value = tf.tidy(() => {
-      const { p, q, cb, sb } = factors(w);
-      const full = p.mul(cb).add(q.mul(sb)).reshape([grid, 2, J]);  // [grid, 2, J]
-      return (grid === length ? full : full.slice([0, 0, 0], [length, 2, J])).reshape([length, 2, K, D]);
-    });
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const { p, q, cb, sb } = factors(saved[0]);
-        // ∂table/∂(ωm) = [−sin, cos] = [−sin α, cos α]·cos β − [cos α, sin α]·sin β
-        const turned = q.mul(cb).sub(p.mul(sb)).reshape([grid, 2, J]);
-        const d = dy.reshape([length, 2, J]);
-        const g = (grid === length ? d : d.pad([[0, grid - length], [0, 0], [0, 0]])).mul(turned).sum(1);  // [grid, J]
-        const m = tf.range(offset, offset + grid, 1, 'float32').reshape([1, grid]);
-        return tf.matMul(m, g).reshape([K, D]);  // Σ_m m·g[m, :]
-      }),
-    };
+    const [ca, sa, cb, sb] = [tf.cos(alpha), tf.sin(alpha), tf.cos(beta), tf.sin(beta)];
+    const [p, q] = [tf.concat([ca, sa], 2), tf.concat([sa.neg(), ca], 2)];  // [outer, 1, 2, J]
+    // [cos, sin](α+β) = p·cos β + q·sin β;  [−sin, cos](α+β) = q·cos β − p·sin β
+    const grid = (turned ? q.mul(cb).sub(p.mul(sb)) : p.mul(cb).add(q.mul(sb))).reshape([outer * inner, 2, J]);
+    return (outer * inner === length ? grid : grid.slice([0, 0, 0], [length, 2, J])).reshape([length, 2, K, D]) as tf.Tensor4D;
   });
-  return (table as unknown as (w: tf.Tensor) => tf.Tensor4D)(omega);
 }
 
 /**
@@ -97,7 +56,7 @@ export function sinusoidTable(omega: tf.Tensor, length: number, offset = 0): tf.
  * so Ω_q(m)·W = Ω_k(m)·W_θ.
  * @param mixing W [D, 2K, R] (interleaved rows 2k: cos, 2k+1: sin, as `SineSPE.mixing` gives per head).
  * @param theta θ [D, K] for queries, or null for keys.
- * @returns [2·K·D, R], rows ordered (cos/sin, k, d) like `sinusoidTable`'s features.
+ * @returns [2·K·D, R], rows ordered (cos/sin, k, d) like the features of `keySinusoids`.
  */
 export function headMixing(mixing: tf.Tensor, theta: tf.Tensor | null = null): tf.Tensor2D {
   assertRank(mixing, 3, 'mixing', 'inFeatures, 2*numSines, R');
@@ -120,31 +79,91 @@ export function headMixing(mixing: tf.Tensor, theta: tf.Tensor | null = null): t
 }
 
 /**
- * Encodes one head of queries or keys.
- * @param x [B, L, D].
- * @param sinusoids [L, 2, K, D] (`sinusoidTable`).
- * @param mixing [2·K·D, R] (`headMixing`, scaled by √(1 − g) when gated).
- * @param gateMixing G = √g·ε, [D, R], or null when ungated.
- * @returns x̂ [B, L, R].
+ * Encodes one head of queries and keys together (the fast path), as one differentiable op:
+ *   x̂[b, m, r] = Σ_{c,k,d} x[b,m,d]·Ω[m,c,k,d]·W[(c,k,d), r] + Σ_d x[b,m,d]·G[d, r]
+ * with Ω = `keySinusoids(omega, L, offset)`, W = wq for queries and wk for keys.
+ * The backward pass recomputes the sinusoids and the [B·L, 2K·D] feature matrices instead of
+ * keeping them: tfjs keeps every saved input (copied, on wasm) and every intermediate
+ * gradient until a backward pass ends, which for these O(L·D·2K) tensors would cost far more
+ * memory than the rest of an attention layer.
+ * @param q, k [B, L, D].
+ * @param omega angular frequencies 2π·f, [K, D].
+ * @param wq, wk [2·K·D, R] (`headMixing`: wq with θ, wk without; both scaled by √(1 − g) when gated).
+ * @param gate G = √g·ε, [D, R], or null when ungated.
+ * @param offset position of the first row (default 0).
+ * @returns [q̂, k̂], each [B, L, R].
  */
-export function sineSPEProject(x: tf.Tensor, sinusoids: tf.Tensor, mixing: tf.Tensor, gateMixing: tf.Tensor | null = null): tf.Tensor3D {
-  assertRank(x, 3, 'x', 'batch, length, inFeatures');
-  const [B, L, D] = x.shape as [number, number, number];
-  assertRank(sinusoids, 4, 'sinusoids', 'length, 2, numSines, inFeatures');
-  const K = sinusoids.shape[2] as number;
-  [L, 2, K, D].forEach((n, i) => assertDim(sinusoids, i, n, 'sinusoids', ['the length axis', 'the cos/sin axis', 'the sine axis', 'the feature axis'][i]));
-  assertRank(mixing, 2, 'mixing', '2*numSines*inFeatures, R');
-  assertDim(mixing, 0, 2 * K * D, 'mixing', 'the feature axis');
-  const R = mixing.shape[1] as number;
-  if (gateMixing !== null) {
-    assertRank(gateMixing, 2, 'gateMixing', 'inFeatures, R');
-    assertDim(gateMixing, 0, D, 'gateMixing', 'the feature axis');
-    assertDim(gateMixing, 1, R, 'gateMixing', 'the realization axis');
+export function sineSPEProject(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  omega: tf.Tensor,
+  wq: tf.Tensor,
+  wk: tf.Tensor,
+  gate: tf.Tensor | null = null,
+  offset = 0,
+): [tf.Tensor3D, tf.Tensor3D] {
+  assertRank(q, 3, 'q', 'batch, length, inFeatures');
+  assertSameShape(q, k, 'q', 'k');
+  const [B, L, D] = q.shape as [number, number, number];
+  assertRank(omega, 2, 'omega', 'numSines, inFeatures');
+  assertDim(omega, 1, D, 'omega', 'the feature axis');
+  const K = omega.shape[0] as number;
+  const J = 2 * K * D;
+  assertRank(wq, 2, 'wq', '2*numSines*inFeatures, R');
+  assertDim(wq, 0, J, 'wq', 'the feature axis');
+  assertSameShape(wq, wk, 'wq', 'wk');
+  const R = wq.shape[1] as number;
+  if (gate !== null) {
+    assertRank(gate, 2, 'gate', 'inFeatures, R');
+    assertDim(gate, 0, D, 'gate', 'the feature axis');
+    assertDim(gate, 1, R, 'gate', 'the realization axis');
   }
+  assertInt(offset, 'offset', 0);
+  const feats = (x: tf.Tensor, table: tf.Tensor) => x.reshape([B, L, 1, D]).mul(table.reshape([1, L, 2 * K, D])).reshape([B * L, J]) as tf.Tensor2D;
+  const x2d = (x: tf.Tensor) => x.reshape([B * L, D]) as tf.Tensor2D;
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [xq, xk, w, mq, mk, g] = args as tf.Tensor[];
+    save(args as tf.Tensor[]);  // all small: q, k, ω, W's, G
+    const value = tf.tidy(() => {
+      const table = keySinusoids(w, L, offset);
+      const project = (x: tf.Tensor, m: tf.Tensor) => {
+        const y = tf.matMul(feats(x, table), m as tf.Tensor2D);
+        return g === undefined ? y : y.add(tf.matMul(x2d(x), g as tf.Tensor2D));
+      };
+      return tf.stack([project(xq, mq), project(xk, mk)]);  // [2, B·L, R]
+    });
+    return {
+      value,
+      // customGrad's gradient function runs outside the engine's per-gradient tidy: tidy here.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+        const [sq, sk, w, mq, mk, g] = saved;
+        const dys = [0, 1].map((i) => dy.reshape([2, B * L * R]).slice([i, 0], [1, B * L * R]).reshape([B * L, R]) as tf.Tensor2D);
+        const table = keySinusoids(w, L, offset);
+        const side = (x: tf.Tensor, m: tf.Tensor, d: tf.Tensor2D) => {
+          const dA = tf.matMul(d, (m as tf.Tensor2D).transpose()).reshape([B, L, 2 * K, D]);  // ∂L/∂feats = dŷ·Wᵀ
+          const dTable = dA.mul(x.reshape([B, L, 1, D]));
+          return {
+            dm: tf.matMul(d.transpose(), feats(x, table)).transpose(),  // featsᵀ·dŷ, [J, R]
+            dx: dA.mul(table.reshape([1, L, 2 * K, D])).sum(2).add(g === undefined ? 0 : tf.matMul(d, (g as tf.Tensor2D).transpose()).reshape([B, L, D])),
+            dTable: B === 1 ? dTable.reshape([L, 2 * K, D]) : dTable.sum(0),  // [L, 2K, D]
+            dg: g === undefined ? null : tf.matMul(d.transpose(), x2d(x)).transpose(),  // x2dᵀ·dŷ, [D, R]
+          };
+        };
+        const gq = side(sq, mq, dys[0]);
+        const gk = side(sk, mk, dys[1]);
+        // ∂L/∂ω = Σ_m m · Σ_c ∂L/∂Ω[m, c]·∂Ω[m, c]/∂(ωm), with ∂[cos, sin]/∂(ωm) = [−sin, cos].
+        const perPosition = gq.dTable.add(gk.dTable).reshape([L, 2, K * D]).mul(keySinusoids(w, L, offset, true).reshape([L, 2, K * D])).sum(1);
+        const positions = tf.range(offset, offset + L, 1, 'float32').reshape([1, L]);
+        const dOmega = tf.matMul(positions, perPosition as tf.Tensor2D).reshape([K, D]);
+        const grads = [gq.dx, gk.dx, dOmega, gq.dm, gk.dm];
+        return g === undefined ? grads : [...grads, (gq.dg as tf.Tensor).add(gk.dg as tf.Tensor)];
+      }),
+    };
+  }) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
   return tf.tidy(() => {
-    const feats = x.reshape([B, L, 1, D]).mul(sinusoids.reshape([1, L, 2 * K, D])).reshape([B * L, 2 * K * D]) as tf.Tensor2D;
-    let out = matMul2d(feats, mixing as tf.Tensor2D);
-    if (gateMixing !== null) out = out.add(matMul2d(x.reshape([B * L, D]) as tf.Tensor2D, gateMixing as tf.Tensor2D));
-    return out.reshape([B, L, R]) as tf.Tensor3D;
+    const out = op(...[q, k, omega, wq, wk, ...(gate === null ? [] : [gate])]).reshape([2, B * L * R]);
+    const half = (i: number) => out.slice([i, 0], [1, B * L * R]).reshape([B, L, R]) as tf.Tensor3D;
+    return [half(0), half(1)] as [tf.Tensor3D, tf.Tensor3D];
   });
 }

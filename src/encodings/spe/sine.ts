@@ -13,7 +13,7 @@
  */
 import { tf, Rng, assertInt } from '../../backend';
 import { Module } from '../../nn';
-import { SPECode, CodeOptions, codeScale, standardNormal, checkNoise, checkCallShape } from './common';
+import { SPECode, SPECodeOptions, codeScale, standardNormal, checkNoise, checkCallShape } from './common';
 
 export interface SineSPEOptions {
   /** Number of attention heads H. */
@@ -87,7 +87,7 @@ export class SineSPE extends Module {
    * 1/√(2K) scaling): `opts.noise` checked, or drawn row-major from `opts.rng` / the module's rng.
    * One draw serves every position and batch element; z does not depend on the length.
    */
-  drawNoise(opts: CodeOptions = {}): tf.Tensor {
+  drawNoise(opts: SPECodeOptions = {}): tf.Tensor {
     const R = opts.numRealizations ?? this.numRealizations;
     assertInt(R, 'numRealizations');
     const shape = [1, this.numHeads, this.inFeatures, 2 * this.numSines, R];
@@ -121,7 +121,7 @@ export class SineSPE extends Module {
    * @param opts.noise the standard-normal z, [1, H, D, 2K, R] (reference layout, before /√(2K)).
    * @returns qbar, kbar, each [1, length, H, D, R].
    */
-  forward(shape: number[], opts: CodeOptions = {}): SPECode {
+  forward(shape: number[], opts: SPECodeOptions = {}): SPECode {
     if (!Array.isArray(shape) || shape.length !== 2) {
       throw new Error(`shape: SineSPE supports only 1-D inputs; expected [batch, length], got ${JSON.stringify(shape)}`);
     }

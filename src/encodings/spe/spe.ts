@@ -5,9 +5,10 @@
  *
  *   q, k [B, L, H, D]  ->  q̂, k̂ [B, L, H, R]  with  E[q̂_m · k̂_n / √R] = Σ_d q_md k_nd P′_d(m − n) / √D
  *
- * where P′ = (1 − g) P + g when gated. A fresh code (and gate noise) is drawn at every call.
+ * where P′ = (1 − g) P + g when gated. A fresh code (and gate noise) is drawn at every call,
+ * in training and at test time alike (as in the paper; `EncodeOptions.training` is ignored).
  * The sine variant never materialises the code (see `sineSPEProject`); the conv variant
- * does (its code is a filtered noise field, O(L·H·D·R)).
+ * does (its code is a filtered noise field, O(L·H·D·R), plus O(R·H·D·(L + 4P)) noise).
  */
 import { tf, Rng, assertInt, assertRank, assertDim, assertSameShape, assertOneOf } from '../../backend';
 import { Module } from '../../nn';
@@ -15,7 +16,7 @@ import type { QKEncoding, EncodeOptions } from '../types';
 import { SineSPE } from './sine';
 import { ConvSPE } from './conv';
 import { SPEFilter } from './filter';
-import { sineSPEProject, sinusoidTable, headMixing } from './project';
+import { sineSPEProject, headMixing } from './project';
 
 export interface SPEOptions {
   /** 'sine' (sineSPE) or 'conv' (convSPE). */
@@ -155,9 +156,9 @@ export class SPE extends Module implements QKEncoding {
       for (let h = 0; h < H; h++) {
         const mixing = keep ? mixings[h].mul(keep[h]) : mixings[h];
         const gate = gateMixings ? gateMixings[h] : null;
-        const table = sinusoidTable(omegas[h], L, offset);  // [L, 2, K, D]
-        qhat.push(sineSPEProject(qs[h], table, headMixing(mixing, thetas[h]), gate).reshape([B * L, R]));
-        khat.push(sineSPEProject(ks[h], table, headMixing(mixing), gate).reshape([B * L, R]));
+        const [qh, kh] = sineSPEProject(qs[h], ks[h], omegas[h], headMixing(mixing, thetas[h]), headMixing(mixing), gate, offset);
+        qhat.push(qh.reshape([B * L, R]));
+        khat.push(kh.reshape([B * L, R]));
       }
       // [H, B·L, R] -> [B, L, H, R]
       const merge = (xs: tf.Tensor[]) => (H === 1 ? xs[0] : tf.stack(xs).transpose([1, 0, 2])).reshape([B, L, H, R]) as tf.Tensor4D;

@@ -1,0 +1,336 @@
+/**
+ * `npm run bench`: the performance benchmarks of rpelab (see bench/results/README.md).
+ *
+ * For each backend the parent process runs a sequence of child processes, one at a time
+ * (timings never overlap): one per encoding for the training step and for the layer
+ * suite, one for the micro-benchmarks. A child runs on one backend, prints a progress line
+ * per point and writes its points to a part file. Isolation matters: the RSS peak of a
+ * child is its own, and a case that exhausts the wasm heap (whose malloc failures are not
+ * reported as errors) cannot corrupt the others. The parent merges the parts into
+ * bench/results/<date>-<backend>.json (or baseline-<backend>.json with --baseline),
+ * evaluates the targets, prints the tables and finally the backend comparison.
+ */
+import { execSync, fork } from 'child_process';
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { tf, initBackend } from '../src/backend';
+import { parseArgs, childArgv, USAGE, type BenchArgs, type BackendName, type Suite, type Direction } from './args';
+import { ENCODING_CASES, LAYER_SHAPE, TRAIN_SHAPE } from './cases';
+import { RssSampler, round } from './measure';
+import { runLayerCase, type LayerPoint } from './suites/layer';
+import { runTrainCase, type TrainPoint } from './suites/train';
+import { microCases, runMicroCase, type MicroPoint } from './suites/micro';
+import { evaluateTargets } from './targets';
+import {
+  RESULT_SCHEMA, resultFileName, scalingFits, layerTable, trainTable, microTable, targetLines, backendComparison,
+  type BenchResult, type MachineInfo, type CodeInfo,
+} from './report';
+
+/** Log times count from the parent's start (children inherit it through the environment). */
+const t0 = Number(process.env.RPELAB_BENCH_T0 ?? Date.now());
+process.env.RPELAB_BENCH_T0 = String(t0);
+function log(line: string): void {
+  const s = Math.round((Date.now() - t0) / 1000);
+  console.log(`[${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`);
+}
+
+/** What one child process reports. */
+interface Part {
+  backend: string;
+  backendInfo: Record<string, unknown>;
+  layer: LayerPoint[];
+  train: TrainPoint[];
+  micro: MicroPoint[];
+}
+
+/** Is the native tfjs-node backend installed (not the npm alias to plain tfjs)? */
+function hasTfjsNode(): boolean {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@tensorflow/tfjs-node/package.json').name === '@tensorflow/tfjs-node';
+  } catch {
+    return false;
+  }
+}
+
+function tfjsVersion(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@tensorflow/tfjs/package.json').version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function machineInfo(): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    hostname: os.hostname(),
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    totalMemMB: Math.round(os.totalmem() / 2 ** 20),
+    loadStart: os.loadavg().map((x) => round(x, 2)),
+    node: process.version,
+    tfjs: tfjsVersion(),
+  };
+}
+
+function codeInfo(): CodeInfo {
+  const sh = (cmd: string) => {
+    try {
+      return execSync(cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return '';
+    }
+  };
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts')) files.push(p);
+    }
+  };
+  walk('src');
+  const h = createHash('sha1');
+  for (const f of files.sort()) h.update(f).update('\0').update(fs.readFileSync(f)).update('\0');
+  const status = sh('git status --porcelain -- src');
+  return { commit: sh('git rev-parse --short HEAD') || process.env.RPELAB_BENCH_COMMIT || 'unknown', srcHash: h.digest('hex').slice(0, 12), uncommitted: status ? status.split('\n').length : 0 };
+}
+
+function readJson<T>(file: string): T | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** Child: run the requested suites on one backend and write the part file. */
+async function runChild(args: BenchArgs): Promise<void> {
+  const info = await initBackend((args.backends as BackendName[])[0]);
+  // The cpu backend prints an advert for tfjs-node on its first use.
+  const cpu = tf.engine().findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
+  const part: Part = {
+    backend: info.name,
+    backendInfo: { requested: info.requested, fallbackKernels: info.fallbackKernels, notes: info.notes },
+    layer: [],
+    train: [],
+    micro: [],
+  };
+  const save = () => fs.writeFileSync(args.part!, JSON.stringify(part) + '\n');
+  save();
+  // Heartbeats tell the parent which point is running (it kills a point that runs too long).
+  const beat = (b: Beat) => process.send?.(b);
+  const rss = new RssSampler();
+  const cases = ENCODING_CASES.filter((c) => args.encodings.includes(c.name));
+  if (args.suites.includes('train')) {
+    for (const c of cases) {
+      beat({ suite: 'train', encoding: c.name });
+      part.train.push(runTrainCase(c, args.trainSteps, rss, log));
+      save();
+    }
+  }
+  if (args.suites.includes('micro')) {
+    const all = microCases(args.quick);
+    for (const c of args.microIndex === null ? all : all.slice(args.microIndex, args.microIndex + 1)) {
+      beat({ suite: 'micro', name: c.name, shape: c.shape, flops: c.flops });
+      part.micro.push(runMicroCase(c, Math.max(args.reps, 3), args.caseSeconds, rss, log));
+      save();
+    }
+  }
+  if (args.suites.includes('layer')) {
+    for (const c of cases) {
+      for (const d of args.directions) {
+        const opts = {
+          lengths: args.lengths, reps: args.reps, budget: args.budget, caseSeconds: args.caseSeconds, topKernels: args.topKernels, backend: info.name, log,
+          beat: ({ L }: { L: number }) => beat({ suite: 'layer', encoding: c.name, direction: d, L }),
+        };
+        part.layer.push(...(await runLayerCase(c, d, opts, rss)));
+        save();
+      }
+    }
+  }
+  save();
+  await rss.stop();
+}
+
+/** The point a child is working on. */
+type Beat =
+  | { suite: 'train'; encoding: string }
+  | { suite: 'micro'; name: string; shape: string; flops: number | null }
+  | { suite: 'layer'; encoding: string; direction: Direction; L: number };
+
+/**
+ * Runs one child to completion. Kills it when one point runs longer than `timeoutSec`.
+ * Resolves with the failure (null when it succeeded) and the point it was on.
+ */
+function runJob(argv: string[], timeoutSec: number): Promise<{ failure: string | null; last: Beat | null }> {
+  return new Promise((resolve) => {
+    const child = fork(__filename, argv, { stdio: 'inherit' });
+    let last: Beat | null = null;
+    let since = Date.now();
+    let timedOut = false;
+    child.on('message', (m: Beat) => {
+      last = m;
+      since = Date.now();
+    });
+    const timer = setInterval(() => {
+      if (last && (Date.now() - since) / 1000 > timeoutSec) {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }
+    }, 1000);
+    child.on('exit', (code, signal) => {
+      clearInterval(timer);
+      const failure = timedOut ? `timed out after ${timeoutSec} s (--point-timeout)` : code === 0 ? null : `child process exited with ${signal ?? `code ${code}`}`;
+      resolve({ failure, last });
+    });
+  });
+}
+
+/** Parent: all suites on one backend, one child per job; returns the merged result. */
+async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchResult | null> {
+  const date = new Date();
+  fs.mkdirSync(args.out, { recursive: true });
+  const partDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-bench-'));
+  const { child: _c, help: _h, part: _p, microIndex: _m, ...argsOut } = args;
+  const result: BenchResult = {
+    schema: RESULT_SCHEMA,
+    date: date.toISOString(),
+    backend,
+    backendInfo: {},
+    baseline: args.baseline,
+    tag: args.tag,
+    machine: machineInfo(),
+    code: codeInfo(),
+    args: argsOut,
+    layer: [],
+    fits: [],
+    train: [],
+    micro: [],
+    targets: [],
+  };
+  const file = path.join(args.out, resultFileName(backend, date, args.baseline, args.tag));
+  const baselineFile = args.baselineFile ?? path.join(args.out, resultFileName(backend, date, true, null));
+  const baseline = args.baseline ? null : readJson<BenchResult>(baselineFile);
+  log(`=== backend ${backend}: load ${result.machine.loadStart.join(' ')} on ${result.machine.cpus} cpus; code ${result.code.commit}+${result.code.srcHash}; writing ${file}` +
+    (baseline ? `; baseline ${baselineFile} (${baseline.date})` : ''));
+
+  const encodings = ENCODING_CASES.filter((c) => args.encodings.includes(c.name)).map((c) => c.name);
+  type Job = { suites: Suite[]; encodings?: string[]; directions?: Direction[]; microIndex?: number; label: string };
+  const jobs: Job[] = [];
+  if (args.suites.includes('train')) jobs.push(...encodings.map((e) => ({ suites: ['train' as const], encodings: [e], label: `train ${e}` })));
+  if (args.suites.includes('micro')) {
+    jobs.push(...microCases(args.quick).map((c, i) => ({ suites: ['micro' as const], microIndex: i, label: `micro ${c.name}` })));
+  }
+  if (args.suites.includes('layer')) {
+    for (const e of encodings) for (const d of args.directions) jobs.push({ suites: ['layer'], encodings: [e], directions: [d], label: `layer ${e} ${d}` });
+  }
+
+  const save = () => {
+    result.fits = scalingFits(result.layer);
+    const baseName = baseline ? path.basename(baselineFile) : 'none';
+    result.targets = evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'wall');
+    result.targetsCpuTime = evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'cpu');
+    result.machine.loadEnd = os.loadavg().map((x) => round(x, 2));
+    result.durationSec = Math.round((Date.now() - date.getTime()) / 1000);
+    fs.writeFileSync(file, JSON.stringify(result, null, 1) + '\n');
+  };
+  let sawBackend = false;
+  for (const [i, job] of jobs.entries()) {
+    if (!job.label.startsWith('micro')) log(`--- ${backend} ${job.label}`);
+    const partFile = path.join(partDir, `part-${i}.json`);
+    const { failure, last } = await runJob(childArgv(args, backend, partFile, job), args.pointTimeout);
+    const part = readJson<Part>(partFile);
+    if (part) {
+      if (part.backend !== backend) {
+        log(`backend ${backend} is not available (got ${part.backend}); skipping it`);
+        fs.rmSync(partDir, { recursive: true, force: true });
+        return null;
+      }
+      if (!sawBackend) result.backendInfo = part.backendInfo;
+      sawBackend = true;
+      result.layer.push(...part.layer);
+      result.train.push(...part.train);
+      result.micro.push(...part.micro);
+    }
+    if (failure) {
+      const at = last as Beat | null;
+      log(`  ${job.label}${at?.suite === 'layer' ? ` L=${at.L}` : ''}: ${failure}`);
+      const c = ENCODING_CASES.find((e) => e.name === job.encodings?.[0]);
+      if (job.suites[0] === 'train' && c && !result.train.some((p) => p.encoding === c.name)) {
+        result.train.push({ encoding: c.name, spec: c.spec, batch: TRAIN_SHAPE.batch, length: TRAIN_SHAPE.length, error: failure });
+      }
+      if (job.suites[0] === 'micro' && at?.suite === 'micro' && !result.micro.some((p) => p.name === at.name)) {
+        result.micro.push({ name: at.name, shape: at.shape, flops: at.flops, error: failure });
+      }
+      if (job.suites[0] === 'layer' && c) {
+        const { batch, numHeads, headDim } = LAYER_SHAPE;
+        for (const d of job.directions ?? args.directions) {
+          for (const L of args.lengths) {
+            if (result.layer.some((p) => p.encoding === c.name && p.direction === d && p.L === L)) continue;
+            // Lengths after the one that failed were never reached: skipped, not failed.
+            const beyond = at?.suite === 'layer' && at.direction === d && L > at.L;
+            const outcome = beyond ? { skipped: `L = ${(at as { L: number }).L} failed: ${failure}` } : { error: failure };
+            result.layer.push({ encoding: c.name, spec: c.spec, attention: c.attention, direction: d, L, batch, heads: numHeads, headDim, ...outcome });
+          }
+        }
+      }
+    }
+    save();
+  }
+  fs.rmSync(partDir, { recursive: true, force: true });
+  if (!sawBackend) return null;
+  save();
+
+  console.log(`\n== ${backend} (${result.date}; load ${result.machine.loadStart.join(' ')} -> ${result.machine.loadEnd!.join(' ')}; ${result.durationSec} s) ==`);
+  if (result.layer.length) console.log('\n' + layerTable(result.layer, result.fits));
+  if (result.train.length) console.log('\n' + trainTable(result.train, baseline?.train ?? null));
+  if (result.micro.length) console.log('\n' + microTable(result.micro));
+  console.log(`\ntargets on ${backend} (wall time):\n` + targetLines(result.targets));
+  console.log(`\ntargets on ${backend} (process CPU time; less sensitive to other jobs on the machine):\n` + targetLines(result.targetsCpuTime!));
+  console.log(`\nwrote ${file}\n`);
+  return result;
+}
+
+async function main(): Promise<void> {
+  let args: BenchArgs;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (args.child) {
+    if (!args.part) throw new Error('--part: required with --child');
+    return runChild(args);
+  }
+  const backends: BackendName[] = args.backends === 'auto' ? [...(hasTfjsNode() ? ['tensorflow' as const] : []), 'wasm', 'cpu'] : args.backends;
+  if (args.backends === 'auto' && !hasTfjsNode()) log('tfjs-node is not installed: comparing wasm and cpu');
+  const results: BenchResult[] = [];
+  for (const b of backends) {
+    const r = await runBackend(args, b);
+    if (r) results.push(r);
+  }
+  const cmp = backendComparison(results);
+  if (cmp) console.log(cmp + '\n');
+  for (const r of results) {
+    for (const [clock, ts] of [['wall', r.targets], ['cpu', r.targetsCpuTime ?? []]] as const) {
+      const bad = ts.filter((t) => t.status !== 'PASS').map((t) => `${t.id} ${t.status}`);
+      console.log(`${r.backend} (${clock} time): ${ts.filter((t) => t.status === 'PASS').length}/${ts.length} targets PASS${bad.length ? ` (${bad.join(', ')})` : ''}`);
+    }
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

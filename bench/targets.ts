@@ -1,0 +1,224 @@
+/**
+ * The performance targets of the issue, evaluated from the points of one run (one
+ * backend) and, for the training step, the recorded baseline. Pure functions of the data.
+ */
+import type { LayerPoint } from './suites/layer';
+import type { TrainPoint } from './suites/train';
+import { fitPowerLaw, evalPowerLaw } from './stats';
+import type { Direction } from './args';
+
+export type TargetStatus = 'PASS' | 'FAIL' | 'N/A';
+
+export interface TargetResult {
+  id: string;
+  description: string;
+  /** The measured quantity compared with the threshold (null when not measurable). */
+  value: number | null;
+  threshold: number;
+  /** 'max': value must be <= threshold; 'min': value must be >= threshold. */
+  sense: 'max' | 'min';
+  status: TargetStatus;
+  detail: string;
+}
+
+const DIRS: Direction[] = ['causal', 'bidirectional'];
+
+/** Which median the targets compare: wall-clock time or process CPU time. */
+export type Clock = 'wall' | 'cpu';
+
+/** The median time of a point on `clock` (undefined when not measured). */
+function timeOn(clock: Clock, p: { msMedian?: number; cpuMsMedian?: number }): number | undefined {
+  return clock === 'cpu' ? p.cpuMsMedian : p.msMedian;
+}
+const LRPE = ['lrpe-rotation', 'lrpe-permutation', 'lrpe-unitary'];
+
+function ms(clock: Clock, points: LayerPoint[], encoding: string, direction: Direction, L: number): number | undefined {
+  const p = points.find((q) => q.encoding === encoding && q.direction === direction && q.L === L && timeOn(clock, q) !== undefined);
+  return p ? timeOn(clock, p) : undefined;
+}
+
+function measured(clock: Clock, points: LayerPoint[], encoding: string, direction: Direction): LayerPoint[] {
+  return points.filter((p) => p.encoding === encoding && p.direction === direction && timeOn(clock, p) !== undefined).sort((a, b) => a.L - b.L);
+}
+
+function judge(value: number | null, threshold: number, sense: 'max' | 'min', complete: boolean): TargetStatus {
+  if (value === null || !complete) return 'N/A';
+  return (sense === 'max' ? value <= threshold : value >= threshold) ? 'PASS' : 'FAIL';
+}
+
+const f2 = (x: number) => x.toFixed(2);
+
+/** Time of linear attention grows linearly in L: fitted exponent over 1k..16k <= 1.15, both directions. */
+export function linearScalingTarget(points: LayerPoint[], lo = 1024, hi = 16384, threshold = 1.15, clock: Clock = 'wall'): TargetResult {
+  const parts: string[] = [];
+  let worst: number | null = null;
+  let complete = true;
+  for (const d of DIRS) {
+    const pts = measured(clock, points, 'none', d).filter((p) => p.L >= lo && p.L <= hi);
+    const fit = fitPowerLaw(pts.map((p) => p.L), pts.map((p) => timeOn(clock, p)!));
+    if (!fit) {
+      parts.push(`${d}: fewer than 2 lengths measured in [${lo}, ${hi}]`);
+      complete = false;
+      continue;
+    }
+    const maxL = pts[pts.length - 1].L;
+    if (maxL < hi || pts[0].L > lo) complete = false;
+    parts.push(`${d}: p = ${f2(fit.exponent)} over L = ${pts[0].L}..${maxL} (${fit.points} points)`);
+    worst = worst === null ? fit.exponent : Math.max(worst, fit.exponent);
+  }
+  return {
+    id: 'linear-time-exponent',
+    description: `linear attention (elu+1, no encoding) time ∝ L^p with p <= ${threshold} from L = ${lo} to ${hi}, causal and bidirectional`,
+    value: worst,
+    threshold,
+    sense: 'max',
+    status: judge(worst, threshold, 'max', complete),
+    detail: parts.join('; ') + (complete ? '' : ' (range not fully measured)'),
+  };
+}
+
+/** Peak memory at L = 16384 within 2x that at L = 8192 (tf.memory() peak; RSS peak reported alongside). */
+export function linearMemoryTarget(points: LayerPoint[], lo = 8192, hi = 16384, threshold = 2, clock: Clock = 'wall'): TargetResult {
+  const parts: string[] = [];
+  let worst: number | null = null;
+  let complete = true;
+  for (const d of DIRS) {
+    const a = measured(clock, points, 'none', d).find((p) => p.L === lo);
+    const b = measured(clock, points, 'none', d).find((p) => p.L === hi);
+    if (!a || !b || a.tensorPeakMB === undefined || b.tensorPeakMB === undefined) {
+      parts.push(`${d}: L = ${lo} and ${hi} not both measured`);
+      complete = false;
+      continue;
+    }
+    const r = b.tensorPeakMB / a.tensorPeakMB;
+    parts.push(`${d}: tensors ${a.tensorPeakMB} -> ${b.tensorPeakMB} MB (x${f2(r)}), RSS ${a.rssPeakMB} -> ${b.rssPeakMB} MB`);
+    worst = worst === null ? r : Math.max(worst, r);
+  }
+  return {
+    id: 'linear-memory-ratio',
+    description: `linear attention peak tensor memory at L = ${hi} <= ${threshold}x that at L = ${lo}`,
+    value: worst,
+    threshold,
+    sense: 'max',
+    status: judge(worst, threshold, 'max', complete),
+    detail: parts.join('; '),
+  };
+}
+
+/** Time ratio of each `encodings` to plain linear attention at length L, both directions; the worst counts. */
+export function overheadTarget(points: LayerPoint[], id: string, description: string, encodings: string[], L: number, threshold: number, clock: Clock = 'wall'): TargetResult {
+  const parts: string[] = [];
+  let worst: number | null = null;
+  let complete = true;
+  for (const d of DIRS) {
+    const base = ms(clock, points, 'none', d, L);
+    for (const e of encodings) {
+      const t = ms(clock, points, e, d, L);
+      if (base === undefined || t === undefined) {
+        parts.push(`${e} ${d}: not measured at L = ${L}`);
+        complete = false;
+        continue;
+      }
+      const r = t / base;
+      parts.push(`${e} ${d}: x${f2(r)}`);
+      worst = worst === null ? r : Math.max(worst, r);
+    }
+  }
+  return { id, description, value: worst, threshold, sense: 'max', status: judge(worst, threshold, 'max', complete), detail: parts.join('; ') };
+}
+
+export function lrpeOverheadTarget(points: LayerPoint[], L = 4096, threshold = 1.3, clock: Clock = 'wall'): TargetResult {
+  return overheadTarget(points, 'lrpe-overhead', `LRPE (rotation, permutation, unitary; Householder P) time <= ${threshold}x plain elu+1 linear attention at L = ${L}`, LRPE, L, threshold, clock);
+}
+
+export function speOverheadTarget(points: LayerPoint[], L = 4096, threshold = 2, clock: Clock = 'wall'): TargetResult {
+  return overheadTarget(points, 'spe-overhead', `gated sineSPE time <= ${threshold}x plain linear attention at L = ${L}`, ['spe-sine'], L, threshold, clock);
+}
+
+/**
+ * Linear attention beats softmax from L ≈ 1k on (speedup > 1 at every measured L >= 1024)
+ * and by >= 5x at L = 8192. When softmax could not run at 8192 (time or memory), its time
+ * there is extrapolated from a power-law fit of its measured points with L >= 1024, which
+ * under-estimates it (the fitted exponent at small L is below 2), so the speedup is conservative.
+ */
+export function softmaxTarget(points: LayerPoint[], from = 1024, at = 8192, threshold = 5, clock: Clock = 'wall'): TargetResult {
+  const parts: string[] = [];
+  let worst: number | null = null;
+  let complete = true;
+  let beatsEverywhere = true;
+  for (const d of DIRS) {
+    const soft = measured(clock, points, 'softmax', d);
+    const lin = measured(clock, points, 'none', d);
+    for (const s of soft.filter((p) => p.L >= from)) {
+      const l = lin.find((p) => p.L === s.L);
+      if (l && timeOn(clock, s)! <= timeOn(clock, l)!) {
+        beatsEverywhere = false;
+        parts.push(`${d}: softmax faster at L = ${s.L}`);
+      }
+    }
+    const linAt = ms(clock, points, 'none', d, at);
+    let softAt = ms(clock, points, 'softmax', d, at);
+    let how = 'measured';
+    if (softAt === undefined) {
+      const pts = soft.filter((p) => p.L >= from);
+      const fit = pts.length >= 2 ? fitPowerLaw(pts.map((p) => p.L), pts.map((p) => timeOn(clock, p)!)) : null;
+      if (fit) {
+        softAt = evalPowerLaw(fit, at);
+        how = `extrapolated (p = ${f2(fit.exponent)} from L = ${pts.map((p) => p.L).join(',')})`;
+      }
+    }
+    if (linAt === undefined || softAt === undefined) {
+      parts.push(`${d}: not measurable at L = ${at}`);
+      complete = false;
+      continue;
+    }
+    const r = softAt / linAt;
+    parts.push(`${d}: x${f2(r)} at L = ${at} (softmax ${how})`);
+    worst = worst === null ? r : Math.min(worst, r);
+  }
+  const value = worst;
+  const status = !beatsEverywhere ? 'FAIL' : judge(value, threshold, 'min', complete);
+  return {
+    id: 'linear-vs-softmax',
+    description: `linear attention faster than softmax for L >= ${from} and >= ${threshold}x faster at L = ${at}`,
+    value,
+    threshold,
+    sense: 'min',
+    status,
+    detail: parts.join('; '),
+  };
+}
+
+/** Small-LM training step >= 5x faster (tokens/s) than the recorded baseline, every encoding; the worst counts. */
+export function trainTarget(now: TrainPoint[], baseline: TrainPoint[] | null, baselineName: string, threshold = 5, clock: Clock = 'wall'): TargetResult {
+  const description = `small-LM training step >= ${threshold}x the tokens/s of the baseline (${baselineName})`;
+  if (!baseline) return { id: 'train-speedup', description, value: null, threshold, sense: 'min', status: 'N/A', detail: 'no baseline file' };
+  const parts: string[] = [];
+  let worst: number | null = null;
+  let complete = true;
+  for (const p of now) {
+    const b = baseline.find((q) => q.encoding === p.encoding && timeOn(clock, q) !== undefined);
+    if (!b || timeOn(clock, p) === undefined) {
+      parts.push(`${p.encoding}: not in both runs`);
+      complete = false;
+      continue;
+    }
+    // Same batch and length in both runs, so the tokens/s ratio is the inverse time ratio.
+    const r = timeOn(clock, b)! / timeOn(clock, p)!;
+    parts.push(`${p.encoding}: x${f2(r)}`);
+    worst = worst === null ? r : Math.min(worst, r);
+  }
+  return { id: 'train-speedup', description, value: worst, threshold, sense: 'min', status: judge(worst, threshold, 'min', complete && worst !== null), detail: parts.join('; ') };
+}
+
+/** Every target from one run, comparing wall-clock (default) or CPU-time medians. */
+export function evaluateTargets(layer: LayerPoint[], train: TrainPoint[], baselineTrain: TrainPoint[] | null, baselineName: string, clock: Clock = 'wall'): TargetResult[] {
+  return [
+    linearScalingTarget(layer, 1024, 16384, 1.15, clock),
+    linearMemoryTarget(layer, 8192, 16384, 2, clock),
+    lrpeOverheadTarget(layer, 4096, 1.3, clock),
+    speOverheadTarget(layer, 4096, 2, clock),
+    softmaxTarget(layer, 1024, 8192, 5, clock),
+    trainTarget(train, baselineTrain, baselineName, 5, clock),
+  ];
+}

@@ -1,0 +1,304 @@
+#!/usr/bin/env node
+/**
+ * `rpelab`: list, run and report the paper experiments.
+ *
+ *   rpelab list [experiment]
+ *   rpelab run <experiment|all>[,...] [--scale smoke|small|full] [--seeds 0,1] [--only v1,v2]
+ *              [--backend auto|wasm|cpu|tensorflow] [--set key=value,...] [--results DIR]
+ *   rpelab report <experiment|all>[,...] [--scale ...] [--format table|csv|json] [--set ...] [--results DIR]
+ *
+ * Run with `npx tsx src/cli.ts ...` from a checkout, or the `rpelab` bin of the built package.
+ * This is the only module of the package that prints.
+ */
+import { spawn } from 'child_process';
+import { initBackend, BACKEND_CHOICES } from './backend';
+import { formatProgress, formatDuration } from './train';
+import {
+  listExperiments, getExperiment, requestedExperiments, planRuns, runExperiments, collectReport, formatReports, checkScale, scaleDirName, readSummary,
+  REPORT_FORMATS, SCALES, type RunnerEvent, type ReportFormat, type ScaleOverrides, type ExperimentReport,
+} from './experiments';
+
+const HELP = `rpelab: the LRPE and SPE paper experiments as named, resumable runs
+
+Usage:
+  rpelab list [experiment]            experiments (or one experiment's variants and scales)
+  rpelab run <experiment|all>[,...]   train every unfinished run, resuming interrupted ones
+  rpelab report <experiment|all>[,...] aggregate results: mean ± std over seeds, paper beside ours
+
+Options:
+  --scale smoke|small|full   model / data / step sizes (default small)
+  --seeds 0,1                seeds (default: the scale's)
+  --only v1,v2               only these variants
+  --backend ${BACKEND_CHOICES.join('|')}   compute backend (run; default auto, or $RPELAB_BACKEND)
+  --jobs N                   runs trained at once, in N worker processes (run; default 1; the
+                             wasm backend uses one core, so N = cores is up to N times faster)
+  --set key=value,...        override settings (steps, length, batchSize, model, R, K, P, F, ...);
+                             results go to a separate directory <scale>+key=value,...
+  --format ${REPORT_FORMATS.join('|')}     report format (default table)
+  --results DIR              results root (default data/results, or $RPELAB_RESULTS_DIR)
+  -h, --help                 this help
+
+Results: <results>/<experiment>/<scale>/<variant>/seed-<n>/{config.json, metrics.jsonl, summary.json, checkpoints/}.
+A finished run (summary.json) is never recomputed. Ctrl-C stops after writing a checkpoint; run again to resume.`;
+
+interface Args {
+  command: string | null;
+  targets: string[];
+  flags: Record<string, string>;
+  help: boolean;
+}
+
+const FLAGS = ['scale', 'seeds', 'only', 'backend', 'format', 'set', 'results', 'jobs'];
+
+function parseArgs(argv: string[]): Args {
+  const out: Args = { command: null, targets: [], flags: {}, help: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help' || a === 'help') out.help = true;
+    else if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (!FLAGS.includes(name)) throw new Error(`unknown option '--${name}'; expected one of ${FLAGS.map((f) => `--${f}`).join(', ')}`);
+      const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
+      if (value === undefined || value.startsWith('--')) throw new Error(`option '--${name}' needs a value`);
+      out.flags[name] = value;
+    } else if (out.command === null) out.command = a;
+    else out.targets.push(...a.split(',').filter(Boolean));
+  }
+  return out;
+}
+
+function list(s: string): string[] {
+  return s.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
+function parseSeeds(s: string): number[] {
+  return list(s).map((x) => {
+    if (!/^\d+$/.test(x)) throw new Error(`seeds: expected non-negative integers separated by commas, like 0,1,2; got '${s}'`);
+    return Number(x);
+  });
+}
+
+/** `steps=20,R=4` -> overrides (encoding keys R, K, P, F go into `encoding`). */
+function parseSet(s: string): ScaleOverrides {
+  const o: Record<string, unknown> = {};
+  const enc: Record<string, number> = {};
+  for (const kv of list(s)) {
+    const [k, v] = kv.split('=');
+    if (!k || v === undefined) throw new Error(`set: expected key=value pairs like steps=20,R=4; got '${kv}'`);
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new Error(`set: ${k} expects a number, got '${v}'`);
+    if (['R', 'K', 'P', 'F'].includes(k)) enc[k] = n;
+    else o[k] = n;
+  }
+  if (Object.keys(enc).length) o.encoding = enc;
+  return o as ScaleOverrides;
+}
+
+function print(s = ''): void {
+  process.stdout.write(s + '\n');
+}
+
+function cmdList(targets: string[]): void {
+  if (targets.length > 0) {
+    for (const name of targets) {
+      const d = getExperiment(name);
+      print(`${d.name}: ${d.title}`);
+      print(`  ${d.paper} · ${d.source} · task ${d.task} on ${d.dataset}`);
+      print(`  ${d.description}`);
+      print('  variants:');
+      const w = Math.max(...Object.keys(d.variants).map((v) => v.length));
+      for (const [v, def] of Object.entries(d.variants)) print(`    ${v.padEnd(w)}  ${def.attention}${def.ape !== 'none' ? ` + ${def.ape} APE` : ''}${def.grid ? ' (2-D grid)' : ''}`);
+      print('  scales:');
+      for (const sc of SCALES) {
+        const s = d.scales[sc];
+        print(`    ${sc.padEnd(5)}  ${s.numLayers}x${s.model} (${s.numHeads} heads), length ${s.length}, batch ${s.batchSize}, ${s.steps} steps, seeds ${s.seeds.join(',')}`);
+      }
+      print(`  metrics: ${d.metrics.map((m) => m.name).join(', ')}`);
+      print();
+    }
+    return;
+  }
+  const defs = listExperiments();
+  const w = Math.max(...defs.map((d) => d.name.length));
+  for (const d of defs) print(`${d.name.padEnd(w)}  ${d.paper.padEnd(8)} ${String(Object.keys(d.variants).length).padStart(2)} variants  ${d.title}`);
+  print();
+  print(`${defs.length} experiments; scales ${SCALES.join(', ')}. 'rpelab list <experiment>' shows its variants.`);
+}
+
+function progressPrinter(): (ev: RunnerEvent) => void {
+  const tty = process.stdout.isTTY === true;
+  let open = false;
+  const clear = () => {
+    if (open) process.stdout.write('\r\x1b[K');
+    open = false;
+  };
+  return (ev) => {
+    switch (ev.kind) {
+      case 'plan':
+        print(`${ev.runs.length} run(s) planned`);
+        return;
+      case 'run-skip':
+        print(`[${ev.index + 1}/${ev.total}] ${ev.run.experiment}/${ev.run.variant} seed ${ev.run.seed}: finished, skipped`);
+        return;
+      case 'run-start':
+        print(`[${ev.index + 1}/${ev.total}] ${ev.run.experiment}/${ev.run.variant} seed ${ev.run.seed} (${ev.run.scale}, ${ev.steps} steps)`);
+        return;
+      case 'progress': {
+        if (ev.event.kind === 'checkpoint') return;
+        const line = `  ${formatProgress(ev.event)}`;
+        if (tty && ev.event.kind === 'step') {
+          clear();
+          process.stdout.write(line);
+          open = true;
+        } else {
+          clear();
+          print(line);
+        }
+        return;
+      }
+      case 'run-test':
+        clear();
+        return;
+      case 'run-end': {
+        clear();
+        const m = Object.entries(ev.summary.metrics).map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`).join(' ');
+        print(`  -> ${m} (train ${formatDuration(ev.summary.trainSec)}, test ${formatDuration(ev.summary.evalSec)})`);
+        return;
+      }
+      case 'run-stopped':
+        clear();
+        print(`  stopped at step ${ev.step}; checkpoint written. Run the same command again to resume.`);
+        return;
+    }
+  };
+}
+
+async function cmdRun(a: Args): Promise<number> {
+  if (a.targets.length === 0) throw new Error('run: name an experiment or all (see rpelab list)');
+  const req = {
+    experiments: a.targets,
+    scale: a.flags.scale ?? 'small',
+    seeds: a.flags.seeds !== undefined ? parseSeeds(a.flags.seeds) : undefined,
+    only: a.flags.only !== undefined ? list(a.flags.only) : undefined,
+    overrides: a.flags.set !== undefined ? parseSet(a.flags.set) : undefined,
+    resultsDir: a.flags.results,
+  };
+  // Validate the whole request before selecting a backend or loading data.
+  const plans = planRuns(req);
+  const jobs = a.flags.jobs !== undefined ? Number(a.flags.jobs) : 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`jobs: expected an integer >= 1, got '${a.flags.jobs}'`);
+  if (jobs > 1) return runInWorkers(a, plans.filter((p) => readSummary(p.dir) === null), jobs, plans.length);
+  const backend = await initBackend(a.flags.backend);
+  print(`backend: ${backend.name}${backend.notes.length ? ` (${backend.notes.join('; ')})` : ''}`);
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    process.stdout.write('\ninterrupt: stopping after the current step and writing a checkpoint (Ctrl-C again to quit now)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const out = await runExperiments(req, { onEvent: progressPrinter(), signal: controller.signal });
+    print(`${out.finished.length} run(s) trained, ${out.skipped.length} already finished, wall ${formatDuration(out.wallSec)}`);
+    return out.stopped ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/**
+ * `--jobs N`: every unfinished run in its own `rpelab run ... --only <variant> --seeds <seed>`
+ * child process, N at a time; their output is printed line by line with the run's name.
+ * Ctrl-C reaches the children too: each checkpoints and stops, and the parent waits for them.
+ */
+async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: number, planned: number): Promise<number> {
+  print(`${planned} run(s) planned, ${planned - plans.length} already finished; ${plans.length} to train in ${jobs} worker processes`);
+  const started = performance.now();
+  const passOn = ['scale', 'backend', 'set', 'results'].flatMap((f) => (a.flags[f] !== undefined ? [`--${f}`, a.flags[f]] : []));
+  let next = 0;
+  let failed = 0;
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+  };
+  process.on('SIGINT', onSigint);
+  const worker = async (): Promise<void> => {
+    while (next < plans.length && !interrupted) {
+      const p = plans[next++];
+      const tag = `${p.experiment.name}/${p.variantName}/seed-${p.seed}`;
+      const args = [...process.execArgv, __filename, 'run', p.experiment.name, '--only', p.variantName, '--seeds', String(p.seed), ...passOn];
+      const code = await new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        const relay = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
+          let buf = '';
+          stream.on('data', (d: Buffer) => {
+            buf += d.toString();
+            const lines = buf.split(/\r|\n/);
+            buf = lines.pop()!;
+            for (const l of lines) if (l.trim() !== '' && !/run\(s\) (planned|trained)|^backend:/.test(l)) out.write(`[${tag}] ${l.trim()}\n`);
+          });
+        };
+        relay(child.stdout!, process.stdout);
+        relay(child.stderr!, process.stderr);
+        child.on('close', (c) => resolve(c ?? 1));
+      });
+      if (code === 130) interrupted = true;
+      else if (code !== 0) failed += 1;
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(jobs, plans.length) }, worker));
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  print(`workers done: ${failed} run(s) failed${interrupted ? ', interrupted (run again to resume)' : ''}; wall ${formatDuration((performance.now() - started) / 1000)}`);
+  return interrupted ? 130 : failed > 0 ? 1 : 0;
+}
+
+function cmdReport(a: Args): void {
+  if (a.targets.length === 0) throw new Error('report: name an experiment or all (see rpelab list)');
+  const scale = checkScale(a.flags.scale ?? 'small');
+  const format = (a.flags.format ?? 'table') as ReportFormat;
+  if (!(REPORT_FORMATS as readonly string[]).includes(format)) throw new Error(`format: unknown format '${format}'; expected one of ${REPORT_FORMATS.join(', ')}`);
+  const dir = scaleDirName(scale, a.flags.set !== undefined ? parseSet(a.flags.set) : undefined);
+  let reports: ExperimentReport[] = requestedExperiments(a.targets).map((d) => collectReport(d, dir, { resultsDir: a.flags.results }));
+  if (a.flags.only !== undefined) {
+    const only = list(a.flags.only);
+    reports = reports.map((r) => ({ ...r, rows: r.rows.filter((row) => only.includes(row.variant)) }));
+  }
+  print(formatReports(reports, format));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let a: Args;
+  try {
+    a = parseArgs(argv);
+    if (a.help || a.command === null) {
+      print(HELP);
+      return a.command === null && !a.help ? 1 : 0;
+    }
+    switch (a.command) {
+      case 'list':
+        cmdList(a.targets);
+        return 0;
+      case 'run':
+        return await cmdRun(a);
+      case 'report':
+        cmdReport(a);
+        return 0;
+      default:
+        throw new Error(`unknown command '${a.command}'; expected list, run or report (rpelab --help)`);
+    }
+  } catch (e) {
+    process.stderr.write(`rpelab: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

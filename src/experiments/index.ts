@@ -1,0 +1,18 @@
+/**
+ * Experiments: every table and figure of both papers as a named, resumable run
+ * (definitions, registry, runner, report, PE-quality scores). The CLI (`src/cli.ts`) drives them.
+ */
+export * from './types';
+export { registerExperiment, unregisterExperiment, getExperiment, listExperiments, experimentNames, validateDefinition, validateSettings, resolveSpec } from './registry';
+export { planRuns, requestedExperiments, defaultResultsDir, checkScale, checkSeeds, applyOverrides, scaleDirName } from './plan';
+export type { RunRequest, RunPlan } from './plan';
+export { runExperiments, readSummary, runConfig, SUMMARY_FILE, CONFIG_FILE, METRICS_FILE, CHECKPOINT_DIR } from './runner';
+export type { RunInfo, RunSummary, RunnerEvent, RunnerOptions, RunnerOutcome } from './runner';
+export { collectReport, formatReports, formatTable, formatCsv, formatCell, formatPaper, meanStd, REPORT_FORMATS } from './report';
+export type { ExperimentReport, ReportRow, Cell, RunStatus, ReportFormat } from './report';
+export { translationInvariance, monotonicity, countInversions, causalAttentionMaps, peQualityScores } from './pe-quality';
+export type { AttentionMap } from './pe-quality';
+export { buildTask } from './tasks';
+export type { TaskInput, TaskRun, TaskResult } from './tasks';
+export { clearDatasetCache, imageSequences } from './datasets';
+export { SMOKE, SMALL } from './scales';

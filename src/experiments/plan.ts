@@ -1,0 +1,159 @@
+/**
+ * From a request ("these experiments, this scale, these seeds, these variants") to the list of
+ * runs, each with its resolved settings, attention spec and result directory. Everything that
+ * can be wrong with a request is found here, before any training starts; every error lists the
+ * valid choices.
+ *
+ * Result layout: `<resultsDir>/<experiment>/<scale>/<variant>/seed-<n>/` holding config.json,
+ * metrics.jsonl, summary.json (when finished) and checkpoints/. A scale with overrides gets its
+ * own directory, `<scale>+<key>=<value>,...`, so a changed setting never reuses other results.
+ */
+import * as path from 'path';
+import { SCALES, type ExperimentDefinition, type ScaleName, type ScaleOverrides, type ScaleSettings, type VariantDefinition } from './types';
+import { getExperiment, listExperiments, resolveSpec, validateSettings, experimentNames } from './registry';
+
+/** What to run. */
+export interface RunRequest {
+  /** Experiment names, or 'all'. */
+  experiments: string[] | 'all';
+  /** Default 'small'. */
+  scale?: string;
+  /** Default: the scale's seeds. */
+  seeds?: number[];
+  /** Only these variants (each must exist in at least one requested experiment). */
+  only?: string[];
+  /** Settings replaced for this request (results go to a separate scale directory). */
+  overrides?: ScaleOverrides;
+  /** Default `defaultResultsDir()`. */
+  resultsDir?: string;
+}
+
+/** One training run. */
+export interface RunPlan {
+  experiment: ExperimentDefinition;
+  variantName: string;
+  variant: VariantDefinition;
+  scale: ScaleName;
+  /** Directory name of the scale (with overrides, if any). */
+  scaleDir: string;
+  settings: ScaleSettings;
+  seed: number;
+  /** Resolved attention spec. */
+  spec: string;
+  dir: string;
+}
+
+/** `<repo>/data/results`, or `$RPELAB_RESULTS_DIR`. */
+export function defaultResultsDir(): string {
+  const env = process.env.RPELAB_RESULTS_DIR;
+  if (env != null && env !== '') return path.resolve(env);
+  return path.resolve(__dirname, '..', '..', 'data', 'results');
+}
+
+/** Checks a scale name; an unknown one throws, listing the scales. */
+export function checkScale(scale: unknown): ScaleName {
+  if (!(SCALES as readonly unknown[]).includes(scale)) throw new Error(`scale: unknown scale ${JSON.stringify(scale)}; expected one of ${SCALES.join(', ')}`);
+  return scale as ScaleName;
+}
+
+/** Checks seeds: a non-empty list of distinct integers in [0, 2^32). */
+export function checkSeeds(seeds: unknown): number[] {
+  const ok = Array.isArray(seeds) && seeds.length > 0 && seeds.every((s) => typeof s === 'number' && Number.isInteger(s) && s >= 0 && s <= 0xffffffff);
+  if (!ok) throw new Error(`seeds: expected a non-empty list of integers in [0, 4294967295], like 0,1,2; got ${JSON.stringify(seeds)}`);
+  if (new Set(seeds as number[]).size !== (seeds as number[]).length) throw new Error(`seeds: expected distinct seeds, got ${JSON.stringify(seeds)}`);
+  return seeds as number[];
+}
+
+const OVERRIDABLE = ['model', 'numLayers', 'numHeads', 'hidden', 'dropout', 'length', 'batchSize', 'steps', 'evalEvery', 'evalSize', 'trainSize', 'imageSize', 'extrapolation', 'listopsDepth', 'weightDecay', 'beta2', 'clipNorm', 'schedule'] as const;
+const ENCODING_KEYS = ['R', 'K', 'P', 'F'] as const;
+
+/** The settings of `scale` with `overrides` applied (unknown keys throw, listing the valid ones). */
+export function applyOverrides(base: ScaleSettings, overrides: ScaleOverrides | undefined): ScaleSettings {
+  if (!overrides) return base;
+  const out: ScaleSettings = { ...base, encoding: { ...base.encoding } };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (k === 'encoding') {
+      for (const [ek, ev] of Object.entries(v as Record<string, number>)) {
+        if (!(ENCODING_KEYS as readonly string[]).includes(ek)) throw new Error(`overrides.encoding: unknown key '${ek}'; expected one of ${ENCODING_KEYS.join(', ')}`);
+        out.encoding[ek as (typeof ENCODING_KEYS)[number]] = ev;
+      }
+    } else if ((OVERRIDABLE as readonly string[]).includes(k)) {
+      (out as unknown as Record<string, unknown>)[k] = v;
+    } else {
+      throw new Error(`overrides: unknown setting '${k}'; expected one of ${[...OVERRIDABLE, ...ENCODING_KEYS].join(', ')}`);
+    }
+  }
+  // A shorter run keeps a schedule that ends with it.
+  if (overrides.steps !== undefined && overrides.schedule === undefined) {
+    const s = out.schedule;
+    if (s.kind === 'cosine') out.schedule = { ...s, warmup: Math.min(s.warmup, Math.max(1, Math.floor(out.steps / 10))), decaySteps: out.steps };
+    if (s.kind === 'polynomial') out.schedule = { ...s, warmup: Math.min(s.warmup, Math.max(1, Math.floor(out.steps / 10))), total: out.steps };
+  }
+  return out;
+}
+
+/** `small` or `small+R=4,steps=20`: the directory of a scale with overrides. */
+export function scaleDirName(scale: ScaleName, overrides: ScaleOverrides | undefined): string {
+  if (!overrides || Object.keys(overrides).length === 0) return scale;
+  const flat: Array<[string, unknown]> = [];
+  for (const [k, v] of Object.entries(overrides)) {
+    if (k === 'encoding') for (const [ek, ev] of Object.entries(v as object)) flat.push([ek, ev]);
+    else flat.push([k, typeof v === 'object' ? JSON.stringify(v) : v]);
+  }
+  flat.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `${scale}+${flat.map(([k, v]) => `${k}=${String(v).replace(/[^\w.\-]/g, '_')}`).join(',')}`;
+}
+
+/** The experiments a request names ('all' = every registered one). Unknown names throw, listing the choices. */
+export function requestedExperiments(names: string[] | 'all'): ExperimentDefinition[] {
+  if (names === 'all') return listExperiments();
+  if (!Array.isArray(names) || names.length === 0) throw new Error(`experiments: expected 'all' or a non-empty list of names; choices: ${experimentNames().join(', ')}`);
+  if (names.includes('all')) return listExperiments();
+  return names.map((n) => getExperiment(n));
+}
+
+/**
+ * Validates a request completely and lists its runs, in experiment, variant, seed order.
+ * Throws (before anything is trained) on an unknown experiment, scale or variant, bad seeds,
+ * or settings that cannot work (R < 1, a conv kernel longer than the sequence, ...).
+ */
+export function planRuns(req: RunRequest): RunPlan[] {
+  const defs = requestedExperiments(req.experiments);
+  const scale = checkScale(req.scale ?? 'small');
+  if (req.seeds !== undefined) checkSeeds(req.seeds);
+  const only = req.only;
+  if (only !== undefined) {
+    if (!Array.isArray(only) || only.length === 0) throw new Error('only: expected a non-empty list of variant names');
+    const known = new Set(defs.flatMap((d) => Object.keys(d.variants)));
+    for (const v of only) {
+      if (!known.has(v)) {
+        throw new Error(`only: unknown variant '${v}' for ${defs.length === 1 ? `experiment '${defs[0].name}'` : 'the requested experiments'}; expected one of ${[...known].join(', ')}`);
+      }
+    }
+  }
+  const root = req.resultsDir ?? defaultResultsDir();
+  const scaleDir = scaleDirName(scale, req.overrides);
+  const plans: RunPlan[] = [];
+  for (const def of defs) {
+    const settings = applyOverrides(def.scales[scale], req.overrides);
+    validateSettings(def, scaleDir, settings);
+    const seeds = req.seeds ?? settings.seeds;
+    for (const [variantName, variant] of Object.entries(def.variants)) {
+      if (only && !only.includes(variantName)) continue;
+      for (const seed of seeds) {
+        plans.push({
+          experiment: def,
+          variantName,
+          variant,
+          scale,
+          scaleDir,
+          settings,
+          seed,
+          spec: resolveSpec(variant.attention, settings.encoding),
+          dir: path.join(root, def.name, scaleDir, variantName, `seed-${seed}`),
+        });
+      }
+    }
+  }
+  return plans;
+}

@@ -1,0 +1,111 @@
+/**
+ * The shape of an experiment: plain, JSON-serialisable data. An experiment is one table (or
+ * figure) of a paper: a task on a dataset, a set of variants (one attention spec + absolute PE
+ * each), the metrics it reports, the paper's numbers where they are known, and three scales.
+ */
+import type { ScheduleConfig } from '../train';
+
+/** What is trained and how it is scored. */
+export const TASK_KINDS = ['causal-lm', 'masked-lm', 'classification', 'retrieval', 'extrapolation', 'pe-quality'] as const;
+export type TaskKind = (typeof TASK_KINDS)[number];
+
+/** The datasets the tasks know how to load (all offline; see `datasets.ts`). */
+export const DATASETS = ['gutenberg', 'imdb', 'mnist', 'fashion-mnist', 'listops', 'gutenberg-pairs', 'midi'] as const;
+export type DatasetName = (typeof DATASETS)[number];
+
+export const SCALES = ['smoke', 'small', 'full'] as const;
+export type ScaleName = (typeof SCALES)[number];
+
+export type ApeKind = 'none' | 'sinusoidal' | 'learned';
+
+/** One row of an experiment's table. */
+export interface VariantDefinition {
+  /** Human-readable row name, e.g. 'LRPE rotation (learned θ)'. */
+  label: string;
+  /**
+   * Attention spec template (see `attention/spec.ts`); `{R}`, `{K}`, `{P}` and `{F}` are filled from
+   * the scale's `encoding` settings, e.g. 'performer(features={F})+spe(conv,P={P},R={R},gated)'.
+   */
+  attention: string;
+  /** Absolute PE added to the token embeddings (kept as in the papers). */
+  ape: ApeKind;
+  /** Image tasks: encode (row, col) positions (2-D LRPE / RoPE); others see the flattened sequence. */
+  grid?: boolean;
+}
+
+/** A number as a paper reports it: mean ± std over n runs (std null when n = 1 or not given). */
+export interface PaperNumber {
+  mean: number;
+  std: number | null;
+  n: number;
+}
+
+/** A reported metric. */
+export interface MetricDefinition {
+  /** Key in summary.json, e.g. 'test_acc'. */
+  name: string;
+  /** Column header, e.g. 'test acc (%)'. */
+  label: string;
+  better: 'higher' | 'lower';
+}
+
+/** Model, data and optimisation sizes of one scale. */
+export interface ScaleSettings {
+  /** Model width, layers, heads, feed-forward width, dropout. */
+  model: number;
+  numLayers: number;
+  numHeads: number;
+  hidden: number;
+  dropout: number;
+  /** Training sequence length (per passage for retrieval; image tasks: imageSize²). */
+  length: number;
+  batchSize: number;
+  /** Optimiser updates. */
+  steps: number;
+  schedule: ScheduleConfig;
+  weightDecay: number;
+  beta2: number;
+  clipNorm?: number;
+  /** Updates between validation passes during training (and one at the end). */
+  evalEvery: number;
+  /** Held-out sequences (LM windows, examples, pairs) in each of the validation and test sets. */
+  evalSize: number;
+  /** Classification / retrieval: training examples available (a subset at small scales). */
+  trainSize: number;
+  /** Values substituted for {R}, {K}, {P}, {F} in variant specs. */
+  encoding: { R: number; K: number; P: number; F: number };
+  /** Image tasks: side of the (zero-padded to 32, then average-pooled) image grid. */
+  imageSize?: number;
+  /** Extrapolation: evaluation length as a multiple of `length`. */
+  extrapolation?: number;
+  /** ListOps generator depth (LRA: 10). */
+  listopsDepth?: number;
+  /** Seeds run by default. */
+  seeds: number[];
+}
+
+/** An experiment: one table or figure of a paper as a named, resumable unit. */
+export interface ExperimentDefinition {
+  /** Registry key, e.g. 'lrpe-alm'. */
+  name: string;
+  paper: 'LRPE' | 'SPE' | 'LRPE+SPE';
+  /** Where the design comes from, e.g. 'lrpe.md §3.2 A'. */
+  source: string;
+  /** One line. */
+  title: string;
+  /** What it reproduces and how it departs from the paper. */
+  description: string;
+  task: TaskKind;
+  dataset: DatasetName;
+  /** Rows, in table order. */
+  variants: Record<string, VariantDefinition>;
+  metrics: MetricDefinition[];
+  /** Paper numbers by variant then metric, where known (never invented: absent means '—'). */
+  paperNumbers?: Record<string, Record<string, PaperNumber>>;
+  scales: Record<ScaleName, ScaleSettings>;
+  /** Honest caveats shown under the table. */
+  notes?: string[];
+}
+
+/** A scale's settings, possibly with fields overridden by the caller. */
+export type ScaleOverrides = Partial<Omit<ScaleSettings, 'encoding' | 'seeds'>> & { encoding?: Partial<ScaleSettings['encoding']> };

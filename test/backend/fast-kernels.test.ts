@@ -1,0 +1,149 @@
+import { strict as assert } from 'assert';
+import { tf, Rng } from '../../src/backend';
+import { copySlice } from '../../src/backend/fast-kernels';
+import { assertClose } from '../helpers';
+
+/** Row-major flat index of `loc` in `shape`. */
+const flat = (loc: number[], shape: readonly number[]) => loc.reduce((acc, l, i) => acc * shape[i] + l, 0);
+const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** The box [begin, begin + size) of a row-major array, element by element (the literal definition). */
+function literalSlice(src: ArrayLike<number>, shape: number[], begin: number[], size: number[]): number[] {
+  const out: number[] = [];
+  const loc = size.map(() => 0);
+  for (let n = 0; n < sizeOf(size); n++) {
+    out.push(src[flat(loc.map((l, i) => l + begin[i]), shape)]);
+    for (let j = size.length - 1; j >= 0 && ++loc[j] === size[j]; j--) loc[j] = 0;
+  }
+  return out;
+}
+
+/** C[g] = op(A[g]) op(B[g]) in float64 from the definition Σ_k a_ik b_kj (batch 1 broadcasts). */
+function literalMatMul(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): { values: number[]; shape: number[] } {
+  const av = a.dataSync();
+  const bv = b.dataSync();
+  const [ra, ca] = a.shape.slice(-2);
+  const [rb, cb] = b.shape.slice(-2);
+  const [m, k] = ta ? [ca, ra] : [ra, ca];
+  const n = tb ? rb : cb;
+  const batchA = sizeOf(a.shape.slice(0, -2));
+  const batchB = sizeOf(b.shape.slice(0, -2));
+  const batch = Math.max(batchA, batchB);
+  const at = (g: number, i: number, p: number) => av[(batchA === 1 ? 0 : g) * ra * ca + (ta ? p * ca + i : i * ca + p)];
+  const bt = (g: number, p: number, j: number) => bv[(batchB === 1 ? 0 : g) * rb * cb + (tb ? j * cb + p : p * cb + j)];
+  const values: number[] = [];
+  for (let g = 0; g < batch; g++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += at(g, i, p) * bt(g, p, j);
+        values.push(s);
+      }
+    }
+  }
+  const lead = (a.rank >= b.rank ? a : b).shape.slice(0, -2);
+  return { values, shape: [...lead, m, n] };
+}
+
+describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', () => {
+  const rnd = (rng: Rng, shape: number[]) => tf.tensor(rng.normalArray(sizeOf(shape)), shape);
+
+  it('copySlice copies exactly the box of the literal index formula (ranks 1-6)', () => {
+    const rng = new Rng(1);
+    for (let trial = 0; trial < 60; trial++) {
+      const rank = 1 + (trial % 6);
+      // Long rows for low ranks, so both the per-element and the block copy of a run are exercised.
+      const shape = Array.from({ length: rank }, () => 1 + rng.int(rank <= 2 ? 40 : 5));
+      const begin = shape.map((d) => rng.int(d));
+      const size = shape.map((d, i) => 1 + rng.int(d - begin[i]));
+      const src = Float32Array.from({ length: sizeOf(shape) }, (_, i) => i);
+      const dst = new Float32Array(sizeOf(size));
+      copySlice(src, shape, begin, size, dst);
+      assert.deepEqual(Array.from(dst), literalSlice(src, shape, begin, size), `shape ${shape} begin ${begin} size ${size}`);
+    }
+  });
+
+  it('Slice, Unpack and SplitV of a rank-5 tensor equal the literal slices exactly', () => {
+    tf.tidy(() => {
+      const shape = [2, 5, 3, 4, 6];
+      const x = rnd(new Rng(2), shape);
+      const xv = x.dataSync();
+      const s = x.slice([1, 1, 0, 1, 2], [1, 3, 3, 2, 3]);
+      assert.deepEqual(Array.from(s.dataSync()), literalSlice(xv, shape, [1, 1, 0, 1, 2], [1, 3, 3, 2, 3]));
+      tf.unstack(x, 2).forEach((t, c) => {
+        assert.deepEqual(t.shape, [2, 5, 4, 6]);
+        assert.deepEqual(Array.from(t.dataSync()), literalSlice(xv, shape, [0, 0, c, 0, 0], [2, 5, 1, 4, 6]));
+      });
+      const [p0, p1] = tf.split(x, [1, 3], 3);
+      assert.deepEqual(Array.from(p0.dataSync()), literalSlice(xv, shape, [0, 0, 0, 0, 0], [2, 5, 3, 1, 6]));
+      assert.deepEqual(Array.from(p1.dataSync()), literalSlice(xv, shape, [0, 0, 0, 1, 0], [2, 5, 3, 3, 6]));
+      const ints = tf.range(0, 24, 1, 'int32').reshape([2, 3, 4]);
+      assert.deepEqual(Array.from(ints.slice([0, 1, 1], [2, 2, 2]).dataSync()), [5, 6, 9, 10, 17, 18, 21, 22]);
+    });
+  });
+
+  it('BatchMatMul equals Σ_k a_ik b_kj for batched, transposed and broadcast operands', () => {
+    const rng = new Rng(3);
+    const cases: Array<[number[], number[], boolean, boolean]> = [
+      [[5, 7], [7, 3], false, false], [[7, 5], [7, 3], true, false], [[5, 7], [3, 7], false, true], [[7, 5], [3, 7], true, true],
+      [[4, 5, 7], [4, 7, 3], false, false], [[4, 7, 5], [4, 7, 3], true, false], [[4, 5, 7], [4, 3, 7], false, true], [[4, 7, 5], [4, 3, 7], true, true],
+      [[4, 5, 7], [7, 3], false, false], [[4, 5, 7], [1, 7, 3], false, false], [[4, 7, 5], [1, 3, 7], true, true], [[5, 7], [4, 7, 3], false, false],
+      [[2, 3, 5, 7], [2, 3, 3, 7], false, true], [[6, 33, 40], [6, 40, 17], false, false],
+    ];
+    for (const [sa, sb, ta, tb] of cases) {
+      tf.tidy(() => {
+        const a = rnd(rng, sa);
+        const b = rnd(rng, sb);
+        const want = literalMatMul(a, b, ta, tb);
+        const got = tf.matMul(a, b, ta, tb);
+        assert.deepEqual(got.shape, want.shape, `${sa} x ${sb} (${ta}, ${tb})`);
+        assertClose(got, want.values, 1e-5, 1e-5, `${sa} x ${sb} (${ta}, ${tb})`);
+      });
+    }
+  });
+
+  it('matMul gradients equal dA = dY Bᵀ and dB = Aᵀ dY (batched)', () => {
+    tf.tidy(() => {
+      const rng = new Rng(4);
+      const [a, b, dy] = [rnd(rng, [3, 6, 5]), rnd(rng, [3, 5, 4]), rnd(rng, [3, 6, 4])];
+      const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y).mul(dy).sum())([a, b]);
+      assertClose(da, literalMatMul(dy, b, false, true).values, 1e-5, 1e-5, 'dA');
+      assertClose(db, literalMatMul(a, dy, true, false).values, 1e-5, 1e-5, 'dB');
+    });
+  });
+
+  it('a right operand reused in another shape, or reassigned, gives fresh results', () => {
+    const rng = new Rng(5);
+    const v = tf.variable(rnd(rng, [2, 6, 4]));
+    try {
+      tf.tidy(() => {
+        const a = rnd(rng, [2, 3, 6]);
+        assertClose(tf.matMul(a, v), literalMatMul(a, v, false, false).values, 1e-5, 1e-5, 'first use');
+        const v2 = v.reshape([4, 3, 4]);
+        const a2 = rnd(rng, [4, 2, 3]);
+        assertClose(tf.matMul(a2, v2), literalMatMul(a2, v2, false, false).values, 1e-5, 1e-5, 'reshaped');
+        v.assign(rnd(rng, [2, 6, 4]));
+        assertClose(tf.matMul(a, v), literalMatMul(a, v, false, false).values, 1e-5, 1e-5, 'after assign');
+      });
+    } finally {
+      v.dispose();
+    }
+  });
+
+  it('leaves no tensors and no backend buffers behind', () => {
+    const rng = new Rng(6);
+    const [a, b] = [rnd(rng, [4, 8, 8]), rnd(rng, [4, 8, 8])];
+    const run = () => tf.tidy(() => {
+      const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, false, true).sum())([a, b]);
+      tf.unstack(a.reshape([2, 2, 8, 8, 1]), 2);
+      return g[0].add(g[1]).sum();
+    }).dispose();
+    run();
+    const tensors = tf.memory().numTensors;
+    const buffers = tf.backend().numDataIds();
+    for (let i = 0; i < 3; i++) run();
+    assert.equal(tf.memory().numTensors, tensors);
+    assert.equal(tf.backend().numDataIds(), buffers);
+    tf.dispose([a, b]);
+  });
+});

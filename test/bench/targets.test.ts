@@ -1,0 +1,95 @@
+import { strict as assert } from 'assert';
+import type { LayerPoint } from '../../bench/suites/layer';
+import type { TrainPoint } from '../../bench/suites/train';
+import {
+  linearScalingTarget, linearMemoryTarget, lrpeOverheadTarget, speOverheadTarget, softmaxTarget, trainTarget, evaluateTargets,
+} from '../../bench/targets';
+
+type Dir = 'causal' | 'bidirectional';
+const pt = (encoding: string, direction: Dir, L: number, msMedian?: number, tensorPeakMB?: number): LayerPoint => ({
+  encoding, spec: encoding, attention: encoding === 'softmax' ? 'softmax' : 'linear', direction, L, batch: 1, heads: 8, headDim: 64,
+  ...(msMedian !== undefined ? { msMedian, tensorPeakMB, rssPeakMB: 100 } : { skipped: 'budget' }),
+});
+const LS = [1024, 2048, 4096, 8192, 16384];
+const both = (f: (d: Dir) => LayerPoint[]) => [...f('causal'), ...f('bidirectional')];
+
+describe('bench/targets', () => {
+  it('linear-time exponent: PASS for t ∝ L, FAIL for t ∝ L^1.3, N/A when 16k was not measured', () => {
+    const lin = both((d) => LS.map((L) => pt('none', d, L, 0.01 * L)));
+    const r = linearScalingTarget(lin);
+    assert.equal(r.status, 'PASS');
+    assert.ok(Math.abs(r.value! - 1) < 1e-9);
+    const steep = both((d) => LS.map((L) => pt('none', d, L, 1e-3 * L ** 1.3)));
+    assert.equal(linearScalingTarget(steep).status, 'FAIL');
+    assert.ok(Math.abs(linearScalingTarget(steep).value! - 1.3) < 1e-9);
+    const short = both((d) => LS.map((L) => pt('none', d, L, L < 16384 ? 0.01 * L : undefined)));
+    assert.equal(linearScalingTarget(short).status, 'N/A');
+  });
+
+  it('linear memory ratio uses the tensor peaks at 16k and 8k, worst direction', () => {
+    const pts = [
+      pt('none', 'causal', 8192, 10, 100), pt('none', 'causal', 16384, 20, 190),
+      pt('none', 'bidirectional', 8192, 10, 100), pt('none', 'bidirectional', 16384, 20, 250),
+    ];
+    const r = linearMemoryTarget(pts);
+    assert.equal(r.value, 2.5);
+    assert.equal(r.status, 'FAIL');
+    pts[3].tensorPeakMB = 199;
+    assert.equal(linearMemoryTarget(pts).status, 'PASS');
+  });
+
+  it('LRPE overhead takes the worst core and direction at L = 4096', () => {
+    const pts = both((d) => [
+      pt('none', d, 4096, 100), pt('lrpe-rotation', d, 4096, 110), pt('lrpe-permutation', d, 4096, d === 'causal' ? 140 : 120), pt('lrpe-unitary', d, 4096, 125),
+    ]);
+    const r = lrpeOverheadTarget(pts);
+    assert.ok(Math.abs(r.value! - 1.4) < 1e-12);
+    assert.equal(r.status, 'FAIL');
+    pts.find((p) => p.encoding === 'lrpe-permutation' && p.direction === 'causal')!.msMedian = 129;
+    assert.equal(lrpeOverheadTarget(pts).status, 'PASS');
+    assert.equal(lrpeOverheadTarget(pts.filter((p) => p.encoding !== 'lrpe-unitary')).status, 'N/A');
+  });
+
+  it('SPE overhead threshold 2 at L = 4096', () => {
+    const pts = both((d) => [pt('none', d, 4096, 100), pt('spe-sine', d, 4096, 199)]);
+    assert.equal(speOverheadTarget(pts).status, 'PASS');
+    pts[1].msMedian = 201;
+    assert.equal(speOverheadTarget(pts).status, 'FAIL');
+  });
+
+  it('linear vs softmax: measured speedup at 8k, or extrapolated from the softmax power law', () => {
+    const lin = both((d) => LS.map((L) => pt('none', d, L, 0.01 * L)));
+    const soft = both((d) => [1024, 2048, 4096].map((L) => pt('softmax', d, L, 1e-5 * L * L)));
+    const r = softmaxTarget([...lin, ...soft]);
+    // softmax at 8192 extrapolated: 1e-5·8192² = 671 ms; linear 81.92 ms -> x8.19.
+    assert.ok(Math.abs(r.value! - (1e-5 * 8192 * 8192) / (0.01 * 8192)) < 1e-6, `value ${r.value}`);
+    assert.match(r.detail, /extrapolated/);
+    assert.equal(r.status, 'PASS');
+    // Softmax faster than linear at L = 1024 fails the "from 1k on" half whatever the 8k ratio.
+    const slowLinear = lin.map((p) => (p.L === 1024 ? { ...p, msMedian: 100 } : p));
+    assert.equal(softmaxTarget([...slowLinear, ...soft]).status, 'FAIL');
+  });
+
+  it('training speedup is the worst encoding ratio of tokens/s against the baseline; N/A without one', () => {
+    const step = (encoding: string, msMedian: number, cpuMsMedian: number): TrainPoint =>
+      ({ encoding, spec: '', batch: 8, length: 256, msMedian, cpuMsMedian, tokensPerSec: 2048 / (msMedian / 1000) });
+    const now = [step('none', 100, 50), step('rope', 1000 / 4.5, 60)];
+    const base = [step('none', 600, 400), step('rope', 1000, 400)];
+    const r = trainTarget(now, base, 'baseline-wasm.json');
+    assert.ok(Math.abs(r.value! - 4.5) < 1e-12);
+    assert.equal(r.status, 'FAIL');
+    // On CPU time the same runs are x8 and x6.67.
+    const c = trainTarget(now, base, 'baseline-wasm.json', 5, 'cpu');
+    assert.ok(Math.abs(c.value! - 400 / 60) < 1e-12);
+    assert.equal(c.status, 'PASS');
+    now[1].msMedian = 200;
+    assert.equal(trainTarget(now, base, 'b').status, 'PASS');
+    assert.equal(trainTarget(now, null, 'none').status, 'N/A');
+  });
+
+  it('evaluateTargets lists the six targets of the issue', () => {
+    assert.deepEqual(evaluateTargets([], [], null, 'none').map((t) => t.id), [
+      'linear-time-exponent', 'linear-memory-ratio', 'lrpe-overhead', 'spe-overhead', 'linear-vs-softmax', 'train-speedup',
+    ]);
+  });
+});

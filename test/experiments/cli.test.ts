@@ -1,0 +1,74 @@
+import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { main } from '../../src/cli';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** Runs `rpelab ...` through tsx in a child process (for the worker processes of --jobs). */
+function spawnRpelab(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src', 'cli.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120000 });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+/** Runs `rpelab ...` in this process, capturing what it prints. */
+async function rpelab(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const [w1, w2] = [process.stdout.write, process.stderr.write];
+  process.stdout.write = ((s: string) => out.push(String(s)) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => err.push(String(s)) > 0) as typeof process.stderr.write;
+  try {
+    const code = await main(args);
+    return { code, out: out.join(''), err: err.join('') };
+  } finally {
+    process.stdout.write = w1;
+    process.stderr.write = w2;
+  }
+}
+
+describe('experiments: the rpelab command line', function () {
+  this.timeout(150000);
+
+  it('list names every experiment; --help explains the commands', async () => {
+    const r = await rpelab('list');
+    assert.equal(r.code, 0, r.err);
+    for (const n of ['lrpe-alm', 'spe-lra-retrieval', 'extrapolation-midi', 'pe-quality']) assert.match(r.out, new RegExp(`^${n} `, 'm'));
+    assert.match((await rpelab('--help')).out, /rpelab run <experiment\|all>/);
+    assert.match((await rpelab('list', 'spe-lra-text')).out, /relu-convspe\s+linear:relu\+spe\(conv,P=\{P\},R=\{R\},gated\)/);
+  });
+
+  it('a bad request exits 1 with the valid choices, before any training', async () => {
+    const r = await rpelab('run', 'lrpe-alm', '--only', 'foo', '--scale', 'smoke');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /unknown variant 'foo'.*nope, ape-sinusoidal/);
+    assert.doesNotMatch(r.out, /backend:/, 'refused before selecting a backend');
+    assert.match((await rpelab('run', 'lrpe-alm', '--seeds', '0,x')).err, /seeds: expected non-negative integers/);
+    assert.match((await rpelab('report', 'all', '--format', 'xml')).err, /expected one of table, csv, json/);
+    assert.match((await rpelab('run', 'lrpe-alm', '--colour', 'red')).err, /unknown option '--colour'/);
+  });
+
+  it('run --jobs 2 trains runs in worker processes; running again skips them; report shows the table', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-cli-'));
+    try {
+      const backend = process.env.RPELAB_BACKEND ?? 'wasm';
+      const args = ['lrpe-alm', '--scale', 'smoke', '--only', 'nope,lrpe-rotation', '--set', 'steps=2', '--backend', backend, '--results', dir];
+      const r = spawnRpelab('run', ...args, '--jobs', '2');
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /\[lrpe-alm\/nope\/seed-0\] -> val_nll/);
+      assert.match(r.out, /\[lrpe-alm\/lrpe-rotation\/seed-0\] -> val_nll/);
+      for (const v of ['nope', 'lrpe-rotation']) assert.ok(fs.existsSync(path.join(dir, 'lrpe-alm', 'smoke+steps=2', v, 'seed-0', 'summary.json')), v);
+      const again = await rpelab('run', ...args);
+      assert.equal(again.code, 0, again.err);
+      assert.match(again.out, /0 run\(s\) trained, 2 already finished/);
+      const rep = await rpelab('report', 'lrpe-alm', '--scale', 'smoke', '--set', 'steps=2', '--results', dir);
+      assert.equal(rep.code, 0, rep.err);
+      assert.match(rep.out, /scale smoke\+steps=2 · seeds 0 · 2\/10 runs finished/);
+      assert.match(rep.out, /^NoPE\s+\d+\.\d+\s+\d+\.\d+/m);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,61 @@
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { planRuns, runExperiments, registerExperiment, unregisterExperiment, scaleDirName } from '../../src/experiments';
+import { tinyLmDefinition } from './fixtures';
+
+function refused(fn: () => unknown, ...patterns: RegExp[]): void {
+  assert.throws(fn, (e: Error) => patterns.every((p) => p.test(e.message)) || assert.fail(`message was: ${e.message}`));
+}
+
+describe('experiments: requests are checked before any training', () => {
+  before(() => registerExperiment(tinyLmDefinition('test-plan-lm')));
+  after(() => unregisterExperiment('test-plan-lm'));
+
+  it('an unknown experiment is refused, listing the experiments', () => {
+    refused(() => planRuns({ experiments: ['lrpe-nope'] }), /unknown experiment 'lrpe-nope'/, /lrpe-alm/, /spe-lra-text/);
+  });
+
+  it('an unknown variant is refused, listing the variants', () => {
+    refused(() => planRuns({ experiments: ['test-plan-lm'], only: ['rope'] }), /unknown variant 'rope'/, /ape, lrpe, spe/);
+  });
+
+  it('an unknown scale is refused, listing the scales', () => {
+    refused(() => planRuns({ experiments: ['test-plan-lm'], scale: 'huge' }), /unknown scale "huge"/, /smoke, small, full/);
+  });
+
+  it('bad seeds are refused: negative, fractional, repeated or none', () => {
+    for (const seeds of [[-1], [0.5], [1, 1], []]) refused(() => planRuns({ experiments: ['test-plan-lm'], seeds }), /seeds: expected/);
+  });
+
+  it('R < 1 is refused', () => {
+    refused(() => planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { R: 0 } } }), /encoding\.R/, />= 1/);
+  });
+
+  it('a conv kernel longer than the training length is refused', () => {
+    refused(() => planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { P: 17 } } }), /kernel size \(17\) is larger than the training length \(16\)/, /P <= 16/);
+    assert.equal(planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { P: 16 } } }).length, 3);
+  });
+
+  it('an unknown override is refused, listing the settings', () => {
+    refused(() => planRuns({ experiments: ['test-plan-lm'], overrides: { colour: 3 } as never }), /unknown setting 'colour'/, /steps/);
+  });
+
+  it('runExperiments rejects a bad request without creating anything', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-plan-'));
+    try {
+      await assert.rejects(runExperiments({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { R: 0 } }, resultsDir: dir }), /encoding\.R/);
+      assert.deepEqual(fs.readdirSync(dir), []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('plans variant x seed runs under <results>/<experiment>/<scale>/<variant>/seed-<n>', () => {
+    const plans = planRuns({ experiments: ['test-plan-lm'], scale: 'small', resultsDir: '/r' });
+    assert.deepEqual(plans.map((p) => path.relative('/r', p.dir)), ['ape', 'lrpe', 'spe'].flatMap((v) => [0, 1].map((s) => `test-plan-lm/small/${v}/seed-${s}`)));
+    assert.equal(plans[4].spec, 'linear:elu+spe(conv,P=4,R=4,gated)');
+    assert.equal(scaleDirName('small', { steps: 20, encoding: { R: 4 } }), 'small+R=4,steps=20');
+  });
+});
