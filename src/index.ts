@@ -10,3 +10,4 @@ export * from './models';
 export * from './data';
 export * from './train';
 export * from './viz';
+export * from './experiments';

@@ -109,8 +109,8 @@ abstract class AdamFamily implements Optimizer {
         const slot: Slot = {
           name,
           param,
-          m: tf.variable(tf.zerosLike(param), false),
-          v: tf.variable(tf.zerosLike(param), false),
+          m: zeroMoment(param),
+          v: zeroMoment(param),
           decays: weightDecay > 0 && decay(name, param),
         };
         this.byName.set(name, slot);
@@ -262,4 +262,12 @@ export function lossAndGrads(model: Module, f: () => tf.Scalar): { loss: tf.Scal
   const out: NamedGrads = {};
   for (const [id, g] of Object.entries(grads)) out[nameOf.get(id)!] = g;
   return { loss: value, grads: out };
+}
+
+/** A non-trainable zero variable shaped like `param` (the initial value is freed, not leaked). */
+function zeroMoment(param: tf.Variable): tf.Variable {
+  const zeros = tf.zerosLike(param);
+  const v = tf.variable(zeros, false);
+  zeros.dispose();
+  return v;
 }

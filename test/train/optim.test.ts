@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { tf } from '../../src/backend';
+import { tf, Rng } from '../../src/backend';
 import { Module } from '../../src/nn';
 import { Adam, AdamW, clipGradNorm, globalNorm, lossAndGrads } from '../../src/train';
 import { assertClose, assertThrowsNaming } from '../helpers';
@@ -188,5 +188,23 @@ describe('train/optim', () => {
     o.dispose();
     m.dispose();
     assert.equal(tf.memory().numTensors, before - 6); // 2 parameters + 4 moment tensors
+  });
+});
+
+describe('train/optim memory', () => {
+  it('constructing and disposing an optimiser leaves no tensor behind', () => {
+    class Two extends Module {
+      constructor() {
+        super();
+        this.addParameter('a', tf.tensor(new Rng(1).normalArray(6), [2, 3]));
+        this.addParameter('b', tf.zeros([3]));
+      }
+    }
+    const m = new Two();
+    const before = tf.memory().numTensors;
+    const opt = new AdamW(m, { weightDecay: 0.1 });
+    opt.dispose();
+    assert.equal(tf.memory().numTensors, before);
+    m.dispose();
   });
 });
