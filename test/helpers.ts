@@ -1,6 +1,6 @@
 /** Shared assertions for the test suite. */
 import { strict as assert } from 'assert';
-import { tf } from '../src/backend';
+import { tf, Rng } from '../src/backend';
 
 /** Max absolute difference between two tensors / arrays of equal size. */
 export function maxAbsDiff(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | ArrayLike<number>): number {
@@ -56,3 +56,22 @@ export async function withBackend<T>(name: string, fn: () => T | Promise<T>): Pr
     await tf.setBackend(prev);
   }
 }
+
+/** Asserts `tf.memory().numTensors` is unchanged over `reps` more calls of `step` (after one warm-up). */
+export function assertNoLeak(step: () => void, reps = 3): void {
+  step();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < reps; i++) step();
+  assert.equal(tf.memory().numTensors, before, 'live tensors after repeated forward + backward');
+}
+
+/** A standard-normal tensor [B, L, H, D] from `rng`. */
+export const randn = (rng: Rng, shape: [number, number, number, number]): tf.Tensor4D =>
+  tf.tensor4d(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+
+/** Per-head score matrices A[b, h, s, t] = q_s · k_t. q, k: [B, L, H, D] -> [B, H, L, L]. */
+export const scores = (q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D => tf.matMul(q.transpose([0, 2, 1, 3]), k.transpose([0, 2, 3, 1]));
+
+/** The same content vector at every position: [1, L, H, D]. */
+export const repeated = (rng: Rng, L: number, H: number, D: number): tf.Tensor4D =>
+  tf.tile(randn(rng, [1, 1, H, D]), [1, L, 1, 1]) as tf.Tensor4D;

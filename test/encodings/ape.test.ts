@@ -1,17 +1,11 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { SinusoidalAPE, LearnedAPE } from '../../src/encodings/ape';
-import { assertClose, assertThrowsNaming } from '../helpers';
+import { assertClose, assertThrowsNaming, assertNoLeak } from '../helpers';
 
 const randn = (rng: Rng, shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 
 /** Runs `step` once to warm up, then `reps` more times; the live tensor count must not change. */
-function assertNoLeak(step: () => void, reps = 3): void {
-  step();
-  const before = tf.memory().numTensors;
-  for (let i = 0; i < reps; i++) step();
-  assert.equal(tf.memory().numTensors, before, 'live tensors after repeated forward + backward');
-}
 
 describe('encodings/ape', () => {
   describe('SinusoidalAPE', () => {

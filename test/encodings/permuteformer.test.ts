@@ -1,22 +1,11 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { PermuteFormer, permutationPowers } from '../../src/encodings/permuteformer';
-import { assertClose, assertThrowsNaming, maxAbsDiff } from '../helpers';
+import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak, randn, scores, repeated } from '../helpers';
 
-const randn = (rng: Rng, shape: [number, number, number, number]) => tf.tensor4d(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 
-/** Per-head score matrices A[b, h, s, t] = q_s · k_t. q, k: [B, L, H, D] -> [B, H, L, L]. */
-const scores = (q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D => tf.matMul(q.transpose([0, 2, 1, 3]), k.transpose([0, 2, 3, 1]));
 
-/** The same content vector at every position: [1, L, H, D]. */
-const repeated = (rng: Rng, L: number, H: number, D: number) => tf.tile(randn(rng, [1, 1, H, D]), [1, L, 1, 1]) as tf.Tensor4D;
 
-function assertNoLeak(step: () => void, reps = 3): void {
-  step();
-  const before = tf.memory().numTensors;
-  for (let i = 0; i < reps; i++) step();
-  assert.equal(tf.memory().numTensors, before, 'live tensors after repeated forward + backward');
-}
 
 /** Rows of the Π^s table as plain arrays. */
 const powersOf = (pf: PermuteFormer) => pf.index.arraySync() as number[][];

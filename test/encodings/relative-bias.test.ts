@@ -1,14 +1,8 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { RelativePositionBias } from '../../src/encodings/relative-bias';
-import { assertClose, assertThrowsNaming } from '../helpers';
+import { assertClose, assertThrowsNaming, assertNoLeak } from '../helpers';
 
-function assertNoLeak(step: () => void, reps = 3): void {
-  step();
-  const before = tf.memory().numTensors;
-  for (let i = 0; i < reps; i++) step();
-  assert.equal(tf.memory().numTensors, before, 'live tensors after repeated forward + backward');
-}
 
 const clip = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
