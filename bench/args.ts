@@ -33,8 +33,6 @@ export interface BenchArgs {
   /** Baseline file to compare the training step with; default <out>/baseline-<backend>.json. */
   baselineFile: string | null;
   out: string;
-  /** wasm XNNPACK thread count (only effective where tfjs-wasm can use threads). */
-  threads: number | null;
   /** Kernels kept per point in the per-kernel time breakdown (0: no profiling pass, so no tf.memory peak). */
   topKernels: number;
   /** Free-form label added to the output file name and the JSON. */
@@ -63,7 +61,6 @@ export const USAGE = `npm run bench -- [options]
   --baseline               write <out>/baseline-<backend>.json (the "before" numbers)
   --baseline-file PATH     compare the training step with this file (default <out>/baseline-<backend>.json)
   --out DIR                output directory (default bench/results)
-  --threads N              wasm thread count (tf.wasm.setThreadsCount), recorded in the output
   --top-kernels N          per-kernel time breakdown size per point (default 8; 0 = no profiling pass)
   --tag NAME               label added to the output file name
   --help                   this text
@@ -112,7 +109,6 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     baseline: false,
     baselineFile: null,
     out: 'bench/results',
-    threads: null,
     topKernels: 8,
     tag: null,
     child: false,
@@ -171,9 +167,6 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--out':
         a.out = value();
         break;
-      case '--threads':
-        a.threads = positiveInt(value(), flag);
-        break;
       case '--top-kernels':
         a.topKernels = positiveInt(value(), flag, 0);
         break;
@@ -222,7 +215,6 @@ export function childArgv(
   if (a.quick) out.push('--quick');
   if (a.baseline) out.push('--baseline');
   if (a.baselineFile) out.push('--baseline-file', a.baselineFile);
-  if (a.threads !== null) out.push('--threads', String(a.threads));
   if (a.tag) out.push('--tag', a.tag);
   if (job.microIndex !== undefined) out.push('--micro-index', String(job.microIndex));
   return out;

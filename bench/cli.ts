@@ -116,7 +116,13 @@ async function runChild(args: BenchArgs): Promise<void> {
   if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
   const part: Part = {
     backend: info.name,
-    backendInfo: { requested: info.requested, fallbackKernels: info.fallbackKernels, notes: info.notes },
+    backendInfo: {
+      requested: info.requested,
+      fallbackKernels: info.fallbackKernels,
+      notes: info.notes,
+      // XNNPACK threads of the wasm backend: 1 on Node (tfjs-wasm 4.22 turns multithreading off there).
+      ...(info.name === 'wasm' ? { wasmThreads: (tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.() ?? null } : {}),
+    },
     layer: [],
     train: [],
     micro: [],

@@ -12,7 +12,10 @@
  *   gated sineSPE encoding of q and k as the SPE layer runs it.
  */
 import { tf, Rng } from '../../src/backend';
-import { linearAttention, DEFAULT_CHUNK_SIZE } from '../../src/attention/linear';
+import { linearAttention, defaultChunkSize } from '../../src/attention/linear';
+
+/** The causal chunk length linear attention picks for these 64-feature heads. */
+const DEFAULT_CHUNK = defaultChunkSize(64);
 import { SineSPE, ConvSPE, SPEFilter, SPE } from '../../src/encodings/spe';
 import { RssSampler, timeCalls, round } from '../measure';
 
@@ -77,7 +80,7 @@ function linearFlops(b: number, l: number, h: number, f: number, e: number, caus
 
 function linearCase(l: number, causal: boolean, backward: boolean, chunk?: number): MicroCase {
   const [b, h, f] = [1, 8, 64];
-  const c = chunk ?? DEFAULT_CHUNK_SIZE;
+  const c = chunk ?? DEFAULT_CHUNK;
   const fwd = linearFlops(b, l, h, f, f + 1, causal, c);
   return {
     name: `linear attention ${causal ? 'causal (chunked prefix)' : 'bidirectional'} ${backward ? 'fwd+bwd' : 'fwd'}${chunk ? `, chunk ${chunk}` : ''}`,
@@ -199,7 +202,7 @@ function sineEncodeCase(l: number): MicroCase {
 export function microCases(quick: boolean): MicroCase[] {
   const n = quick ? 1024 : 4096;
   const l = quick ? 1024 : 4096;
-  const g = (l / DEFAULT_CHUNK_SIZE) * 8; // chunk blocks of the causal step: (L / C) · heads
+  const g = (l / DEFAULT_CHUNK) * 8; // chunk blocks of the causal step: (L / C) · heads
   return [
     matmulCase('matmul 2-D (qkv projection)', [n, 512], [512, 1536]),
     matmulCase('matmul 2-D, A transposed (weight gradient)', [n, 512], [n, 1536], true, false),
@@ -214,7 +217,7 @@ export function microCases(quick: boolean): MicroCase[] {
     linearCase(l, false, false),
     linearCase(l, false, true),
     // The causal chunk length C by measurement (the effective GFLOP/s count the C·C in-chunk work).
-    ...(quick ? [16, 64] : [16, 32, 64, 128, 256]).filter((c) => c !== DEFAULT_CHUNK_SIZE).map((c) => linearCase(l, true, true, c)),
+    ...(quick ? [32, 128] : [16, 32, 64, 128, 256]).filter((c) => c !== DEFAULT_CHUNK).map((c) => linearCase(l, true, true, c)),
     unstackCase(l),
     sineCodeCase(quick ? 512 : 1024),
     sineEncodeCase(l),

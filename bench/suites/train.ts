@@ -9,6 +9,9 @@ import { AdamW, lossAndGrads } from '../../src/train/optim';
 import { TRAIN_SHAPE, trainConfig, type EncodingCase } from '../cases';
 import { RssSampler, timeCalls, round } from '../measure';
 
+/** Untimed steps before the timed ones. (The baseline of bench/results was recorded with one.) */
+export const WARMUP_STEPS = 3;
+
 export interface TrainPoint {
   encoding: string;
   spec: string;
@@ -25,7 +28,11 @@ export interface TrainPoint {
   error?: string;
 }
 
-/** Times `steps` training steps (after one untimed warm-up step) of the small LM with `c`'s attention. */
+/**
+ * Times `steps` training steps of the small LM with `c`'s attention, after three untimed warm-up
+ * steps (a fresh process: the first steps also compile JavaScript and set up kernels, which
+ * matters once a step takes a few hundred ms).
+ */
 export function runTrainCase(c: EncodingCase, steps: number, rss: RssSampler, log: (line: string) => void): TrainPoint {
   const { batch, length } = TRAIN_SHAPE;
   const base: TrainPoint = { encoding: c.name, spec: c.spec, batch, length };
@@ -49,7 +56,7 @@ export function runTrainCase(c: EncodingCase, steps: number, rss: RssSampler, lo
         tf.dispose([loss, ...Object.values(grads)]);
       });
     };
-    step();
+    for (let i = 0; i < WARMUP_STEPS; i++) step();
     const t = timeCalls(step, steps, Number.POSITIVE_INFINITY, rss);
     tf.dispose([ids, targets]);
     const point = { ...base, params: m.numParameters(), ms: t.ms, msMedian: t.msMedian, cpuMs: t.cpuMs, cpuMsMedian: t.cpuMsMedian, tokensPerSec: round((batch * length) / (t.msMedian / 1000), 1), rssPeakMB: t.rssPeakMB };

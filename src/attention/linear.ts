@@ -29,13 +29,29 @@ import { tf, assertRank, assertSameShape, assertDim, assertInt, assertNumber, as
 import { type FeatureMap, type FeatureMapName, FEATURE_MAP_NAMES, featureMapFromName, identityFeatureMap } from './feature-maps';
 
 /**
- * Default causal chunk length C. Measured forward + backward, CPU ms, tfjs-backend-wasm on a loaded
- * 2-core machine, B=2, L=1024, H=8, F=Dv=64 (best of 3):
+ * Causal chunk length for feature sizes F <= 32; larger F use `defaultChunkSize(F)`.
+ * Measured (before the XNNPACK batched matmul of backend/fast-kernels.ts) forward + backward, CPU ms,
+ * tfjs-backend-wasm on a loaded 2-core machine, B=2, L=1024, H=8, F=Dv=64 (best of 3):
  *   C = 8: 986, 16: 835, 32: 837, 64: 1070, 128: 1562;  with decay: 16: 1406, 32: 1121, 64: 1381;
  *   F=128 (LRPE unitary): 16: 1587, 32: 1627, 64: 1975;  cpu backend (B=1): 16: 3006, 32: 2930, 64: 3068.
  * Smaller chunks mean fewer within-chunk FLOPs (C·(F+Dv) per token) but more chunk states (F·Dv per chunk).
  */
 export const DEFAULT_CHUNK_SIZE = 32;
+
+/**
+ * Default causal chunk length C for feature size F: min(max(F, 32), 128). Each chunk costs C²·(F+Dv)
+ * for its masked scores and 2·C·F·Dv for its state, and every chunk is one small matmul per product,
+ * so the best C grows with F. Measured with the XNNPACK batched matmul (backend/fast-kernels.ts),
+ * forward + backward, CPU ms, wasm, loaded 2-core machine, median of 7 runs interleaved over C:
+ *   F=16  (B=8, L=256, H=4):  C=16: 41, 32: 33, 64: 39, 128: 52
+ *   F=64  (B=1, L=4096, H=8): C=16: 800, 32: 601, 64: 482, 128: 549, 256: 726
+ *   F=64  (B=4, L=1024, H=8): C=16: 753, 32: 577, 64: 496, 128: 578, 256: 770
+ *   F=128 (B=1, L=2048, H=8): C=16: 1560, 32: 970, 64: 741, 128: 733, 256: 833
+ */
+export function defaultChunkSize(featureDim: number): number {
+  assertInt(featureDim, 'featureDim');
+  return Math.min(Math.max(featureDim, DEFAULT_CHUNK_SIZE), 128);
+}
 
 export interface LinearAttentionOptions {
   /** Only keys t ≤ s are attended (default false). */
@@ -46,7 +62,7 @@ export interface LinearAttentionOptions {
   normalize?: 'denominator' | 'none';
   /** Lower clamp of the denominator (default 1e-6). */
   eps?: number;
-  /** Causal chunk length C (default `DEFAULT_CHUNK_SIZE`); any length L works, the last chunk is zero-padded. */
+  /** Causal chunk length C (default `defaultChunkSize(F)`); any length L works, the last chunk is zero-padded. */
   chunkSize?: number;
   /** Per-head decay r in (0, 1] (length = heads): scores are multiplied by r^|s−t|. null/undefined: none. */
   decay?: number[] | null;
@@ -58,7 +74,8 @@ interface ResolvedLinearAttentionOptions {
   featureMap: FeatureMap;
   normalize: 'denominator' | 'none';
   eps: number;
-  chunkSize: number;
+  /** null: `defaultChunkSize` of the feature size after φ. */
+  chunkSize: number | null;
   /** null when absent or when every r is 1. */
   decay: number[] | null;
 }
@@ -75,8 +92,8 @@ function resolveLinearAttentionOptions(opts: LinearAttentionOptions, heads: numb
   const normalize = assertOneOf(opts.normalize ?? 'denominator', ['denominator', 'none'] as const, 'normalize');
   const eps = opts.eps ?? 1e-6;
   assertNumber(eps, 'eps', { positive: true });
-  const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  assertInt(chunkSize, 'chunkSize', 1);
+  const chunkSize = opts.chunkSize ?? null;
+  if (chunkSize !== null) assertInt(chunkSize, 'chunkSize', 1);
   let decay = opts.decay ?? null;
   if (decay !== null) {
     if (!Array.isArray(decay) || decay.length !== heads) {
@@ -115,9 +132,10 @@ export function linearAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
     const fq = applyFeatureMap(o.featureMap, q);
     const fk = applyFeatureMap(o.featureMap, k);
     const vv = o.normalize === 'denominator' ? appendOnes(v) : v;
+    const chunkSize = o.chunkSize ?? defaultChunkSize(fq.shape[3]);
     let out: tf.Tensor4D;
-    if (o.causal) out = causalSums(fq, fk, vv, o.decay, o.chunkSize);
-    else if (o.decay) out = bidirectionalDecayedSums(fq, fk, vv, o.decay, o.chunkSize);
+    if (o.causal) out = causalSums(fq, fk, vv, o.decay, chunkSize);
+    else if (o.decay) out = bidirectionalDecayedSums(fq, fk, vv, o.decay, chunkSize);
     else out = bidirectionalSums(fq, fk, vv);
     return o.normalize === 'denominator' ? divideByLastColumn(out, o.eps) : out;
   });

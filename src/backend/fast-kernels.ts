@@ -12,10 +12,18 @@
  *    - materialises a transposed operand with the wasm Transpose kernel (a cheap copy),
  *    - folds a batch that shares one right operand into the rows of a single 2-D product,
  *    - runs a genuine batch as one XNNPACK product per batch element, on views of the
- *      operands (tensor ids registered at an offset into their memory; nothing is copied).
+ *      operands (tensor ids registered at an offset into their memory; nothing is copied),
+ *    - computes a 2-D product as (bᵀaᵀ)ᵀ when packing a large fresh b costs more than the
+ *      transposes (see `cheaperFlipped`).
  * 2. Slice / Unpack / SplitV. Non-contiguous slices of rank > 4 on wasm, and of any rank on
  *    cpu, go through a generic per-element loop with index arrays (~3 µs per element: 2.9 s
  *    to split the [1, 512, 3, 8, 64] q/k/v projection). Here: one copy per contiguous run.
+ * 3. wasm Identity (every tf.clone, and every tensor the gradient tape keeps) copies its input;
+ *    here it shares the buffer, as the cpu backend does and as wasm's own Reshape does (no
+ *    kernel writes into its inputs).
+ * 4. wasm Sum over leading axes (bias and broadcast gradients) first transposes the input so
+ *    the reduced axes come last (~5 ns per element); here: a running sum of rows, which adds
+ *    the same float32 numbers in the same order as the wasm kernel, so the result is identical.
  */
 import { tf } from './tf';
 
@@ -175,6 +183,26 @@ export function registerFastKernels(): string[] {
       replaced.push(`${kernelName}/${backendName}`);
     }
   }
+  const prevIdentity = tf.getKernel('Identity', 'wasm');
+  if (prevIdentity) {
+    tf.unregisterKernel('Identity', 'wasm');
+    tf.registerKernel({
+      ...prevIdentity,
+      kernelFunc: (args) => {
+        const x = (args.inputs as { x: Info }).x;
+        if (x.dtype === 'string') return prevIdentity.kernelFunc(args);
+        (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      },
+    });
+    replaced.push('Identity/wasm');
+  }
+  const prevSum = tf.getKernel('Sum', 'wasm');
+  if (prevSum) {
+    tf.unregisterKernel('Sum', 'wasm');
+    tf.registerKernel({ ...prevSum, kernelFunc: (args) => wasmSumLeading(args as never) ?? (prevSum.kernelFunc(args) as Info) });
+    replaced.push('Sum/wasm');
+  }
   const prevMatMul = tf.getKernel('BatchMatMul', 'wasm');
   if (prevMatMul) {
     tf.unregisterKernel('BatchMatMul', 'wasm');
@@ -182,6 +210,35 @@ export function registerFastKernels(): string[] {
     replaced.push('BatchMatMul/wasm');
   }
   return replaced;
+}
+
+// ---------------------------------------------------------------------------------------------
+// wasm Sum over leading axes
+
+/**
+ * Σ over the leading `axes` of x, viewed as [rows, cols]: out[j] = (((x[0,j] + x[1,j]) + x[2,j]) + ...)
+ * accumulated in float32, the order of wasm's own Sum after its transpose. Returns null (use the
+ * wasm kernel) unless x is float32 and the reduced axes are exactly 0 .. r−1 for some r < rank.
+ */
+function wasmSumLeading(args: { inputs: { x: Info }; attrs: { axis: number | number[]; keepDims?: boolean }; backend: WasmBackend }): Info | null {
+  const { x } = args.inputs;
+  if (x.dtype !== 'float32' || x.shape.length < 2) return null;
+  const axes = tf.util.parseAxisParam(args.attrs.axis, x.shape).sort((a, b) => a - b);
+  const r = axes.length;
+  if (r === 0 || r >= x.shape.length || axes.some((a, i) => a !== i)) return null;
+  const rows = size(x.shape.slice(0, r));
+  const cols = size(x.shape.slice(r));
+  if (rows * cols === 0) return null;
+  const keepShape = x.shape.map((d, i) => (i < r ? 1 : d));
+  const out = args.backend.makeOutput(args.attrs.keepDims ? keepShape : x.shape.slice(r), 'float32');
+  const acc = args.backend.typedArrayFromHeap(out) as Float32Array;
+  const src = args.backend.typedArrayFromHeap(x) as Float32Array;
+  acc.fill(0);
+  for (let i = 0; i < rows; i++) {
+    const o = i * cols;
+    for (let j = 0; j < cols; j++) acc[j] += src[o + j];
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,6 +258,36 @@ function transposeLast(backend: WasmBackend, x: Info, batch: number): Info {
   return transpose.kernelFunc({ inputs: { x: { ...x, shape: [batch, r, c] } }, attrs: { perm: [0, 2, 1] }, backend: backend as never }) as Info;
 }
 
+/**
+ * Operands seen as the right operand (or its candidate) before. A tensor multiplied more than
+ * once is most likely a weight, whose XNNPACK packing is cached (by the wasm kernel, per tensor)
+ * and costs nothing after the first product; activations are fresh every time.
+ */
+const seenRight = new WeakSet<object>();
+
+/**
+ * Measured cost per float on wasm (2-core machine, CPU time): XNNPACK packing a fresh right
+ * operand ~15 ns (it transposes while packing), the Transpose kernel ~8 ns; the products
+ * themselves cost the same either way round.
+ */
+const PACK_NS = 15;
+const TRANSPOSE_NS = 8;
+
+/**
+ * Whether out [m, n] = op(a)·op(b) is cheaper as (op(b)ᵀ·op(a)ᵀ)ᵀ, which packs op(a)ᵀ [k, m]
+ * instead of op(b) [k, n]: true for a thin a against a large, fresh b, e.g. the weight
+ * gradient featsᵀ·dY written as (dYᵀ·feats)ᵀ. Measured, CPU ms, a fresh b per call:
+ *   [64x4096]@[4096x1280]: 157 as is, 92 flipped;  [128x4096]@[4096x512]: 90 vs 63;
+ *   [64x2048]@[2048x256]: 13.4 vs 10.8;  but [512x4096]@[4096x512]: 179 vs 211 and
+ *   [256x2048]@[2048x64]: 4.0 vs 12.8 stay as they are (this model picks right in all seven).
+ */
+function cheaperFlipped(m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, a: Info, b: Info): boolean {
+  const asIs = (transposeA ? TRANSPOSE_NS * m * k : 0) + (transposeB ? TRANSPOSE_NS * k * n : seenRight.has(b.dataId) ? 0 : PACK_NS * k * n);
+  const flipped = (transposeB ? 0 : TRANSPOSE_NS * k * n) + (transposeA ? (seenRight.has(a.dataId) ? 0 : PACK_NS * m * k) : (TRANSPOSE_NS + PACK_NS) * m * k) + TRANSPOSE_NS * m * n;
+  if (!transposeB) seenRight.add(b.dataId);
+  return flipped < asIs;
+}
+
 function wasmBatchMatMul(args: KernelArgs, prev: KernelFn): Info {
   const { a, b } = args.inputs;
   const { backend } = args;
@@ -213,18 +300,26 @@ function wasmBatchMatMul(args: KernelArgs, prev: KernelFn): Info {
   const [rb, cb] = b.shape.slice(-2);
   const [m, k] = transposeA ? [ca, ra] : [ra, ca];
   const [k2, n] = transposeB ? [cb, rb] : [rb, cb];
-  if (k !== k2) return prev(args);
-  const plain = !transposeA && !transposeB;
-  if (plain && batchA === 1 && batchB === 1) return prev(args);
-  if (!(batchA === batchB || batchB === 1 || batchA === 1)) return prev(args);
+  if (k !== k2 || !(batchA === batchB || batchB === 1 || batchA === 1)) return prev(args);
   const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];
 
   const temps: Info[] = [];
+  const transposed = (x: Info, batch: number) => (temps[temps.length] = transposeLast(backend, x, batch));
   try {
-    const aa = transposeA ? (temps[temps.length] = transposeLast(backend, a, batchA)) : a;
-    const bb = transposeB ? (temps[temps.length] = transposeLast(backend, b, batchB)) : b;
+    if (batchA === 1 && batchB === 1 && cheaperFlipped(m, k, n, transposeA, transposeB, a, b)) {
+      // out = (op(b)ᵀ · op(a)ᵀ)ᵀ, where op(b)ᵀ is b itself when transposeB, op(a)ᵀ is a itself when transposeA.
+      const left = transposeB ? b : transposed(b, 1);
+      const right = transposeA ? a : transposed(a, 1);
+      if (transposeA) seenRight.add(a.dataId);
+      const outT = (temps[temps.length] = prev({ inputs: { a: { ...left, shape: [1, n, k] }, b: { ...right, shape: [1, k, m] } }, attrs: {}, backend }));
+      return { ...transposeLast(backend, outT, 1), shape: outShape };
+    }
+    if (!transposeA && !transposeB && batchA === 1 && batchB === 1) return prev(args);
+    const aa = transposeA ? transposed(a, batchA) : a;
+    const bb = transposeB ? transposed(b, batchB) : b;
     if (batchB === 1) {
       // The rows of every batch element of A meet the same B: one [batchA·m, k] x [k, n] product.
+      if (!transposeB) seenRight.add(b.dataId);
       const out = prev({ inputs: { a: { ...aa, shape: [1, batchA * m, k] }, b: { ...bb, shape: [1, k, n] } }, attrs: {}, backend });
       return { ...out, shape: outShape };
     }

@@ -89,15 +89,20 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
       [[4, 5, 7], [4, 7, 3], false, false], [[4, 7, 5], [4, 7, 3], true, false], [[4, 5, 7], [4, 3, 7], false, true], [[4, 7, 5], [4, 3, 7], true, true],
       [[4, 5, 7], [7, 3], false, false], [[4, 5, 7], [1, 7, 3], false, false], [[4, 7, 5], [1, 3, 7], true, true], [[5, 7], [4, 7, 3], false, false],
       [[2, 3, 5, 7], [2, 3, 3, 7], false, true], [[6, 33, 40], [6, 40, 17], false, false],
+      // A thin a against a large fresh b: computed as (bᵀaᵀ)ᵀ (see cheaperFlipped).
+      [[2, 300], [300, 400], false, false], [[300, 2], [300, 400], true, false], [[2, 300], [400, 300], false, true], [[300, 2], [400, 300], true, true],
     ];
     for (const [sa, sb, ta, tb] of cases) {
       tf.tidy(() => {
         const a = rnd(rng, sa);
         const b = rnd(rng, sb);
         const want = literalMatMul(a, b, ta, tb);
-        const got = tf.matMul(a, b, ta, tb);
-        assert.deepEqual(got.shape, want.shape, `${sa} x ${sb} (${ta}, ${tb})`);
-        assertClose(got, want.values, 1e-5, 1e-5, `${sa} x ${sb} (${ta}, ${tb})`);
+        // Twice: the second product may take another path (a right operand seen before is kept packed).
+        for (const call of ['first', 'second']) {
+          const got = tf.matMul(a, b, ta, tb);
+          assert.deepEqual(got.shape, want.shape, `${sa} x ${sb} (${ta}, ${tb})`);
+          assertClose(got, want.values, 1e-5, 1e-5, `${sa} x ${sb} (${ta}, ${tb}), ${call} call`);
+        }
       });
     }
   });
@@ -130,12 +135,45 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     }
   });
 
+  it('Sum over leading axes is the sequential float32 sum of the rows (bit-exact on wasm)', () => {
+    tf.tidy(() => {
+      const shape = [3, 4, 5];
+      const x = rnd(new Rng(7), shape);
+      const xv = x.dataSync();
+      for (const [axes, keep] of [[[0], false], [[0, 1], true], [[1, 0], false]] as Array<[number[], boolean]>) {
+        const rows = axes.length === 1 ? 3 : 12;
+        const cols = 60 / rows;
+        const want = Array.from({ length: cols }, (_, j) => {
+          let acc = 0;
+          for (let i = 0; i < rows; i++) acc = Math.fround(acc + xv[i * cols + j]);
+          return acc;
+        });
+        const got = x.sum(axes, keep);
+        assert.deepEqual(got.shape, keep ? [1, 1, 5] : shape.slice(axes.length));
+        if (tf.getBackend() === 'wasm') assert.deepEqual(Array.from(got.dataSync()), want, `axes ${axes}`);
+        else assertClose(got.dataSync(), want, 1e-6, 1e-6, `axes ${axes}`);
+      }
+      // Other reductions are left to the backend's own kernel.
+      assertClose(x.sum(2), tf.tensor(Array.from({ length: 12 }, (_, i) => [0, 1, 2, 3, 4].reduce((a, k) => a + xv[i * 5 + k], 0)), [3, 4]), 1e-5, 1e-5);
+    });
+  });
+
+  it('Identity (clone) keeps the values after the original is disposed', () => {
+    const x = rnd(new Rng(8), [4, 3]);
+    const want = Array.from(x.dataSync());
+    const y = x.clone();
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), want);
+    y.dispose();
+  });
+
   it('leaves no tensors and no backend buffers behind', () => {
     const rng = new Rng(6);
     const [a, b] = [rnd(rng, [4, 8, 8]), rnd(rng, [4, 8, 8])];
     const run = () => tf.tidy(() => {
       const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, false, true).sum())([a, b]);
       tf.unstack(a.reshape([2, 2, 8, 8, 1]), 2);
+      a.clone().sum([0, 1]);
       return g[0].add(g[1]).sum();
     }).dispose();
     run();

@@ -42,7 +42,7 @@ describe('bench/args', () => {
   });
 
   it('childArgv round-trips the options for one backend, suite subset and part file', () => {
-    const a = parseArgs(['--quick', '--encodings', 'none,rope', '--lengths', '512,2048', '--baseline', '--threads', '2', '--tag', 'x1']);
+    const a = parseArgs(['--quick', '--encodings', 'none,rope', '--lengths', '512,2048', '--baseline', '--tag', 'x1']);
     const c = parseArgs(childArgv(a, 'wasm', '/tmp/p.json'));
     assert.equal(c.child, true);
     assert.equal(c.part, '/tmp/p.json');
@@ -51,7 +51,7 @@ describe('bench/args', () => {
     assert.deepEqual([one.suites, one.encodings, one.directions, one.backends], [['layer'], ['rope'], ['causal'], ['cpu']]);
     assert.equal(one.microIndex, null);
     assert.equal(parseArgs(childArgv(a, 'wasm', 'y.json', { suites: ['micro'], microIndex: 0 })).microIndex, 0);
-    for (const k of ['quick', 'suites', 'encodings', 'directions', 'lengths', 'reps', 'budget', 'caseSeconds', 'pointTimeout', 'trainSteps', 'baseline', 'out', 'threads', 'topKernels', 'tag'] as const) {
+    for (const k of ['quick', 'suites', 'encodings', 'directions', 'lengths', 'reps', 'budget', 'caseSeconds', 'pointTimeout', 'trainSteps', 'baseline', 'out', 'topKernels', 'tag'] as const) {
       assert.deepEqual(c[k], a[k], k);
     }
   });
