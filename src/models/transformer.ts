@@ -8,7 +8,8 @@
  * - `DualEncoder`: two passages through one shared `Encoder`, classified from [u, v, u*v, u-v]
  *   (the LRA retrieval head).
  *
- * Token ids are int32 [batch, length]; hidden states [batch, length, model].
+ * Token ids are int32 [batch, length]; hidden states [batch, length, model]. Embeddings follow
+ * fairseq: table ~ N(0, 1/model), scaled by √model on input, tied (unscaled) on output.
  */
 import { tf, Rng, assertInt, assertRank, assertOneOf, assertNumber } from '../backend';
 import { Module, Linear, LayerNorm, Embedding, FeedForward, dropout, tokenNll } from '../nn';
@@ -119,7 +120,10 @@ export class Transformer extends Module {
     super();
     validateConfig(config);
     const rng = new Rng(config.seed);
-    this.embed = this.addModule('embed', new Embedding(config.vocabSize, config.model, { rng: rng.fork('embed') }));
+    // fairseq's convention (the LRPE LM; the SPE music model also scales by √model): table ~ N(0, 1/model),
+    // looked up and multiplied by √model, so a token's embedding has unit-size entries like a
+    // sinusoidal APE added to it; the tied output projection uses the table unscaled.
+    this.embed = this.addModule('embed', new Embedding(config.vocabSize, config.model, { rng: rng.fork('embed'), std: 1 / Math.sqrt(config.model) }));
     const ape = buildAbsoluteEncoding(config.ape, config.model, config.maxLength, rng.fork('ape'));
     this.ape = ape ? this.addModule('ape', ape) : null;
     this.blocks = Array.from({ length: config.numLayers }, (_, i) => this.addModule(`blocks.${i}`, new Block(config, rng.fork(`block${i}`))));
@@ -135,7 +139,7 @@ export class Transformer extends Module {
   /** Token embeddings (+ APE) [B, L, model], with dropout. `prefix` is prepended (CLS). */
   embedTokens(ids: tf.Tensor2D, opts: ForwardOptions, offset = 0, prefix?: tf.Tensor3D): tf.Tensor3D {
     return tf.tidy(() => {
-      let x = this.embed.apply(ids) as tf.Tensor3D;
+      let x = (this.embed.apply(ids) as tf.Tensor3D).mul(Math.sqrt(this.config.model)) as tf.Tensor3D;
       if (prefix) x = tf.concat([prefix, x], 1);
       if (this.ape) x = this.ape.apply(x, { offset });
       return dropout(x, this.config.dropout, opts.rng, opts.training ?? false) as tf.Tensor3D;

@@ -47,7 +47,8 @@ describe('experiments: runner (finished runs are kept, interrupted runs resume)'
     for (const f of ['config.json', 'metrics.jsonl', 'summary.json', 'checkpoints']) assert.ok(fs.existsSync(path.join(runDir, f)), f);
     const s = readSummary(runDir)!;
     assert.equal(s.steps, 6);
-    assert.ok(s.metrics.test_ppl > 1 && s.metrics.test_ppl < 300, `test ppl ${s.metrics.test_ppl}`);
+    // 6 updates from logits of unit variance (table ~ N(0, 1/model)): about uniform (256) times e^½, not diverged.
+    assert.ok(s.metrics.test_ppl > 1 && s.metrics.test_ppl < 600, `test ppl ${s.metrics.test_ppl}`);
     assert.ok(events.some((e) => e.kind === 'progress' && e.event.kind === 'step' && e.event.tokensPerSec! > 0), 'progress events reach the caller');
 
     const mtime = fs.statSync(path.join(runDir, 'summary.json')).mtimeMs;
