@@ -78,6 +78,36 @@ describe('ConvSPE (convolutive code generator, spe.md §4)', () => {
     spe.dispose();
   });
 
+  it('1-D filter gradients (computed as a forward correlation of the noise with the output gradient) equal plain JS', () => {
+    const [H, D, R, P, L] = [2, 2, 3, 3, 5];
+    const spe = new ConvSPE({ numHeads: H, inFeatures: D, numRealizations: R, kernelSize: P, rng: new Rng(13) });
+    const T = L + 4 * P;
+    const C = H * D;
+    const noise = normal(new Rng(14), [R, C, T]);
+    const weight = normal(new Rng(15), [1, L, H, D, R]);
+    // loss = Σ weight·qbar + Σ (weight²)·kbar, so dL/dqbar = weight and dL/dkbar = weight².
+    const { grads } = tf.variableGrads(() => {
+      const { qbar, kbar } = spe.forward([1, L], { noise });
+      return qbar.mul(weight).sum().add(kbar.mul(weight.square()).sum()) as tf.Scalar;
+    }, [spe.convQ, spe.convK]);
+    const [z, w] = [noise.dataSync(), weight.dataSync()];
+    const scale = Math.pow(R * D, -0.25);
+    const expK = new Array<number>(C * P).fill(0);  // convK makes qbar (the reference's swap)
+    const expQ = new Array<number>(C * P).fill(0);
+    for (let m = 0; m < L; m++) for (let c = 0; c < C; c++) for (let r = 0; r < R; r++) {
+      const g = w[(m * C + c) * R + r];
+      for (let j = 0; j < P; j++) {
+        const zz = z[(r * C + c) * T + m + P + j] * scale;
+        expK[c * P + j] += g * zz;
+        expQ[c * P + j] += g * g * zz;
+      }
+    }
+    assertClose(grads[spe.convK.name], expK, 1e-5, 1e-4, 'd/d convK');
+    assertClose(grads[spe.convQ.name], expQ, 1e-5, 1e-4, 'd/d convQ');
+    tf.dispose([noise, weight, ...Object.values(grads)]);
+    spe.dispose();
+  });
+
   it('with injected noise, 2-D codes are the valid 2-D cross-correlations cropped on both axes, in plain JS', () => {
     const [H, D, R, P0, P1, S0, S1] = [1, 2, 2, 2, 3, 3, 4];
     const spe = new ConvSPE({ ndim: 2, numHeads: H, inFeatures: D, numRealizations: R, kernelSize: [P0, P1], rng: new Rng(5) });

@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
-import { SPE, SineSPE, ConvSPE, keySinusoids } from '../../src/encodings/spe';
+import { SPE, SineSPE, ConvSPE, keySinusoids, sineProjectPath, MAX_CODE_FLOATS } from '../../src/encodings/spe';
 import type { QKEncoding } from '../../src/encodings/types';
 import { assertClose, assertThrowsNaming, maxAbsDiff, withBackend } from '../helpers';
 
@@ -32,8 +32,8 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
     for (const m of [sine, conv, grid]) m.dispose();
   });
 
-  for (const gated of [true, false]) {
-    it(`sine fast path equals the literal formula (materialised codes + SPEFilter) with the same noise (${gated ? 'gated' : 'ungated'}, also at an offset)`, () => {
+  for (const [gated, sinePath] of [[true, 'features'], [false, 'features'], [true, 'code'], [false, 'code']] as const) {
+    it(`sine ${sinePath} path equals the literal formula (materialised codes + SPEFilter) with the same noise (${gated ? 'gated' : 'ungated'}, also at an offset)`, () => {
       const [B, L, H, D, K, R] = [2, 7, 2, 3, 4, 5];
       const spe = new SPE({ variant: 'sine', numHeads: H, headDim: D, numRealizations: R, numSines: K, gated, rng: new Rng(3) });
       const code = spe.code as SineSPE;
@@ -42,13 +42,13 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
       const gateNoise = gated ? normal(rng, [H, D, R]) : undefined;
       const [q, k] = qk(5, [B, L, H, D]);
       tf.tidy(() => {
-        const [qh, kh] = spe.encode(q, k, { noise, gateNoise });
+        const [qh, kh] = spe.encode(q, k, { noise, gateNoise, sinePath });
         const [ql, kl] = spe.filter.apply(q, k, code.forward([B, L], { noise }), { gateNoise });
         assertClose(qh, ql, 2e-5, 1e-4, 'q̂');
         assertClose(kh, kl, 2e-5, 1e-4, 'k̂');
         // At an offset: rows offset .. offset+L of the literal encoding of a longer input.
         const offset = 9;
-        const [qo, ko] = spe.encode(q, k, { noise, gateNoise, offset });
+        const [qo, ko] = spe.encode(q, k, { noise, gateNoise, offset, sinePath });
         const pad = (x: tf.Tensor) => tf.concat([tf.zeros([B, offset, H, D]), x], 1);
         const [qf, kf] = spe.filter.apply(pad(q), pad(k), code.forward([B, offset + L], { noise }), { gateNoise });
         assertClose(qo, qf.slice([0, offset, 0, 0], [B, L, H, R]), 2e-5, 1e-4, 'q̂ at offset');
@@ -59,6 +59,32 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
       spe.dispose();
     });
   }
+
+  it('sineProjectPath builds the code for batches (B·2K ≥ 96) while it fits, else uses the per-head features; auto follows it', () => {
+    assert.equal(sineProjectPath(8, 256, 4, 16, 10, 64), 'code');
+    assert.equal(sineProjectPath(8, 64, 2, 16, 4, 8), 'features');
+    assert.equal(sineProjectPath(1, 4096, 8, 64, 10, 64), 'features');
+    assert.equal(sineProjectPath(64, 16384, 8, 64, 10, 64), 'features', 'a code over MAX_CODE_FLOATS is never built');
+    assert.equal(16384 * 8 * 64 * 64 > MAX_CODE_FLOATS, true);
+    assert.throws(() => sineProjectPath(0, 1, 1, 1, 1, 1), /batch: expected an integer >= 1/);
+    // auto picks the code path for a batch of 12 with K = 4 (B·2K = 96): same numbers as forcing it.
+    const spe = new SPE({ variant: 'sine', numHeads: 2, headDim: 3, numRealizations: 4, numSines: 4, rng: new Rng(9) });
+    const [q, k] = qk(10, [12, 5, 2, 3]);
+    tf.tidy(() => {
+      const [qa, ka] = spe.encode(q, k, { rng: new Rng(1) });
+      const [qc, kc] = spe.encode(q, k, { rng: new Rng(1), sinePath: 'code' });
+      const [qf] = spe.encode(q, k, { rng: new Rng(1), sinePath: 'features' });
+      assert.deepEqual(Array.from(qa.dataSync()), Array.from(qc.dataSync()));
+      assert.deepEqual(Array.from(ka.dataSync()), Array.from(kc.dataSync()));
+      assertClose(qf, qc, 1e-5, 1e-4, 'features vs code');
+    });
+    assert.throws(() => spe.encode(q, k, { sinePath: 'fast' as never }), /sinePath: expected one of/);
+    const conv = new SPE({ variant: 'conv', numHeads: 2, headDim: 3, numRealizations: 4, kernelSize: 3 });
+    assert.throws(() => conv.encode(q, k, { sinePath: 'code' }), /sinePath: only used by SPE variant 'sine'/);
+    tf.dispose([q, k]);
+    spe.dispose();
+    conv.dispose();
+  });
 
   it('the fast path\'s sinusoids (angle addition on a √L grid) match tf.cos/tf.sin, also far from the origin', () => {
     for (const [L, offset] of [[50, 7], [49, 0], [300, 3000]]) {  // 50, 300: not squares, the grid is trimmed
@@ -75,8 +101,8 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
     }
   });
 
-  for (const [B, gated] of [[2, true], [1, false]] as const) {
-  it(`sine fast path has the same gradients as the literal formula (all parameters and q, k; B=${B}, ${gated ? 'gated' : 'ungated'})`, () => {
+  for (const [B, gated, sinePath] of [[2, true, 'features'], [1, false, 'features'], [2, true, 'code'], [1, false, 'code']] as const) {
+  it(`sine ${sinePath} path has the same gradients as the literal formula (all parameters and q, k; B=${B}, ${gated ? 'gated' : 'ungated'})`, () => {
     const [L, H, D, K, R] = [6, 2, 3, 2, 4];
     const spe = new SPE({ variant: 'sine', numHeads: H, headDim: D, numRealizations: R, numSines: K, gated, rng: new Rng(6) });
     const code = spe.code as SineSPE;
@@ -88,7 +114,7 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
     const vars = spe.trainableVariables();
     const loss = (fast: boolean) => (qq: tf.Tensor, kk: tf.Tensor) => {
       const [qh, kh] = fast
-        ? spe.encode(qq as tf.Tensor4D, kk as tf.Tensor4D, { noise, gateNoise, offset: 3 })
+        ? spe.encode(qq as tf.Tensor4D, kk as tf.Tensor4D, { noise, gateNoise, offset: 3, sinePath })
         : spe.filter.apply(qq, kk, (() => {
           const c = code.forward([B, L + 3], { noise });
           return { qbar: c.qbar.slice([0, 3, 0, 0, 0], [1, L, H, D, R]), kbar: c.kbar.slice([0, 3, 0, 0, 0], [1, L, H, D, R]) };

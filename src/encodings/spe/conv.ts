@@ -136,11 +136,15 @@ export class ConvSPE extends Module {
     return tf.tidy(() => {
       let z = this.noiseChannelsLast(S, R, opts);
       if (this.ndim === 1) z = z.expandDims(1);  // [R, 1, T, C]
+      // The kept outputs [P, P + S) of the valid correlation read only the noise [P, S + 2P − 1):
+      // crop it first, so the correlation computes exactly the S kept outputs.
       const begin = this.ndim === 1 ? [0, 0, P[0], 0] : [0, P[0], P[1], 0];
-      const size = this.ndim === 1 ? [R, 1, S[0], C] : [R, S[0], S[1], C];
+      const size = this.ndim === 1 ? [R, 1, S[0] + P[0] - 1, C] : [R, S[0] + P[0] - 1, S[1] + P[1] - 1, C];
+      const zc = z.slice(begin, size) as tf.Tensor4D;
       const scale = codeScale(R, D);
       const code = (w: tf.Tensor) => {
-        const y = tf.depthwiseConv2d(z as tf.Tensor4D, this.depthwise(w), 1, 'valid').slice(begin, size);  // [R, (1|S0), S?, C]
+        const f = this.depthwise(w);
+        const y = this.ndim === 1 ? correlate1d(zc, f) : tf.depthwiseConv2d(zc, f, 1, 'valid');  // [R, (1|S0), S?, C]
         const nS = S.reduce((a, b) => a * b, 1);
         return y.reshape([R, nS * C]).transpose().reshape([1, ...S, H, D, R]).mul(scale);
       };
@@ -170,5 +174,30 @@ export class ConvSPE extends Module {
       return y.reshape([nLags, C]).transpose().reshape([H, D, ...lags]);
     });
   }
+}
+
+/**
+ * The valid depthwise correlation of constant noise with a filter, y[r, 0, m, c] = Σ_j f[0, j, c, 0]·z[r, 0, m + j, c],
+ * differentiable in the filter only. Its filter gradient Σ_{r,m} z[r, 0, m + j, c]·dy[r, 0, m, c] is itself a
+ * forward depthwise correlation, of z seen as one [R, T] image per channel with dy as an [R, S] filter,
+ * so it runs on the backend's forward kernel: tfjs-backend-wasm has no DepthwiseConv2dNativeBackpropFilter
+ * and the cpu backend's (used for it) took ~9 s for R = 8, S = 641, P = 128, 64 channels.
+ * @param z noise [R, 1, T, C] (no gradient). @param f filter [1, P, C, 1]. @returns [R, 1, T − P + 1, C].
+ */
+function correlate1d(z: tf.Tensor4D, f: tf.Tensor4D): tf.Tensor4D {
+  const [R, , T, C] = z.shape;
+  const P = f.shape[1];
+  const op = tf.customGrad(((filter: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([z]);  // kept by the engine until the backward pass (z itself belongs to the caller's tidy)
+    return {
+      value: tf.depthwiseConv2d(z, filter as tf.Tensor4D, 1, 'valid'),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+        const image = saved[0].reshape([1, R, T, C]) as tf.Tensor4D;
+        const asFilter = dy.reshape([R, T - P + 1, C, 1]) as tf.Tensor4D;
+        return tf.depthwiseConv2d(image, asFilter, 1, 'valid').reshape([1, P, C, 1]);  // [1, 1, P, C] -> filter layout
+      }),
+    };
+  }) as never) as unknown as (filter: tf.Tensor) => tf.Tensor4D;
+  return op(f);
 }
 

@@ -16,7 +16,7 @@ import type { QKEncoding, EncodeOptions } from '../types';
 import { SineSPE } from './sine';
 import { ConvSPE } from './conv';
 import { SPEFilter } from './filter';
-import { sineSPEProject, headMixing } from './project';
+import { sineSPEProject, sineSPECodeProject, sineProjectPath, headMixing, type SineProjectPath } from './project';
 
 export interface SPEOptions {
   /** 'sine' (sineSPE) or 'conv' (convSPE). */
@@ -48,6 +48,12 @@ export interface SPEEncodeOptions extends EncodeOptions {
   noise?: tf.Tensor;
   /** The gate noise [H, D, R] (gated only). */
   gateNoise?: tf.Tensor;
+  /**
+   * sine only: how q̂, k̂ are computed (same numbers either way): 'features' (per head, never
+   * builds the code), 'code' (builds it once per call, cheaper for batches), or 'auto' (default:
+   * `sineProjectPath` by measured cost).
+   */
+  sinePath?: 'auto' | SineProjectPath;
 }
 
 /** The per-call generators of the code noise and the gate noise. */
@@ -121,6 +127,10 @@ export class SPE extends Module implements QKEncoding {
     const offset = opts.offset ?? 0;
     assertInt(offset, 'offset', 0);
     if (opts.gateNoise !== undefined && !this.filter.gated) throw new Error('gateNoise: this SPE is not gated');
+    if (opts.sinePath !== undefined) {
+      assertOneOf(opts.sinePath, ['auto', 'features', 'code'] as const, 'sinePath');
+      if (this.variant !== 'sine') throw new Error(`sinePath: only used by SPE variant 'sine', this one is '${this.variant}'`);
+    }
     // Two forks per call: the code and the gate noise each get their own stream, so neither
     // depends on how many draws the other made (conv codes draw in proportion to the length).
     const rng = opts.rng ?? this.rng;
@@ -149,12 +159,20 @@ export class SPE extends Module implements QKEncoding {
         keep = perHead(tf.scalar(1).sub(g).sqrt(), [D, 1, 1]);
         gateMixings = perHead(this.filter.gateNoise(R, { gateNoise: opts.gateNoise, rng: draws.gate }).mul(g.sqrt().expandDims(-1)), [D, R]);
       }
+      const mixingOf = (h: number) => (keep ? mixings[h].mul(keep[h]) : mixings[h]);
+      const path = opts.sinePath === undefined || opts.sinePath === 'auto' ? sineProjectPath(B, L, H, D, K, R) : opts.sinePath;
+      if (path === 'code') {
+        const wq = tf.stack(Array.from({ length: H }, (_, h) => headMixing(mixingOf(h), thetas[h])));
+        const wk = tf.stack(Array.from({ length: H }, (_, h) => headMixing(mixingOf(h))));
+        const gate = gateMixings ? tf.stack(gateMixings) : null;
+        return sineSPECodeProject(q, k, tf.stack(omegas), wq, wk, gate, offset);
+      }
       const qs = perHead(q.transpose([2, 0, 1, 3]), [B, L, D]);
       const ks = perHead(k.transpose([2, 0, 1, 3]), [B, L, D]);
       const qhat: tf.Tensor[] = [];
       const khat: tf.Tensor[] = [];
       for (let h = 0; h < H; h++) {
-        const mixing = keep ? mixings[h].mul(keep[h]) : mixings[h];
+        const mixing = mixingOf(h);
         const gate = gateMixings ? gateMixings[h] : null;
         const [qh, kh] = sineSPEProject(qs[h], ks[h], omegas[h], headMixing(mixing, thetas[h]), headMixing(mixing), gate, offset);
         qhat.push(qh.reshape([B * L, R]));
