@@ -36,7 +36,7 @@
  * mixed / unitary cores; one D x D matMul for the DCT and odd-even P; two for the
  * permutation core. cos/sin tables are [L, D], built once per call and shared by q and k.
  */
-import { tf, Rng, assertInt, assertNumber, assertOneOf, assertRank, assertSameShape, assertDim } from '../backend';
+import { tf, Rng, assertInt, assertNumber, assertOneOf, assertRank, assertDim } from '../backend';
 import { Module } from '../nn';
 import type { EncodeOptions, QKEncoding } from './types';
 import {
@@ -46,6 +46,7 @@ import {
 import { LRPE_PS, type LrpeP, dctMatrix, oddEvenIndex, oddEvenMatrix, householderReflect, householderMatrix } from './lrpe/p-matrix';
 import { permutationSpectrum, permutationTrig } from './lrpe/permutation';
 import { rightMultiply } from './lrpe/ops';
+import { checkQK } from './check';
 
 export { LRPE_CORES, LRPE_PS, initialThetas, dctMatrix, oddEvenIndex, permutationSpectrum };
 export type { LrpeCore, LrpeP };
@@ -174,10 +175,7 @@ export class Lrpe extends Module implements QKEncoding {
    * [batch, length, heads, outputDim(headDim)], with the same positions for both.
    */
   encode(q: tf.Tensor4D, k: tf.Tensor4D, opts: EncodeOptions = {}): [tf.Tensor4D, tf.Tensor4D] {
-    assertRank(q, 4, 'q', LAYOUT);
-    assertRank(k, 4, 'k', LAYOUT);
-    assertDim(q, 3, this.headDim, 'q', 'headDim');
-    assertSameShape(q, k, 'q', 'k');
+    checkQK(q, k, this.headDim);
     const offset = this.checkPositions(q.shape[1], opts);
     return tf.tidy(() => {
       const plan = this.plan(q.shape[1], offset, opts.grid);

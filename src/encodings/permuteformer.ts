@@ -16,9 +16,10 @@
  * applies only Π^s; the attention layer applies the decay inside its causal /
  * bidirectional scan using `decay()`.
  */
-import { tf, Rng, assertInt, assertRank, assertSameShape, assertDim } from '../backend';
+import { tf, Rng, assertInt } from '../backend';
 import { Module } from '../nn';
 import type { EncodeOptions, QKEncoding } from './types';
+import { checkQK } from './check';
 
 /**
  * Powers of a permutation: row s of the result is π^s, i.e. idx_0 = identity and
@@ -123,11 +124,7 @@ export class PermuteFormer extends Module implements QKEncoding {
    * s = offset + index. No decay is applied here (see the class comment).
    */
   encode(q: tf.Tensor4D, k: tf.Tensor4D, opts: EncodeOptions = {}): [tf.Tensor4D, tf.Tensor4D] {
-    assertRank(q, 4, 'q', '[batch, length, heads, headDim]');
-    assertRank(k, 4, 'k', '[batch, length, heads, headDim]');
-    assertDim(q, 2, this.numHeads, 'q', 'numHeads');
-    assertDim(q, 3, this.headDim, 'q', 'headDim');
-    assertSameShape(q, k, 'q', 'k');
+    checkQK(q, k, this.headDim, this.numHeads);
     if (opts.grid) throw new Error('grid: PermuteFormer has no 2-D form; expected no grid');
     const offset = opts.offset ?? 0;
     assertInt(offset, 'offset', 0);

@@ -22,9 +22,10 @@
  * pairs. One [·, d] × [d, d] matmul and elementwise products, and no slicing of the feature
  * axis (such slices are slow on tfjs cpu, and on wasm at rank 5).
  */
-import { tf, assertInt, assertNumber, assertOneOf, assertRank, assertSameShape, assertDim } from '../backend';
+import { tf, assertInt, assertNumber, assertOneOf } from '../backend';
 import { Module } from '../nn';
 import type { EncodeOptions, QKEncoding } from './types';
+import { checkQK } from './check';
 
 export type RopeLayout = 'split-half' | 'interleaved';
 export const ROPE_LAYOUTS: readonly RopeLayout[] = ['split-half', 'interleaved'];
@@ -112,10 +113,7 @@ export class RoPE extends Module implements QKEncoding {
    * q'_s = R_{offset+s} q_s (or the axial 2-D rotation when `opts.grid` is given).
    */
   encode(q: tf.Tensor4D, k: tf.Tensor4D, opts: EncodeOptions = {}): [tf.Tensor4D, tf.Tensor4D] {
-    assertRank(q, 4, 'q', '[batch, length, heads, headDim]');
-    assertRank(k, 4, 'k', '[batch, length, heads, headDim]');
-    assertDim(q, 3, this.headDim, 'q', 'headDim');
-    assertSameShape(q, k, 'q', 'k');
+    checkQK(q, k, this.headDim);
     const offset = opts.offset ?? 0;
     assertInt(offset, 'offset', 0);
     const L = q.shape[1];
