@@ -147,34 +147,31 @@ export class SPE extends Module implements QKEncoding {
     const [B, L, H, D] = q.shape;
     const [K, R] = [code.numSines, this.numRealizations];
     return tf.tidy(() => {
-      // Everything is per head (see project.ts): split the small per-head tensors once.
       const perHead = (t: tf.Tensor, shape: number[]) => (H === 1 ? [t.reshape(shape)] : tf.unstack(t.reshape([H, -1])).map((x) => x.reshape(shape)));
-      const mixings = perHead(code.mixing(code.drawNoise({ noise: opts.noise, rng: draws.code })), [D, 2 * K, R]);
-      const omegas = perHead(code.frequencies().mul(2 * Math.PI).transpose([0, 2, 1]), [K, D]);
-      const thetas = perHead(code.offsets, [D, K]);
-      let keep: tf.Tensor[] | null = null;  // √(1 − g) per head, [D, 1, 1]
-      let gateMixings: tf.Tensor[] | null = null;  // √g·ε per head, [D, R]
+      const omega = code.frequencies().mul(2 * Math.PI).transpose([0, 2, 1]);  // [H, K, D]
+      let mixing = code.mixing(code.drawNoise({ noise: opts.noise, rng: draws.code }));  // [H, D, 2K, R]
+      let gate: tf.Tensor | null = null;  // √g·ε, [H, D, R]
       if (this.filter.gated) {
         const g = this.filter.gate();  // [H, D]
-        keep = perHead(tf.scalar(1).sub(g).sqrt(), [D, 1, 1]);
-        gateMixings = perHead(this.filter.gateNoise(R, { gateNoise: opts.gateNoise, rng: draws.gate }).mul(g.sqrt().expandDims(-1)), [D, R]);
+        mixing = mixing.mul(tf.scalar(1).sub(g).sqrt().reshape([H, D, 1, 1]));  // × √(1 − g)
+        gate = this.filter.gateNoise(R, { gateNoise: opts.gateNoise, rng: draws.gate }).mul(g.sqrt().expandDims(-1));
       }
-      const mixingOf = (h: number) => (keep ? mixings[h].mul(keep[h]) : mixings[h]);
+      // The mixing weights in the projection's layout, per head (query side with θ folded in).
+      const thetas = perHead(code.offsets, [D, K]);
+      const mixings = perHead(mixing, [D, 2 * K, R]);
+      const wq = mixings.map((m, h) => headMixing(m, thetas[h]));
+      const wk = mixings.map((m) => headMixing(m));
       const path = opts.sinePath === undefined || opts.sinePath === 'auto' ? sineProjectPath(B, L, H, D, K, R) : opts.sinePath;
-      if (path === 'code') {
-        const wq = tf.stack(Array.from({ length: H }, (_, h) => headMixing(mixingOf(h), thetas[h])));
-        const wk = tf.stack(Array.from({ length: H }, (_, h) => headMixing(mixingOf(h))));
-        const gate = gateMixings ? tf.stack(gateMixings) : null;
-        return sineSPECodeProject(q, k, tf.stack(omegas), wq, wk, gate, offset);
-      }
+      if (path === 'code') return sineSPECodeProject(q, k, omega, tf.stack(wq), tf.stack(wk), gate, offset);
+      // The features path is per head (see project.ts).
+      const omegas = perHead(omega, [K, D]);
+      const gates = gate === null ? null : perHead(gate, [D, R]);
       const qs = perHead(q.transpose([2, 0, 1, 3]), [B, L, D]);
       const ks = perHead(k.transpose([2, 0, 1, 3]), [B, L, D]);
       const qhat: tf.Tensor[] = [];
       const khat: tf.Tensor[] = [];
       for (let h = 0; h < H; h++) {
-        const mixing = mixingOf(h);
-        const gate = gateMixings ? gateMixings[h] : null;
-        const [qh, kh] = sineSPEProject(qs[h], ks[h], omegas[h], headMixing(mixing, thetas[h]), headMixing(mixing), gate, offset);
+        const [qh, kh] = sineSPEProject(qs[h], ks[h], omegas[h], wq[h], wk[h], gates ? gates[h] : null, offset);
         qhat.push(qh.reshape([B * L, R]));
         khat.push(kh.reshape([B * L, R]));
       }
