@@ -58,11 +58,11 @@ export async function withBackend<T>(name: string, fn: () => T | Promise<T>): Pr
 }
 
 /** Asserts `tf.memory().numTensors` is unchanged over `reps` more calls of `step` (after one warm-up). */
-export function assertNoLeak(step: () => void, reps = 3): void {
+export function assertNoLeak(step: () => void, reps = 3, label?: string): void {
   step();
   const before = tf.memory().numTensors;
   for (let i = 0; i < reps; i++) step();
-  assert.equal(tf.memory().numTensors, before, 'live tensors after repeated forward + backward');
+  assert.equal(tf.memory().numTensors, before, `${label ? `${label}: ` : ''}live tensors after repeated forward + backward`);
 }
 
 /** A standard-normal tensor [B, L, H, D] from `rng`. */

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { AttentionLayer, disposeAttentionState, type AttentionState } from '../../src/attention/layer';
-import { assertClose, assertThrowsNaming } from '../helpers';
+import { assertClose, assertThrowsNaming, assertNoLeak } from '../helpers';
 
 const MODEL = 16;
 const HEADS = 2;
@@ -118,10 +118,7 @@ describe('AttentionLayer', () => {
         const { value, grads } = tf.variableGrads(() => layer.apply(x, { causal: true, training: true, rng: new Rng(2) }).square().mean() as tf.Scalar, layer.trainableVariables());
         tf.dispose([value, ...Object.values(grads)]);
       };
-      run();
-      const before = tf.memory().numTensors;
-      for (let i = 0; i < 3; i++) run();
-      assert.equal(tf.memory().numTensors, before, spec);
+      assertNoLeak(run, 3, spec);
       x.dispose();
       layer.dispose();
     }

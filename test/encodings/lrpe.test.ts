@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { Lrpe, LRPE_CORES, LRPE_PS, dctMatrix, initialThetas, permutationSpectrum, type LrpeCore, type LrpeOptions, type LrpeP } from '../../src/encodings/lrpe';
-import { assertClose, assertThrowsNaming, maxAbsDiff } from '../helpers';
+import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak } from '../helpers';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers (no tensors at module scope: the backend is chosen in a root hook).
@@ -702,10 +702,7 @@ describe('encodings/lrpe', () => {
           }
           m.pMatrix().dispose();
         };
-        step();
-        const before = tf.memory().numTensors;
-        for (let i = 0; i < 3; i++) step();
-        assert.equal(tf.memory().numTensors, before, `${o.core}/${o.p}: live tensors after repeated forward + backward`);
+        assertNoLeak(step, 3, `${o.core}/${o.p}`);
         q.dispose();
         k.dispose();
       });

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { ConvSPE } from '../../src/encodings/spe';
-import { assertClose, assertThrowsNaming, maxAbsDiff } from '../helpers';
+import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak } from '../helpers';
 
 const normal = (rng: Rng, shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 
@@ -318,10 +318,7 @@ describe('ConvSPE (convolutive code generator, spe.md §4)', () => {
         }
         tf.dispose([value, ...Object.values(grads)]);
       };
-      step();
-      const before = tf.memory().numTensors;
-      for (let i = 0; i < 3; i++) step();
-      assert.equal(tf.memory().numTensors, before);
+      assertNoLeak(step);
       spe.dispose();
     }
   });

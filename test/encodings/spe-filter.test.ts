@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { SineSPE, SPEFilter } from '../../src/encodings/spe';
-import { assertClose, assertThrowsNaming, maxAbsDiff } from '../helpers';
+import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak } from '../helpers';
 
 const normal = (rng: Rng, shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -230,10 +230,7 @@ describe('SPEFilter (applying a code, with gating; spe.md §5–6)', () => {
       assert.ok(Number.isFinite(n) && n > 0, `gate gradient ${n}`);
       tf.dispose([value, ...Object.values(grads)]);
     };
-    step();
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) step();
-    assert.equal(tf.memory().numTensors, before);
+    assertNoLeak(step);
     tf.dispose([q, code.qbar, code.kbar]);
     f.dispose();
   });

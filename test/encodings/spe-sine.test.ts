@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { SineSPE } from '../../src/encodings/spe';
-import { assertClose, assertThrowsNaming, maxAbsDiff } from '../helpers';
+import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak } from '../helpers';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const softplus = (x: number) => Math.log1p(Math.exp(x));
@@ -277,10 +277,7 @@ describe('SineSPE (sinusoidal code generator, spe.md §3)', () => {
       });
       tf.dispose([value, ...Object.values(grads)]);
     };
-    step();
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) step();
-    assert.equal(tf.memory().numTensors, before);
+    assertNoLeak(step);
     spe.dispose();
   });
 });

@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { SPE, SineSPE, ConvSPE, keySinusoids, sineProjectPath, MAX_CODE_FLOATS } from '../../src/encodings/spe';
 import type { QKEncoding } from '../../src/encodings/types';
-import { assertClose, assertThrowsNaming, maxAbsDiff, withBackend } from '../helpers';
+import { assertClose, assertThrowsNaming, maxAbsDiff, withBackend, assertNoLeak } from '../helpers';
 
 const normal = (rng: Rng, shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 const qk = (seed: number, shape: number[]) => {
@@ -345,10 +345,7 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
         });
         tf.dispose([value, ...Object.values(grads)]);
       };
-      step();
-      const before = tf.memory().numTensors;
-      for (let i = 0; i < 3; i++) step();
-      assert.equal(tf.memory().numTensors, before, `${spe.variant} leaks`);
+      assertNoLeak(step, 3, `${spe.variant} leaks`);
       if (qq !== q) tf.dispose([qq, kk]);
       spe.dispose();
     }

@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { CausalLM, Encoder, DualEncoder, validateConfig, type TransformerConfig } from '../../src/models/transformer';
 import { generate } from '../../src/models/generate';
-import { assertClose, assertThrowsNaming } from '../helpers';
+import { assertClose, assertThrowsNaming, assertNoLeak } from '../helpers';
 
 const base: TransformerConfig = {
   vocabSize: 11,
@@ -117,10 +117,7 @@ describe('models', () => {
       const { value, grads } = tf.variableGrads(() => lm.loss(x, y, { training: true, rng }), lm.trainableVariables());
       tf.dispose([value, ...Object.values(grads)]);
     };
-    run();
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 3; i++) run();
-    assert.equal(tf.memory().numTensors, before);
+    assertNoLeak(run);
     tf.dispose([x, y]);
     lm.dispose();
   });
