@@ -120,6 +120,7 @@ async function runChild(args: BenchArgs): Promise<void> {
       requested: info.requested,
       fallbackKernels: info.fallbackKernels,
       notes: info.notes,
+      native: info.native,
       // XNNPACK threads of the wasm backend: 1 on Node (tfjs-wasm 4.22 turns multithreading off there).
       ...(info.name === 'wasm' ? { wasmThreads: (tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.() ?? null } : {}),
     },

@@ -6,3 +6,5 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "[rpelab] installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
 fi
+# The optional native kernels (warns and goes on where they cannot be built).
+bash scripts/build-native.sh

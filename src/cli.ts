@@ -190,7 +190,7 @@ async function cmdRun(a: Args): Promise<number> {
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`jobs: expected an integer >= 1, got '${a.flags.jobs}'`);
   if (jobs > 1) return runInWorkers(a, plans.filter((p) => readSummary(p.dir) === null), jobs, plans.length);
   const backend = await initBackend(a.flags.backend);
-  print(`backend: ${backend.name}${backend.notes.length ? ` (${backend.notes.join('; ')})` : ''}`);
+  print(`backend: ${backend.name}${backend.notes.length ? ` (${backend.notes.join('; ')})` : ''}; native kernels: ${backend.native.active ? 'on' : `off (${backend.native.detail})`}`);
 
   const controller = new AbortController();
   let interrupts = 0;

@@ -26,6 +26,7 @@
  *    the same float32 numbers in the same order as the wasm kernel, so the result is identical.
  */
 import { tf } from './tf';
+import { nativeKernels } from './native';
 
 type TypedArray = Float32Array | Int32Array | Uint8Array;
 type Info = tf.TensorInfo;
@@ -209,6 +210,12 @@ export function registerFastKernels(): string[] {
     tf.registerKernel({ ...prevMatMul, kernelFunc: (args) => wasmBatchMatMul(args as never, prevMatMul.kernelFunc as never) });
     replaced.push('BatchMatMul/wasm');
   }
+  const prevCpuMatMul = tf.getKernel('BatchMatMul', 'cpu');
+  if (prevCpuMatMul) {
+    tf.unregisterKernel('BatchMatMul', 'cpu');
+    tf.registerKernel({ ...prevCpuMatMul, kernelFunc: (args) => (cpuNativeMatMul(args as never) ?? prevCpuMatMul.kernelFunc(args)) as Info });
+    replaced.push('BatchMatMul/cpu');
+  }
   return replaced;
 }
 
@@ -239,6 +246,39 @@ function wasmSumLeading(args: { inputs: { x: Info }; attrs: { axis: number | num
     for (let j = 0; j < cols; j++) acc[j] += src[o + j];
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// cpu BatchMatMul (native only)
+
+/** The cpu backend's product, on the native addon when it is built; null (use tfjs's) otherwise. */
+function cpuNativeMatMul(args: { inputs: { a: Info; b: Info }; attrs: { transposeA?: boolean; transposeB?: boolean }; backend: CpuBackend }): Info | null {
+  const native = nativeKernels();
+  const { a, b } = args.inputs;
+  if (!native || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const dims = matMulDims(a, b, Boolean(args.attrs.transposeA), Boolean(args.attrs.transposeB));
+  if (dims === null) return null;
+  const { batchA, batchB, m, n, k, outShape } = dims;
+  const store = cpuStore(args.backend);
+  const [av, bv] = [store.values(a), store.values(b)];
+  // cpu kernels occasionally hold float32 values in plain arrays: those go to tfjs's kernel.
+  if (!(av instanceof Float32Array) || !(bv instanceof Float32Array)) return null;
+  const out = store.output(outShape, 'float32');
+  native.matMul(av, bv, out.values as Float32Array, Math.max(batchA, batchB), batchA, batchB, m, n, k, args.attrs.transposeA ? 1 : 0, args.attrs.transposeB ? 1 : 0);
+  return out.info;
+}
+
+/** Sizes of op(a)·op(b) over a batch, or null when the batch shapes broadcast other than all-or-one. */
+function matMulDims(a: Info, b: Info, transposeA: boolean, transposeB: boolean) {
+  const batchA = size(a.shape.slice(0, -2));
+  const batchB = size(b.shape.slice(0, -2));
+  const [ra, ca] = a.shape.slice(-2);
+  const [rb, cb] = b.shape.slice(-2);
+  const [m, k] = transposeA ? [ca, ra] : [ra, ca];
+  const [k2, n] = transposeB ? [cb, rb] : [rb, cb];
+  if (k !== k2 || !(batchA === batchB || batchB === 1 || batchA === 1)) return null;
+  const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];
+  return { batchA, batchB, m, n, k, outShape };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,14 +334,17 @@ function wasmBatchMatMul(args: KernelArgs, prev: KernelFn): Info {
   const transposeA = Boolean(args.attrs.transposeA);
   const transposeB = Boolean(args.attrs.transposeB);
   if (a.dtype !== 'float32' || b.dtype !== 'float32') return prev(args);
-  const batchA = size(a.shape.slice(0, -2));
-  const batchB = size(b.shape.slice(0, -2));
-  const [ra, ca] = a.shape.slice(-2);
-  const [rb, cb] = b.shape.slice(-2);
-  const [m, k] = transposeA ? [ca, ra] : [ra, ca];
-  const [k2, n] = transposeB ? [cb, rb] : [rb, cb];
-  if (k !== k2 || !(batchA === batchB || batchB === 1 || batchA === 1)) return prev(args);
-  const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];
+  const dims = matMulDims(a, b, transposeA, transposeB);
+  if (dims === null) return prev(args);
+  const { batchA, batchB, m, n, k, outShape } = dims;
+  const native = nativeKernels();
+  if (native) {
+    // The native product reads the operands in place, transposed or not (see native/src/sgemm.c).
+    const out = backend.makeOutput(outShape, 'float32');
+    const [av, bv, ov] = [a, b, out].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+    native.matMul(av, bv, ov, Math.max(batchA, batchB), batchA, batchB, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0);
+    return out;
+  }
 
   const temps: Info[] = [];
   const transposed = (x: Info, batch: number) => (temps[temps.length] = transposeLast(backend, x, batch));

@@ -17,3 +17,7 @@ export { Rng } from './rng';
 export type { RngState } from './rng';
 export * from './checks';
 export { matMul2d } from './ops';
+export { registerJsKernel, hasJsKernel, runJsKernel, JS_KERNEL_BACKENDS } from './js-kernels';
+export type { JsKernelSpec } from './js-kernels';
+export { nativeKernels, nativeStatus, useNative, NATIVE_ADDON_PATH } from './native';
+export type { NativeKernels } from './native';

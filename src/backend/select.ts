@@ -12,6 +12,7 @@
 import { tf } from './tf';
 import { assertOneOf } from './checks';
 import { registerWasmFallbacks } from './wasm-fallbacks';
+import { nativeStatus } from './native';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -26,6 +27,11 @@ export interface BackendInfo {
   fallbackKernels: string[];
   /** Why a preferred backend was skipped under `auto`, if it was. */
   notes: string[];
+  /**
+   * Whether rpelab's native kernels (`native.ts`: matmul and fused kernels on wasm and cpu) are in
+   * use, and where from or why not. Not used on tfjs-node, which has its own native kernels.
+   */
+  native: { active: boolean; detail: string };
 }
 
 let current: BackendInfo | null = null;
@@ -87,7 +93,8 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
     }
     if (ok && tf.getBackend() === name) {
       const fallbackKernels = name === 'wasm' ? registerWasmFallbacks() : [];  // idempotent
-      current = { name, requested, fallbackKernels, notes };
+      const native = name === 'tensorflow' ? { active: false, detail: 'not used on tfjs-node' } : nativeStatus();
+      current = { name, requested, fallbackKernels, notes, native };
       return current;
     }
     if (requested !== 'auto') throw new Error(`RPELAB_BACKEND: backend '${name}' could not be initialised: ${notes.join('; ')}`);

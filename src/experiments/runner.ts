@@ -38,6 +38,8 @@ export interface RunSummary extends RunInfo {
   evalSec: number;
   parameters: number;
   backend: string | null;
+  /** Whether rpelab's native kernels ran (see `backend/native.ts`); absent in older summaries. */
+  nativeKernels?: boolean;
   finishedAt: string;
 }
 
@@ -173,6 +175,7 @@ async function runOne(p: RunPlan, index: number, total: number, opts: RunnerOpti
       evalSec: (performance.now() - t0) / 1000,
       parameters: task.model.numParameters(),
       backend: backendInfo()?.name ?? null,
+      nativeKernels: backendInfo()?.native.active ?? false,
       finishedAt: new Date().toISOString(),
     };
     writeJsonAtomic(path.join(p.dir, SUMMARY_FILE), summary);

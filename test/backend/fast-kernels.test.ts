@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { tf, Rng } from '../../src/backend';
+import { tf, Rng, useNative, nativeStatus } from '../../src/backend';
 import { copySlice } from '../../src/backend/fast-kernels';
 import { assertClose } from '../helpers';
 
@@ -82,30 +82,45 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     });
   });
 
-  it('BatchMatMul equals Σ_k a_ik b_kj for batched, transposed and broadcast operands', () => {
-    const rng = new Rng(3);
-    const cases: Array<[number[], number[], boolean, boolean]> = [
-      [[5, 7], [7, 3], false, false], [[7, 5], [7, 3], true, false], [[5, 7], [3, 7], false, true], [[7, 5], [3, 7], true, true],
-      [[4, 5, 7], [4, 7, 3], false, false], [[4, 7, 5], [4, 7, 3], true, false], [[4, 5, 7], [4, 3, 7], false, true], [[4, 7, 5], [4, 3, 7], true, true],
-      [[4, 5, 7], [7, 3], false, false], [[4, 5, 7], [1, 7, 3], false, false], [[4, 7, 5], [1, 3, 7], true, true], [[5, 7], [4, 7, 3], false, false],
-      [[2, 3, 5, 7], [2, 3, 3, 7], false, true], [[6, 33, 40], [6, 40, 17], false, false],
-      // A thin a against a large fresh b: computed as (bᵀaᵀ)ᵀ (see cheaperFlipped).
-      [[2, 300], [300, 400], false, false], [[300, 2], [300, 400], true, false], [[2, 300], [400, 300], false, true], [[300, 2], [400, 300], true, true],
-    ];
-    for (const [sa, sb, ta, tb] of cases) {
-      tf.tidy(() => {
-        const a = rnd(rng, sa);
-        const b = rnd(rng, sb);
-        const want = literalMatMul(a, b, ta, tb);
-        // Twice: the second product may take another path (a right operand seen before is kept packed).
-        for (const call of ['first', 'second']) {
-          const got = tf.matMul(a, b, ta, tb);
-          assert.deepEqual(got.shape, want.shape, `${sa} x ${sb} (${ta}, ${tb})`);
-          assertClose(got, want.values, 1e-5, 1e-5, `${sa} x ${sb} (${ta}, ${tb}), ${call} call`);
-        }
-      });
-    }
+  it('the native kernels are built and loaded when RPELAB_REQUIRE_NATIVE=1 (set by npm test after building them)', function () {
+    if (process.env.RPELAB_REQUIRE_NATIVE !== '1') this.skip();
+    const status = nativeStatus();
+    assert.ok(status.active, `native kernels: ${status.detail}`);
   });
+
+  for (const native of [true, false]) {
+    it(`BatchMatMul equals Σ_k a_ik b_kj for batched, transposed and broadcast operands (${native ? 'native kernels when built' : 'tfjs/XNNPACK'})`, () => {
+      const was = useNative(native);
+      try {
+        const rng = new Rng(3);
+        const cases: Array<[number[], number[], boolean, boolean]> = [
+          [[5, 7], [7, 3], false, false], [[7, 5], [7, 3], true, false], [[5, 7], [3, 7], false, true], [[7, 5], [3, 7], true, true],
+          [[4, 5, 7], [4, 7, 3], false, false], [[4, 7, 5], [4, 7, 3], true, false], [[4, 5, 7], [4, 3, 7], false, true], [[4, 7, 5], [4, 3, 7], true, true],
+          [[4, 5, 7], [7, 3], false, false], [[4, 5, 7], [1, 7, 3], false, false], [[4, 7, 5], [1, 3, 7], true, true], [[5, 7], [4, 7, 3], false, false],
+          [[2, 3, 5, 7], [2, 3, 3, 7], false, true], [[6, 33, 40], [6, 40, 17], false, false],
+          // A thin a against a large fresh b: computed as (bᵀaᵀ)ᵀ (see cheaperFlipped).
+          [[2, 300], [300, 400], false, false], [[300, 2], [300, 400], true, false], [[2, 300], [400, 300], false, true], [[300, 2], [400, 300], true, true],
+          // Past the native kernel's blocks (rows 72, depth 256, columns 16) and their remainders.
+          [[75, 520], [520, 37], false, false], [[520, 75], [37, 520], true, true], [[2, 150, 257], [2, 257, 33], false, false],
+        ];
+        for (const [sa, sb, ta, tb] of cases) {
+          tf.tidy(() => {
+            const a = rnd(rng, sa);
+            const b = rnd(rng, sb);
+            const want = literalMatMul(a, b, ta, tb);
+            // Twice: the second product may take another path (a right operand seen before is kept packed).
+            for (const call of ['first', 'second']) {
+              const got = tf.matMul(a, b, ta, tb);
+              assert.deepEqual(got.shape, want.shape, `${sa} x ${sb} (${ta}, ${tb})`);
+              assertClose(got, want.values, 1e-4, 1e-5, `${sa} x ${sb} (${ta}, ${tb}), ${call} call`);
+            }
+          });
+        }
+      } finally {
+        useNative(was);
+      }
+    });
+  }
 
   it('matMul gradients equal dA = dY Bᵀ and dB = Aᵀ dY (batched)', () => {
     tf.tidy(() => {

@@ -1,6 +1,7 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { Lrpe, LRPE_CORES, LRPE_PS, dctMatrix, initialThetas, permutationSpectrum, type LrpeCore, type LrpeOptions, type LrpeP } from '../../src/encodings/lrpe';
+import { swapPairs } from '../../src/encodings/lrpe/ops';
 import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak } from '../helpers';
 
 // ---------------------------------------------------------------------------------------------
@@ -80,6 +81,17 @@ const ALL_CORES: LrpeCore[] = [...LRPE_CORES];
 // ---------------------------------------------------------------------------------------------
 
 describe('encodings/lrpe', () => {
+  it('swapPairs turns every pair, (x0, x1, ...) -> (−x1, x0, ...), with the opposite turn as its gradient', () => {
+    tf.tidy(() => {
+      const x = tf.tensor([1, 2, 3, 4, 5, 6], [1, 3, 2]);
+      assert.deepEqual(Array.from(swapPairs(x).dataSync()), [-2, 1, -4, 3, -6, 5]);
+      const dy = tf.tensor([1, 10, 100, 1000, 7, 8], [1, 3, 2]);
+      const g = tf.grad((t: tf.Tensor) => swapPairs(t).mul(dy).sum())(x);
+      assert.deepEqual(Array.from(g.dataSync()), [10, -1, 1000, -100, 8, -7]);
+    });
+    assertThrowsNaming(() => swapPairs(tf.zeros([3])), /^x: expected an even number/);
+  });
+
   it('θ initial values: rotation θ_0 = 1, θ_(d/2−1) = 10000^(−(d−2)/d); unitary has d of them; mixed uses e = d/2 (§5.11)', () => {
     const d = 8;
     assertClose(withLrpe({ core: 'rotation' }, (m) => m.thetas()), [1, 0.1, 0.01, 0.001], 0, 1e-6);

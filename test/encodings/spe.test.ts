@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
-import { tf, Rng } from '../../src/backend';
-import { SPE, SineSPE, ConvSPE, keySinusoids, sineProjectPath, MAX_CODE_FLOATS } from '../../src/encodings/spe';
+import { tf, Rng, useNative } from '../../src/backend';
+import { SPE, SineSPE, ConvSPE, keySinusoids, sineProjectPath, MAX_CODE_FLOATS, sineSPEFeatureProject } from '../../src/encodings/spe';
 import type { QKEncoding } from '../../src/encodings/types';
 import { assertClose, assertThrowsNaming, maxAbsDiff, withBackend, assertNoLeak } from '../helpers';
 
@@ -60,16 +60,57 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
     });
   }
 
-  it('sineProjectPath builds the code for batches (B·2K ≥ 96) while it fits, else uses the per-head features; auto follows it', () => {
-    assert.equal(sineProjectPath(8, 256, 4, 16, 10, 64), 'code');
-    assert.equal(sineProjectPath(8, 64, 2, 16, 4, 8), 'features');
+  it('sineSPEFeatureProject: fused kernels (native and JavaScript) equal the composed tf ops, values and gradients (L past the re-evaluation period, at an offset)', () => {
+    const [B, L, H, D, K, R] = [2, 70, 2, 3, 4, 5];  // L > 64: the sinusoids are re-evaluated once
+    const rng = new Rng(11);
+    const [q, k] = qk(12, [B, L, H, D]);
+    const omega = tf.tensor(rng.uniformArray(H * D * K, 0, Math.PI), [H, D, K]);
+    const theta = normal(rng, [H, D, K]);
+    const amp = tf.tensor(rng.uniformArray(H * D * K, 0.1, 1), [H, D, K]);
+    const gateAmp = tf.tensor(rng.uniformArray(H * D, 0.1, 0.9), [H, D]);
+    const z = normal(rng, [H, 2 * K * D + D, R]);
+    const weight = normal(rng, [B, L, H, R]);
+    const inputs = [q, k, omega, theta, amp, gateAmp];
+    const run = (fused: boolean, native: boolean) => {
+      const was = useNative(native);
+      try {
+        const f = (...xs: tf.Tensor[]) => {
+          const [qh, kh] = sineSPEFeatureProject(xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], z, { offset: 7, fused });
+          return qh.mul(weight).sum().add(kh.mul(qh).sum()) as tf.Scalar;
+        };
+        const [qh, kh] = sineSPEFeatureProject(q, k, omega, theta, amp, gateAmp, z, { offset: 7, fused });
+        return { qh, kh, grads: tf.grads(f)(inputs) };
+      } finally {
+        useNative(was);
+      }
+    };
+    tf.tidy(() => {
+      const want = run(false, false);
+      for (const native of [true, false]) {
+        const got = run(true, native);
+        const label = native ? 'fused (native when built)' : 'fused (JavaScript)';
+        assertClose(got.qh, want.qh, 1e-4, 1e-4, `${label} q̂`);
+        assertClose(got.kh, want.kh, 1e-4, 1e-4, `${label} k̂`);
+        ['q', 'k', 'omega', 'theta', 'amp', 'gateAmp'].forEach((name, i) => assertClose(got.grads[i], want.grads[i], 2e-3, 1e-3, `${label} ∂/∂${name}`));
+      }
+    });
+    assertThrowsNaming(() => sineSPEFeatureProject(q, k, omega, theta, amp, null, z), /^z: /, /feature axis/);
+    assertThrowsNaming(() => sineSPEFeatureProject(q, k, omega.reshape([H, K, D]), theta, amp, gateAmp, z), /^omega: /);
+    tf.dispose([q, k, omega, theta, amp, gateAmp, z, weight]);
+  });
+
+  it('sineProjectPath builds the code for batches (B·2K ≥ 96, or ≥ 256 with the native kernels) while it fits, else uses the features; auto follows it', () => {
+    assert.equal(sineProjectPath(8, 256, 4, 16, 10, 64, false), 'code');
+    assert.equal(sineProjectPath(8, 256, 4, 16, 10, 64, true), 'features', 'the native matmul moves the threshold to B·2K = 256');
+    assert.equal(sineProjectPath(16, 256, 4, 16, 10, 64, true), 'code');
+    assert.equal(sineProjectPath(8, 64, 2, 16, 4, 8, false), 'features');
     assert.equal(sineProjectPath(1, 4096, 8, 64, 10, 64), 'features');
     assert.equal(sineProjectPath(64, 16384, 8, 64, 10, 64), 'features', 'a code over MAX_CODE_FLOATS is never built');
     assert.equal(16384 * 8 * 64 * 64 > MAX_CODE_FLOATS, true);
     assert.throws(() => sineProjectPath(0, 1, 1, 1, 1, 1), /batch: expected an integer >= 1/);
-    // auto picks the code path for a batch of 12 with K = 4 (B·2K = 96): same numbers as forcing it.
+    // auto picks the code path for a batch of 32 with K = 4 (B·2K = 256): same numbers as forcing it.
     const spe = new SPE({ variant: 'sine', numHeads: 2, headDim: 3, numRealizations: 4, numSines: 4, rng: new Rng(9) });
-    const [q, k] = qk(10, [12, 5, 2, 3]);
+    const [q, k] = qk(10, [32, 5, 2, 3]);
     tf.tidy(() => {
       const [qa, ka] = spe.encode(q, k, { rng: new Rng(1) });
       const [qc, kc] = spe.encode(q, k, { rng: new Rng(1), sinePath: 'code' });

@@ -9,13 +9,28 @@
  *   gradient with the transpose materialised.
  * - Reverse, Gather and strided slices cost tens of elementwise ops each, and Gather's
  *   gradient (UnsortedSegmentSum, delegated to cpu) is O(size x segments). Swapping the
- *   two features of every pair is therefore a [N*D/2, 2] x [2, 2] matMul, not a reverse
- *   or a gather.
+ *   two features of every pair is therefore a JavaScript kernel on wasm and cpu, and a
+ *   [N*D/2, 2] x [2, 2] matMul elsewhere, not a reverse or a gather.
  *
  * The wasm matMul caches its XNNPACK operator by the tensor id of the right operand and
  * ignores its shape: a long-lived tensor must only ever be the right operand in one shape.
  */
-import { tf } from '../../backend';
+import { tf, registerJsKernel, hasJsKernel, runJsKernel } from '../../backend';
+
+/** The pair turn as a JavaScript kernel on wasm and cpu (one pass; the matMul form costs ~5x more there). */
+const SWAP_PAIRS = 'RpelabSwapPairs';
+registerJsKernel<{ sign: number }>({
+  kernelName: SWAP_PAIRS,
+  inputNames: ['x'],
+  outputShapes: ([shape]) => [shape as number[]],
+  compute: ([x], _shapes, [out], { sign }) => {
+    const v = x!;
+    for (let i = 0; i + 1 < v.length; i += 2) {
+      out[i] = -sign * v[i + 1];
+      out[i + 1] = sign * v[i];
+    }
+  },
+});
 
 /**
  * y = x W for a constant W (no gradient flows to W).
@@ -38,8 +53,11 @@ export function rightMultiply(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
  * Its transpose is the opposite turn, which is the gradient.
  */
 export function swapPairs<T extends tf.Tensor>(x: T): T {
+  if (x.size % 2 !== 0) throw new Error(`x: expected an even number of elements (pairs), got shape [${x.shape.join(', ')}]`);
   const turn = (t: tf.Tensor, sign: number) =>
-    tf.tidy(() => tf.matMul(t.reshape([-1, 2]), tf.tensor2d([0, sign, -sign, 0], [2, 2])).reshape(t.shape));
+    tf.tidy(() => (hasJsKernel(SWAP_PAIRS) && t.dtype === 'float32'
+      ? runJsKernel(SWAP_PAIRS, { x: t }, { sign })[0]
+      : tf.matMul(t.reshape([-1, 2]), tf.tensor2d([0, sign, -sign, 0], [2, 2])).reshape(t.shape)));
   const op = tf.customGrad((input) => ({ value: turn(input as tf.Tensor, 1), gradFunc: (dy: tf.Tensor) => turn(dy, -1) }));
   return op(x) as T;
 }

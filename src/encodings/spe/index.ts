@@ -5,7 +5,7 @@ export { ConvSPE } from './conv';
 export type { ConvSPEOptions } from './conv';
 export { SPEFilter } from './filter';
 export type { SPEFilterOptions, SPEGateOptions } from './filter';
-export { sineSPEProject, sineSPECodeProject, sineProjectPath, MAX_CODE_FLOATS, keySinusoids, headMixing, type SineProjectPath } from './project';
+export { sineSPEFeatureProject, sineFeatureNoise, type SineFeatureProjectOptions, sineSPECodeProject, sineProjectPath, MAX_CODE_FLOATS, keySinusoids, headMixing, type SineProjectPath } from './project';
 export { SPE } from './spe';
 export type { SPEOptions, SPEEncodeOptions } from './spe';
 export type { SPECode, SPECodeOptions } from './common';

@@ -23,7 +23,11 @@
  * only, so building it once (O(L·H·D·R)) and applying it to every sequence costs L·H·D·R·(2K + B)
  * multiply-adds instead of B·L·H·D·2K·R. `sineProjectPath` picks between the two by measured cost.
  */
-import { tf, assertRank, assertDim, assertInt, assertSameShape } from '../../backend';
+import { tf, assertRank, assertDim, assertInt, assertSameShape, hasJsKernel, runJsKernel, nativeKernels } from '../../backend';
+import { SINE_FEATURES, SINE_FEATURES_GRAD, registerSineFeatureKernels } from './sine-kernels';
+
+// Kernel registration touches no tensor: done at import, so `hasJsKernel` answers for any backend.
+registerSineFeatureKernels();
 
 /**
  * The key-side sinusoids of one head at positions m = offset .. offset+length−1, from the
@@ -89,19 +93,20 @@ export type SineProjectPath = 'features' | 'code';
 export const MAX_CODE_FLOATS = 2 ** 25;
 
 /**
- * The cheaper projection for a call: 'code' when B·2K ≥ 96 and the code has at most
- * `MAX_CODE_FLOATS` entries, else 'features'. Measured forward + backward of q̂ and k̂, CPU ms,
- * wasm, 2-core machine (features vs code):
- *   B=8, L=256, H=4, D=16, K=10, R=64 (B·2K = 160): 243 vs 101;
- *   B=8, L=64, H=2, D=16, K=4, R=8 (64): 9.0 vs 9.7;   B=4, L=1024, H=8, D=64, K=10, R=64 (80): 3202 vs 2722;
- *   B=2 (40): 1668 vs 2651;   B=1 (20): 870 vs 2637.
- * The code path costs ~80–100 ns per code entry (its transposes dominate), the features path
- * ~1.4 ns per multiply-add of B·L·H·D·2K·R, so 'code' wins once B·2K exceeds about 60.
+ * The cheaper projection for a call: 'code' when B·2K reaches a threshold and the code has at
+ * most `MAX_CODE_FLOATS` entries, else 'features'. The threshold is 96 on tfjs's own kernels
+ * and 256 with the native kernels (whose matmul makes the features path's B·L·H·2KD·R
+ * multiply-adds ~3x cheaper). Measured forward + backward of q̂ and k̂, CPU ms, wasm, 2-core
+ * machine, features vs code, native: B=8, L=256, H=4, D=16, K=10, R=64 (B·2K = 160): 67 vs 84;
+ * B=16 (320): 81 vs 62; B=4, L=1024, H=8, D=64 (80): 573 vs 1379; B=32, L=128, R=32 (640): 58 vs 35.
+ * Without native: B=8 (160): 141 vs 116; B=8, L=64, H=2, K=4, R=8 (64): 13.6 vs 15.2;
+ * B=4, L=1024 (80): 1839 vs 2212; B=32, L=128 (640): 166 vs 47.
+ * @param native whether the native kernels are in use (default: whether they are loaded and on).
  */
-export function sineProjectPath(batch: number, length: number, heads: number, inFeatures: number, numSines: number, numRealizations: number): SineProjectPath {
+export function sineProjectPath(batch: number, length: number, heads: number, inFeatures: number, numSines: number, numRealizations: number, native = nativeKernels() !== null): SineProjectPath {
   for (const [v, n] of [[batch, 'batch'], [length, 'length'], [heads, 'heads'], [inFeatures, 'inFeatures'], [numSines, 'numSines'], [numRealizations, 'numRealizations']] as const) assertInt(v, n);
   const codeFloats = length * heads * inFeatures * numRealizations;
-  return batch * 2 * numSines >= 96 && codeFloats <= MAX_CODE_FLOATS ? 'code' : 'features';
+  return batch * 2 * numSines >= (native ? 256 : 96) && codeFloats <= MAX_CODE_FLOATS ? 'code' : 'features';
 }
 
 /**
@@ -161,91 +166,171 @@ export function sineSPECodeProject(
 }
 
 /**
- * Encodes one head of queries and keys together (the fast path), as one differentiable op:
- *   x̂[b, m, r] = Σ_{c,k,d} x[b,m,d]·Ω[m,c,k,d]·W[(c,k,d), r] + Σ_d x[b,m,d]·G[d, r]
- * with Ω = `keySinusoids(omega, L, offset)`, W = wq for queries and wk for keys.
- * The backward pass recomputes the sinusoids and the [B·L, 2K·D] feature matrices instead of
- * keeping them: tfjs keeps every saved input (copied, on wasm) and every intermediate
- * gradient until a backward pass ends, which for these O(L·D·2K) tensors would cost far more
- * memory than the rest of an attention layer.
- * @param q, k [B, L, D].
- * @param omega angular frequencies 2π·f, [K, D].
- * @param wq, wk [2·K·D, R] (`headMixing`: wq with θ, wk without; both scaled by √(1 − g) when gated).
- * @param gate G = √g·ε, [D, R], or null when ungated.
- * @param offset position of the first row (default 0).
- * @returns [q̂, k̂], each [B, L, R].
+ * The constant right-hand side Z of the feature path, [H, J, R]: per head, the standard-normal
+ * code noise in its reference layout (rows d·2K + 2k + c, c = 0: cos, 1: sin), then, when gated,
+ * the D rows of the gate noise.
+ * @param noise [1, H, D, 2K, R] (`SineSPE.drawNoise`).
+ * @param gateNoise the scaled gate noise ε [H, D, R] (`SPEFilter.gateNoise`), or null when ungated.
+ * @returns [H, 2KD (+ D when gated), R].
  */
-export function sineSPEProject(
+export function sineFeatureNoise(noise: tf.Tensor, gateNoise: tf.Tensor | null = null): tf.Tensor3D {
+  assertRank(noise, 5, 'noise', '1, heads, inFeatures, 2*numSines, R');
+  assertDim(noise, 0, 1, 'noise', 'the leading axis');
+  const [, H, D, J2, R] = noise.shape as number[];
+  if (gateNoise !== null) {
+    assertRank(gateNoise, 3, 'gateNoise', 'heads, inFeatures, R');
+    assertDim(gateNoise, 0, H, 'gateNoise', 'the heads axis');
+    assertDim(gateNoise, 1, D, 'gateNoise', 'the feature axis');
+    assertDim(gateNoise, 2, R, 'gateNoise', 'the realization axis');
+  }
+  return tf.tidy(() => {
+    const rows = noise.reshape([H, D * J2, R]);
+    return (gateNoise === null ? rows : tf.concat([rows, gateNoise], 1)) as tf.Tensor3D;
+  });
+}
+
+/** Options of `sineSPEFeatureProject`. */
+export interface SineFeatureProjectOptions {
+  /** Position of the first row (default 0). */
+  offset?: number;
+  /**
+   * Use the fused kernels (`sine-kernels.ts`; default: when the active backend has them, i.e.
+   * wasm and cpu) or compose the features from tf ops (any backend; more memory and passes).
+   */
+  fused?: boolean;
+}
+
+/**
+ * The feature path of (gated) sineSPE for every head. All learned quantities enter through the
+ * features, so the right-hand side is the constant noise Z and the backward pass needs no
+ * weight-gradient product:
+ *
+ *   x̂[b, m, h, :] = F_h[b·L + m, :] · Z[h]      (queries with θ, keys with θ = 0)
+ *   F_h[n, 2(dK + k) + c] = a[h, d, k] · x[b, m, h, d] · trig_c(ω[h, d, k]·(offset + m) + θ[h, d, k])
+ *   F_h[n, 2KD + d]       = s[h, d] · x[b, m, h, d]                         (gated only)
+ *
+ * One [B·L, J] × [J, R] matmul per head and side forward, one [B·L, R] × [R, J] backward, and
+ * F is never kept: memory O(B·L·J) transient, per head. `SPE.encode` passes
+ * a = (R·D)^(-1/4)/√(2K) · λ · √(1 − g), s = √g, θ = `SineSPE.offsets`.
+ * @param q, k [B, L, H, D].
+ * @param omega angular frequencies 2π·f, [H, D, K].
+ * @param theta the query-side phases θ, [H, D, K].
+ * @param amp the amplitudes a, [H, D, K].
+ * @param gateAmp s = √g, [H, D], or null when ungated.
+ * @param z [H, J, R] (`sineFeatureNoise`), J = 2KD, + D when gated; treated as a constant.
+ * @returns [q̂, k̂], each [B, L, H, R].
+ */
+export function sineSPEFeatureProject(
   q: tf.Tensor,
   k: tf.Tensor,
   omega: tf.Tensor,
-  wq: tf.Tensor,
-  wk: tf.Tensor,
-  gate: tf.Tensor | null = null,
-  offset = 0,
-): [tf.Tensor3D, tf.Tensor3D] {
-  assertRank(q, 3, 'q', 'batch, length, inFeatures');
+  theta: tf.Tensor,
+  amp: tf.Tensor,
+  gateAmp: tf.Tensor | null,
+  z: tf.Tensor,
+  opts: SineFeatureProjectOptions = {},
+): [tf.Tensor4D, tf.Tensor4D] {
+  assertRank(q, 4, 'q', 'batch, length, heads, inFeatures');
   assertSameShape(q, k, 'q', 'k');
-  const [B, L, D] = q.shape as [number, number, number];
-  assertRank(omega, 2, 'omega', 'numSines, inFeatures');
+  const [B, L, H, D] = q.shape as [number, number, number, number];
+  assertRank(omega, 3, 'omega', 'heads, inFeatures, numSines');
+  assertDim(omega, 0, H, 'omega', 'the heads axis');
   assertDim(omega, 1, D, 'omega', 'the feature axis');
-  const K = omega.shape[0] as number;
-  const J = 2 * K * D;
-  assertRank(wq, 2, 'wq', '2*numSines*inFeatures, R');
-  assertDim(wq, 0, J, 'wq', 'the feature axis');
-  assertSameShape(wq, wk, 'wq', 'wk');
-  const R = wq.shape[1] as number;
-  if (gate !== null) {
-    assertRank(gate, 2, 'gate', 'inFeatures, R');
-    assertDim(gate, 0, D, 'gate', 'the feature axis');
-    assertDim(gate, 1, R, 'gate', 'the realization axis');
+  const K = omega.shape[2] as number;
+  assertSameShape(theta, omega, 'theta', 'omega');
+  assertSameShape(amp, omega, 'amp', 'omega');
+  if (gateAmp !== null) {
+    assertRank(gateAmp, 2, 'gateAmp', 'heads, inFeatures');
+    assertDim(gateAmp, 0, H, 'gateAmp', 'the heads axis');
+    assertDim(gateAmp, 1, D, 'gateAmp', 'the feature axis');
   }
-  assertInt(offset, 'offset', 0);
-  const feats = (x: tf.Tensor, table: tf.Tensor) => x.reshape([B, L, 1, D]).mul(table.reshape([1, L, 2 * K, D])).reshape([B * L, J]) as tf.Tensor2D;
-  const x2d = (x: tf.Tensor) => x.reshape([B * L, D]) as tf.Tensor2D;
+  const J = 2 * K * D + (gateAmp === null ? 0 : D);
+  assertRank(z, 3, 'z', 'heads, features, R');
+  assertDim(z, 0, H, 'z', 'the heads axis');
+  assertDim(z, 1, J, 'z', `the feature axis (2·K·D${gateAmp === null ? '' : ' + D, gated'})`);
+  const R = z.shape[2] as number;
+  const offset = opts.offset ?? 0;
+  assertInt(offset, 'opts.offset', 0);
+  const fused = opts.fused ?? hasJsKernel(SINE_FEATURES);
+  if (fused && !hasJsKernel(SINE_FEATURES)) {
+    throw new Error(`opts.fused: the fused sineSPE kernels exist on the wasm and cpu backends, not on '${tf.getBackend()}'`);
+  }
+  if (!fused) {
+    return tf.tidy(() => {
+      const zs = tf.unstack(z);
+      const sides = [q, k].map((x, side) => tf.stack(zs.map((zh, h) =>
+        tf.matMul(composedFeatures(x, h, omega, side === 0 ? theta : null, amp, gateAmp, offset), zh))));  // [H, B·L, R]
+      return sides.map((y) => y.transpose([1, 0, 2]).reshape([B, L, H, R])) as [tf.Tensor4D, tf.Tensor4D];
+    });
+  }
+  const kernelInputs = (x: tf.Tensor, om: tf.Tensor, th: tf.Tensor, am: tf.Tensor, ga: tf.Tensor | undefined) =>
+    ({ x, omega: om, theta: th, amp: am, gateAmp: ga ?? null });
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const save = args.pop() as tf.GradSaveFunc;
-    const [xq, xk, w, mq, mk, g] = args as tf.Tensor[];
-    save(args as tf.Tensor[]);  // all small: q, k, ω, W's, G
+    const [xq, xk, om, th, am, ga] = args as tf.Tensor[];
+    save([...(args as tf.Tensor[]), z]);  // all small but q and k; F is recomputed, never kept
     const value = tf.tidy(() => {
-      const table = keySinusoids(w, L, offset);
-      const project = (x: tf.Tensor, m: tf.Tensor) => {
-        const y = tf.matMul(feats(x, table), m as tf.Tensor2D);
-        return g === undefined ? y : y.add(tf.matMul(x2d(x), g as tf.Tensor2D));
-      };
-      return tf.stack([project(xq, mq), project(xk, mk)]);  // [2, B·L, R]
+      const zs = tf.unstack(z);
+      const noTheta = tf.zerosLike(th);
+      const ys: tf.Tensor[] = [];
+      for (let h = 0; h < H; h++) {
+        for (const [x, phase] of [[xq, th], [xk, noTheta]]) {
+          ys.push(tf.tidy(() => tf.matMul(runJsKernel(SINE_FEATURES, kernelInputs(x, om, phase, am, ga), { head: h, offset })[0], zs[h])));
+        }
+      }
+      // [H, 2, B·L, R] -> [2, B·L, H, R]
+      return tf.stack(ys).reshape([H, 2, B * L, R]).transpose([1, 2, 0, 3]);
     });
     return {
       value,
       // customGrad's gradient function runs outside the engine's per-gradient tidy: tidy here.
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const [sq, sk, w, mq, mk, g] = saved;
-        const dys = [0, 1].map((i) => dy.reshape([2, B * L * R]).slice([i, 0], [1, B * L * R]).reshape([B * L, R]) as tf.Tensor2D);
-        const table = keySinusoids(w, L, offset);
-        const side = (x: tf.Tensor, m: tf.Tensor, d: tf.Tensor2D) => {
-          const dA = tf.matMul(d, (m as tf.Tensor2D).transpose()).reshape([B, L, 2 * K, D]);  // ∂L/∂feats = dŷ·Wᵀ
-          const dTable = dA.mul(x.reshape([B, L, 1, D]));
-          return {
-            dm: tf.matMul(d.transpose(), feats(x, table)).transpose(),  // featsᵀ·dŷ, [J, R]
-            dx: dA.mul(table.reshape([1, L, 2 * K, D])).sum(2).add(g === undefined ? 0 : tf.matMul(d, (g as tf.Tensor2D).transpose()).reshape([B, L, D])),
-            dTable: B === 1 ? dTable.reshape([L, 2 * K, D]) : dTable.sum(0),  // [L, 2K, D]
-            dg: g === undefined ? null : tf.matMul(d.transpose(), x2d(x)).transpose(),  // x2dᵀ·dŷ, [D, R]
-          };
-        };
-        const gq = side(sq, mq, dys[0]);
-        const gk = side(sk, mk, dys[1]);
-        // ∂L/∂ω = Σ_m m · Σ_c ∂L/∂Ω[m, c]·∂Ω[m, c]/∂(ωm), with ∂[cos, sin]/∂(ωm) = [−sin, cos].
-        const perPosition = gq.dTable.add(gk.dTable).reshape([L, 2, K * D]).mul(keySinusoids(w, L, offset, true).reshape([L, 2, K * D])).sum(1);
-        const positions = tf.range(offset, offset + L, 1, 'float32').reshape([1, L]);
-        const dOmega = tf.matMul(positions, perPosition as tf.Tensor2D).reshape([K, D]);
-        const grads = [gq.dx, gk.dx, dOmega, gq.dm, gk.dm];
-        return g === undefined ? grads : [...grads, (gq.dg as tf.Tensor).add(gk.dg as tf.Tensor)];
+        const [sq, sk, so, st, sa] = saved;
+        const sg = ga === undefined ? undefined : saved[5];
+        const zs = tf.unstack(saved[saved.length - 1]);
+        const noTheta = tf.zerosLike(st);
+        const dys = tf.unstack(dy.transpose([2, 0, 1, 3]).reshape([H * 2, B * L, R]));
+        const per: tf.Tensor[][][] = [];  // [h][side] -> [dx, dOmega, dTheta, dAmp, dGate]
+        for (let h = 0; h < H; h++) {
+          per.push([[sq, st], [sk, noTheta]].map(([x, phase], side) => tf.tidy(() => {
+            const dF = tf.matMul(dys[2 * h + side], zs[h], false, true);  // [B·L, J]
+            return runJsKernel(SINE_FEATURES_GRAD, { dF, ...kernelInputs(x, so, phase, sa, sg) }, { head: h, offset });
+          })));
+        }
+        const both = (i: number) => tf.stack(per.map(([gq, gk]) => gq[i].add(gk[i])));
+        const grads = [
+          tf.stack(per.map(([gq]) => gq[0]), 2),  // dq [B, L, H, D]
+          tf.stack(per.map(([, gk]) => gk[0]), 2),  // dk
+          both(1),  // dω [H, D, K]
+          tf.stack(per.map(([gq]) => gq[2])),  // dθ: queries only
+          both(3),  // da
+        ];
+        return sg === undefined ? grads : [...grads, both(4)];  // ds [H, D]
       }),
     };
   }) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
   return tf.tidy(() => {
-    const out = op(...[q, k, omega, wq, wk, ...(gate === null ? [] : [gate])]).reshape([2, B * L * R]);
-    const half = (i: number) => out.slice([i, 0], [1, B * L * R]).reshape([B, L, R]) as tf.Tensor3D;
-    return [half(0), half(1)] as [tf.Tensor3D, tf.Tensor3D];
+    const out = op(...[q, k, omega, theta, amp, ...(gateAmp === null ? [] : [gateAmp])]);
+    return tf.unstack(out).map((y) => y.reshape([B, L, H, R])) as [tf.Tensor4D, tf.Tensor4D];
+  });
+}
+
+/**
+ * F_h of `sineSPEFeatureProject` composed from tf ops (differentiable by tfjs), [B·L, J].
+ * @param x [B, L, H, D]; omega, amp [H, D, K]; theta [H, D, K] or null (keys); gateAmp [H, D] or null.
+ */
+function composedFeatures(x: tf.Tensor, h: number, omega: tf.Tensor, theta: tf.Tensor | null, amp: tf.Tensor, gateAmp: tf.Tensor | null, offset: number): tf.Tensor2D {
+  const [B, L, H, D] = x.shape;
+  const K = omega.shape[2] as number;
+  return tf.tidy(() => {
+    const head = (t: tf.Tensor) => t.slice([h, 0, 0], [1, D, K]).reshape([1, D, K]);
+    let phase = head(omega).mul(tf.range(offset, offset + L, 1, 'float32').reshape([L, 1, 1]));  // [L, D, K]
+    if (theta !== null) phase = phase.add(head(theta));
+    const trig = tf.stack([tf.cos(phase), tf.sin(phase)], 3).mul(head(amp).reshape([1, D, K, 1]));  // [L, D, K, 2]
+    const xh = x.slice([0, 0, h, 0], [B, L, 1, D]).reshape([B, L, D, 1]);
+    const feats = xh.mul(trig.reshape([1, L, D, 2 * K])).reshape([B * L, 2 * K * D]);
+    if (gateAmp === null) return feats as tf.Tensor2D;
+    const gate = xh.reshape([B * L, D]).mul(gateAmp.slice([h, 0], [1, D]));
+    return tf.concat([feats, gate], 1) as tf.Tensor2D;
   });
 }

@@ -7,7 +7,7 @@
  *
  * where P′ = (1 − g) P + g when gated. A fresh code (and gate noise) is drawn at every call,
  * in training and at test time alike (as in the paper; `EncodeOptions.training` is ignored).
- * The sine variant never materialises the code (see `sineSPEProject`); the conv variant
+ * The sine variant never materialises the code (see `sineSPEFeatureProject`); the conv variant
  * does (its code is a filtered noise field, O(L·H·D·R), plus O(R·H·D·(L + 4P)) noise).
  */
 import { tf, Rng, assertInt, assertRank, assertDim, assertSameShape, assertOneOf } from '../../backend';
@@ -16,7 +16,8 @@ import type { QKEncoding, EncodeOptions } from '../types';
 import { SineSPE } from './sine';
 import { ConvSPE } from './conv';
 import { SPEFilter } from './filter';
-import { sineSPEProject, sineSPECodeProject, sineProjectPath, headMixing, type SineProjectPath } from './project';
+import { sineSPEFeatureProject, sineFeatureNoise, sineSPECodeProject, sineProjectPath, headMixing, type SineProjectPath } from './project';
+import { codeScale } from './common';
 
 export interface SPEOptions {
   /** 'sine' (sineSPE) or 'conv' (convSPE). */
@@ -146,38 +147,32 @@ export class SPE extends Module implements QKEncoding {
   private encodeSine(code: SineSPE, q: tf.Tensor4D, k: tf.Tensor4D, offset: number, draws: Draws, opts: SPEEncodeOptions): [tf.Tensor4D, tf.Tensor4D] {
     const [B, L, H, D] = q.shape;
     const [K, R] = [code.numSines, this.numRealizations];
+    const path = opts.sinePath === undefined || opts.sinePath === 'auto' ? sineProjectPath(B, L, H, D, K, R) : opts.sinePath;
     return tf.tidy(() => {
-      const perHead = (t: tf.Tensor, shape: number[]) => (H === 1 ? [t.reshape(shape)] : tf.unstack(t.reshape([H, -1])).map((x) => x.reshape(shape)));
-      const omega = code.frequencies().mul(2 * Math.PI).transpose([0, 2, 1]);  // [H, K, D]
-      let mixing = code.mixing(code.drawNoise({ noise: opts.noise, rng: draws.code }));  // [H, D, 2K, R]
-      let gate: tf.Tensor | null = null;  // √g·ε, [H, D, R]
-      if (this.filter.gated) {
-        const g = this.filter.gate();  // [H, D]
-        mixing = mixing.mul(tf.scalar(1).sub(g).sqrt().reshape([H, D, 1, 1]));  // × √(1 − g)
-        gate = this.filter.gateNoise(R, { gateNoise: opts.gateNoise, rng: draws.gate }).mul(g.sqrt().expandDims(-1));
+      const noise = code.drawNoise({ noise: opts.noise, rng: draws.code });  // [1, H, D, 2K, R]
+      const g = this.filter.gated ? this.filter.gate() : null;  // [H, D]
+      const gateNoise = g === null ? null : this.filter.gateNoise(R, { gateNoise: opts.gateNoise, rng: draws.gate });  // ε [H, D, R]
+      if (path === 'features') {
+        // Everything learned goes into the features; the noise is the constant right-hand side.
+        let amp = code.amplitudes().mul(codeScale(R, D) / Math.sqrt(2 * K));  // [H, D, K]
+        if (g !== null) amp = amp.mul(tf.scalar(1).sub(g).sqrt().expandDims(-1));  // × √(1 − g)
+        const omega = code.frequencies().mul(2 * Math.PI);
+        return sineSPEFeatureProject(q, k, omega, code.offsets, amp, g === null ? null : g.sqrt(), sineFeatureNoise(noise, gateNoise), { offset });
       }
-      // The mixing weights in the projection's layout, per head (query side with θ folded in).
+      let mixing = code.mixing(noise);  // [H, D, 2K, R]
+      let gate: tf.Tensor | null = null;  // √g·ε, [H, D, R]
+      if (g !== null) {
+        mixing = mixing.mul(tf.scalar(1).sub(g).sqrt().reshape([H, D, 1, 1]));  // × √(1 − g)
+        gate = gateNoise!.mul(g.sqrt().expandDims(-1));
+      }
+      // The mixing weights in the code path's layout, per head (query side with θ folded in).
+      const perHead = (t: tf.Tensor, shape: number[]) => (H === 1 ? [t.reshape(shape)] : tf.unstack(t.reshape([H, -1])).map((x) => x.reshape(shape)));
       const thetas = perHead(code.offsets, [D, K]);
       const mixings = perHead(mixing, [D, 2 * K, R]);
-      const wq = mixings.map((m, h) => headMixing(m, thetas[h]));
-      const wk = mixings.map((m) => headMixing(m));
-      const path = opts.sinePath === undefined || opts.sinePath === 'auto' ? sineProjectPath(B, L, H, D, K, R) : opts.sinePath;
-      if (path === 'code') return sineSPECodeProject(q, k, omega, tf.stack(wq), tf.stack(wk), gate, offset);
-      // The features path is per head (see project.ts).
-      const omegas = perHead(omega, [K, D]);
-      const gates = gate === null ? null : perHead(gate, [D, R]);
-      const qs = perHead(q.transpose([2, 0, 1, 3]), [B, L, D]);
-      const ks = perHead(k.transpose([2, 0, 1, 3]), [B, L, D]);
-      const qhat: tf.Tensor[] = [];
-      const khat: tf.Tensor[] = [];
-      for (let h = 0; h < H; h++) {
-        const [qh, kh] = sineSPEProject(qs[h], ks[h], omegas[h], wq[h], wk[h], gates ? gates[h] : null, offset);
-        qhat.push(qh.reshape([B * L, R]));
-        khat.push(kh.reshape([B * L, R]));
-      }
-      // [H, B·L, R] -> [B, L, H, R]
-      const merge = (xs: tf.Tensor[]) => (H === 1 ? xs[0] : tf.stack(xs).transpose([1, 0, 2])).reshape([B, L, H, R]) as tf.Tensor4D;
-      return [merge(qhat), merge(khat)] as [tf.Tensor4D, tf.Tensor4D];
+      const wq = tf.stack(mixings.map((m, h) => headMixing(m, thetas[h])));
+      const wk = tf.stack(mixings.map((m) => headMixing(m)));
+      const omega = code.frequencies().mul(2 * Math.PI).transpose([0, 2, 1]);  // [H, K, D]
+      return sineSPECodeProject(q, k, omega, wq, wk, gate, offset);
     });
   }
 

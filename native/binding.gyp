@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "rpelab_native",
+      "sources": ["src/rpelab_native.c", "src/sgemm.c"],
+      "cflags": ["-O3", "-march=native", "-ffp-contract=off", "-std=c11", "-Wall"],
+      "ldflags": ["-lm"]
+    }
+  ]
+}

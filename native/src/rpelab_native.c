@@ -1,0 +1,252 @@
+/*
+ * rpelab's optional native kernels (N-API, C11). Each function reads and writes float32 typed
+ * arrays that the caller allocated (views of the wasm heap or cpu-backend arrays) and computes
+ * exactly what the JavaScript fallback in src/encodings/spe/sine-kernels.ts computes (tested
+ * against it). Built by scripts/build-native.sh; rpelab runs without it.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <node_api.h>
+#include "sgemm.h"
+
+#define RESYNC 64
+
+/* ---- argument helpers ---------------------------------------------------------------------- */
+
+static int get_f32(napi_env env, napi_value v, float **data, size_t *len, int optional) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (optional && (t == napi_null || t == napi_undefined)) { *data = NULL; *len = 0; return 1; }
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
+  napi_typedarray_type type;
+  void *ptr;
+  napi_value buf;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &buf, &off) != napi_ok || type != napi_float32_array) return 0;
+  *data = (float *)ptr;
+  return 1;
+}
+
+static int get_int(napi_env env, napi_value v, int64_t *out) {
+  return napi_get_value_int64(env, v, out) == napi_ok;
+}
+
+#define FAIL(msg) do { napi_throw_type_error(env, NULL, msg); return NULL; } while (0)
+
+/* ---- sineSPE features ---------------------------------------------------------------------- */
+
+typedef struct {
+  int64_t B, L, H, D, K, head, offset;
+  const float *x, *omega, *theta, *amp, *gate;
+} SineArgs;
+
+/* Running sinusoids of one head: c[j], s[j] at the current position, float64. */
+typedef struct { double *c, *s, *sc, *ss, *om, *th; int64_t n; } Trig;
+
+static int trig_init(Trig *t, const SineArgs *a) {
+  int64_t n = a->D * a->K, base = a->head * n;
+  t->n = n;
+  double *mem = malloc(sizeof(double) * 6 * n);
+  if (!mem) return 0;
+  t->c = mem; t->s = mem + n; t->sc = mem + 2 * n; t->ss = mem + 3 * n; t->om = mem + 4 * n; t->th = mem + 5 * n;
+  for (int64_t j = 0; j < n; j++) {
+    t->om[j] = a->omega[base + j];
+    t->th[j] = a->theta[base + j];
+    t->sc[j] = cos(t->om[j]);
+    t->ss[j] = sin(t->om[j]);
+  }
+  return 1;
+}
+
+static void trig_at(Trig *t, int64_t row, int64_t p) {
+  if (row % RESYNC == 0) {
+    for (int64_t j = 0; j < t->n; j++) {
+      double ph = t->om[j] * (double)p + t->th[j];
+      t->c[j] = cos(ph);
+      t->s[j] = sin(ph);
+    }
+    return;
+  }
+  for (int64_t j = 0; j < t->n; j++) {
+    double c = t->c[j];
+    t->c[j] = c * t->sc[j] - t->s[j] * t->ss[j];
+    t->s[j] = t->s[j] * t->sc[j] + c * t->ss[j];
+  }
+}
+
+/* row[2j + c] = a[j] · trig_c at the current position (c = 0: cos, 1: sin). */
+static void trig_row(const Trig *t, const float *amp, float *row) {
+  for (int64_t j = 0; j < t->n; j++) {
+    row[2 * j] = (float)(amp[j] * t->c[j]);
+    row[2 * j + 1] = (float)(amp[j] * t->s[j]);
+  }
+}
+
+static int parse_sine(napi_env env, napi_value *argv, SineArgs *a, size_t *xlen) {
+  size_t n1, n2, n3, n4, n5;
+  if (!get_f32(env, argv[0], (float **)&a->x, xlen, 0) || !get_f32(env, argv[1], (float **)&a->omega, &n1, 0) ||
+      !get_f32(env, argv[2], (float **)&a->theta, &n2, 0) || !get_f32(env, argv[3], (float **)&a->amp, &n3, 0) ||
+      !get_f32(env, argv[4], (float **)&a->gate, &n4, 1)) return 0;
+  (void)n5;
+  int64_t *dims[] = {&a->B, &a->L, &a->H, &a->D, &a->K, &a->head, &a->offset};
+  for (int i = 0; i < 7; i++) if (!get_int(env, argv[5 + i], dims[i])) return 0;
+  int64_t hdk = a->H * a->D * a->K;
+  if ((int64_t)*xlen != a->B * a->L * a->H * a->D || (int64_t)n1 != hdk || (int64_t)n2 != hdk || (int64_t)n3 != hdk) return 0;
+  if (a->gate && (int64_t)n4 != a->H * a->D) return 0;
+  if (a->head < 0 || a->head >= a->H) return 0;
+  return 1;
+}
+
+/* sineFeatures(x, omega, theta, amp, gateAmp|null, B, L, H, D, K, head, offset, out) */
+static napi_value sine_features(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 13) FAIL("sineFeatures: expected 13 arguments");
+  SineArgs a;
+  size_t xlen, olen;
+  float *out;
+  if (!parse_sine(env, argv, &a, &xlen)) FAIL("sineFeatures: bad inputs or sizes");
+  const int64_t D = a.D, K = a.K, KD2 = 2 * D * K, J = KD2 + (a.gate ? D : 0);
+  if (!get_f32(env, argv[12], &out, &olen, 0) || (int64_t)olen != a.B * a.L * J) FAIL("sineFeatures: bad output size");
+  Trig t;
+  float *row = malloc(sizeof(float) * KD2);
+  if (!row || !trig_init(&t, &a)) { free(row); FAIL("sineFeatures: out of memory"); }
+  const float *amp = a.amp + a.head * D * K;
+  const float *gate = a.gate ? a.gate + a.head * D : NULL;
+  for (int64_t m = 0; m < a.L; m++) {
+    trig_at(&t, m, a.offset + m);
+    trig_row(&t, amp, row);
+    for (int64_t b = 0; b < a.B; b++) {
+      int64_t n = b * a.L + m;
+      const float *x = a.x + (n * a.H + a.head) * D;
+      float *o = out + n * J;
+      for (int64_t d = 0; d < D; d++) {
+        const float xv = x[d];
+        const float *r = row + d * 2 * K;
+        float *od = o + d * 2 * K;
+        for (int64_t i = 0; i < 2 * K; i++) od[i] = xv * r[i];
+      }
+      if (gate) for (int64_t d = 0; d < D; d++) o[KD2 + d] = gate[d] * x[d];
+    }
+  }
+  free(row);
+  free(t.c);
+  return NULL;
+}
+
+/* sineFeaturesGrad(x, omega, theta, amp, gateAmp|null, B, L, H, D, K, head, offset, dF, dx, dOmega, dTheta, dAmp, dGate) */
+static napi_value sine_features_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 18;
+  napi_value argv[18];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 18) FAIL("sineFeaturesGrad: expected 18 arguments");
+  SineArgs a;
+  size_t xlen, n0, n1, n2, n3, n4, n5;
+  float *dF, *dx, *dOm, *dTh, *dAmp, *dGate;
+  if (!parse_sine(env, argv, &a, &xlen)) FAIL("sineFeaturesGrad: bad inputs or sizes");
+  const int64_t D = a.D, K = a.K, DK = D * K, KD2 = 2 * DK, J = KD2 + (a.gate ? D : 0);
+  if (!get_f32(env, argv[12], &dF, &n0, 0) || (int64_t)n0 != a.B * a.L * J ||
+      !get_f32(env, argv[13], &dx, &n1, 0) || (int64_t)n1 != a.B * a.L * D ||
+      !get_f32(env, argv[14], &dOm, &n2, 0) || (int64_t)n2 != DK ||
+      !get_f32(env, argv[15], &dTh, &n3, 0) || (int64_t)n3 != DK ||
+      !get_f32(env, argv[16], &dAmp, &n4, 0) || (int64_t)n4 != DK ||
+      !get_f32(env, argv[17], &dGate, &n5, 0) || (int64_t)n5 != D) FAIL("sineFeaturesGrad: bad output sizes");
+  Trig t;
+  float *row = malloc(sizeof(float) * KD2);   /* a · trig, as in the forward */
+  float *gm = malloc(sizeof(float) * KD2);    /* Σ_b ∂F · x at this position */
+  double *acc = calloc(3 * DK + D, sizeof(double));
+  if (!row || !gm || !acc || !trig_init(&t, &a)) { free(row); free(gm); free(acc); FAIL("sineFeaturesGrad: out of memory"); }
+  double *accOm = acc, *accTh = acc + DK, *accAmp = acc + 2 * DK, *accGate = acc + 3 * DK;
+  const float *amp = a.amp + a.head * DK;
+  const float *gate = a.gate ? a.gate + a.head * D : NULL;
+  for (int64_t m = 0; m < a.L; m++) {
+    const int64_t p = a.offset + m;
+    trig_at(&t, m, p);
+    trig_row(&t, amp, row);
+    memset(gm, 0, sizeof(float) * KD2);
+    for (int64_t b = 0; b < a.B; b++) {
+      int64_t n = b * a.L + m;
+      const float *x = a.x + (n * a.H + a.head) * D;
+      const float *g = dF + n * J;
+      float *dxr = dx + n * D;
+      for (int64_t d = 0; d < D; d++) {
+        const float xv = x[d];
+        const float *gd = g + d * 2 * K, *r = row + d * 2 * K;
+        float *gmd = gm + d * 2 * K;
+        float s = 0.f;
+        for (int64_t i = 0; i < 2 * K; i++) {
+          s += gd[i] * r[i];
+          gmd[i] += gd[i] * xv;
+        }
+        dxr[d] = s;
+      }
+      if (gate) {
+        for (int64_t d = 0; d < D; d++) {
+          const float gf = g[KD2 + d];
+          dxr[d] += gate[d] * gf;
+          accGate[d] += (double)gf * x[d];
+        }
+      }
+    }
+    for (int64_t j = 0; j < DK; j++) {
+      const double g0 = gm[2 * j], g1 = gm[2 * j + 1], c = t.c[j], s = t.s[j];
+      accAmp[j] += g0 * c + g1 * s;              /* Σ_c ∂F_c · x · trig_c */
+      const double dphi = amp[j] * (g1 * c - g0 * s);  /* Σ_c ∂F_c · a · x · trig_c′ */
+      accTh[j] += dphi;
+      accOm[j] += (double)p * dphi;
+    }
+  }
+  for (int64_t j = 0; j < DK; j++) { dOm[j] = (float)accOm[j]; dTh[j] = (float)accTh[j]; dAmp[j] = (float)accAmp[j]; }
+  for (int64_t d = 0; d < D; d++) dGate[d] = (float)accGate[d];
+  free(row); free(gm); free(acc); free(t.c);
+  return NULL;
+}
+
+/* ---- batched matmul ------------------------------------------------------------------------ */
+
+/* matMul(a, b, out, batch, batchA, batchB, m, n, k, transA, transB): out[g] = op(a[g or 0]) · op(b[g or 0]) */
+static napi_value mat_mul(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 11) FAIL("matMul: expected 11 arguments");
+  float *a, *b, *out;
+  size_t na, nb, no;
+  int64_t v[8];
+  if (!get_f32(env, argv[0], &a, &na, 0) || !get_f32(env, argv[1], &b, &nb, 0) || !get_f32(env, argv[2], &out, &no, 0)) FAIL("matMul: a, b and out must be Float32Arrays");
+  for (int i = 0; i < 8; i++) if (!get_int(env, argv[3 + i], &v[i])) FAIL("matMul: sizes must be integers");
+  const int64_t batch = v[0], batch_a = v[1], batch_b = v[2], m = v[3], n = v[4], k = v[5];
+  if (batch < 1 || m < 0 || n < 0 || k < 0 || (batch_a != 1 && batch_a != batch) || (batch_b != 1 && batch_b != batch) ||
+      (int64_t)na < batch_a * m * k || (int64_t)nb < batch_b * k * n || (int64_t)no < batch * m * n) FAIL("matMul: array sizes do not match");
+  float *work = malloc(sizeof(float) * (rpelab_sgemm_workspace(m, n, k) + 16));
+  if (!work) FAIL("matMul: out of memory");
+  for (int64_t g = 0; g < batch; g++) {
+    const float *ag = a + (batch_a == 1 ? 0 : g) * m * k, *bg = b + (batch_b == 1 ? 0 : g) * k * n;
+    rpelab_sgemm(m, n, k, ag, (int)v[6], bg, (int)v[7], out + g * m * n, work);
+  }
+  free(work);
+  return NULL;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_value simd;
+#if defined(__AVX2__) && defined(__FMA__)
+  napi_create_string_utf8(env, "avx2+fma", NAPI_AUTO_LENGTH, &simd);
+#else
+  napi_create_string_utf8(env, "portable", NAPI_AUTO_LENGTH, &simd);
+#endif
+  napi_property_descriptor props[] = {
+    {"simd", NULL, NULL, NULL, NULL, simd, napi_enumerable, NULL},
+    {"matMul", NULL, mat_mul, NULL, NULL, NULL, napi_default, NULL},
+    {"sineFeatures", NULL, sine_features, NULL, NULL, NULL, napi_default, NULL},
+    {"sineFeaturesGrad", NULL, sine_features_grad, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,132 @@
+/*
+ * Single-precision matrix product C = op(A) · op(B) (row-major), blocked and packed in the
+ * GotoBLAS manner around a 6x16 register micro-kernel (AVX2 + FMA when the compiler targets
+ * them, a portable C loop otherwise). Used by rpelab's native BatchMatMul.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sgemm.h"
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define RPELAB_AVX2 1
+#endif
+
+#define MR 6
+#define NR 16
+#define KC 256
+#define MC 72
+#define NC 3072
+
+/* Packs the k x n block of B (element (p, j) at b[p*rs + j*cs]) into panels of NR columns, zero-padded. */
+static void pack_b(int64_t k, int64_t n, const float *b, int64_t rs, int64_t cs, float *out) {
+  for (int64_t j0 = 0; j0 < n; j0 += NR) {
+    const int64_t nr = n - j0 < NR ? n - j0 : NR;
+    if (cs == 1 && nr == NR) {
+      for (int64_t p = 0; p < k; p++) memcpy(out + p * NR, b + p * rs + j0, NR * sizeof(float));
+    } else {
+      for (int64_t p = 0; p < k; p++) {
+        float *o = out + p * NR;
+        int64_t jj = 0;
+        for (; jj < nr; jj++) o[jj] = b[p * rs + (j0 + jj) * cs];
+        for (; jj < NR; jj++) o[jj] = 0.f;
+      }
+    }
+    out += k * NR;
+  }
+}
+
+/* Packs the m x k block of A (element (i, p) at a[i*rs + p*cs]) into panels of MR rows, zero-padded. */
+static void pack_a(int64_t m, int64_t k, const float *a, int64_t rs, int64_t cs, float *out) {
+  for (int64_t i0 = 0; i0 < m; i0 += MR) {
+    const int64_t mr = m - i0 < MR ? m - i0 : MR;
+    for (int64_t p = 0; p < k; p++) {
+      float *o = out + p * MR;
+      int64_t ii = 0;
+      for (; ii < mr; ii++) o[ii] = a[(i0 + ii) * rs + p * cs];
+      for (; ii < MR; ii++) o[ii] = 0.f;
+    }
+    out += k * MR;
+  }
+}
+
+/* c[0..mr, 0..nr] (=|+=) Σ_p a[p*MR + i] · b[p*NR + j] */
+static void micro_kernel(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int64_t mr, int64_t nr, int accumulate) {
+  float tile[MR * NR];
+#ifdef RPELAB_AVX2
+  __m256 acc[MR][2];
+  for (int i = 0; i < MR; i++) { acc[i][0] = _mm256_setzero_ps(); acc[i][1] = _mm256_setzero_ps(); }
+  for (int64_t p = 0; p < k; p++) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    for (int i = 0; i < MR; i++) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+    }
+    a += MR;
+    b += NR;
+  }
+  if (mr == MR && nr == NR) {
+    for (int i = 0; i < MR; i++) {
+      float *ci = c + i * ldc;
+      if (accumulate) {
+        _mm256_storeu_ps(ci, _mm256_add_ps(_mm256_loadu_ps(ci), acc[i][0]));
+        _mm256_storeu_ps(ci + 8, _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc[i][1]));
+      } else {
+        _mm256_storeu_ps(ci, acc[i][0]);
+        _mm256_storeu_ps(ci + 8, acc[i][1]);
+      }
+    }
+    return;
+  }
+  for (int i = 0; i < MR; i++) { _mm256_storeu_ps(tile + i * NR, acc[i][0]); _mm256_storeu_ps(tile + i * NR + 8, acc[i][1]); }
+#else
+  for (int i = 0; i < MR * NR; i++) tile[i] = 0.f;
+  for (int64_t p = 0; p < k; p++) {
+    for (int i = 0; i < MR; i++) {
+      const float ai = a[i];
+      for (int j = 0; j < NR; j++) tile[i * NR + j] += ai * b[j];
+    }
+    a += MR;
+    b += NR;
+  }
+#endif
+  for (int64_t i = 0; i < mr; i++) {
+    float *ci = c + i * ldc;
+    for (int64_t j = 0; j < nr; j++) ci[j] = accumulate ? ci[j] + tile[i * NR + j] : tile[i * NR + j];
+  }
+}
+
+size_t rpelab_sgemm_workspace(int64_t m, int64_t n, int64_t k) {
+  const int64_t nc_max = n < NC ? n : NC, kc_max = k < KC ? k : KC, mc_max = m < MC ? m : MC;
+  return (size_t)(((nc_max + NR - 1) / NR) * NR * kc_max + ((mc_max + MR - 1) / MR) * MR * kc_max);
+}
+
+void rpelab_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int trans_a, const float *b, int trans_b, float *c, float *work) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) { memset(c, 0, sizeof(float) * m * n); return; }
+  /* op(A)(i, p), op(B)(p, j) strides */
+  const int64_t a_rs = trans_a ? 1 : k, a_cs = trans_a ? m : 1;
+  const int64_t b_rs = trans_b ? 1 : n, b_cs = trans_b ? k : 1;
+  const int64_t nc_max = n < NC ? n : NC, kc_max = k < KC ? k : KC;
+  float *bp = work;
+  float *ap = work + ((nc_max + NR - 1) / NR) * NR * kc_max;
+  for (int64_t jc = 0; jc < n; jc += NC) {
+    const int64_t nc = n - jc < NC ? n - jc : NC;
+    for (int64_t pc = 0; pc < k; pc += KC) {
+      const int64_t kc = k - pc < KC ? k - pc : KC;
+      pack_b(kc, nc, b + pc * b_rs + jc * b_cs, b_rs, b_cs, bp);
+      for (int64_t ic = 0; ic < m; ic += MC) {
+        const int64_t mc = m - ic < MC ? m - ic : MC;
+        pack_a(mc, kc, a + ic * a_rs + pc * a_cs, a_rs, a_cs, ap);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = nc - jr < NR ? nc - jr : NR;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t mr = mc - ir < MR ? mc - ir : MR;
+            micro_kernel(kc, ap + ir * kc, bp + jr * kc, c + (ic + ir) * n + jc + jr, n, mr, nr, pc > 0);
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * rpelab's optional native kernels (`native/`, a small N-API addon in C built by node-gyp:
+ * `npm run build:native`, which `npm test`, `npm run reproduce` and `npm run bench` attempt
+ * themselves). Where it is built, JS kernels (`js-kernels.ts`) hand their loops to it; where it
+ * is not (no compiler, no Node headers) or `RPELAB_NATIVE=0`, the JavaScript loops run instead.
+ * Both compute the same numbers (tested against each other).
+ */
+import * as path from 'path';
+
+/** The addon's functions. Arrays are float32 typed arrays; integers are plain numbers. */
+export interface NativeKernels {
+  /** 'avx2+fma' when compiled for a machine with them, else 'portable' (plain C loops). */
+  readonly simd: string;
+  /**
+   * out[g] = op(a[g]) · op(b[g]) for g < batch, row-major; a (b) holds batchA (batchB) matrices,
+   * 1 meaning one shared by every g. op(a) is [m, k] (a is [k, m] when transA = 1), op(b) [k, n].
+   */
+  matMul(
+    a: Float32Array, b: Float32Array, out: Float32Array, batch: number, batchA: number, batchB: number,
+    m: number, n: number, k: number, transA: 0 | 1, transB: 0 | 1,
+  ): void;
+  /** See `encodings/spe/sine-kernels.ts` (SINE_FEATURES). Writes `out` [B·L, J]. */
+  sineFeatures(
+    x: Float32Array, omega: Float32Array, theta: Float32Array, amp: Float32Array, gateAmp: Float32Array | null,
+    B: number, L: number, H: number, D: number, K: number, head: number, offset: number, out: Float32Array,
+  ): void;
+  /** See `encodings/spe/sine-kernels.ts` (SINE_FEATURES_GRAD). */
+  sineFeaturesGrad(
+    x: Float32Array, omega: Float32Array, theta: Float32Array, amp: Float32Array, gateAmp: Float32Array | null,
+    B: number, L: number, H: number, D: number, K: number, head: number, offset: number,
+    dF: Float32Array, dx: Float32Array, dOmega: Float32Array, dTheta: Float32Array, dAmp: Float32Array, dGate: Float32Array,
+  ): void;
+}
+
+/** Where the addon is built. */
+export const NATIVE_ADDON_PATH = path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'rpelab_native.node');
+
+let loaded: { kernels: NativeKernels | null; why: string } | null = null;
+let enabled = true;
+
+function load(): { kernels: NativeKernels | null; why: string } {
+  if (process.env.RPELAB_NATIVE === '0') return { kernels: null, why: 'disabled by RPELAB_NATIVE=0' };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const kernels = require(NATIVE_ADDON_PATH) as NativeKernels;
+    return { kernels, why: `${NATIVE_ADDON_PATH} (${kernels.simd})` };
+  } catch (e) {
+    return { kernels: null, why: `not built (${(e as Error).message.split('\n')[0]}); run npm run build:native` };
+  }
+}
+
+/** The native kernels, or null when the addon is not built or is disabled. */
+export function nativeKernels(): NativeKernels | null {
+  loaded ??= load();
+  return enabled ? loaded.kernels : null;
+}
+
+/**
+ * Turns the native kernels off (or back on) for this process, e.g. to compare them with the
+ * portable path in one run. Returns the previous setting.
+ */
+export function useNative(on: boolean): boolean {
+  const was = enabled;
+  enabled = on;
+  return was;
+}
+
+/** Whether the native kernels are in use, and why (for `backendInfo` and benchmark records). */
+export function nativeStatus(): { active: boolean; detail: string } {
+  loaded ??= load();
+  if (!enabled && loaded.kernels !== null) return { active: false, detail: 'built, turned off by useNative(false)' };
+  return { active: loaded.kernels !== null, detail: loaded.why };
+}

@@ -1,0 +1,189 @@
+/**
+ * The two fused kernels of the sineSPE feature path (wasm and cpu, as JavaScript loops; see
+ * `backend/js-kernels.ts`). For one head h of x [B, L, H, D] they build, and differentiate,
+ * the feature matrix F [B·L, J] of `sineSPEFeatureProject`:
+ *
+ *   F[n, 2·(d·K + k) + c] = a[d, k] · x[n, d] · trig_c(ω[d, k]·(offset + m) + θ[d, k]),  trig_0 = cos, trig_1 = sin
+ *   F[n, 2KD + d]         = s[d] · x[n, d]                                              (gated only)
+ *
+ * with n = b·L + m: the columns follow the reference's noise layout [D, 2K] (cos/sin interleaved). Composed from tf ops this is ~10 passes over B·L·2K·D elements forward and
+ * backward (plus cos/sin, which wasm evaluates slowly); here it is one pass each way. The
+ * sinusoids are advanced from position to position by the angle-addition recurrence in float64
+ * (re-evaluated exactly every `RESYNC` positions), so the kernels evaluate only O(L/RESYNC·K·D)
+ * cos/sin and the phases carry no float32 rounding.
+ */
+import { registerJsKernel, nativeKernels } from '../../backend';
+
+export const SINE_FEATURES = 'RpelabSineSPEFeatures';
+export const SINE_FEATURES_GRAD = 'RpelabSineSPEFeaturesGrad';
+
+/** Attributes of both kernels. */
+export interface SineFeatureAttrs {
+  /** The head h of x [B, L, H, D] to read. */
+  head: number;
+  /** Position of the first row (m = 0). */
+  offset: number;
+}
+
+/** Positions between exact re-evaluations of the sinusoids. */
+const RESYNC = 64;
+
+/** Per-head parameters, copied to float64, and the running sinusoids at the current position. */
+class Sinusoids {
+  readonly cos: Float64Array;
+  readonly sin: Float64Array;
+  private readonly stepCos: Float64Array;
+  private readonly stepSin: Float64Array;
+  constructor(
+    private readonly omega: Float64Array,
+    private readonly theta: Float64Array,
+  ) {
+    const n = omega.length;
+    this.cos = new Float64Array(n);
+    this.sin = new Float64Array(n);
+    this.stepCos = omega.map(Math.cos);
+    this.stepSin = omega.map(Math.sin);
+  }
+
+  /** Sets the sinusoids to position p (exactly every RESYNC rows, else one recurrence step from p − 1). */
+  at(row: number, p: number): void {
+    const { cos, sin, omega, theta, stepCos, stepSin } = this;
+    if (row % RESYNC === 0) {
+      for (let j = 0; j < cos.length; j++) {
+        const phase = omega[j] * p + theta[j];
+        cos[j] = Math.cos(phase);
+        sin[j] = Math.sin(phase);
+      }
+      return;
+    }
+    for (let j = 0; j < cos.length; j++) {
+      const c = cos[j];
+      cos[j] = c * stepCos[j] - sin[j] * stepSin[j];
+      sin[j] = sin[j] * stepCos[j] + c * stepSin[j];
+    }
+  }
+}
+
+/** Head h's [D, K] block of a [H, D, K] tensor (or [D] of [H, D]) as float64. */
+const headBlock = (values: Float32Array, h: number, size: number) => Float64Array.from(values.subarray(h * size, (h + 1) * size));
+
+/** Inputs: x [B, L, H, D], omega, theta, amp [H, D, K], gateAmp [H, D] (optional). */
+const INPUTS = ['x', 'omega', 'theta', 'amp', 'gateAmp'] as const;
+
+function dims(shapes: Array<number[] | null>) {
+  const [B, L, H, D] = shapes[0] as number[];
+  const K = (shapes[1] as number[])[2];
+  const gated = shapes[4] !== null;
+  return { B, L, H, D, K, gated, J: 2 * K * D + (gated ? D : 0) };
+}
+
+let registered = false;
+
+/** Registers both kernels on wasm and cpu (once). Their loops run natively where the addon is built. */
+export function registerSineFeatureKernels(): void {
+  if (registered) return;
+  registered = true;
+
+  registerJsKernel<SineFeatureAttrs>({
+    kernelName: SINE_FEATURES,
+    inputNames: INPUTS,
+    outputShapes: (shapes) => {
+      const { B, L, J } = dims(shapes);
+      return [[B * L, J]];
+    },
+    compute: ([x, omega, theta, amp, gateAmp], shapes, [out], { head, offset }) => {
+      const { B, L, H, D, K, gated, J } = dims(shapes);
+      const native = nativeKernels();
+      if (native) return native.sineFeatures(x!, omega!, theta!, amp!, gateAmp, B, L, H, D, K, head, offset, out);
+      const KD = K * D;
+      const a = headBlock(amp!, head, KD);
+      const s = gated ? headBlock(gateAmp!, head, D) : null;
+      const trig = new Sinusoids(headBlock(omega!, head, KD), headBlock(theta!, head, KD));
+      const { cos, sin } = trig;
+      const xs = x!;
+      for (let m = 0; m < L; m++) {
+        trig.at(m, offset + m);
+        for (let b = 0; b < B; b++) {
+          const n = b * L + m;
+          const xo = (n * H + head) * D;
+          const fo = n * J;
+          for (let d = 0, j = 0; d < D; d++) {
+            const xv = xs[xo + d];
+            for (let k = 0; k < K; k++, j++) {
+              const t = a[j] * xv;
+              out[fo + 2 * j] = t * cos[j];
+              out[fo + 2 * j + 1] = t * sin[j];
+            }
+          }
+          if (s !== null) for (let d = 0; d < D; d++) out[fo + 2 * KD + d] = s[d] * xs[xo + d];
+        }
+      }
+    },
+  });
+
+  // Extra first input: dF [B·L, J]. Outputs: dx [B, L, D], dOmega, dTheta, dAmp [D, K], dGateAmp [D].
+  registerJsKernel<SineFeatureAttrs>({
+    kernelName: SINE_FEATURES_GRAD,
+    inputNames: ['dF', ...INPUTS],
+    outputShapes: (shapes) => {
+      const { B, L, D, K } = dims(shapes.slice(1));
+      return [[B, L, D], [D, K], [D, K], [D, K], [D]];
+    },
+    compute: ([dF, x, omega, theta, amp, gateAmp], shapes, [dx, dOmega, dTheta, dAmp, dGate], { head, offset }) => {
+      const { B, L, H, D, K, gated, J } = dims(shapes.slice(1));
+      const native = nativeKernels();
+      if (native) return native.sineFeaturesGrad(x!, omega!, theta!, amp!, gateAmp, B, L, H, D, K, head, offset, dF!, dx, dOmega, dTheta, dAmp, dGate);
+      const KD = K * D;
+      const a = headBlock(amp!, head, KD);
+      const s = gated ? headBlock(gateAmp!, head, D) : null;
+      const trig = new Sinusoids(headBlock(omega!, head, KD), headBlock(theta!, head, KD));
+      const { cos, sin } = trig;
+      const [g, xs] = [dF!, x!];
+      // float64 accumulators: sums over up to B·L rows.
+      const accOmega = new Float64Array(KD);
+      const accTheta = new Float64Array(KD);
+      const accAmp = new Float64Array(KD);
+      const accGate = new Float64Array(D);
+      const phaseRow = new Float64Array(KD);  // Σ_b ∂/∂phase at the current position
+      for (let m = 0; m < L; m++) {
+        const p = offset + m;
+        trig.at(m, p);
+        phaseRow.fill(0);
+        for (let b = 0; b < B; b++) {
+          const n = b * L + m;
+          const xo = (n * H + head) * D;
+          const fo = n * J;
+          for (let d = 0, j = 0; d < D; d++) {
+            const xv = xs[xo + d];
+            let dxv = 0;
+            for (let k = 0; k < K; k++, j++) {
+              const g0 = g[fo + 2 * j];
+              const g1 = g[fo + 2 * j + 1];
+              const c = cos[j];
+              const sn = sin[j];
+              const u = g0 * c + g1 * sn;  // Σ_c ∂F_c · trig_c
+              const w = g1 * c - g0 * sn;  // Σ_c ∂F_c · trig_c′  (cos′ = −sin, sin′ = cos)
+              dxv += a[j] * u;
+              accAmp[j] += xv * u;
+              phaseRow[j] += a[j] * xv * w;
+            }
+            if (s !== null) {
+              const gf = g[fo + 2 * KD + d];
+              dxv += s[d] * gf;
+              accGate[d] += gf * xv;
+            }
+            dx[n * D + d] = dxv;
+          }
+        }
+        for (let j = 0; j < KD; j++) {
+          accTheta[j] += phaseRow[j];
+          accOmega[j] += p * phaseRow[j];
+        }
+      }
+      dOmega.set(accOmega);
+      dTheta.set(accTheta);
+      dAmp.set(accAmp);
+      dGate.set(accGate);
+    },
+  });
+}
