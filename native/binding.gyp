@@ -3,8 +3,8 @@
     {
       "target_name": "rpelab_native",
       "sources": ["src/rpelab_native.c", "src/sgemm.c"],
-      "cflags": ["-O3", "-march=native", "-ffp-contract=off", "-std=c11", "-Wall"],
-      "ldflags": ["-lm"]
+      "cflags": ["-O3", "-march=native", "-ffp-contract=off", "-std=c11", "-Wall", "-pthread"],
+      "ldflags": ["-lm", "-pthread"]
     }
   ]
 }

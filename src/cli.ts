@@ -11,7 +11,7 @@
  * This is the only module of the package that prints.
  */
 import { spawn } from 'child_process';
-import { initBackend, BACKEND_CHOICES } from './backend';
+import { initBackend, BACKEND_CHOICES, nativeThreads } from './backend';
 import { formatProgress, formatDuration } from './train';
 import {
   listExperiments, getExperiment, requestedExperiments, planRuns, runExperiments, collectReport, formatReports, checkScale, scaleDirName, readSummary,
@@ -232,7 +232,9 @@ async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: n
       const tag = `${p.experiment.name}/${p.variantName}/seed-${p.seed}`;
       const args = [...process.execArgv, __filename, 'run', p.experiment.name, '--only', p.variantName, '--seeds', String(p.seed), ...passOn];
       const code = await new Promise<number>((resolve) => {
-        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        // Each worker gets an equal share of the native matmul's threads (see backend/native.ts).
+        const env = { ...process.env, RPELAB_THREADS: String(Math.max(1, Math.floor(nativeThreads() / jobs))) };
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
         const relay = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
           let buf = '';
           stream.on('data', (d: Buffer) => {

@@ -208,6 +208,19 @@ static napi_value sine_features_grad(napi_env env, napi_callback_info info) {
 
 /* ---- batched matmul ------------------------------------------------------------------------ */
 
+/* Threads of the matmul: setThreads(n); 1 by default (see src/backend/native.ts). */
+static int num_threads = 1;
+
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t n;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1 || !get_int(env, argv[0], &n) || n < 1 || n > 64) FAIL("setThreads: expected an integer 1..64");
+  num_threads = (int)n;
+  return NULL;
+}
+
 /* matMul(a, b, out, batch, batchA, batchB, m, n, k, transA, transB): out[g] = op(a[g or 0]) · op(b[g or 0]) */
 static napi_value mat_mul(napi_env env, napi_callback_info info) {
   size_t argc = 11;
@@ -222,13 +235,106 @@ static napi_value mat_mul(napi_env env, napi_callback_info info) {
   const int64_t batch = v[0], batch_a = v[1], batch_b = v[2], m = v[3], n = v[4], k = v[5];
   if (batch < 1 || m < 0 || n < 0 || k < 0 || (batch_a != 1 && batch_a != batch) || (batch_b != 1 && batch_b != batch) ||
       (int64_t)na < batch_a * m * k || (int64_t)nb < batch_b * k * n || (int64_t)no < batch * m * n) FAIL("matMul: array sizes do not match");
-  float *work = malloc(sizeof(float) * (rpelab_sgemm_workspace(m, n, k) + 16));
-  if (!work) FAIL("matMul: out of memory");
-  for (int64_t g = 0; g < batch; g++) {
-    const float *ag = a + (batch_a == 1 ? 0 : g) * m * k, *bg = b + (batch_b == 1 ? 0 : g) * k * n;
-    rpelab_sgemm(m, n, k, ag, (int)v[6], bg, (int)v[7], out + g * m * n, work);
+  if (rpelab_batch_sgemm(batch, batch_a, batch_b, m, n, k, a, (int)v[6], b, (int)v[7], out, num_threads) != 0) FAIL("matMul: out of memory");
+  return NULL;
+}
+
+/* ---- depthwise convolution (NHWC, channel multiplier 1, stride 1, no padding) ------------------ */
+
+/* The arguments (n, h, w, c, fh, fw, a, b, out) of the three depthwise kernels, checked: a, b and out
+   hold, per kind, 0: x, f, y;  1: x, dy, df;  2: dy, f, dx  (x [n,h,w,c], f [fh,fw,c], y and dy [n,h-fh+1,w-fw+1,c]). */
+static int conv_args(napi_env env, napi_callback_info info, int kind, int64_t *v, float **a, float **b, float **out) {
+  size_t argc = 9, na, nb, no;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 9) return 0;
+  for (int i = 0; i < 6; i++) if (!get_int(env, argv[i], &v[i]) || v[i] < 1) return 0;
+  if (v[4] > v[1] || v[5] > v[2]) return 0;
+  if (!get_f32(env, argv[6], a, &na, 0) || !get_f32(env, argv[7], b, &nb, 0) || !get_f32(env, argv[8], out, &no, 0)) return 0;
+  const int64_t x = v[0] * v[1] * v[2] * v[3], f = v[4] * v[5] * v[3], y = v[0] * (v[1] - v[4] + 1) * (v[2] - v[5] + 1) * v[3];
+  const int64_t want[3][3] = {{x, f, y}, {x, y, f}, {y, f, x}};
+  return (int64_t)na == want[kind][0] && (int64_t)nb == want[kind][1] && (int64_t)no == want[kind][2];
+}
+
+/* depthwiseConv(n, h, w, c, fh, fw, x [n,h,w,c], f [fh,fw,c], out [n,h-fh+1,w-fw+1,c]) */
+static napi_value depthwise_conv(napi_env env, napi_callback_info info) {
+  int64_t v[6];
+  float *x, *f, *out;
+  if (!conv_args(env, info, 0, v, &x, &f, &out)) FAIL("depthwiseConv: bad arguments or sizes");
+  const int64_t N = v[0], H = v[1], W = v[2], C = v[3], FH = v[4], FW = v[5], OH = H - FH + 1, OW = W - FW + 1;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        float *o = out + ((n * OH + oh) * OW + ow) * C;
+        memset(o, 0, sizeof(float) * C);
+        for (int64_t i = 0; i < FH; i++)
+          for (int64_t j = 0; j < FW; j++) {
+            const float *xi = x + ((n * H + oh + i) * W + ow + j) * C, *fi = f + (i * FW + j) * C;
+            for (int64_t k = 0; k < C; k++) o[k] += xi[k] * fi[k];
+          }
+      }
+  return NULL;
+}
+
+/* depthwiseFilterGrad(n, h, w, c, fh, fw, x [n,h,w,c], dy [n,oh,ow,c], out [fh,fw,c]) */
+static napi_value depthwise_filter_grad(napi_env env, napi_callback_info info) {
+  int64_t v[6];
+  float *x, *dy, *out;
+  if (!conv_args(env, info, 1, v, &x, &dy, &out)) FAIL("depthwiseFilterGrad: bad arguments or sizes");
+  const int64_t N = v[0], H = v[1], W = v[2], C = v[3], FH = v[4], FW = v[5], OH = H - FH + 1, OW = W - FW + 1;
+  memset(out, 0, sizeof(float) * FH * FW * C);
+  for (int64_t i = 0; i < FH; i++)
+    for (int64_t j = 0; j < FW; j++) {
+      float *o = out + (i * FW + j) * C;
+      for (int64_t n = 0; n < N; n++)
+        for (int64_t oh = 0; oh < OH; oh++)
+          for (int64_t ow = 0; ow < OW; ow++) {
+            const float *d = dy + ((n * OH + oh) * OW + ow) * C, *xi = x + ((n * H + oh + i) * W + ow + j) * C;
+            for (int64_t k = 0; k < C; k++) o[k] += d[k] * xi[k];
+          }
+    }
+  return NULL;
+}
+
+/* depthwiseInputGrad(n, h, w, c, fh, fw, dy [n,oh,ow,c], f [fh,fw,c], out [n,h,w,c]) */
+static napi_value depthwise_input_grad(napi_env env, napi_callback_info info) {
+  int64_t v[6];
+  float *dy, *f, *out;
+  if (!conv_args(env, info, 2, v, &dy, &f, &out)) FAIL("depthwiseInputGrad: bad arguments or sizes");
+  const int64_t N = v[0], H = v[1], W = v[2], C = v[3], FH = v[4], FW = v[5], OH = H - FH + 1, OW = W - FW + 1;
+  memset(out, 0, sizeof(float) * N * H * W * C);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        const float *d = dy + ((n * OH + oh) * OW + ow) * C;
+        for (int64_t i = 0; i < FH; i++)
+          for (int64_t j = 0; j < FW; j++) {
+            float *o = out + ((n * H + oh + i) * W + ow + j) * C;
+            const float *fi = f + (i * FW + j) * C;
+            for (int64_t k = 0; k < C; k++) o[k] += d[k] * fi[k];
+          }
+      }
+  return NULL;
+}
+
+/* ---- sum over leading axes ------------------------------------------------------------------ */
+
+/* sumRows(x, rows, cols, out): out[j] = ((x[0, j] + x[1, j]) + x[2, j]) + ..., in float32, row by row */
+static napi_value sum_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 4) FAIL("sumRows: expected 4 arguments");
+  float *x, *out;
+  size_t nx, no;
+  int64_t rows, cols;
+  if (!get_f32(env, argv[0], &x, &nx, 0) || !get_int(env, argv[1], &rows) || !get_int(env, argv[2], &cols) ||
+      !get_f32(env, argv[3], &out, &no, 0) || rows < 0 || cols < 0 || (int64_t)nx < rows * cols || (int64_t)no < cols) FAIL("sumRows: bad arguments");
+  memset(out, 0, sizeof(float) * cols);
+  for (int64_t i = 0; i < rows; i++) {
+    const float *r = x + i * cols;
+    for (int64_t j = 0; j < cols; j++) out[j] += r[j];
   }
-  free(work);
   return NULL;
 }
 
@@ -242,6 +348,11 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"simd", NULL, NULL, NULL, NULL, simd, napi_enumerable, NULL},
     {"matMul", NULL, mat_mul, NULL, NULL, NULL, napi_default, NULL},
+    {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
+    {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+    {"depthwiseConv", NULL, depthwise_conv, NULL, NULL, NULL, napi_default, NULL},
+    {"depthwiseFilterGrad", NULL, depthwise_filter_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"depthwiseInputGrad", NULL, depthwise_input_grad, NULL, NULL, NULL, napi_default, NULL},
     {"sineFeatures", NULL, sine_features, NULL, NULL, NULL, napi_default, NULL},
     {"sineFeaturesGrad", NULL, sine_features_grad, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -3,6 +3,7 @@
  * GotoBLAS manner around a 6x16 register micro-kernel (AVX2 + FMA when the compiler targets
  * them, a portable C loop otherwise). Used by rpelab's native BatchMatMul.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,10 +104,13 @@ size_t rpelab_sgemm_workspace(int64_t m, int64_t n, int64_t k) {
 }
 
 void rpelab_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int trans_a, const float *b, int trans_b, float *c, float *work) {
+  rpelab_sgemm_strided(m, n, k, a, trans_a ? 1 : k, trans_a ? m : 1, b, trans_b, c, work);
+}
+
+void rpelab_sgemm_strided(int64_t m, int64_t n, int64_t k, const float *a, int64_t a_rs, int64_t a_cs, const float *b, int trans_b, float *c, float *work) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) { memset(c, 0, sizeof(float) * m * n); return; }
-  /* op(A)(i, p), op(B)(p, j) strides */
-  const int64_t a_rs = trans_a ? 1 : k, a_cs = trans_a ? m : 1;
+  /* op(B)(p, j) strides; op(A)(i, p) = a[i*a_rs + p*a_cs] */
   const int64_t b_rs = trans_b ? 1 : n, b_cs = trans_b ? k : 1;
   const int64_t nc_max = n < NC ? n : NC, kc_max = k < KC ? k : KC;
   float *bp = work;
@@ -129,4 +133,65 @@ void rpelab_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int trans_a, 
       }
     }
   }
+}
+
+/* ---- threads --------------------------------------------------------------------------------- */
+
+typedef struct {
+  int64_t m, n, k, batch, batch_a, batch_b;
+  const float *a, *b;
+  float *c;
+  int trans_a, trans_b;
+  int64_t first, last;  /* this thread's share: rows of C (batch == 1) or batch elements */
+  int failed;
+} Job;
+
+static void *run_job(void *arg) {
+  Job *j = arg;
+  const int64_t rows = j->batch == 1 ? j->last - j->first : j->m;
+  float *work = malloc(sizeof(float) * (rpelab_sgemm_workspace(rows, j->n, j->k) + 16));
+  if (!work) { j->failed = 1; return NULL; }
+  if (j->batch == 1) {
+    /* rows first..last of C from rows first..last of op(A) */
+    const int64_t a_rs = j->trans_a ? 1 : j->k, a_cs = j->trans_a ? j->m : 1;
+    rpelab_sgemm_strided(rows, j->n, j->k, j->a + j->first * a_rs, a_rs, a_cs, j->b, j->trans_b, j->c + j->first * j->n, work);
+  } else {
+    for (int64_t g = j->first; g < j->last; g++) {
+      rpelab_sgemm(j->m, j->n, j->k, j->a + (j->batch_a == 1 ? 0 : g) * j->m * j->k, j->trans_a,
+                   j->b + (j->batch_b == 1 ? 0 : g) * j->k * j->n, j->trans_b, j->c + g * j->m * j->n, work);
+    }
+  }
+  free(work);
+  return NULL;
+}
+
+int rpelab_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k,
+                       const float *a, int trans_a, const float *b, int trans_b, float *c, int threads) {
+  /* Threads only pay off past a few million multiply-adds (creating one costs tens of µs). */
+  const double macs = (double)batch * m * n * k;
+  if (threads > 1 && macs < 4e6) threads = 1;
+  const int64_t units = batch == 1 ? (m + MR - 1) / MR : batch;
+  if (threads > units) threads = (int)units;
+  if (threads < 1) threads = 1;
+  Job jobs[64];
+  pthread_t tids[64];
+  if (threads > 64) threads = 64;
+  for (int t = 0; t < threads; t++) {
+    Job *j = &jobs[t];
+    *j = (Job){m, n, k, batch, batch_a, batch_b, a, b, c, trans_a, trans_b, 0, 0, 0};
+    const int64_t lo = units * t / threads, hi = units * (t + 1) / threads;
+    j->first = batch == 1 ? lo * MR : lo;
+    j->last = batch == 1 ? (hi * MR < m ? hi * MR : m) : hi;
+  }
+  int started = 0;
+  for (int t = 1; t < threads; t++) {
+    if (pthread_create(&tids[t], NULL, run_job, &jobs[t]) != 0) break;
+    started = t;
+  }
+  /* Any share whose thread could not start runs here. */
+  for (int t = started + 1; t < threads; t++) run_job(&jobs[t]);
+  run_job(&jobs[0]);
+  for (int t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+  for (int t = 0; t < threads; t++) if (jobs[t].failed) return -1;
+  return 0;
 }

@@ -210,6 +210,19 @@ export function registerFastKernels(): string[] {
     tf.registerKernel({ ...prevMatMul, kernelFunc: (args) => wasmBatchMatMul(args as never, prevMatMul.kernelFunc as never) });
     replaced.push('BatchMatMul/wasm');
   }
+  for (const backendName of ['wasm', 'cpu'] as const) {
+    const storeOf = (b: unknown) => (backendName === 'wasm' ? wasmStore(b as WasmBackend) : cpuStore(b as CpuBackend));
+    for (const kernelName of DEPTHWISE_KERNELS) {
+      const prev = tf.getKernel(kernelName, backendName);
+      if (!prev) continue;
+      tf.unregisterKernel(kernelName, backendName);
+      tf.registerKernel({
+        ...prev,
+        kernelFunc: (args) => (nativeDepthwise(kernelName, args.inputs as Record<string, Info>, args.attrs as DepthwiseAttrs, storeOf(args.backend)) ?? prev.kernelFunc(args)) as Info,
+      });
+      replaced.push(`${kernelName}/${backendName}`);
+    }
+  }
   const prevCpuMatMul = tf.getKernel('BatchMatMul', 'cpu');
   if (prevCpuMatMul) {
     tf.unregisterKernel('BatchMatMul', 'cpu');
@@ -240,12 +253,56 @@ function wasmSumLeading(args: { inputs: { x: Info }; attrs: { axis: number | num
   const out = args.backend.makeOutput(args.attrs.keepDims ? keepShape : x.shape.slice(r), 'float32');
   const acc = args.backend.typedArrayFromHeap(out) as Float32Array;
   const src = args.backend.typedArrayFromHeap(x) as Float32Array;
+  const native = nativeKernels();
+  if (native) {
+    native.sumRows(src, rows, cols, acc);
+    return out;
+  }
   acc.fill(0);
   for (let i = 0; i < rows; i++) {
     const o = i * cols;
     for (let j = 0; j < cols; j++) acc[j] += src[o + j];
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise convolution (native only)
+
+const DEPTHWISE_KERNELS = ['DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput'] as const;
+type DepthwiseAttrs = {
+  strides?: number | number[]; dilations?: number | number[]; pad?: unknown; dataFormat?: string;
+  filterShape?: number[]; inputShape?: number[];
+};
+
+const allOnes = (v: number | number[] | undefined) => v === undefined || (Array.isArray(v) ? v.every((x) => x === 1) : v === 1);
+
+/**
+ * The three depthwise-convolution kernels on the native addon, for the case convSPE uses: NHWC,
+ * one output channel per input channel, stride 1, dilation 1, no padding. Null (use tfjs's
+ * kernel; on wasm the two gradients are delegated to cpu) for anything else or without the addon.
+ */
+function nativeDepthwise(kernelName: (typeof DEPTHWISE_KERNELS)[number], inputs: Record<string, Info>, attrs: DepthwiseAttrs, store: Store): Info | null {
+  const native = nativeKernels();
+  if (!native || !allOnes(attrs.strides) || !allOnes(attrs.dilations) || (attrs.dataFormat ?? 'NHWC') !== 'NHWC') return null;
+  if (!(attrs.pad === 'valid' || attrs.pad === 0)) return null;
+  const [a, b] = kernelName === 'DepthwiseConv2dNative' ? [inputs.x, inputs.filter] : kernelName === 'DepthwiseConv2dNativeBackpropFilter' ? [inputs.x, inputs.dy] : [inputs.dy, inputs.filter];
+  if (a === undefined || b === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const xShape = kernelName === 'DepthwiseConv2dNativeBackpropInput' ? attrs.inputShape : a.shape;
+  const fShape = kernelName === 'DepthwiseConv2dNativeBackpropFilter' ? attrs.filterShape : b.shape;
+  if (!xShape || !fShape || xShape.length !== 4 || fShape.length !== 4 || fShape[3] !== 1 || fShape[2] !== xShape[3]) return null;
+  const [n, h, w, c] = xShape;
+  const [fh, fw] = fShape;
+  if (fh > h || fw > w) return null;
+  const outShape = kernelName === 'DepthwiseConv2dNative' ? [n, h - fh + 1, w - fw + 1, c] : kernelName === 'DepthwiseConv2dNativeBackpropFilter' ? fShape : xShape;
+  // cpu kernels occasionally hold float32 values in plain arrays: those go to tfjs's kernel.
+  if (![a, b].every((t) => store.values(t) instanceof Float32Array)) return null;
+  const out = store.output(outShape, 'float32');
+  // Input views after the output's allocation (a wasm heap that grows detaches older views).
+  const [av, bv] = [store.values(a), store.values(b)] as Float32Array[];
+  const run = kernelName === 'DepthwiseConv2dNative' ? native.depthwiseConv : kernelName === 'DepthwiseConv2dNativeBackpropFilter' ? native.depthwiseFilterGrad : native.depthwiseInputGrad;
+  run.call(native, n, h, w, c, fh, fw, av, bv, out.values as Float32Array);
+  return out.info;
 }
 
 // ---------------------------------------------------------------------------------------------

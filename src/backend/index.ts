@@ -19,5 +19,5 @@ export * from './checks';
 export { matMul2d } from './ops';
 export { registerJsKernel, hasJsKernel, runJsKernel, JS_KERNEL_BACKENDS } from './js-kernels';
 export type { JsKernelSpec } from './js-kernels';
-export { nativeKernels, nativeStatus, useNative, NATIVE_ADDON_PATH } from './native';
+export { nativeKernels, nativeStatus, nativeThreads, useNative, NATIVE_ADDON_PATH } from './native';
 export type { NativeKernels } from './native';

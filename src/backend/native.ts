@@ -4,7 +4,11 @@
  * themselves). Where it is built, JS kernels (`js-kernels.ts`) hand their loops to it; where it
  * is not (no compiler, no Node headers) or `RPELAB_NATIVE=0`, the JavaScript loops run instead.
  * Both compute the same numbers (tested against each other).
+ *
+ * The native matmul splits large products over `RPELAB_THREADS` threads (default: the machine's
+ * available parallelism); `rpelab run --jobs N` gives each of its N worker processes an equal share.
  */
+import * as os from 'os';
 import * as path from 'path';
 
 /** The addon's functions. Arrays are float32 typed arrays; integers are plain numbers. */
@@ -19,6 +23,18 @@ export interface NativeKernels {
     a: Float32Array, b: Float32Array, out: Float32Array, batch: number, batchA: number, batchB: number,
     m: number, n: number, k: number, transA: 0 | 1, transB: 0 | 1,
   ): void;
+  /** Threads the matmul may use (1..64); products under ~4M multiply-adds use one. */
+  setThreads(n: number): void;
+  /**
+   * Depthwise convolution (tfjs's correlation), NHWC, one output per channel, stride 1, no padding:
+   * out [n, h−fh+1, w−fw+1, c] from x [n, h, w, c] and f [fh, fw, c]. The two gradients: of the
+   * filter (from x and dy) and of the input (from dy and f).
+   */
+  depthwiseConv(n: number, h: number, w: number, c: number, fh: number, fw: number, x: Float32Array, f: Float32Array, out: Float32Array): void;
+  depthwiseFilterGrad(n: number, h: number, w: number, c: number, fh: number, fw: number, x: Float32Array, dy: Float32Array, out: Float32Array): void;
+  depthwiseInputGrad(n: number, h: number, w: number, c: number, fh: number, fw: number, dy: Float32Array, f: Float32Array, out: Float32Array): void;
+  /** out[j] = Σ_i x[i, j] for x [rows, cols], in float32, row after row (the order of wasm's Sum). */
+  sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
   /** See `encodings/spe/sine-kernels.ts` (SINE_FEATURES). Writes `out` [B·L, J]. */
   sineFeatures(
     x: Float32Array, omega: Float32Array, theta: Float32Array, amp: Float32Array, gateAmp: Float32Array | null,
@@ -35,6 +51,18 @@ export interface NativeKernels {
 /** Where the addon is built. */
 export const NATIVE_ADDON_PATH = path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'rpelab_native.node');
 
+/** `RPELAB_THREADS` (an integer 1..64) or the machine's available parallelism. */
+export function nativeThreads(): number {
+  const env = process.env.RPELAB_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`RPELAB_THREADS: expected an integer from 1 to 64, got '${env}'`);
+    return n;
+  }
+  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(64, cpus));
+}
+
 let loaded: { kernels: NativeKernels | null; why: string } | null = null;
 let enabled = true;
 
@@ -43,7 +71,9 @@ function load(): { kernels: NativeKernels | null; why: string } {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const kernels = require(NATIVE_ADDON_PATH) as NativeKernels;
-    return { kernels, why: `${NATIVE_ADDON_PATH} (${kernels.simd})` };
+    const threads = nativeThreads();
+    kernels.setThreads(threads);
+    return { kernels, why: `${NATIVE_ADDON_PATH} (${kernels.simd}, ${threads} thread${threads === 1 ? '' : 's'})` };
   } catch (e) {
     return { kernels: null, why: `not built (${(e as Error).message.split('\n')[0]}); run npm run build:native` };
   }

@@ -122,6 +122,40 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     });
   }
 
+  it('native depthwise convolution and both its gradients equal tfjs\'s kernels (1-D and 2-D filters; strided and padded cases fall back)', () => {
+    const cases: Array<[number[], number[], number, 'valid' | 'same']> = [
+      [[2, 1, 40, 6], [1, 7, 6, 1], 1, 'valid'],  // convSPE 1-D: one row per realization
+      [[1, 9, 8, 4], [3, 2, 4, 1], 1, 'valid'],  // convSPE 2-D
+      [[1, 9, 8, 4], [3, 3, 4, 1], 2, 'valid'],  // stride 2: tfjs's kernels
+      [[1, 9, 8, 4], [3, 3, 4, 1], 1, 'same'],  // padding: tfjs's kernels
+    ];
+    const rng = new Rng(8);
+    for (const [xs, fs, stride, pad] of cases) {
+      const x = rnd(rng, xs);
+      const f = rnd(rng, fs);
+      const run = (native: boolean) => {
+        const was = useNative(native);
+        try {
+          const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) =>
+            tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad).square().sum())([x, f]);
+          const y = tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, stride, pad);
+          return [y, value, ...grads];
+        } finally {
+          useNative(was);
+        }
+      };
+      tf.tidy(() => {
+        const want = run(false);
+        const got = run(true);
+        ['y', 'loss', 'dx', 'df'].forEach((name, i) => {
+          assert.deepEqual(got[i].shape, want[i].shape);
+          assertClose(got[i], want[i], 1e-4, 1e-4, `${name}: x [${xs}], f [${fs}], stride ${stride}, ${pad}`);
+        });
+      });
+      tf.dispose([x, f]);
+    }
+  });
+
   it('matMul gradients equal dA = dY Bᵀ and dB = Aᵀ dY (batched)', () => {
     tf.tidy(() => {
       const rng = new Rng(4);
@@ -150,27 +184,34 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     }
   });
 
-  it('Sum over leading axes is the sequential float32 sum of the rows (bit-exact on wasm)', () => {
-    tf.tidy(() => {
-      const shape = [3, 4, 5];
-      const x = rnd(new Rng(7), shape);
-      const xv = x.dataSync();
-      for (const [axes, keep] of [[[0], false], [[0, 1], true], [[1, 0], false]] as Array<[number[], boolean]>) {
-        const rows = axes.length === 1 ? 3 : 12;
-        const cols = 60 / rows;
-        const want = Array.from({ length: cols }, (_, j) => {
-          let acc = 0;
-          for (let i = 0; i < rows; i++) acc = Math.fround(acc + xv[i * cols + j]);
-          return acc;
+  it('Sum over leading axes is the sequential float32 sum of the rows (bit-exact on wasm; native kernels when built, and JavaScript)', () => {
+    for (const native of [true, false]) {
+      const was = useNative(native);
+      try {
+        tf.tidy(() => {
+          const shape = [3, 4, 5];
+          const x = rnd(new Rng(7), shape);
+          const xv = x.dataSync();
+          for (const [axes, keep] of [[[0], false], [[0, 1], true], [[1, 0], false]] as Array<[number[], boolean]>) {
+            const rows = axes.length === 1 ? 3 : 12;
+            const cols = 60 / rows;
+            const want = Array.from({ length: cols }, (_, j) => {
+              let acc = 0;
+              for (let i = 0; i < rows; i++) acc = Math.fround(acc + xv[i * cols + j]);
+              return acc;
+            });
+            const got = x.sum(axes, keep);
+            assert.deepEqual(got.shape, keep ? [1, 1, 5] : shape.slice(axes.length));
+            if (tf.getBackend() === 'wasm') assert.deepEqual(Array.from(got.dataSync()), want, `axes ${axes}`);
+            else assertClose(got.dataSync(), want, 1e-6, 1e-6, `axes ${axes}`);
+          }
+          // Other reductions are left to the backend's own kernel.
+          assertClose(x.sum(2), tf.tensor(Array.from({ length: 12 }, (_, i) => [0, 1, 2, 3, 4].reduce((a, k) => a + xv[i * 5 + k], 0)), [3, 4]), 1e-5, 1e-5);
         });
-        const got = x.sum(axes, keep);
-        assert.deepEqual(got.shape, keep ? [1, 1, 5] : shape.slice(axes.length));
-        if (tf.getBackend() === 'wasm') assert.deepEqual(Array.from(got.dataSync()), want, `axes ${axes}`);
-        else assertClose(got.dataSync(), want, 1e-6, 1e-6, `axes ${axes}`);
+      } finally {
+        useNative(was);
       }
-      // Other reductions are left to the backend's own kernel.
-      assertClose(x.sum(2), tf.tensor(Array.from({ length: 12 }, (_, i) => [0, 1, 2, 3, 4].reduce((a, k) => a + xv[i * 5 + k], 0)), [3, 4]), 1e-5, 1e-5);
-    });
+    }
   });
 
   it('Identity (clone) keeps the values after the original is disposed', () => {
