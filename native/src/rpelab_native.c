@@ -9,9 +9,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <node_api.h>
+#include <pthread.h>
 #include "sgemm.h"
 
 #define RESYNC 64
+
+/* Threads of the matmul and the sineSPE kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
+static int num_threads = 1;
+
+/* Runs fn(job i) for i < n, jobs 1.. on their own threads and job 0 here (any that cannot start, here too). */
+static void run_jobs(void *(*fn)(void *), void *jobs, size_t job_size, int n) {
+  pthread_t tids[64];
+  int started[64] = {0};
+  for (int i = 1; i < n && i < 64; i++) started[i] = pthread_create(&tids[i], NULL, fn, (char *)jobs + i * job_size) == 0;
+  fn(jobs);
+  for (int i = 1; i < n && i < 64; i++) {
+    if (started[i]) pthread_join(tids[i], NULL);
+    else fn((char *)jobs + i * job_size);
+  }
+}
+
+/* Splits positions 0..L into n ranges that start on a RESYNC boundary (so every range starts with
+   exact sinusoids and the result does not depend on n). Returns the number of ranges. */
+static int split_positions(int64_t L, int n, int64_t *starts) {
+  const int64_t blocks = (L + RESYNC - 1) / RESYNC;
+  if (n > blocks) n = (int)blocks;
+  if (n < 1) n = 1;
+  for (int i = 0; i <= n; i++) {
+    int64_t m = (blocks * i / n) * RESYNC;
+    starts[i] = m < L ? m : L;
+  }
+  return n;
+}
 
 /* ---- argument helpers ---------------------------------------------------------------------- */
 
@@ -100,30 +129,32 @@ static int parse_sine(napi_env env, napi_value *argv, SineArgs *a, size_t *xlen)
   return 1;
 }
 
-/* sineFeatures(x, omega, theta, amp, gateAmp|null, B, L, H, D, K, head, offset, out) */
-static napi_value sine_features(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
-  napi_value argv[13];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 13) FAIL("sineFeatures: expected 13 arguments");
-  SineArgs a;
-  size_t xlen, olen;
-  float *out;
-  if (!parse_sine(env, argv, &a, &xlen)) FAIL("sineFeatures: bad inputs or sizes");
-  const int64_t D = a.D, K = a.K, KD2 = 2 * D * K, J = KD2 + (a.gate ? D : 0);
-  if (!get_f32(env, argv[12], &out, &olen, 0) || (int64_t)olen != a.B * a.L * J) FAIL("sineFeatures: bad output size");
+typedef struct {
+  const SineArgs *a;
+  float *out;        /* forward: F [B·L, J] */
+  const float *dF;   /* backward: ∂F [B·L, J] */
+  float *dx;         /* backward: [B, L, D] */
+  double *acc;       /* backward: this range's sums ∂ω, ∂θ, ∂a [D·K] and ∂s [D] */
+  int64_t m0, m1;
+  int failed;
+} SineJob;
+
+static void *sine_features_range(void *arg) {
+  SineJob *job = arg;
+  const SineArgs *a = job->a;
+  const int64_t D = a->D, K = a->K, KD2 = 2 * D * K, J = KD2 + (a->gate ? D : 0);
   Trig t;
   float *row = malloc(sizeof(float) * KD2);
-  if (!row || !trig_init(&t, &a)) { free(row); FAIL("sineFeatures: out of memory"); }
-  const float *amp = a.amp + a.head * D * K;
-  const float *gate = a.gate ? a.gate + a.head * D : NULL;
-  for (int64_t m = 0; m < a.L; m++) {
-    trig_at(&t, m, a.offset + m);
+  if (!row || !trig_init(&t, a)) { free(row); job->failed = 1; return NULL; }
+  const float *amp = a->amp + a->head * D * K;
+  const float *gate = a->gate ? a->gate + a->head * D : NULL;
+  for (int64_t m = job->m0; m < job->m1; m++) {
+    trig_at(&t, m, a->offset + m);
     trig_row(&t, amp, row);
-    for (int64_t b = 0; b < a.B; b++) {
-      int64_t n = b * a.L + m;
-      const float *x = a.x + (n * a.H + a.head) * D;
-      float *o = out + n * J;
+    for (int64_t b = 0; b < a->B; b++) {
+      int64_t n = b * a->L + m;
+      const float *x = a->x + (n * a->H + a->head) * D;
+      float *o = job->out + n * J;
       for (int64_t d = 0; d < D; d++) {
         const float xv = x[d];
         const float *r = row + d * 2 * K;
@@ -138,41 +169,56 @@ static napi_value sine_features(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* sineFeaturesGrad(x, omega, theta, amp, gateAmp|null, B, L, H, D, K, head, offset, dF, dx, dOmega, dTheta, dAmp, dGate) */
-static napi_value sine_features_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 18;
-  napi_value argv[18];
+/* Positions per thread below which the sineSPE kernels stay on one thread. */
+#define SINE_MIN_ELEMENTS (1 << 20)
+
+static int sine_threads(const SineArgs *a) {
+  const int64_t elements = a->B * a->L * 2 * a->D * a->K;
+  return elements < SINE_MIN_ELEMENTS ? 1 : num_threads;
+}
+
+/* sineFeatures(x, omega, theta, amp, gateAmp|null, B, L, H, D, K, head, offset, out) */
+static napi_value sine_features(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 18) FAIL("sineFeaturesGrad: expected 18 arguments");
+  if (argc != 13) FAIL("sineFeatures: expected 13 arguments");
   SineArgs a;
-  size_t xlen, n0, n1, n2, n3, n4, n5;
-  float *dF, *dx, *dOm, *dTh, *dAmp, *dGate;
-  if (!parse_sine(env, argv, &a, &xlen)) FAIL("sineFeaturesGrad: bad inputs or sizes");
-  const int64_t D = a.D, K = a.K, DK = D * K, KD2 = 2 * DK, J = KD2 + (a.gate ? D : 0);
-  if (!get_f32(env, argv[12], &dF, &n0, 0) || (int64_t)n0 != a.B * a.L * J ||
-      !get_f32(env, argv[13], &dx, &n1, 0) || (int64_t)n1 != a.B * a.L * D ||
-      !get_f32(env, argv[14], &dOm, &n2, 0) || (int64_t)n2 != DK ||
-      !get_f32(env, argv[15], &dTh, &n3, 0) || (int64_t)n3 != DK ||
-      !get_f32(env, argv[16], &dAmp, &n4, 0) || (int64_t)n4 != DK ||
-      !get_f32(env, argv[17], &dGate, &n5, 0) || (int64_t)n5 != D) FAIL("sineFeaturesGrad: bad output sizes");
+  size_t xlen, olen;
+  float *out;
+  if (!parse_sine(env, argv, &a, &xlen)) FAIL("sineFeatures: bad inputs or sizes");
+  const int64_t J = 2 * a.D * a.K + (a.gate ? a.D : 0);
+  if (!get_f32(env, argv[12], &out, &olen, 0) || (int64_t)olen != a.B * a.L * J) FAIL("sineFeatures: bad output size");
+  int64_t starts[65];
+  const int n = split_positions(a.L, sine_threads(&a), starts);
+  SineJob jobs[64];
+  for (int i = 0; i < n; i++) jobs[i] = (SineJob){&a, out, NULL, NULL, NULL, starts[i], starts[i + 1], 0};
+  run_jobs(sine_features_range, jobs, sizeof(SineJob), n);
+  for (int i = 0; i < n; i++) if (jobs[i].failed) FAIL("sineFeatures: out of memory");
+  return NULL;
+}
+
+static void *sine_grad_range(void *arg) {
+  SineJob *job = arg;
+  const SineArgs *a = job->a;
+  const int64_t D = a->D, K = a->K, DK = D * K, KD2 = 2 * DK, J = KD2 + (a->gate ? D : 0);
   Trig t;
   float *row = malloc(sizeof(float) * KD2);   /* a · trig, as in the forward */
   float *gm = malloc(sizeof(float) * KD2);    /* Σ_b ∂F · x at this position */
-  double *acc = calloc(3 * DK + D, sizeof(double));
-  if (!row || !gm || !acc || !trig_init(&t, &a)) { free(row); free(gm); free(acc); FAIL("sineFeaturesGrad: out of memory"); }
-  double *accOm = acc, *accTh = acc + DK, *accAmp = acc + 2 * DK, *accGate = acc + 3 * DK;
-  const float *amp = a.amp + a.head * DK;
-  const float *gate = a.gate ? a.gate + a.head * D : NULL;
-  for (int64_t m = 0; m < a.L; m++) {
-    const int64_t p = a.offset + m;
+  if (!row || !gm || !trig_init(&t, a)) { free(row); free(gm); job->failed = 1; return NULL; }
+  double *accOm = job->acc, *accTh = job->acc + DK, *accAmp = job->acc + 2 * DK, *accGate = job->acc + 3 * DK;
+  const float *amp = a->amp + a->head * DK;
+  const float *gate = a->gate ? a->gate + a->head * D : NULL;
+  for (int64_t m = job->m0; m < job->m1; m++) {
+    const int64_t p = a->offset + m;
     trig_at(&t, m, p);
     trig_row(&t, amp, row);
     memset(gm, 0, sizeof(float) * KD2);
-    for (int64_t b = 0; b < a.B; b++) {
-      int64_t n = b * a.L + m;
-      const float *x = a.x + (n * a.H + a.head) * D;
-      const float *g = dF + n * J;
-      float *dxr = dx + n * D;
+    for (int64_t b = 0; b < a->B; b++) {
+      int64_t n = b * a->L + m;
+      const float *x = a->x + (n * a->H + a->head) * D;
+      const float *g = job->dF + n * J;
+      float *dxr = job->dx + n * D;
       for (int64_t d = 0; d < D; d++) {
         const float xv = x[d];
         const float *gd = g + d * 2 * K, *r = row + d * 2 * K;
@@ -194,22 +240,55 @@ static napi_value sine_features_grad(napi_env env, napi_callback_info info) {
     }
     for (int64_t j = 0; j < DK; j++) {
       const double g0 = gm[2 * j], g1 = gm[2 * j + 1], c = t.c[j], s = t.s[j];
-      accAmp[j] += g0 * c + g1 * s;              /* Σ_c ∂F_c · x · trig_c */
+      accAmp[j] += g0 * c + g1 * s;                    /* Σ_c ∂F_c · x · trig_c */
       const double dphi = amp[j] * (g1 * c - g0 * s);  /* Σ_c ∂F_c · a · x · trig_c′ */
       accTh[j] += dphi;
       accOm[j] += (double)p * dphi;
     }
   }
-  for (int64_t j = 0; j < DK; j++) { dOm[j] = (float)accOm[j]; dTh[j] = (float)accTh[j]; dAmp[j] = (float)accAmp[j]; }
-  for (int64_t d = 0; d < D; d++) dGate[d] = (float)accGate[d];
-  free(row); free(gm); free(acc); free(t.c);
+  free(row); free(gm); free(t.c);
+  return NULL;
+}
+
+/* sineFeaturesGrad(x, omega, theta, amp, gateAmp|null, B, L, H, D, K, head, offset, dF, dx, dOmega, dTheta, dAmp, dGate) */
+static napi_value sine_features_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 18;
+  napi_value argv[18];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 18) FAIL("sineFeaturesGrad: expected 18 arguments");
+  SineArgs a;
+  size_t xlen, n0, n1, n2, n3, n4, n5;
+  float *dF, *dx, *dOm, *dTh, *dAmp, *dGate;
+  if (!parse_sine(env, argv, &a, &xlen)) FAIL("sineFeaturesGrad: bad inputs or sizes");
+  const int64_t D = a.D, DK = D * a.K, J = 2 * DK + (a.gate ? D : 0), nacc = 3 * DK + D;
+  if (!get_f32(env, argv[12], &dF, &n0, 0) || (int64_t)n0 != a.B * a.L * J ||
+      !get_f32(env, argv[13], &dx, &n1, 0) || (int64_t)n1 != a.B * a.L * D ||
+      !get_f32(env, argv[14], &dOm, &n2, 0) || (int64_t)n2 != DK ||
+      !get_f32(env, argv[15], &dTh, &n3, 0) || (int64_t)n3 != DK ||
+      !get_f32(env, argv[16], &dAmp, &n4, 0) || (int64_t)n4 != DK ||
+      !get_f32(env, argv[17], &dGate, &n5, 0) || (int64_t)n5 != D) FAIL("sineFeaturesGrad: bad output sizes");
+  int64_t starts[65];
+  const int n = split_positions(a.L, sine_threads(&a), starts);
+  double *acc = calloc((size_t)(n * nacc), sizeof(double));
+  if (!acc) FAIL("sineFeaturesGrad: out of memory");
+  SineJob jobs[64];
+  for (int i = 0; i < n; i++) jobs[i] = (SineJob){&a, NULL, dF, dx, acc + i * nacc, starts[i], starts[i + 1], 0};
+  run_jobs(sine_grad_range, jobs, sizeof(SineJob), n);
+  int failed = 0;
+  for (int i = 0; i < n; i++) failed |= jobs[i].failed;
+  /* Sums over the ranges in order: the same numbers for any number of threads with the same ranges. */
+  for (int i = 1; i < n && !failed; i++) for (int64_t j = 0; j < nacc; j++) acc[j] += acc[i * nacc + j];
+  if (!failed) {
+    for (int64_t j = 0; j < DK; j++) { dOm[j] = (float)acc[j]; dTh[j] = (float)acc[DK + j]; dAmp[j] = (float)acc[2 * DK + j]; }
+    for (int64_t d = 0; d < D; d++) dGate[d] = (float)acc[3 * DK + d];
+  }
+  free(acc);
+  if (failed) FAIL("sineFeaturesGrad: out of memory");
   return NULL;
 }
 
 /* ---- batched matmul ------------------------------------------------------------------------ */
 
-/* Threads of the matmul: setThreads(n); 1 by default (see src/backend/native.ts). */
-static int num_threads = 1;
 
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;

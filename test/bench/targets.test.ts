@@ -85,6 +85,14 @@ describe('bench/targets', () => {
     now[1].msMedian = 200;
     assert.equal(trainTarget(now, base, 'b').status, 'PASS');
     assert.equal(trainTarget(now, null, 'none').status, 'N/A');
+    // A baseline step that timed out bounds its speedup from below; a plain error leaves it N/A.
+    const slow = [...now, step('conv', 1000, 900)];
+    const timedOut = [...base, { ...step('conv', 0, 0), msMedian: undefined, cpuMsMedian: undefined, error: 'timed out after 150 s (--point-timeout)' }];
+    const t = trainTarget(slow, timedOut, 'b');
+    assert.equal(t.status, 'PASS');
+    assert.match(t.detail, /conv: > x150\.00 \(the baseline step timed out after 150 s\)/);
+    const failed = [...base, { ...step('conv', 0, 0), msMedian: undefined, cpuMsMedian: undefined, error: 'out of memory' }];
+    assert.equal(trainTarget(slow, failed, 'b').status, 'N/A');
   });
 
   it('evaluateTargets lists the six targets of the issue', () => {

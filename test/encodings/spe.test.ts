@@ -99,6 +99,35 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
     tf.dispose([q, k, omega, theta, amp, gateAmp, z, weight]);
   });
 
+  it('sineSPEFeatureProject: the native kernels split long inputs over threads, with the JavaScript kernels\' values and gradients', () => {
+    // B·L·2KD = 1100·2·32·16 ≥ 2^20 elements: the native kernels use their threads (positions split on multiples of 64).
+    const [B, L, H, D, K, R] = [1, 1100, 1, 32, 16, 4];
+    const rng = new Rng(13);
+    const [q, k] = qk(14, [B, L, H, D]);
+    const omega = tf.tensor(rng.uniformArray(H * D * K, 0, 0.5), [H, D, K]);
+    const theta = normal(rng, [H, D, K]);
+    const amp = tf.tensor(rng.uniformArray(H * D * K, 0.1, 1), [H, D, K]);
+    const z = normal(rng, [H, 2 * K * D, R]);
+    const weight = normal(rng, [B, L, H, R]);
+    const run = (native: boolean) => {
+      const was = useNative(native);
+      try {
+        const f = (...xs: tf.Tensor[]) => {
+          const [qh, kh] = sineSPEFeatureProject(xs[0], xs[1], xs[2], xs[3], xs[4], null, z, { fused: true });
+          return qh.mul(weight).sum().add(kh.mul(weight).sum()) as tf.Scalar;
+        };
+        return tf.grads(f)([q, k, omega, theta, amp]);
+      } finally {
+        useNative(was);
+      }
+    };
+    tf.tidy(() => {
+      const [want, got] = [run(false), run(true)];
+      ['q', 'k', 'omega', 'theta', 'amp'].forEach((name, i) => assertClose(got[i], want[i], 1e-3, 1e-3, `∂/∂${name}`));
+    });
+    tf.dispose([q, k, omega, theta, amp, z, weight]);
+  });
+
   it('sineProjectPath builds the code for batches (B·2K ≥ 96, or ≥ 256 with the native kernels) while it fits, else uses the features; auto follows it', () => {
     assert.equal(sineProjectPath(8, 256, 4, 16, 10, 64, false), 'code');
     assert.equal(sineProjectPath(8, 256, 4, 16, 10, 64, true), 'features', 'the native matmul moves the threshold to B·2K = 256');
