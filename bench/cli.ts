@@ -90,13 +90,14 @@ function codeInfo(): CodeInfo {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts')) files.push(p);
+      else if (/\.(ts|c|h|gyp)$/.test(e.name)) files.push(p);
     }
   };
   walk('src');
+  if (fs.existsSync('native')) walk(path.join('native', 'src'));  // the native kernels' sources count too
   const h = createHash('sha1');
   for (const f of files.sort()) h.update(f).update('\0').update(fs.readFileSync(f)).update('\0');
-  const status = sh('git status --porcelain -- src');
+  const status = sh('git status --porcelain -- src native/src');
   return { commit: sh('git rev-parse --short HEAD') || process.env.RPELAB_BENCH_COMMIT || 'unknown', srcHash: h.digest('hex').slice(0, 12), uncommitted: status ? status.split('\n').length : 0 };
 }
 
