@@ -24,6 +24,11 @@
  * 4. wasm Sum over leading axes (bias and broadcast gradients) first transposes the input so
  *    the reduced axes come last (~5 ns per element); here: a running sum of rows, which adds
  *    the same float32 numbers in the same order as the wasm kernel, so the result is identical.
+ * 5. With the native addon (`native.ts`, when built and on): BatchMatMul on wasm and cpu is its
+ *    packed sgemm (operands read in place, transposed or not; large products on several threads),
+ *    the leading-axis Sum its row sum (same order, same result), and the depthwise convolution and
+ *    its two gradients (stride 1, no padding: convSPE's case) its loops. Anything else, or no
+ *    addon, takes the paths above or tfjs's own kernel.
  */
 import { tf } from './tf';
 import { nativeKernels } from './native';

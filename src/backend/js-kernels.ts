@@ -63,7 +63,12 @@ export function registerJsKernel<A extends object>(spec: JsKernelSpec<A>): void 
           const b = backend as unknown as CpuBackendLike;
           outValues = outShapes.map((s) => new Float32Array(s.reduce((p, d) => p * d, 1)));
           outs = outShapes.map((s, i) => b.makeTensorInfo(s, 'float32', outValues[i]));
-          inValues = infos.map((t) => (t === null ? null : b.data.get(t.dataId).values));
+          // cpu kernels occasionally hold float32 values in plain arrays: copy those.
+          inValues = infos.map((t) => {
+            if (t === null) return null;
+            const v = b.data.get(t.dataId).values as ArrayLike<number>;
+            return v instanceof Float32Array ? v : Float32Array.from(v);
+          });
         }
         spec.compute(inValues, shapes, outValues, attrs as unknown as A);
         return outs;

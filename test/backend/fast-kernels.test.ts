@@ -82,7 +82,7 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     });
   });
 
-  it('the native kernels are built and loaded when RPELAB_REQUIRE_NATIVE=1 (set by npm test after building them)', function () {
+  it('the native kernels are built and loaded when RPELAB_REQUIRE_NATIVE=1 (CI sets it; a failed build then fails too)', function () {
     if (process.env.RPELAB_REQUIRE_NATIVE !== '1') this.skip();
     const status = nativeStatus();
     assert.ok(status.active, `native kernels: ${status.detail}`);
