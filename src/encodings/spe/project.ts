@@ -1,27 +1,23 @@
 /**
- * The fast path of (gated) sineSPE, one head at a time: encodes queries and keys without
- * materialising the code Q̄ (of size L·D·R per head). Since Q̄(m, d, :) = Ω(m, d, :)·W[d]
- * with W[d] the [2K, R] mixing matrix of feature d,
+ * The two exact ways of computing the (gated) sineSPE projection without the reference's
+ * per-call code of size L·H·D·R and its L·H·D·R·(2K + B) multiply-adds per side.
  *
- *   x̂[b, m, r] = Σ_d Σ_j (x[b, m, d] · Ω[m, d, j]) · W[d, j, r]  +  Σ_d x[b, m, d] · G[d, r]
+ * The features path (`sineSPEFeatureProject`, for single sequences and long inputs): since the
+ * code is Q̄(m, d, :) = Ω(m, d, :)·diag(λ̃)·Z[d] with Z the standard-normal noise,
  *
- * i.e. one 2-D matmul of the [B·L, 2K·D] matrix of products x_d·Ω_dj with a (2K·D) × R
- * weight matrix, plus the gate term, a [B·L, D] × [D, R] matmul. Memory is O(B·L·D·2K)
- * instead of O(L·D·R), and only transiently (see `sineSPEProject`). The query-side phase θ
- * is folded into the weights (`headMixing`), so queries and keys share one table of
- * key-side sinusoids (`keySinusoids`).
+ *   x̂[b, m, :] = Σ_d Σ_j (a[d, k(j)] · x[b, m, d] · Ω[m, d, j]) · Z[d, j, :]  +  Σ_d (s_d · x[b, m, d]) · ε[d, :]
  *
- * Layout: the 2K·D features of a position are ordered (cos/sin, k, d), d innermost, rather
- * than the reference's interleaved (d, k, cos/sin). This is for wasm, where broadcasting
- * along the innermost axis or in rank > 4, concatenating along the innermost axis, slicing
- * (every slice copies its whole source) and the batched and transposed-operand matmuls are
- * all many times slower per element than 2-D matmuls and rank ≤ 4 broadcasts with a shared
- * innermost axis. Heads are therefore handled one at a time with 2-D matmuls, and the
- * backward pass is written out with explicit transposes.
+ * i.e. one [B·L, 2KD (+ D)] × [2KD (+ D), R] matmul per head and side, every learned quantity
+ * (frequencies and phases in Ω, gains and gate in a and s) in the left operand and the noise, a
+ * constant, on the right: the backward pass needs no weight-gradient product. The features and
+ * their gradients are fused kernels (`sine-kernels.ts`), recomputed per head and never kept, so
+ * memory is O(B·L·2KD) and transient.
  *
- * `sineSPECodeProject` is the other way round, for batches: the code Q̄ depends on the position
- * only, so building it once (O(L·H·D·R)) and applying it to every sequence costs L·H·D·R·(2K + B)
- * multiply-adds instead of B·L·H·D·2K·R. `sineProjectPath` picks between the two by measured cost.
+ * The code path (`sineSPECodeProject`, for batches): the code depends on the position only, so
+ * building it once (O(L·H·D·R)) and applying it to every sequence costs L·H·D·R·(2K + B)
+ * multiply-adds instead of B·L·H·D·2K·R. Its key-side sinusoids come from `keySinusoids` and the
+ * query-side phase is folded into the mixing weights (`headMixing`). `sineProjectPath` picks
+ * between the two by measured cost.
  */
 import { tf, assertRank, assertDim, assertInt, assertSameShape, hasJsKernel, runJsKernel, nativeKernels } from '../../backend';
 import { SINE_FEATURES, SINE_FEATURES_GRAD, registerSineFeatureKernels } from './sine-kernels';
@@ -114,7 +110,7 @@ export function sineProjectPath(batch: number, length: number, heads: number, in
  * builds the code C[m, h, d, r] = Σ_j Ω[m, j, h, d]·W[h, j, d, r] (+ G[h, d, r] when gated: the
  * gate term x·G is a position-independent part of the code) with one batched matmul over (h, d),
  * then x̂[b, m, h, r] = Σ_d x[b, m, h, d]·C[m, h, d, r] with one batched matmul over (m, h).
- * Memory O(L·H·D·R); equal to `sineSPEProject` per head (tested).
+ * Memory O(L·H·D·R); equal to `sineSPEFeatureProject` and to the literal formula (tested).
  * @param q, k [B, L, H, D].
  * @param omega angular frequencies 2π·f, [H, K, D].
  * @param wq, wk [H, 2·K·D, R] (`headMixing` per head).
