@@ -97,9 +97,9 @@ export const MAX_CODE_FLOATS = 2 ** 25;
  * B=16 (320): 81 vs 62; B=4, L=1024, H=8, D=64 (80): 573 vs 1379; B=32, L=128, R=32 (640): 58 vs 35.
  * Without native: B=8 (160): 141 vs 116; B=8, L=64, H=2, K=4, R=8 (64): 13.6 vs 15.2;
  * B=4, L=1024 (80): 1839 vs 2212; B=32, L=128 (640): 166 vs 47.
- * @param native whether the native kernels are in use (default: whether they are loaded and on).
+ * @param native whether the native kernels are in use (default: loaded, on, and the backend is wasm or cpu).
  */
-export function sineProjectPath(batch: number, length: number, heads: number, inFeatures: number, numSines: number, numRealizations: number, native = nativeKernels() !== null): SineProjectPath {
+export function sineProjectPath(batch: number, length: number, heads: number, inFeatures: number, numSines: number, numRealizations: number, native = nativeKernels() !== null && hasJsKernel(SINE_FEATURES)): SineProjectPath {
   for (const [v, n] of [[batch, 'batch'], [length, 'length'], [heads, 'heads'], [inFeatures, 'inFeatures'], [numSines, 'numSines'], [numRealizations, 'numRealizations']] as const) assertInt(v, n);
   const codeFloats = length * heads * inFeatures * numRealizations;
   return batch * 2 * numSines >= (native ? 256 : 96) && codeFloats <= MAX_CODE_FLOATS ? 'code' : 'features';
