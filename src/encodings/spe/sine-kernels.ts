@@ -67,6 +67,16 @@ class Sinusoids {
 /** Head h's [D, K] block of a [H, D, K] tensor (or [D] of [H, D]) as float64. */
 const headBlock = (values: Float32Array, h: number, size: number) => Float64Array.from(values.subarray(h * size, (h + 1) * size));
 
+/** Head h's amplitudes a [D·K], gate amplitudes s [D] (or null) and sinusoids, for both kernels. */
+function headParams(omega: Float32Array, theta: Float32Array, amp: Float32Array, gateAmp: Float32Array | null, head: number, D: number, K: number) {
+  const KD = K * D;
+  return {
+    a: headBlock(amp, head, KD),
+    s: gateAmp === null ? null : headBlock(gateAmp, head, D),
+    trig: new Sinusoids(headBlock(omega, head, KD), headBlock(theta, head, KD)),
+  };
+}
+
 /** Inputs: x [B, L, H, D], omega, theta, amp [H, D, K], gateAmp [H, D] (optional). */
 const INPUTS = ['x', 'omega', 'theta', 'amp', 'gateAmp'] as const;
 
@@ -96,9 +106,7 @@ export function registerSineFeatureKernels(): void {
       const native = nativeKernels();
       if (native) return native.sineFeatures(x!, omega!, theta!, amp!, gateAmp, B, L, H, D, K, head, offset, out);
       const KD = K * D;
-      const a = headBlock(amp!, head, KD);
-      const s = gated ? headBlock(gateAmp!, head, D) : null;
-      const trig = new Sinusoids(headBlock(omega!, head, KD), headBlock(theta!, head, KD));
+      const { a, s, trig } = headParams(omega!, theta!, amp!, gated ? gateAmp! : null, head, D, K);
       const { cos, sin } = trig;
       const xs = x!;
       for (let m = 0; m < L; m++) {
@@ -134,9 +142,7 @@ export function registerSineFeatureKernels(): void {
       const native = nativeKernels();
       if (native) return native.sineFeaturesGrad(x!, omega!, theta!, amp!, gateAmp, B, L, H, D, K, head, offset, dF!, dx, dOmega, dTheta, dAmp, dGate);
       const KD = K * D;
-      const a = headBlock(amp!, head, KD);
-      const s = gated ? headBlock(gateAmp!, head, D) : null;
-      const trig = new Sinusoids(headBlock(omega!, head, KD), headBlock(theta!, head, KD));
+      const { a, s, trig } = headParams(omega!, theta!, amp!, gated ? gateAmp! : null, head, D, K);
       const { cos, sin } = trig;
       const [g, xs] = [dF!, x!];
       // float64 accumulators: sums over up to B·L rows.

@@ -152,18 +152,20 @@ export class SPE extends Module implements QKEncoding {
       const noise = code.drawNoise({ noise: opts.noise, rng: draws.code });  // [1, H, D, 2K, R]
       const g = this.filter.gated ? this.filter.gate() : null;  // [H, D]
       const gateNoise = g === null ? null : this.filter.gateNoise(R, { gateNoise: opts.gateNoise, rng: draws.gate });  // ε [H, D, R]
+      const keep = g === null ? null : tf.scalar(1).sub(g).sqrt();  // √(1 − g), [H, D]
+      const pass = g === null ? null : g.sqrt();  // √g, [H, D]
       if (path === 'features') {
         // Everything learned goes into the features; the noise is the constant right-hand side.
         let amp = code.amplitudes().mul(codeScale(R, D) / Math.sqrt(2 * K));  // [H, D, K]
-        if (g !== null) amp = amp.mul(tf.scalar(1).sub(g).sqrt().expandDims(-1));  // × √(1 − g)
+        if (keep !== null) amp = amp.mul(keep.expandDims(-1));
         const omega = code.frequencies().mul(2 * Math.PI);
-        return sineSPEFeatureProject(q, k, omega, code.offsets, amp, g === null ? null : g.sqrt(), sineFeatureNoise(noise, gateNoise), { offset });
+        return sineSPEFeatureProject(q, k, omega, code.offsets, amp, pass, sineFeatureNoise(noise, gateNoise), { offset });
       }
       let mixing = code.mixing(noise);  // [H, D, 2K, R]
       let gate: tf.Tensor | null = null;  // √g·ε, [H, D, R]
-      if (g !== null) {
-        mixing = mixing.mul(tf.scalar(1).sub(g).sqrt().reshape([H, D, 1, 1]));  // × √(1 − g)
-        gate = gateNoise!.mul(g.sqrt().expandDims(-1));
+      if (keep !== null) {
+        mixing = mixing.mul(keep.reshape([H, D, 1, 1]));
+        gate = gateNoise!.mul(pass!.expandDims(-1));
       }
       // The mixing weights in the code path's layout, per head (query side with θ folded in).
       const perHead = (t: tf.Tensor, shape: number[]) => (H === 1 ? [t.reshape(shape)] : tf.unstack(t.reshape([H, -1])).map((x) => x.reshape(shape)));
