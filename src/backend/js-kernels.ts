@@ -20,8 +20,9 @@ export interface JsKernelSpec<A extends object> {
   /** Shapes of the (float32) outputs, from the input shapes (null for a missing input) and the attributes. */
   outputShapes(shapes: Array<number[] | null>, attrs: A): number[][];
   /**
-   * Fills `outputs` (zero-initialised, row-major) from `inputs` (row-major; null for a missing
-   * optional input). Must not keep references to either after returning.
+   * Fills `outputs` (row-major, not initialised: every element must be written) from `inputs`
+   * (row-major; null for a missing optional input). Must not keep references to either after
+   * returning.
    */
   compute(inputs: Array<Float32Array | null>, shapes: Array<number[] | null>, outputs: Float32Array[], attrs: A): void;
 }
@@ -57,7 +58,6 @@ export function registerJsKernel<A extends object>(spec: JsKernelSpec<A>): void 
           outs = outShapes.map((s) => b.makeOutput(s, 'float32'));
           // Views of the heap only after every allocation: growing the heap detaches older views.
           outValues = outs.map((o) => b.typedArrayFromHeap(o));
-          outValues.forEach((v) => v.fill(0));
           inValues = infos.map((t) => (t === null ? null : b.typedArrayFromHeap(t)));
         } else {
           const b = backend as unknown as CpuBackendLike;
