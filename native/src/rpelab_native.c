@@ -11,23 +11,13 @@
 #include <node_api.h>
 #include <pthread.h>
 #include "sgemm.h"
+#include "jobs.h"
+#include "lrpe.h"
 
 #define RESYNC 64
 
 /* Threads of the matmul and the sineSPE kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
 static int num_threads = 1;
-
-/* Runs fn(job i) for i < n, jobs 1.. on their own threads and job 0 here (any that cannot start, here too). */
-static void run_jobs(void *(*fn)(void *), void *jobs, size_t job_size, int n) {
-  pthread_t tids[64];
-  int started[64] = {0};
-  for (int i = 1; i < n && i < 64; i++) started[i] = pthread_create(&tids[i], NULL, fn, (char *)jobs + i * job_size) == 0;
-  fn(jobs);
-  for (int i = 1; i < n && i < 64; i++) {
-    if (started[i]) pthread_join(tids[i], NULL);
-    else fn((char *)jobs + i * job_size);
-  }
-}
 
 /* Splits positions 0..L into n ranges that start on a RESYNC boundary (so every range starts with
    exact sinusoids and the result does not depend on n). Returns the number of ranges. */
@@ -193,7 +183,7 @@ static napi_value sine_features(napi_env env, napi_callback_info info) {
   const int n = split_positions(a.L, sine_threads(&a), starts);
   SineJob jobs[64];
   for (int i = 0; i < n; i++) jobs[i] = (SineJob){&a, out, NULL, NULL, NULL, starts[i], starts[i + 1], 0};
-  run_jobs(sine_features_range, jobs, sizeof(SineJob), n);
+  rpelab_run_jobs(sine_features_range, jobs, sizeof(SineJob), n);
   for (int i = 0; i < n; i++) if (jobs[i].failed) FAIL("sineFeatures: out of memory");
   return NULL;
 }
@@ -273,7 +263,7 @@ static napi_value sine_features_grad(napi_env env, napi_callback_info info) {
   if (!acc) FAIL("sineFeaturesGrad: out of memory");
   SineJob jobs[64];
   for (int i = 0; i < n; i++) jobs[i] = (SineJob){&a, NULL, dF, dx, acc + i * nacc, starts[i], starts[i + 1], 0};
-  run_jobs(sine_grad_range, jobs, sizeof(SineJob), n);
+  rpelab_run_jobs(sine_grad_range, jobs, sizeof(SineJob), n);
   int failed = 0;
   for (int i = 0; i < n; i++) failed |= jobs[i].failed;
   /* Sums over the ranges in order: the same numbers for any number of threads with the same ranges. */
@@ -417,6 +407,51 @@ static napi_value sum_rows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- LRPE map (lrpe.c) ----------------------------------------------------------------------- */
+
+/* Reads (x, u|null, cos, sin, B, L, H, D, W, unitary) from argv[first..]; checks the sizes. */
+static int lrpe_args(napi_env env, napi_value *argv, RpelabLrpe *a) {
+  size_t nx, nu, nc, ns;
+  int64_t v[6];
+  if (!get_f32(env, argv[0], (float **)&a->x, &nx, 0) || !get_f32(env, argv[1], (float **)&a->u, &nu, 1) ||
+      !get_f32(env, argv[2], (float **)&a->C, &nc, 0) || !get_f32(env, argv[3], (float **)&a->S, &ns, 0)) return 0;
+  for (int i = 0; i < 6; i++) if (!get_int(env, argv[4 + i], &v[i]) || v[i] < 0) return 0;
+  a->B = v[0]; a->L = v[1]; a->H = v[2]; a->D = v[3]; a->W = v[4]; a->unitary = v[5] != 0;
+  if (a->D < 1 || a->D > 4096 || (a->unitary ? a->W != a->D : (a->W % 2 != 0 || a->W > a->D))) return 0;
+  return (int64_t)nx == a->B * a->L * a->H * a->D && (!a->u || (int64_t)nu == a->D) &&
+         (int64_t)nc == a->L * a->W && (int64_t)ns == a->L * a->W;
+}
+
+/* lrpeMap(x, u|null, cos, sin, B, L, H, D, W, unitary, y) */
+static napi_value lrpe_map(napi_env env, napi_callback_info info) {
+  size_t argc = 11, ny;
+  napi_value argv[11];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  RpelabLrpe a;
+  float *y;
+  if (argc != 11 || !lrpe_args(env, argv, &a)) FAIL("lrpeMap: bad inputs or sizes");
+  if (!get_f32(env, argv[10], &y, &ny, 0) || (int64_t)ny != a.B * a.L * a.H * a.D * (a.unitary ? 2 : 1)) FAIL("lrpeMap: bad output size");
+  rpelab_lrpe_map(&a, y, num_threads);
+  return NULL;
+}
+
+/* lrpeMapGrad(dy, x, u|null, cos, sin, B, L, H, D, W, unitary, dx, dC|null, dS|null, du|null) */
+static napi_value lrpe_map_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 15, ng, nx, nc, ns, nu;
+  napi_value argv[15];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  RpelabLrpe a;
+  float *dy, *dx, *dC, *dS, *du;
+  if (argc != 15 || !lrpe_args(env, argv + 1, &a)) FAIL("lrpeMapGrad: bad inputs or sizes");
+  const int64_t rows = a.B * a.L * a.H;
+  if (!get_f32(env, argv[0], &dy, &ng, 0) || (int64_t)ng != rows * a.D * (a.unitary ? 2 : 1) ||
+      !get_f32(env, argv[11], &dx, &nx, 0) || (int64_t)nx != rows * a.D ||
+      !get_f32(env, argv[12], &dC, &nc, 1) || !get_f32(env, argv[13], &dS, &ns, 1) || !get_f32(env, argv[14], &du, &nu, 1) ||
+      (!dC) != (!dS) || (dC && ((int64_t)nc != a.L * a.W || (int64_t)ns != a.L * a.W)) || (du && (!a.u || (int64_t)nu != a.D))) FAIL("lrpeMapGrad: bad output sizes");
+  if (rpelab_lrpe_map_grad(&a, dy, dx, dC, dS, du, num_threads) != 0) FAIL("lrpeMapGrad: out of memory");
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value simd;
 #if defined(__AVX2__) && defined(__FMA__)
@@ -434,6 +469,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"depthwiseInputGrad", NULL, depthwise_input_grad, NULL, NULL, NULL, napi_default, NULL},
     {"sineFeatures", NULL, sine_features, NULL, NULL, NULL, napi_default, NULL},
     {"sineFeaturesGrad", NULL, sine_features_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"lrpeMap", NULL, lrpe_map, NULL, NULL, NULL, napi_default, NULL},
+    {"lrpeMapGrad", NULL, lrpe_map_grad, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

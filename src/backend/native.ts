@@ -46,6 +46,17 @@ export interface NativeKernels {
     B: number, L: number, H: number, D: number, K: number, head: number, offset: number,
     dF: Float32Array, dx: Float32Array, dOmega: Float32Array, dTheta: Float32Array, dAmp: Float32Array, dGate: Float32Array,
   ): void;
+  /** See `encodings/lrpe/kernels.ts` (LRPE_MAP): y = Λ P x, unitary 1 for the [z ⊙ C, z ⊙ S] form. */
+  lrpeMap(
+    x: Float32Array, u: Float32Array | null, cos: Float32Array, sin: Float32Array,
+    B: number, L: number, H: number, D: number, W: number, unitary: 0 | 1, y: Float32Array,
+  ): void;
+  /** See `encodings/lrpe/kernels.ts` (LRPE_MAP_GRAD); dC, dS and du are only computed when given. */
+  lrpeMapGrad(
+    dy: Float32Array, x: Float32Array, u: Float32Array | null, cos: Float32Array, sin: Float32Array,
+    B: number, L: number, H: number, D: number, W: number, unitary: 0 | 1,
+    dx: Float32Array, dC: Float32Array | null, dS: Float32Array | null, du: Float32Array | null,
+  ): void;
 }
 
 /** Where the addon is built. */

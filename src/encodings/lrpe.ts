@@ -46,6 +46,7 @@ import {
 import { LRPE_PS, type LrpeP, dctMatrix, oddEvenIndex, oddEvenMatrix, householderReflect, householderMatrix } from './lrpe/p-matrix';
 import { permutationSpectrum, permutationTrig } from './lrpe/permutation';
 import { rightMultiply } from './lrpe/ops';
+import { fusedLrpeMap, hasFusedLrpe, canFuseLrpe } from './lrpe/kernels';
 import { checkQK } from './check';
 
 export { LRPE_CORES, LRPE_PS, initialThetas, dctMatrix, oddEvenIndex, permutationSpectrum };
@@ -70,12 +71,19 @@ export interface LrpeOptions {
   base?: number;
   /** Draws the Householder vector and π (default new Rng(0)). */
   rng?: Rng;
+  /**
+   * Apply P and the core with the fused kernels of `./lrpe/kernels.ts` (one pass each way; they
+   * exist on wasm and cpu) or compose them from tf ops (any backend). Same numbers up to float
+   * rounding. Default: fused where it is the faster path (`hasFusedLrpe`: with the native
+   * kernels, or on cpu), decided per call.
+   */
+  fused?: boolean;
 }
 
 /** What one call needs per core, built once and applied to q and to k. */
 type CorePlan =
   | { kind: 'rotation'; trig: Trig }
-  | { kind: 'unitary'; cosSin: tf.Tensor4D }
+  | { kind: 'unitary'; trig: Trig }
   | { kind: 'permutation'; trig: Trig; basis: tf.Tensor2D; basisT: tf.Tensor2D };
 
 const LAYOUT = '[batch, length, heads, headDim]';
@@ -89,6 +97,8 @@ export class Lrpe extends Module implements QKEncoding {
   readonly theta: 'fixed' | 'learned';
   readonly maxPositions: number;
   readonly base: number;
+  /** null: fused when the active backend has the kernels, decided per call. */
+  readonly fused: boolean | null;
   private readonly thetaVar: tf.Variable | null = null;
   private readonly householderV: tf.Variable | null = null;
   /** The constant P of 'dct' and 'odd-even' [D, D]. */
@@ -116,6 +126,8 @@ export class Lrpe extends Module implements QKEncoding {
     assertInt(this.maxPositions, 'maxPositions');
     this.base = opts.base ?? 10000;
     assertNumber(this.base, 'base', { positive: true });
+    if (opts.fused !== undefined && typeof opts.fused !== 'boolean') throw new Error(`fused: expected a boolean, got ${JSON.stringify(opts.fused)}`);
+    this.fused = opts.fused ?? null;
     const D = this.headDim;
     if ((this.core === 'rotation' || this.core === 'mixed') && rotatedDims(this.core, D) < 2) {
       throw new Error(`headDim: the ${this.core} core rotates pairs of features (x_2k, x_2k+1), so expected headDim >= 2, got ${D}`);
@@ -167,7 +179,8 @@ export class Lrpe extends Module implements QKEncoding {
     assertRank(x, 4, 'x', LAYOUT);
     assertDim(x, 3, this.headDim, 'x', 'headDim');
     const offset = this.checkPositions(x.shape[1], opts);
-    return tf.tidy(() => this.applyCore(this.applyP(x), this.plan(x.shape[1], offset, opts.grid)));
+    const fused = this.useFused();
+    return tf.tidy(() => this.map(x, this.plan(x.shape[1], offset, opts.grid), fused));
   }
 
   /**
@@ -177,9 +190,10 @@ export class Lrpe extends Module implements QKEncoding {
   encode(q: tf.Tensor4D, k: tf.Tensor4D, opts: EncodeOptions = {}): [tf.Tensor4D, tf.Tensor4D] {
     checkQK(q, k, this.headDim);
     const offset = this.checkPositions(q.shape[1], opts);
+    const fused = this.useFused();
     return tf.tidy(() => {
       const plan = this.plan(q.shape[1], offset, opts.grid);
-      return [this.applyCore(this.applyP(q), plan), this.applyCore(this.applyP(k), plan)] as [tf.Tensor4D, tf.Tensor4D];
+      return [this.map(q, plan, fused), this.map(k, plan, fused)] as [tf.Tensor4D, tf.Tensor4D];
     });
   }
 
@@ -232,6 +246,35 @@ export class Lrpe extends Module implements QKEncoding {
     return offset;
   }
 
+  /** Whether this call takes the fused kernels; throws when they were asked for and are missing. */
+  private useFused(): boolean {
+    if (this.fused === true && !canFuseLrpe()) {
+      throw new Error(`fused: the fused LRPE kernels exist on the wasm and cpu backends, not on '${tf.getBackend()}'; construct Lrpe with fused: false`);
+    }
+    return this.fused ?? hasFusedLrpe();
+  }
+
+  /** M_s x: x [B, L, H, D] -> [B, L, H, outputDim(D)]. */
+  private map(x: tf.Tensor4D, plan: CorePlan, fused: boolean): tf.Tensor4D {
+    if (!fused) return this.applyCore(this.applyP(x), plan);
+    const [, L, , D] = x.shape;
+    const W = plan.trig.cos.shape[2];
+    const cos = plan.trig.cos.reshape([L, W]) as tf.Tensor2D;
+    const sin = plan.trig.sin.reshape([L, W]) as tf.Tensor2D;
+    if (plan.kind === 'permutation') {
+      // Π^s P x = B^T R(s) B P x; as rows: ((x^T (B P)^T) R(s)) B, with (B P)^T = P^T B^T.
+      const toBasis = tf.matMul(this.pMatrix(), plan.basisT, true, false) as tf.Tensor2D;
+      const rows = x.reshape([-1, D]) as tf.Tensor2D;
+      const inBasis = (this.p === 'householder-learned' ? tf.matMul(rows, toBasis) : rightMultiply(rows, toBasis)).reshape(x.shape) as tf.Tensor4D;
+      const turned = fusedLrpeMap(inBasis, null, cos, sin, 'pairs', { u: false, tables: false });
+      return rightMultiply(turned.reshape([-1, D]), plan.basis).reshape(x.shape) as tf.Tensor4D;
+    }
+    const householder = this.p === 'householder' || this.p === 'householder-learned';
+    const input = householder || this.p === 'identity' ? x : this.applyP(x);
+    const u = householder ? this.householderUnit() : null;
+    return fusedLrpeMap(input, u, cos, sin, plan.kind === 'unitary' ? 'unitary' : 'pairs', { u: this.p === 'householder-learned', tables: this.theta === 'learned' });
+  }
+
   /** The unit Householder vector: the frozen one, or v / (‖v‖ + 1e−6) for the learned one. [D] */
   private householderUnit(): tf.Tensor1D {
     const v = this.householderV as tf.Tensor1D;
@@ -262,7 +305,7 @@ export class Lrpe extends Module implements QKEncoding {
       return { kind: 'permutation', trig, basis, basisT: basis.transpose() };
     }
     const angles = phases(this.thetaVar as tf.Tensor1D, length, offset, grid);
-    return this.core === 'unitary' ? { kind: 'unitary', cosSin: unitaryTrig(angles) } : { kind: 'rotation', trig: rotationTrig(angles, width) };
+    return this.core === 'unitary' ? { kind: 'unitary', trig: unitaryTrig(angles) } : { kind: 'rotation', trig: rotationTrig(angles, width) };
   }
 
   private applyCore(x: tf.Tensor4D, plan: CorePlan): tf.Tensor4D {
@@ -270,7 +313,7 @@ export class Lrpe extends Module implements QKEncoding {
       case 'rotation':
         return rotate(x, plan.trig);
       case 'unitary':
-        return unitary(x, plan.cosSin);
+        return unitary(x, plan.trig);
       case 'permutation': {
         // Π^s x = B^T R(s) B x; as rows: ((x^T B^T) R(s)) B.
         const D = this.headDim;

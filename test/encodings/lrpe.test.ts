@@ -1,7 +1,8 @@
 import { strict as assert } from 'assert';
-import { tf, Rng } from '../../src/backend';
+import { tf, Rng, useNative, nativeKernels } from '../../src/backend';
 import { Lrpe, LRPE_CORES, LRPE_PS, dctMatrix, initialThetas, permutationSpectrum, type LrpeCore, type LrpeOptions, type LrpeP } from '../../src/encodings/lrpe';
 import { swapPairs } from '../../src/encodings/lrpe/ops';
+import { canFuseLrpe } from '../../src/encodings/lrpe/kernels';
 import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak } from '../helpers';
 
 // ---------------------------------------------------------------------------------------------
@@ -639,6 +640,57 @@ describe('encodings/lrpe', () => {
         });
       }
     }
+  });
+
+  it('fused kernels (native C and JavaScript) equal the composed tf ops: output and the gradients of x, θ and v', function () {
+    if (!canFuseLrpe()) this.skip();
+    const cases: Array<[Partial<LrpeOptions> & { core: LrpeCore }, { grid?: { rows: number; cols: number }; offset?: number }]> = [];
+    for (const core of ALL_CORES) {
+      for (const p of ALL_P) {
+        const theta = core === 'permutation' ? 'fixed' : 'learned';
+        cases.push([{ core, p, theta, headDim: 8 }, { offset: 3 }], [{ core, p, theta: 'fixed', headDim: 7 }, {}]);
+      }
+    }
+    cases.push([{ core: 'unitary', p: 'householder-learned', theta: 'learned', headDim: 8 }, { grid: { rows: 3, cols: 4 } }]);
+    cases.push([{ core: 'rotation', p: 'householder', theta: 'learned', headDim: 8 }, { grid: { rows: 3, cols: 4 }, offset: 2 }]);
+    const paths = nativeKernels() ? [true, false] : [false];
+    for (const [o, enc] of cases) {
+      const run = (fused: boolean, native: boolean) => withLrpe({ ...o, fused }, (m) => tf.tidy(() => {
+        const was = useNative(native);
+        try {
+          const rng = new Rng(17);
+          const D = o.headDim!;
+          const q = features(rng, [2, 10, 3, D]);
+          const k = features(rng, [2, 10, 3, D]);
+          const w = randn(rng, [2, 10, 3, m.outputDim(D)]);
+          const vars = m.trainableVariables();
+          const loss = (a: tf.Tensor, b: tf.Tensor) => {
+            const [qe, ke] = m.encode(a as tf.Tensor4D, b as tf.Tensor4D, enc);
+            return qe.mul(w).sum().add(ke.mul(w).square().sum()) as tf.Scalar;
+          };
+          const [dq, dk] = tf.grads(loss)([q, k]);
+          const value = loss(q, k);
+          const grads = vars.length > 0 ? tf.variableGrads(() => loss(q, k), vars).grads : {};
+          return [value, dq, dk, ...vars.map((v) => grads[v.name])].map((t) => Array.from(t.dataSync()));
+        } finally {
+          useNative(was);
+        }
+      }), 5);
+      const want = run(false, true);
+      for (const native of paths) {
+        const got = run(true, native);
+        const label = `${o.core}/${o.p}/θ ${o.theta}/D ${o.headDim}${enc.grid ? '/grid' : ''} (${native ? 'native' : 'JavaScript'})`;
+        assert.equal(got.length, want.length, label);
+        const names = ['loss', 'dq', 'dk', 'theta / v'];
+        got.forEach((g, i) => assert.ok(maxAbsDiff(g, want[i]) <= 1e-4 * (1 + Math.max(...want[i].map(Math.abs))), `${label}: ${names[Math.min(i, 3)]} differs by ${maxAbsDiff(g, want[i])}`));
+      }
+    }
+  });
+
+  it('fused: true on a backend without the kernels throws naming the option; a non-boolean is rejected', () => {
+    assertThrowsNaming(() => make({ core: 'rotation', fused: 'yes' as unknown as boolean }), /fused: expected a boolean/);
+    if (canFuseLrpe()) return;
+    withLrpe({ core: 'rotation', fused: true }, (m) => tf.tidy(() => assertThrowsNaming(() => m.transform(features(new Rng(1), [1, 4, 1, 8])), /fused: the fused LRPE kernels exist on the wasm and cpu backends/)));
   });
 
   it('frozen variants have no trainable parameters; the Householder v and π are drawn from rng', () => {

@@ -138,25 +138,23 @@ export function rotate(x: tf.Tensor4D, trig: Trig): tf.Tensor4D {
   });
 }
 
-/**
- * Table for the unitary core: angles [L, D] -> [cos; sin] as [L, 1, 2, D], so that one
- * broadcast product gives both halves of the output (a concat is ~4x slower on wasm,
- * forward and backward).
- */
-export function unitaryTrig(angles: tf.Tensor2D): tf.Tensor4D {
+/** Tables for the unitary core: angles [L, D] -> cos and sin of each feature's angle, each [L, 1, D]. */
+export function unitaryTrig(angles: tf.Tensor2D): Trig {
   return tf.tidy(() => {
     const [L, n] = angles.shape;
-    return tf.stack([angles.cos(), angles.sin()]).transpose([1, 0, 2]).reshape([L, 1, 2, n]) as tf.Tensor4D;
+    return { cos: angles.cos().reshape([L, 1, n]) as tf.Tensor3D, sin: angles.sin().reshape([L, 1, n]) as tf.Tensor3D };
   });
 }
 
 /**
- * The unitary core as a real vector: x [B, L, H, D], table from `unitaryTrig`
- * -> [x ⊙ cos, x ⊙ sin] [B, L, H, 2D].
+ * The unitary core as a real vector: x [B, L, H, D], tables from `unitaryTrig`
+ * -> [x ⊙ cos, x ⊙ sin] [B, L, H, 2D]. The two tables are stacked to [L, 1, 2, D] so that
+ * one broadcast product gives both halves (a concat is ~4x slower on wasm, forward and backward).
  */
-export function unitary(x: tf.Tensor4D, cosSin: tf.Tensor4D): tf.Tensor4D {
+export function unitary(x: tf.Tensor4D, trig: Trig): tf.Tensor4D {
   return tf.tidy(() => {
     const [B, L, H, D] = x.shape;
+    const cosSin = tf.stack([trig.cos, trig.sin]).transpose([1, 2, 0, 3]);  // [L, 1, 2, D]
     return x.reshape([B, L, H, 1, D]).mul(cosSin).reshape([B, L, H, 2 * D]) as tf.Tensor4D;
   });
 }
