@@ -1,36 +1,23 @@
 /*
- * rpelab's optional native kernels (N-API, C11). Each function reads and writes float32 typed
- * arrays that the caller allocated (views of the wasm heap or cpu-backend arrays) and computes
- * exactly what the JavaScript fallback in src/encodings/spe/sine-kernels.ts computes (tested
- * against it). Built by scripts/build-native.sh; rpelab runs without it.
+ * rpelab's optional native kernels (N-API, C11): the JavaScript bindings. Each function checks
+ * its arguments, then reads and writes float32 typed arrays that the caller allocated (views of
+ * the wasm heap or cpu-backend arrays). The computations live in sgemm.c (matrix product),
+ * sine_spe.c (the fused sineSPE projection), lrpe.c (the LRPE map) and below
+ * (depthwise convolution, row sums); each is tested against the JavaScript or tfjs path it
+ * replaces. Built by scripts/build-native.sh; rpelab runs without it.
  */
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <node_api.h>
-#include <pthread.h>
 #include "sgemm.h"
 #include "jobs.h"
 #include "lrpe.h"
+#include "sine_spe.h"
 
-#define RESYNC 64
 
-/* Threads of the matmul and the sineSPE kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
+/* Threads of the native kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
 static int num_threads = 1;
-
-/* Splits positions 0..L into n ranges that start on a RESYNC boundary (so every range starts with
-   exact sinusoids and the result does not depend on n). Returns the number of ranges. */
-static int split_positions(int64_t L, int n, int64_t *starts) {
-  const int64_t blocks = (L + RESYNC - 1) / RESYNC;
-  if (n > blocks) n = (int)blocks;
-  if (n < 1) n = 1;
-  for (int i = 0; i <= n; i++) {
-    int64_t m = (blocks * i / n) * RESYNC;
-    starts[i] = m < L ? m : L;
-  }
-  return n;
-}
 
 /* ---- argument helpers ---------------------------------------------------------------------- */
 
@@ -55,225 +42,62 @@ static int get_int(napi_env env, napi_value v, int64_t *out) {
 
 #define FAIL(msg) do { napi_throw_type_error(env, NULL, msg); return NULL; } while (0)
 
-/* ---- sineSPE features ---------------------------------------------------------------------- */
+/* ---- sineSPE features (sine_spe.c) ------------------------------------------------------------- */
 
-typedef struct {
-  int64_t B, L, H, D, K, head, offset;
-  const float *x, *omega, *theta, *amp, *gate;
-} SineArgs;
-
-/* Running sinusoids of one head: c[j], s[j] at the current position, float64. */
-typedef struct { double *c, *s, *sc, *ss, *om, *th; int64_t n; } Trig;
-
-static int trig_init(Trig *t, const SineArgs *a) {
-  int64_t n = a->D * a->K, base = a->head * n;
-  t->n = n;
-  double *mem = malloc(sizeof(double) * 6 * n);
-  if (!mem) return 0;
-  t->c = mem; t->s = mem + n; t->sc = mem + 2 * n; t->ss = mem + 3 * n; t->om = mem + 4 * n; t->th = mem + 5 * n;
-  for (int64_t j = 0; j < n; j++) {
-    t->om[j] = a->omega[base + j];
-    t->th[j] = a->theta[base + j];
-    t->sc[j] = cos(t->om[j]);
-    t->ss[j] = sin(t->om[j]);
-  }
-  return 1;
+/* Reads (omega, theta|null, amp, gate|null) at argv[0..3] and (B, L, H, D, K, offset) at dims[0..5]; checks sizes. */
+static int sine_args(napi_env env, napi_value *argv, napi_value *dims, RpelabSine *a) {
+  size_t n1, n2, n3, n4;
+  if (!get_f32(env, argv[0], (float **)&a->omega, &n1, 0) || !get_f32(env, argv[1], (float **)&a->theta, &n2, 1) ||
+      !get_f32(env, argv[2], (float **)&a->amp, &n3, 0) || !get_f32(env, argv[3], (float **)&a->gate, &n4, 1)) return 0;
+  int64_t *v[] = {&a->B, &a->L, &a->H, &a->D, &a->K, &a->offset};
+  for (int i = 0; i < 6; i++) if (!get_int(env, dims[i], v[i]) || *v[i] < 0) return 0;
+  const int64_t hdk = a->H * a->D * a->K;
+  return a->D >= 1 && a->K >= 1 && (int64_t)n1 == hdk && (!a->theta || (int64_t)n2 == hdk) && (int64_t)n3 == hdk && (!a->gate || (int64_t)n4 == a->H * a->D);
 }
 
-static void trig_at(Trig *t, int64_t row, int64_t p) {
-  if (row % RESYNC == 0) {
-    for (int64_t j = 0; j < t->n; j++) {
-      double ph = t->om[j] * (double)p + t->th[j];
-      t->c[j] = cos(ph);
-      t->s[j] = sin(ph);
-    }
-    return;
-  }
-  for (int64_t j = 0; j < t->n; j++) {
-    double c = t->c[j];
-    t->c[j] = c * t->sc[j] - t->s[j] * t->ss[j];
-    t->s[j] = t->s[j] * t->sc[j] + c * t->ss[j];
-  }
+static int64_t sine_j(const RpelabSine *a) { return 2 * a->D * a->K + (a->gate ? a->D : 0); }
+
+/* Reads xq, xk [B, L, H, D] and z [H, J, R] (argv[0], argv[1], argv[6]) after sine_args; returns R or -1. */
+static int64_t project_args(napi_env env, napi_value *argv, RpelabSine *a, float **xq, float **xk, float **z) {
+  size_t nq, nk, nz;
+  int64_t R;
+  napi_value dims[6] = {argv[7], argv[8], argv[9], argv[10], argv[11], argv[13]};
+  if (!sine_args(env, argv + 2, dims, a) || !get_int(env, argv[12], &R) || R < 1 ||
+      !get_f32(env, argv[0], xq, &nq, 0) || !get_f32(env, argv[1], xk, &nk, 0) || !get_f32(env, argv[6], z, &nz, 0)) return -1;
+  const int64_t x = a->B * a->L * a->H * a->D;
+  return (int64_t)nq == x && (int64_t)nk == x && (int64_t)nz == a->H * sine_j(a) * R ? R : -1;
 }
 
-/* row[2j + c] = a[j] · trig_c at the current position (c = 0: cos, 1: sin). */
-static void trig_row(const Trig *t, const float *amp, float *row) {
-  for (int64_t j = 0; j < t->n; j++) {
-    row[2 * j] = (float)(amp[j] * t->c[j]);
-    row[2 * j + 1] = (float)(amp[j] * t->s[j]);
-  }
-}
-
-static int parse_sine(napi_env env, napi_value *argv, SineArgs *a, size_t *xlen) {
-  size_t n1, n2, n3, n4, n5;
-  if (!get_f32(env, argv[0], (float **)&a->x, xlen, 0) || !get_f32(env, argv[1], (float **)&a->omega, &n1, 0) ||
-      !get_f32(env, argv[2], (float **)&a->theta, &n2, 0) || !get_f32(env, argv[3], (float **)&a->amp, &n3, 0) ||
-      !get_f32(env, argv[4], (float **)&a->gate, &n4, 1)) return 0;
-  (void)n5;
-  int64_t *dims[] = {&a->B, &a->L, &a->H, &a->D, &a->K, &a->head, &a->offset};
-  for (int i = 0; i < 7; i++) if (!get_int(env, argv[5 + i], dims[i])) return 0;
-  int64_t hdk = a->H * a->D * a->K;
-  if ((int64_t)*xlen != a->B * a->L * a->H * a->D || (int64_t)n1 != hdk || (int64_t)n2 != hdk || (int64_t)n3 != hdk) return 0;
-  if (a->gate && (int64_t)n4 != a->H * a->D) return 0;
-  if (a->head < 0 || a->head >= a->H) return 0;
-  return 1;
-}
-
-typedef struct {
-  const SineArgs *a;
-  float *out;        /* forward: F [B·L, J] */
-  const float *dF;   /* backward: ∂F [B·L, J] */
-  float *dx;         /* backward: [B, L, D] */
-  double *acc;       /* backward: this range's sums ∂ω, ∂θ, ∂a [D·K] and ∂s [D] */
-  int64_t m0, m1;
-  int failed;
-} SineJob;
-
-static void *sine_features_range(void *arg) {
-  SineJob *job = arg;
-  const SineArgs *a = job->a;
-  const int64_t D = a->D, K = a->K, KD2 = 2 * D * K, J = KD2 + (a->gate ? D : 0);
-  Trig t;
-  float *row = malloc(sizeof(float) * KD2);
-  if (!row || !trig_init(&t, a)) { free(row); job->failed = 1; return NULL; }
-  const float *amp = a->amp + a->head * D * K;
-  const float *gate = a->gate ? a->gate + a->head * D : NULL;
-  for (int64_t m = job->m0; m < job->m1; m++) {
-    trig_at(&t, m, a->offset + m);
-    trig_row(&t, amp, row);
-    for (int64_t b = 0; b < a->B; b++) {
-      int64_t n = b * a->L + m;
-      const float *x = a->x + (n * a->H + a->head) * D;
-      float *o = job->out + n * J;
-      for (int64_t d = 0; d < D; d++) {
-        const float xv = x[d];
-        const float *r = row + d * 2 * K;
-        float *od = o + d * 2 * K;
-        for (int64_t i = 0; i < 2 * K; i++) od[i] = xv * r[i];
-      }
-      if (gate) for (int64_t d = 0; d < D; d++) o[KD2 + d] = gate[d] * x[d];
-    }
-  }
-  free(row);
-  free(t.c);
-  return NULL;
-}
-
-/* Positions per thread below which the sineSPE kernels stay on one thread. */
-#define SINE_MIN_ELEMENTS (1 << 20)
-
-static int sine_threads(const SineArgs *a) {
-  const int64_t elements = a->B * a->L * 2 * a->D * a->K;
-  return elements < SINE_MIN_ELEMENTS ? 1 : num_threads;
-}
-
-/* sineFeatures(x, omega, theta, amp, gateAmp|null, B, L, H, D, K, head, offset, out) */
-static napi_value sine_features(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
-  napi_value argv[13];
+/* sineProject(xq, xk, omega, theta, amp, gateAmp|null, z, B, L, H, D, K, R, offset, out [2, B, L, H, R]) */
+static napi_value sine_project(napi_env env, napi_callback_info info) {
+  size_t argc = 15, no;
+  napi_value argv[15];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 13) FAIL("sineFeatures: expected 13 arguments");
-  SineArgs a;
-  size_t xlen, olen;
-  float *out;
-  if (!parse_sine(env, argv, &a, &xlen)) FAIL("sineFeatures: bad inputs or sizes");
-  const int64_t J = 2 * a.D * a.K + (a.gate ? a.D : 0);
-  if (!get_f32(env, argv[12], &out, &olen, 0) || (int64_t)olen != a.B * a.L * J) FAIL("sineFeatures: bad output size");
-  int64_t starts[65];
-  const int n = split_positions(a.L, sine_threads(&a), starts);
-  SineJob jobs[64];
-  for (int i = 0; i < n; i++) jobs[i] = (SineJob){&a, out, NULL, NULL, NULL, starts[i], starts[i + 1], 0};
-  rpelab_run_jobs(sine_features_range, jobs, sizeof(SineJob), n);
-  for (int i = 0; i < n; i++) if (jobs[i].failed) FAIL("sineFeatures: out of memory");
+  RpelabSine a;
+  float *xq, *xk, *z, *out;
+  int64_t R;
+  if (argc != 15 || (R = project_args(env, argv, &a, &xq, &xk, &z)) < 0) FAIL("sineProject: bad inputs or sizes");
+  if (!get_f32(env, argv[14], &out, &no, 0) || (int64_t)no != 2 * a.B * a.L * a.H * R) FAIL("sineProject: bad output size");
+  if (rpelab_sine_project(&a, xq, xk, z, R, out, num_threads) != 0) FAIL("sineProject: out of memory");
   return NULL;
 }
 
-static void *sine_grad_range(void *arg) {
-  SineJob *job = arg;
-  const SineArgs *a = job->a;
-  const int64_t D = a->D, K = a->K, DK = D * K, KD2 = 2 * DK, J = KD2 + (a->gate ? D : 0);
-  Trig t;
-  float *row = malloc(sizeof(float) * KD2);   /* a · trig, as in the forward */
-  float *gm = malloc(sizeof(float) * KD2);    /* Σ_b ∂F · x at this position */
-  if (!row || !gm || !trig_init(&t, a)) { free(row); free(gm); job->failed = 1; return NULL; }
-  double *accOm = job->acc, *accTh = job->acc + DK, *accAmp = job->acc + 2 * DK, *accGate = job->acc + 3 * DK;
-  const float *amp = a->amp + a->head * DK;
-  const float *gate = a->gate ? a->gate + a->head * D : NULL;
-  for (int64_t m = job->m0; m < job->m1; m++) {
-    const int64_t p = a->offset + m;
-    trig_at(&t, m, p);
-    trig_row(&t, amp, row);
-    memset(gm, 0, sizeof(float) * KD2);
-    for (int64_t b = 0; b < a->B; b++) {
-      int64_t n = b * a->L + m;
-      const float *x = a->x + (n * a->H + a->head) * D;
-      const float *g = job->dF + n * J;
-      float *dxr = job->dx + n * D;
-      for (int64_t d = 0; d < D; d++) {
-        const float xv = x[d];
-        const float *gd = g + d * 2 * K, *r = row + d * 2 * K;
-        float *gmd = gm + d * 2 * K;
-        float s = 0.f;
-        for (int64_t i = 0; i < 2 * K; i++) {
-          s += gd[i] * r[i];
-          gmd[i] += gd[i] * xv;
-        }
-        dxr[d] = s;
-      }
-      if (gate) {
-        for (int64_t d = 0; d < D; d++) {
-          const float gf = g[KD2 + d];
-          dxr[d] += gate[d] * gf;
-          accGate[d] += (double)gf * x[d];
-        }
-      }
-    }
-    for (int64_t j = 0; j < DK; j++) {
-      const double g0 = gm[2 * j], g1 = gm[2 * j + 1], c = t.c[j], s = t.s[j];
-      accAmp[j] += g0 * c + g1 * s;                    /* Σ_c ∂F_c · x · trig_c */
-      const double dphi = amp[j] * (g1 * c - g0 * s);  /* Σ_c ∂F_c · a · x · trig_c′ */
-      accTh[j] += dphi;
-      accOm[j] += (double)p * dphi;
-    }
-  }
-  free(row); free(gm); free(t.c);
-  return NULL;
-}
-
-/* sineFeaturesGrad(x, omega, theta, amp, gateAmp|null, B, L, H, D, K, head, offset, dF, dx, dOmega, dTheta, dAmp, dGate) */
-static napi_value sine_features_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 18;
-  napi_value argv[18];
+/* sineProjectGrad(xq, xk, omega, theta, amp, gateAmp|null, z, B, L, H, D, K, R, offset, dy, dxq, dxk, dOmega, dTheta, dAmp, dGate|null) */
+static napi_value sine_project_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 21, n0, n1, n2, n3, n4, n5, n6;
+  napi_value argv[21];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 18) FAIL("sineFeaturesGrad: expected 18 arguments");
-  SineArgs a;
-  size_t xlen, n0, n1, n2, n3, n4, n5;
-  float *dF, *dx, *dOm, *dTh, *dAmp, *dGate;
-  if (!parse_sine(env, argv, &a, &xlen)) FAIL("sineFeaturesGrad: bad inputs or sizes");
-  const int64_t D = a.D, DK = D * a.K, J = 2 * DK + (a.gate ? D : 0), nacc = 3 * DK + D;
-  if (!get_f32(env, argv[12], &dF, &n0, 0) || (int64_t)n0 != a.B * a.L * J ||
-      !get_f32(env, argv[13], &dx, &n1, 0) || (int64_t)n1 != a.B * a.L * D ||
-      !get_f32(env, argv[14], &dOm, &n2, 0) || (int64_t)n2 != DK ||
-      !get_f32(env, argv[15], &dTh, &n3, 0) || (int64_t)n3 != DK ||
-      !get_f32(env, argv[16], &dAmp, &n4, 0) || (int64_t)n4 != DK ||
-      !get_f32(env, argv[17], &dGate, &n5, 0) || (int64_t)n5 != D) FAIL("sineFeaturesGrad: bad output sizes");
-  int64_t starts[65];
-  const int n = split_positions(a.L, sine_threads(&a), starts);
-  double *acc = calloc((size_t)(n * nacc), sizeof(double));
-  if (!acc) FAIL("sineFeaturesGrad: out of memory");
-  SineJob jobs[64];
-  for (int i = 0; i < n; i++) jobs[i] = (SineJob){&a, NULL, dF, dx, acc + i * nacc, starts[i], starts[i + 1], 0};
-  rpelab_run_jobs(sine_grad_range, jobs, sizeof(SineJob), n);
-  int failed = 0;
-  for (int i = 0; i < n; i++) failed |= jobs[i].failed;
-  /* Sums over the ranges in order: the same numbers for any number of threads with the same ranges. */
-  for (int i = 1; i < n && !failed; i++) for (int64_t j = 0; j < nacc; j++) acc[j] += acc[i * nacc + j];
-  if (!failed) {
-    for (int64_t j = 0; j < DK; j++) { dOm[j] = (float)acc[j]; dTh[j] = (float)acc[DK + j]; dAmp[j] = (float)acc[2 * DK + j]; }
-    for (int64_t d = 0; d < D; d++) dGate[d] = (float)acc[3 * DK + d];
-  }
-  free(acc);
-  if (failed) FAIL("sineFeaturesGrad: out of memory");
+  RpelabSine a;
+  float *xq, *xk, *z, *dy, *dxq, *dxk, *dOm, *dTh, *dAmp, *dGate;
+  int64_t R;
+  if (argc != 21 || (R = project_args(env, argv, &a, &xq, &xk, &z)) < 0) FAIL("sineProjectGrad: bad inputs or sizes");
+  const int64_t x = a.B * a.L * a.H * a.D, hdk = a.H * a.D * a.K;
+  if (!get_f32(env, argv[14], &dy, &n0, 0) || (int64_t)n0 != 2 * a.B * a.L * a.H * R ||
+      !get_f32(env, argv[15], &dxq, &n1, 0) || (int64_t)n1 != x || !get_f32(env, argv[16], &dxk, &n2, 0) || (int64_t)n2 != x ||
+      !get_f32(env, argv[17], &dOm, &n3, 0) || (int64_t)n3 != hdk || !get_f32(env, argv[18], &dTh, &n4, 0) || (int64_t)n4 != hdk ||
+      !get_f32(env, argv[19], &dAmp, &n5, 0) || (int64_t)n5 != hdk || !get_f32(env, argv[20], &dGate, &n6, 1) ||
+      (!dGate) != (!a.gate) || (dGate && (int64_t)n6 != a.H * a.D)) FAIL("sineProjectGrad: bad output sizes");
+  if (rpelab_sine_project_grad(&a, xq, xk, z, R, dy, dxq, dxk, dOm, dTh, dAmp, dGate, num_threads) != 0) FAIL("sineProjectGrad: out of memory");
   return NULL;
 }
 
@@ -467,8 +291,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"depthwiseConv", NULL, depthwise_conv, NULL, NULL, NULL, napi_default, NULL},
     {"depthwiseFilterGrad", NULL, depthwise_filter_grad, NULL, NULL, NULL, napi_default, NULL},
     {"depthwiseInputGrad", NULL, depthwise_input_grad, NULL, NULL, NULL, napi_default, NULL},
-    {"sineFeatures", NULL, sine_features, NULL, NULL, NULL, napi_default, NULL},
-    {"sineFeaturesGrad", NULL, sine_features_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"sineProject", NULL, sine_project, NULL, NULL, NULL, napi_default, NULL},
+    {"sineProjectGrad", NULL, sine_project_grad, NULL, NULL, NULL, napi_default, NULL},
     {"lrpeMap", NULL, lrpe_map, NULL, NULL, NULL, napi_default, NULL},
     {"lrpeMapGrad", NULL, lrpe_map_grad, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -35,16 +35,16 @@ export interface NativeKernels {
   depthwiseInputGrad(n: number, h: number, w: number, c: number, fh: number, fw: number, dy: Float32Array, f: Float32Array, out: Float32Array): void;
   /** out[j] = Σ_i x[i, j] for x [rows, cols], in float32, row after row (the order of wasm's Sum). */
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
-  /** See `encodings/spe/sine-kernels.ts` (SINE_FEATURES). Writes `out` [B·L, J]. */
-  sineFeatures(
-    x: Float32Array, omega: Float32Array, theta: Float32Array, amp: Float32Array, gateAmp: Float32Array | null,
-    B: number, L: number, H: number, D: number, K: number, head: number, offset: number, out: Float32Array,
+  /** See `encodings/spe/sine-kernels.ts` (SINE_PROJECT). Writes `out` [2, B·L, H, R]; theta may be null (0). */
+  sineProject(
+    xq: Float32Array, xk: Float32Array, omega: Float32Array, theta: Float32Array | null, amp: Float32Array, gateAmp: Float32Array | null,
+    z: Float32Array, B: number, L: number, H: number, D: number, K: number, R: number, offset: number, out: Float32Array,
   ): void;
-  /** See `encodings/spe/sine-kernels.ts` (SINE_FEATURES_GRAD). */
-  sineFeaturesGrad(
-    x: Float32Array, omega: Float32Array, theta: Float32Array, amp: Float32Array, gateAmp: Float32Array | null,
-    B: number, L: number, H: number, D: number, K: number, head: number, offset: number,
-    dF: Float32Array, dx: Float32Array, dOmega: Float32Array, dTheta: Float32Array, dAmp: Float32Array, dGate: Float32Array,
+  /** See `encodings/spe/sine-kernels.ts` (SINE_PROJECT_GRAD); dGate is null exactly when gateAmp is. */
+  sineProjectGrad(
+    xq: Float32Array, xk: Float32Array, omega: Float32Array, theta: Float32Array | null, amp: Float32Array, gateAmp: Float32Array | null,
+    z: Float32Array, B: number, L: number, H: number, D: number, K: number, R: number, offset: number, dy: Float32Array,
+    dxq: Float32Array, dxk: Float32Array, dOmega: Float32Array, dTheta: Float32Array, dAmp: Float32Array, dGate: Float32Array | null,
   ): void;
   /** See `encodings/lrpe/kernels.ts` (LRPE_MAP): y = Λ P x, unitary 1 for the [z ⊙ C, z ⊙ S] form. */
   lrpeMap(

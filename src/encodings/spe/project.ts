@@ -20,7 +20,7 @@
  * between the two by measured cost.
  */
 import { tf, assertRank, assertDim, assertInt, assertSameShape, hasJsKernel, runJsKernel, nativeKernels } from '../../backend';
-import { SINE_FEATURES, SINE_FEATURES_GRAD, registerSineFeatureKernels } from './sine-kernels';
+import { SINE_FEATURES, SINE_FEATURES_GRAD, SINE_PROJECT, SINE_PROJECT_GRAD, registerSineFeatureKernels } from './sine-kernels';
 
 // Kernel registration touches no tensor: done at import, so `hasJsKernel` answers for any backend.
 registerSineFeatureKernels();
@@ -261,29 +261,39 @@ export function sineSPEFeatureProject(
   }
   const kernelInputs = (x: tf.Tensor, om: tf.Tensor, th: tf.Tensor, am: tf.Tensor, ga: tf.Tensor | undefined) =>
     ({ x, omega: om, theta: th, amp: am, gateAmp: ga ?? null });
+  // With the native kernels, one fused call per direction does every head and both sides (F in cache only).
+  const projectInputs = (xq: tf.Tensor, xk: tf.Tensor, om: tf.Tensor, th: tf.Tensor, am: tf.Tensor, ga: tf.Tensor | undefined, zz: tf.Tensor) =>
+    ({ xq, xk, omega: om, theta: th, amp: am, gateAmp: ga ?? null, z: zz });
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [xq, xk, om, th, am, ga] = args as tf.Tensor[];
     save([...(args as tf.Tensor[]), z]);  // all small but q and k; F is recomputed, never kept
-    const value = tf.tidy(() => {
-      const zs = tf.unstack(z);
-      const noTheta = tf.zerosLike(th);
-      const ys: tf.Tensor[] = [];
-      for (let h = 0; h < H; h++) {
-        for (const [x, phase] of [[xq, th], [xk, noTheta]]) {
-          ys.push(tf.tidy(() => tf.matMul(runJsKernel(SINE_FEATURES, kernelInputs(x, om, phase, am, ga), { head: h, offset })[0], zs[h])));
+    const value = nativeKernels()
+      ? runJsKernel(SINE_PROJECT, projectInputs(xq, xk, om, th, am, ga, z), { offset })[0]  // [2, B·L, H, R]
+      : tf.tidy(() => {
+        const zs = tf.unstack(z);
+        const noTheta = tf.zerosLike(th);
+        const ys: tf.Tensor[] = [];
+        for (let h = 0; h < H; h++) {
+          for (const [x, phase] of [[xq, th], [xk, noTheta]]) {
+            ys.push(tf.tidy(() => tf.matMul(runJsKernel(SINE_FEATURES, kernelInputs(x, om, phase, am, ga), { head: h, offset })[0], zs[h])));
+          }
         }
-      }
-      // [H, 2, B·L, R] -> [2, B·L, H, R]
-      return tf.stack(ys).reshape([H, 2, B * L, R]).transpose([1, 2, 0, 3]);
-    });
+        // [H, 2, B·L, R] -> [2, B·L, H, R]
+        return tf.stack(ys).reshape([H, 2, B * L, R]).transpose([1, 2, 0, 3]);
+      });
     return {
       value,
       // customGrad's gradient function runs outside the engine's per-gradient tidy: tidy here.
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
         const [sq, sk, so, st, sa] = saved;
         const sg = ga === undefined ? undefined : saved[5];
-        const zs = tf.unstack(saved[saved.length - 1]);
+        const sz = saved[saved.length - 1];
+        if (nativeKernels()) {
+          const [dq, dk, dOmega, dTheta, dAmp, dGate] = runJsKernel(SINE_PROJECT_GRAD, { dy, ...projectInputs(sq, sk, so, st, sa, sg, sz) }, { offset });
+          return sg === undefined ? [dq, dk, dOmega, dTheta, dAmp] : [dq, dk, dOmega, dTheta, dAmp, dGate];
+        }
+        const zs = tf.unstack(sz);
         const noTheta = tf.zerosLike(st);
         const dys = tf.unstack(dy.transpose([2, 0, 1, 3]).reshape([H * 2, B * L, R]));
         const per: tf.Tensor[][][] = [];  // [h][side] -> [dx, dOmega, dTheta, dAmp, dGate]

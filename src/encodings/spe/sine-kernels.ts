@@ -1,21 +1,32 @@
 /**
- * The two fused kernels of the sineSPE feature path (wasm and cpu, as JavaScript loops; see
- * `backend/js-kernels.ts`). For one head h of x [B, L, H, D] they build, and differentiate,
- * the feature matrix F [B·L, J] of `sineSPEFeatureProject`:
+ * The fused kernels of the sineSPE feature path (wasm and cpu; see `backend/js-kernels.ts`).
+ *
+ * With rpelab's native kernels: SINE_PROJECT and SINE_PROJECT_GRAD, the whole projection of every
+ * head and both sides in one call each way (native/src/sine_spe.c: F generated block by block in
+ * the matrix product's packed layout, never in memory).
+ *
+ * Without them, two JavaScript kernels per head and side: for one head h of x [B, L, H, D] they
+ * build, and differentiate, the feature matrix F [B·L, J] of `sineSPEFeatureProject`, and tfjs's
+ * matMul multiplies it by the noise:
  *
  *   F[n, 2·(d·K + k) + c] = a[d, k] · x[n, d] · trig_c(ω[d, k]·(offset + m) + θ[d, k]),  trig_0 = cos, trig_1 = sin
  *   F[n, 2KD + d]         = s[d] · x[n, d]                                              (gated only)
  *
- * with n = b·L + m: the columns follow the reference's noise layout [D, 2K] (cos/sin interleaved). Composed from tf ops this is ~10 passes over B·L·2K·D elements forward and
- * backward (plus cos/sin, which wasm evaluates slowly); here it is one pass each way. The
- * sinusoids are advanced from position to position by the angle-addition recurrence in float64
- * (re-evaluated exactly every `RESYNC` positions), so the kernels evaluate only O(L/RESYNC·K·D)
- * cos/sin and the phases carry no float32 rounding.
+ * with n = b·L + m: the columns follow the reference's noise layout [D, 2K] (cos/sin interleaved).
+ * Composed from tf ops this is ~10 passes over B·L·2K·D elements forward and backward (plus
+ * cos/sin, which wasm evaluates slowly); here it is one pass each way. The sinusoids are advanced
+ * from position to position by the angle-addition recurrence in float64 (re-evaluated exactly
+ * every `RESYNC` positions), so the kernels evaluate only O(L/RESYNC·K·D) cos/sin and the phases
+ * carry no float32 rounding. (The native projection advances them the same way, 16 positions at a
+ * time, from exact values every 512 positions.)
  */
 import { registerJsKernel, nativeKernels } from '../../backend';
 
 export const SINE_FEATURES = 'RpelabSineSPEFeatures';
 export const SINE_FEATURES_GRAD = 'RpelabSineSPEFeaturesGrad';
+/** The fused projection of every head and both sides, and its gradient: native only (see `registerSineFeatureKernels`). */
+export const SINE_PROJECT = 'RpelabSineSPEProject';
+export const SINE_PROJECT_GRAD = 'RpelabSineSPEProjectGrad';
 
 /** Attributes of both kernels. */
 export interface SineFeatureAttrs {
@@ -89,10 +100,54 @@ function dims(shapes: Array<number[] | null>) {
 
 let registered = false;
 
-/** Registers both kernels on wasm and cpu (once). Their loops run natively where the addon is built. */
+/** The native kernels, for the kernels that exist only natively. */
+function requireNative(kernel: string) {
+  const native = nativeKernels();
+  if (!native) throw new Error(`${kernel}: needs rpelab's native kernels (npm run build:native; RPELAB_NATIVE not 0); sineSPEFeatureProject takes it only when they are loaded`);
+  return native;
+}
+
+/**
+ * Registers the kernels on wasm and cpu (once). The fused projection (SINE_PROJECT: F_h · Z[h] for
+ * every head and both sides; SINE_PROJECT_GRAD: its gradient through ∂F = ∂y · Z[h]ᵀ) exists only
+ * natively; the per-head feature kernels are JavaScript loops, used without the addon.
+ */
 export function registerSineFeatureKernels(): void {
   if (registered) return;
   registered = true;
+
+  // Inputs xq, xk [B, L, H, D], omega, theta, amp [H, D, K], gateAmp [H, D] (optional), z [H, J, R].
+  const projectInputs = ['xq', 'xk', 'omega', 'theta', 'amp', 'gateAmp', 'z'] as const;
+  const projectDims = (shapes: Array<number[] | null>) => {
+    const [B, L, H, D] = shapes[0]!;
+    return { B, L, H, D, K: shapes[2]![2], R: shapes[6]![2] };
+  };
+  registerJsKernel<{ offset: number }>({
+    kernelName: SINE_PROJECT,
+    inputNames: projectInputs,
+    outputShapes: (shapes) => {
+      const { B, L, H, R } = projectDims(shapes);
+      return [[2, B * L, H, R]];
+    },
+    compute: ([xq, xk, omega, theta, amp, gateAmp, z], shapes, [out], { offset }) => {
+      const { B, L, H, D, K, R } = projectDims(shapes);
+      requireNative(SINE_PROJECT).sineProject(xq!, xk!, omega!, theta!, amp!, gateAmp, z!, B, L, H, D, K, R, offset, out);
+    },
+  });
+  // Extra first input: dy [2, B·L, H, R]. Outputs: dxq, dxk [B, L, H, D], dOmega, dTheta, dAmp [H, D, K], dGateAmp [H, D] ([0] when ungated).
+  registerJsKernel<{ offset: number }>({
+    kernelName: SINE_PROJECT_GRAD,
+    inputNames: ['dy', ...projectInputs],
+    outputShapes: (shapes) => {
+      const { B, L, H, D, K } = projectDims(shapes.slice(1));
+      return [[B, L, H, D], [B, L, H, D], [H, D, K], [H, D, K], [H, D, K], shapes[6] === null ? [0] : [H, D]];
+    },
+    compute: ([dy, xq, xk, omega, theta, amp, gateAmp, z], shapes, [dxq, dxk, dOmega, dTheta, dAmp, dGate], { offset }) => {
+      const { B, L, H, D, K, R } = projectDims(shapes.slice(1));
+      requireNative(SINE_PROJECT_GRAD).sineProjectGrad(xq!, xk!, omega!, theta!, amp!, gateAmp, z!, B, L, H, D, K, R, offset, dy!,
+        dxq, dxk, dOmega, dTheta, dAmp, gateAmp === null ? null : dGate);
+    },
+  });
 
   registerJsKernel<SineFeatureAttrs>({
     kernelName: SINE_FEATURES,
@@ -103,8 +158,6 @@ export function registerSineFeatureKernels(): void {
     },
     compute: ([x, omega, theta, amp, gateAmp], shapes, [out], { head, offset }) => {
       const { B, L, H, D, K, gated, J } = dims(shapes);
-      const native = nativeKernels();
-      if (native) return native.sineFeatures(x!, omega!, theta!, amp!, gateAmp, B, L, H, D, K, head, offset, out);
       const KD = K * D;
       const { a, s, trig } = headParams(omega!, theta!, amp!, gated ? gateAmp! : null, head, D, K);
       const { cos, sin } = trig;
@@ -139,8 +192,6 @@ export function registerSineFeatureKernels(): void {
     },
     compute: ([dF, x, omega, theta, amp, gateAmp], shapes, [dx, dOmega, dTheta, dAmp, dGate], { head, offset }) => {
       const { B, L, H, D, K, gated, J } = dims(shapes.slice(1));
-      const native = nativeKernels();
-      if (native) return native.sineFeaturesGrad(x!, omega!, theta!, amp!, gateAmp, B, L, H, D, K, head, offset, dF!, dx, dOmega, dTheta, dAmp, dGate);
       const KD = K * D;
       const { a, s, trig } = headParams(omega!, theta!, amp!, gated ? gateAmp! : null, head, D, K);
       const { cos, sin } = trig;

@@ -1,0 +1,373 @@
+/*
+ * sineSPE's fused feature projection in C (see sine_spe.h; the same numbers as the per-head
+ * JavaScript kernels of src/encodings/spe/sine-kernels.ts followed by a matmul, tested against
+ * them up to float rounding). The work is split into tasks (head, side, batch element,
+ * TASK_ROWS positions) taken by the threads in any order; each task starts from exact sinusoids
+ * and writes its own rows and its own parameter-gradient sums, which are added in task order, so
+ * the results do not depend on the number of threads.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "jobs.h"
+#include "sgemm.h"
+#include "sine_spe.h"
+
+/* Positions per task (a multiple of BLOCK). */
+#define TASK_ROWS 512
+
+/* ---- fused projection ------------------------------------------------------------------------ */
+
+/*
+ * Per task (head, side, batch element, TASK_ROWS positions) and per block of BLOCK positions, the
+ * features are generated straight into the packed right-hand-side layout of the matrix product,
+ * transposed: column panels of NR consecutive positions, so that the values of one feature at
+ * NR positions are contiguous and come from vector arithmetic:
+ *   trig(ω(m0 + i) + θ) = [cos φ0 · cos iω − sin φ0 · sin iω,  sin φ0 · cos iω + cos φ0 · sin iω]
+ * with φ0 the phase at the panel's first position (float64, advanced NR positions at a time from
+ * an exact value at the task's start) and the step tables cos iω, sin iω (i < NR) per frequency.
+ * Forward: x̂ᵀ [R, BLOCK] = Z[h]ᵀ [R, J] · Fᵀ [J, BLOCK]. Gradient: ∂Fᵀ [J, BLOCK] = Z[h] [J, R] ·
+ * ∂x̂ᵀ [R, BLOCK], consumed feature by feature with the same sinusoids regenerated.
+ */
+#define BLOCK 64
+#define PANELS (BLOCK / RPELAB_NR)
+#define NR RPELAB_NR
+#define MR RPELAB_MR
+#define KC RPELAB_KC
+
+/* Task i: head h, side (0: queries with θ, 1: keys), batch element b, positions [m0, m1). */
+typedef struct { int64_t h, side, b, m0, m1; } Task;
+
+typedef struct {
+  const RpelabSine *a;
+  const float *xs[2];      /* xq, xk [B, L, H, D] */
+  const float *ap;         /* per head, the packed left operand: Z[h]ᵀ (forward) or Z[h] (gradient) */
+  int64_t ap_stride, R, J;
+  const float *tc, *ts;    /* step tables [H·D·K, NR]: cos iω, sin iω */
+  const double *c16, *s16; /* [H·D·K]: cos NRω, sin NRω */
+  const Task *tasks;
+  int64_t ntasks;
+  atomic_llong *next;
+  float *out;              /* forward: [2, B, L, H, R] */
+  const float *dy;         /* gradient: [2, B, L, H, R] */
+  float *dxs[2];           /* gradient: dxq, dxk [B, L, H, D] */
+  double *acc;             /* gradient: per task, ∂ω, ∂θ, ∂a [D·K] and ∂s [D] */
+  int failed;
+} FusedJob;
+
+static int64_t make_tasks(const RpelabSine *a, Task **out) {
+  const int64_t ranges = (a->L + TASK_ROWS - 1) / TASK_ROWS, n = a->H * 2 * a->B * ranges;
+  Task *t = malloc(sizeof(Task) * (size_t)(n > 0 ? n : 1));
+  if (!t) return -1;
+  int64_t i = 0;
+  for (int64_t h = 0; h < a->H; h++)
+    for (int64_t side = 0; side < 2; side++)
+      for (int64_t b = 0; b < a->B; b++)
+        for (int64_t r = 0; r < ranges; r++) {
+          const int64_t m0 = r * TASK_ROWS, m1 = m0 + TASK_ROWS < a->L ? m0 + TASK_ROWS : a->L;
+          t[i++] = (Task){h, side, b, m0, m1};
+        }
+  *out = t;
+  return n;
+}
+
+/* What a thread needs for its tasks; every buffer BLOCK positions wide. */
+typedef struct {
+  double *c, *s;       /* [DK] the sinusoids at the next panel's first position */
+  float *c0, *s0;      /* [PANELS, DK] at each panel's first position in this block */
+  float *xT, *dxT;     /* [D, BLOCK] */
+  float *big;          /* forward: packed Fᵀ [J, BLOCK]; gradient: ∂Fᵀ [J, BLOCK] */
+  float *small;        /* forward: x̂ᵀ [R, BLOCK]; gradient: packed ∂x̂ᵀ [R, BLOCK] */
+  float *rel;          /* [BLOCK] 0, 1, ..., BLOCK − 1 */
+} Scratch;
+
+static void scratch_free(Scratch *w) {
+  free(w->c); free(w->c0); free(w->xT); free(w->big); free(w->small); free(w->rel);
+}
+
+static int scratch_init(Scratch *w, int64_t DK, int64_t D, int64_t J, int64_t R) {
+  memset(w, 0, sizeof(*w));
+  w->c = malloc(sizeof(double) * 2 * DK);
+  w->c0 = malloc(sizeof(float) * 2 * PANELS * DK);
+  w->xT = malloc(sizeof(float) * 2 * D * BLOCK);
+  w->big = malloc(sizeof(float) * (size_t)(((J + MR - 1) / MR) * MR * BLOCK));
+  w->small = malloc(sizeof(float) * (size_t)(((R + MR - 1) / MR) * MR * BLOCK));
+  w->rel = malloc(sizeof(float) * BLOCK);
+  if (!w->c || !w->c0 || !w->xT || !w->big || !w->small || !w->rel) { scratch_free(w); return 0; }
+  w->s = w->c + DK; w->s0 = w->c0 + PANELS * DK; w->dxT = w->xT + D * BLOCK;
+  for (int i = 0; i < BLOCK; i++) w->rel[i] = (float)i;
+  return 1;
+}
+
+/* The sinusoids at absolute position p, exactly: into w->c, w->s. */
+static void task_start(const FusedJob *job, const Task *tk, int64_t p, Scratch *w) {
+  const RpelabSine *a = job->a;
+  const int64_t DK = a->D * a->K;
+  const float *om = a->omega + tk->h * DK, *th = tk->side == 0 && a->theta ? a->theta + tk->h * DK : NULL;
+  for (int64_t j = 0; j < DK; j++) {
+    const double ph = (double)om[j] * (double)p + (th ? th[j] : 0.0);
+    w->c[j] = cos(ph);
+    w->s[j] = sin(ph);
+  }
+}
+
+/* A block at positions [m0, m0 + nb): xT (zero past nb), and the panels' first sinusoids (c0, s0),
+   advancing w->c, w->s by BLOCK positions. */
+static void block_start(const FusedJob *job, const Task *tk, int64_t m0, int64_t nb, Scratch *w) {
+  const RpelabSine *a = job->a;
+  const int64_t D = a->D, DK = D * a->K, H = a->H;
+  const float *x = job->xs[tk->side];
+  for (int64_t i = 0; i < BLOCK; i++) {
+    const float *xr = i < nb ? x + ((tk->b * a->L + m0 + i) * H + tk->h) * D : NULL;
+    for (int64_t d = 0; d < D; d++) w->xT[d * BLOCK + i] = xr ? xr[d] : 0.f;
+  }
+  const double *c16 = job->c16 + tk->h * DK, *s16 = job->s16 + tk->h * DK;
+  for (int q = 0; q < PANELS; q++) {
+    for (int64_t j = 0; j < DK; j++) {
+      w->c0[q * DK + j] = (float)w->c[j];
+      w->s0[q * DK + j] = (float)w->s[j];
+      const double c = w->c[j];
+      w->c[j] = c * c16[j] - w->s[j] * s16[j];
+      w->s[j] = w->s[j] * c16[j] + c * s16[j];
+    }
+  }
+}
+
+/* Where feature column p, panel q starts in a packed [J, BLOCK] right-hand side. */
+static inline float *packed_at(float *bp, int64_t J, int64_t p, int q) {
+  const int64_t pc = p / KC * KC, kc = J - pc < KC ? J - pc : KC;
+  return bp + pc * BLOCK + q * kc * NR + (p - pc) * NR;
+}
+
+/* Head h's parameters and tables. */
+typedef struct { const float *amp, *gate, *tc, *ts, *ap; } Head;
+
+static Head head_of(const FusedJob *job, int64_t h) {
+  const RpelabSine *a = job->a;
+  const int64_t DK = a->D * a->K;
+  return (Head){a->amp + h * DK, a->gate ? a->gate + h * a->D : NULL, job->tc + h * DK * NR, job->ts + h * DK * NR, job->ap + h * job->ap_stride};
+}
+
+/* Runs `block` on every block of the tasks this thread takes (positions [m0, m0 + nb)). */
+static void *task_loop(FusedJob *job, void (*block)(FusedJob *, const Task *, int64_t, int64_t, int64_t, Scratch *)) {
+  const RpelabSine *a = job->a;
+  Scratch w;
+  if (!scratch_init(&w, a->D * a->K, a->D, job->J, job->R)) { job->failed = 1; return NULL; }
+  for (int64_t ti; (ti = atomic_fetch_add(job->next, 1)) < job->ntasks;) {
+    const Task *tk = &job->tasks[ti];
+    task_start(job, tk, a->offset + tk->m0, &w);
+    for (int64_t m0 = tk->m0; m0 < tk->m1; m0 += BLOCK) {
+      const int64_t nb = tk->m1 - m0 < BLOCK ? tk->m1 - m0 : BLOCK;
+      block_start(job, tk, m0, nb, &w);
+      block(job, tk, ti, m0, nb, &w);
+    }
+  }
+  scratch_free(&w);
+  return NULL;
+}
+
+/* Forward of one block: x̂ rows [m0, m0 + nb) of the task's head and side. */
+static void project_block(FusedJob *job, const Task *tk, int64_t ti, int64_t m0, int64_t nb, Scratch *w) {
+  (void)ti;
+  const RpelabSine *a = job->a;
+  const int64_t D = a->D, K = a->K, DK = D * K, J = job->J, R = job->R, H = a->H, h = tk->h, npa = (R + MR - 1) / MR;
+  const Head hd = head_of(job, h);
+  /* Fᵀ, packed */
+  for (int64_t j = 0; j < DK; j++) {
+    const float am = hd.amp[j];
+    const float *tcj = hd.tc + j * NR, *tsj = hd.ts + j * NR, *xd = w->xT + (j / K) * BLOCK;
+    for (int q = 0; q < PANELS; q++) {
+      const float c0 = w->c0[q * DK + j], s0 = w->s0[q * DK + j];
+      float *o0 = packed_at(w->big, J, 2 * j, q), *o1 = packed_at(w->big, J, 2 * j + 1, q);
+      const float *xq = xd + q * NR;
+      for (int i = 0; i < NR; i++) {
+        const float ax = am * xq[i];
+        o0[i] = ax * (c0 * tcj[i] - s0 * tsj[i]);
+        o1[i] = ax * (s0 * tcj[i] + c0 * tsj[i]);
+      }
+    }
+  }
+  if (hd.gate) for (int64_t d = 0; d < D; d++)
+    for (int q = 0; q < PANELS; q++) {
+      float *o = packed_at(w->big, J, 2 * DK + d, q);
+      const float *xq = w->xT + d * BLOCK + q * NR;
+      for (int i = 0; i < NR; i++) o[i] = hd.gate[d] * xq[i];
+    }
+  /* x̂ᵀ [R, BLOCK] = Z[h]ᵀ · Fᵀ */
+  for (int64_t pc = 0; pc < J; pc += KC) {
+    const int64_t kc = J - pc < KC ? J - pc : KC;
+    const float *ablk = hd.ap + npa * MR * pc, *bblk = w->big + pc * BLOCK;
+    for (int q = 0; q < PANELS; q++)
+      for (int64_t ir = 0; ir < npa; ir++)
+        rpelab_sgemm_tile(kc, ablk + ir * kc * MR, bblk + q * kc * NR, w->small + ir * MR * BLOCK + q * NR, BLOCK,
+                          R - ir * MR < MR ? R - ir * MR : MR, NR, pc > 0);
+  }
+  for (int64_t i = 0; i < nb; i++) {
+    float *o = job->out + (((tk->side * a->B + tk->b) * a->L + m0 + i) * H + h) * R;
+    for (int64_t r = 0; r < R; r++) o[r] = w->small[r * BLOCK + i];
+  }
+}
+
+/* Gradient of one block: ∂x rows [m0, m0 + nb) and the task's parameter sums. */
+static void project_grad_block(FusedJob *job, const Task *tk, int64_t ti, int64_t m0, int64_t nb, Scratch *w) {
+  const RpelabSine *a = job->a;
+  const int64_t D = a->D, K = a->K, DK = D * K, J = job->J, R = job->R, H = a->H, h = tk->h, nacc = 3 * DK + D, npa = (J + MR - 1) / MR;
+  const Head hd = head_of(job, h);
+  double *accOm = job->acc + ti * nacc, *accTh = accOm + DK, *accAmp = accOm + 2 * DK, *accGate = accOm + 3 * DK;
+  /* ∂Fᵀ [J, BLOCK] = Z[h] · ∂x̂ᵀ, ∂x̂ᵀ packed from ∂y (zero past nb) */
+  const float *g = job->dy + (((tk->side * a->B + tk->b) * a->L + m0) * H + h) * R;
+  for (int64_t pc = 0; pc < R; pc += KC) {
+    const int64_t kc = R - pc < KC ? R - pc : KC;
+    if (nb < BLOCK) memset(w->small, 0, sizeof(float) * kc * BLOCK);
+    rpelab_pack_b_block(kc, nb, g + pc, 1, H * R, w->small);
+    const float *ablk = hd.ap + npa * MR * pc;
+    for (int q = 0; q < PANELS; q++)
+      for (int64_t ir = 0; ir < npa; ir++)
+        rpelab_sgemm_tile(kc, ablk + ir * kc * MR, w->small + q * kc * NR, w->big + ir * MR * BLOCK + q * NR, BLOCK,
+                          J - ir * MR < MR ? J - ir * MR : MR, NR, pc > 0);
+  }
+  memset(w->dxT, 0, sizeof(float) * D * BLOCK);
+  const double pblock = (double)(a->offset + m0);
+  for (int64_t j = 0; j < DK; j++) {
+    const float am = hd.amp[j];
+    const float *tcj = hd.tc + j * NR, *tsj = hd.ts + j * NR, *xd = w->xT + (j / K) * BLOCK;
+    float *dxd = w->dxT + (j / K) * BLOCK;
+    float va[NR] = {0}, vp[NR] = {0}, vq[NR] = {0};
+    for (int q = 0; q < PANELS; q++) {
+      const float c0 = w->c0[q * DK + j], s0 = w->s0[q * DK + j];
+      const float *g0 = w->big + 2 * j * BLOCK + q * NR, *g1 = g0 + BLOCK, *xq = xd + q * NR, *rel = w->rel + q * NR;
+      float *dxq = dxd + q * NR;
+      for (int i = 0; i < NR; i++) {
+        const float cv = c0 * tcj[i] - s0 * tsj[i], sv = s0 * tcj[i] + c0 * tsj[i];
+        const float u = g0[i] * cv + g1[i] * sv;  /* Σ_c ∂F_c · trig_c */
+        const float v = g1[i] * cv - g0[i] * sv;  /* Σ_c ∂F_c · trig_c′ */
+        const float ph = am * xq[i] * v;
+        dxq[i] += am * u;
+        va[i] += xq[i] * u;
+        vp[i] += ph;
+        vq[i] += rel[i] * ph;
+      }
+    }
+    double sa = 0, sp = 0, sq = 0;
+    for (int i = 0; i < NR; i++) { sa += va[i]; sp += vp[i]; sq += vq[i]; }
+    accAmp[j] += sa;
+    accTh[j] += sp;
+    accOm[j] += pblock * sp + sq;
+  }
+  if (hd.gate) for (int64_t d = 0; d < D; d++) {
+    const float *gd = w->big + (2 * DK + d) * BLOCK, *xd = w->xT + d * BLOCK;
+    float *dxd = w->dxT + d * BLOCK;
+    double sg = 0;
+    for (int i = 0; i < BLOCK; i++) { dxd[i] += hd.gate[d] * gd[i]; sg += gd[i] * xd[i]; }
+    accGate[d] += sg;
+  }
+  float *dx = job->dxs[tk->side];
+  for (int64_t i = 0; i < nb; i++) {
+    float *o = dx + ((tk->b * a->L + m0 + i) * H + h) * D;
+    for (int64_t d = 0; d < D; d++) o[d] = w->dxT[d * BLOCK + i];
+  }
+}
+
+static void *project_tasks(void *arg) { return task_loop(arg, project_block); }
+static void *project_grad_tasks(void *arg) { return task_loop(arg, project_grad_block); }
+
+/* The step tables of every head's frequencies (see FusedJob); returns 0 when out of memory. */
+static int step_tables(const RpelabSine *a, float **tc, float **ts, double **c16, double **s16) {
+  const int64_t n = a->H * a->D * a->K;
+  *tc = malloc(sizeof(float) * 2 * n * NR);
+  *c16 = malloc(sizeof(double) * 2 * n);
+  if (!*tc || !*c16) { free(*tc); free(*c16); return 0; }
+  *ts = *tc + n * NR;
+  *s16 = *c16 + n;
+  for (int64_t j = 0; j < n; j++) {
+    const double c1 = cos((double)a->omega[j]), s1 = sin((double)a->omega[j]);
+    double c = 1, s = 0;
+    for (int i = 0; i < NR; i++) {
+      (*tc)[j * NR + i] = (float)c;
+      (*ts)[j * NR + i] = (float)s;
+      const double cc = c;
+      c = cc * c1 - s * s1;
+      s = s * c1 + cc * s1;
+    }
+    (*c16)[j] = c;
+    (*s16)[j] = s;
+  }
+  return 1;
+}
+
+/* Packs, per head, Z[h]ᵀ [R, J] (forward) or Z[h] [J, R] (gradient) as a left operand; *stride: floats per head. */
+static float *pack_noise(const float *z, int64_t H, int64_t J, int64_t R, int gradient, int64_t *stride) {
+  *stride = (int64_t)(gradient ? rpelab_packed_a_size(J, R) : rpelab_packed_a_size(R, J));
+  float *ap = malloc(sizeof(float) * (size_t)(H * *stride));
+  if (!ap) return NULL;
+  for (int64_t h = 0; h < H; h++) {
+    const float *zh = z + h * J * R;
+    if (gradient) rpelab_pack_a_all(J, R, zh, R, 1, ap + h * *stride);
+    else rpelab_pack_a_all(R, J, zh, 1, R, ap + h * *stride);
+  }
+  return ap;
+}
+
+/* Shared setup of both directions: tasks, packed noise, step tables; then runs fn on the threads. */
+static int run_fused(FusedJob *job, const float *z, int gradient, void *(*fn)(void *), int threads) {
+  const RpelabSine *a = job->a;
+  Task *tasks = NULL;
+  float *ap = NULL, *tc = NULL, *ts = NULL;
+  double *c16 = NULL, *s16 = NULL;
+  int rc = -1;
+  job->ntasks = make_tasks(a, &tasks);
+  if (job->ntasks >= 0 && (ap = pack_noise(z, a->H, job->J, job->R, gradient, &job->ap_stride)) && step_tables(a, &tc, &ts, &c16, &s16)) {
+    atomic_llong next = 0;
+    job->tasks = tasks; job->ap = ap; job->tc = tc; job->ts = ts; job->c16 = c16; job->s16 = s16; job->next = &next;
+    if (threads > job->ntasks) threads = (int)job->ntasks;
+    if (threads > 64) threads = 64;
+    if (threads < 1) threads = 1;
+    FusedJob jobs[64];
+    for (int i = 0; i < threads; i++) jobs[i] = *job;
+    rpelab_run_jobs(fn, jobs, sizeof(FusedJob), threads);
+    rc = 0;
+    for (int i = 0; i < threads; i++) if (jobs[i].failed) rc = -1;
+  }
+  free(tasks); free(ap); free(tc); free(c16);
+  return rc;
+}
+
+int rpelab_sine_project(const RpelabSine *a, const float *xq, const float *xk, const float *z, int64_t R, float *out, int threads) {
+  FusedJob job;
+  memset(&job, 0, sizeof(job));
+  job.a = a; job.xs[0] = xq; job.xs[1] = xk; job.R = R; job.J = 2 * a->D * a->K + (a->gate ? a->D : 0); job.out = out;
+  return run_fused(&job, z, 0, project_tasks, threads);
+}
+
+int rpelab_sine_project_grad(const RpelabSine *a, const float *xq, const float *xk, const float *z, int64_t R, const float *dy,
+                             float *dxq, float *dxk, float *dOmega, float *dTheta, float *dAmp, float *dGate, int threads) {
+  const int64_t D = a->D, DK = D * a->K, nacc = 3 * DK + D;
+  FusedJob job;
+  memset(&job, 0, sizeof(job));
+  job.a = a; job.xs[0] = xq; job.xs[1] = xk; job.R = R; job.J = 2 * DK + (a->gate ? D : 0);
+  job.dy = dy; job.dxs[0] = dxq; job.dxs[1] = dxk;
+  const int64_t ranges = (a->L + TASK_ROWS - 1) / TASK_ROWS, ntasks = a->H * 2 * a->B * ranges;
+  job.acc = calloc((size_t)(ntasks > 0 ? ntasks * nacc : 1), sizeof(double));
+  if (!job.acc) return -1;
+  const int rc = run_fused(&job, z, 1, project_grad_tasks, threads);
+  if (rc == 0) {
+    /* Per head, the tasks' sums in task order (queries first): the same numbers for any number of threads. */
+    const int64_t per_head = ntasks / a->H, per_side = per_head / 2;
+    for (int64_t h = 0; h < a->H; h++) {
+      for (int64_t j = 0; j < nacc; j++) {
+        double s = 0, th = 0;
+        for (int64_t i = h * per_head; i < (h + 1) * per_head; i++) {
+          s += job.acc[i * nacc + j];
+          if (i < h * per_head + per_side) th += job.acc[i * nacc + j];
+        }
+        if (j < DK) dOmega[h * DK + j] = (float)s;
+        else if (j < 2 * DK) dTheta[h * DK + j - DK] = (float)th;
+        else if (j < 3 * DK) dAmp[h * DK + j - 2 * DK] = (float)s;
+        else if (dGate) dGate[h * D + j - 3 * DK] = (float)s;
+      }
+    }
+  }
+  free(job.acc);
+  return rc;
+}
