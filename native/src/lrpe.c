@@ -141,3 +141,4 @@ int rpelab_lrpe_map_grad(const RpelabLrpe *a, const float *dy, float *dx, float 
   }
   return 0;
 }
+

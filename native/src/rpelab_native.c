@@ -2,7 +2,7 @@
  * rpelab's optional native kernels (N-API, C11): the JavaScript bindings. Each function checks
  * its arguments, then reads and writes float32 typed arrays that the caller allocated (views of
  * the wasm heap or cpu-backend arrays). The computations live in sgemm.c (matrix product),
- * sine_spe.c (the fused sineSPE projection), lrpe.c (the LRPE map) and below
+ * sine_spe.c (the fused sineSPE projection), lrpe.c (the LRPE map), layernorm.c, trig.c and below
  * (depthwise convolution, row sums); each is tested against the JavaScript or tfjs path it
  * replaces. Built by scripts/build-native.sh; rpelab runs without it.
  */
@@ -14,6 +14,8 @@
 #include "jobs.h"
 #include "lrpe.h"
 #include "sine_spe.h"
+#include "layernorm.h"
+#include "trig.h"
 
 
 /* Threads of the native kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
@@ -276,6 +278,54 @@ static napi_value lrpe_map_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- layer normalisation (layernorm.c) -------------------------------------------------------- */
+
+/* layerNorm(x, gamma, beta, n, f, eps, y, mean, rstd) */
+static napi_value layer_norm(napi_env env, napi_callback_info info) {
+  size_t argc = 9, nx, ng, nb, ny, nm, nr;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *g, *b, *y, *m, *r;
+  int64_t n, f;
+  double eps;
+  if (argc != 9 || !get_int(env, argv[3], &n) || !get_int(env, argv[4], &f) || n < 0 || f < 1 ||
+      napi_get_value_double(env, argv[5], &eps) != napi_ok || !(eps > 0) ||
+      !get_f32(env, argv[0], &x, &nx, 0) || !get_f32(env, argv[1], &g, &ng, 0) || !get_f32(env, argv[2], &b, &nb, 0) ||
+      !get_f32(env, argv[6], &y, &ny, 0) || !get_f32(env, argv[7], &m, &nm, 0) || !get_f32(env, argv[8], &r, &nr, 0) ||
+      (int64_t)nx != n * f || (int64_t)ng != f || (int64_t)nb != f || (int64_t)ny != n * f || (int64_t)nm != n || (int64_t)nr != n) FAIL("layerNorm: bad arguments or sizes");
+  rpelab_layernorm(n, f, x, g, b, (float)eps, y, m, r, num_threads);
+  return NULL;
+}
+
+/* layerNormGrad(dy, x, mean, rstd, gamma, n, f, dx, dgamma, dbeta) */
+static napi_value layer_norm_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 10, n0, n1, n2, n3, n4, n5, n6, n7;
+  napi_value argv[10];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *dy, *x, *m, *r, *g, *dx, *dg, *db;
+  int64_t n, f;
+  if (argc != 10 || !get_int(env, argv[5], &n) || !get_int(env, argv[6], &f) || n < 0 || f < 1 ||
+      !get_f32(env, argv[0], &dy, &n0, 0) || !get_f32(env, argv[1], &x, &n1, 0) || !get_f32(env, argv[2], &m, &n2, 0) ||
+      !get_f32(env, argv[3], &r, &n3, 0) || !get_f32(env, argv[4], &g, &n4, 0) || !get_f32(env, argv[7], &dx, &n5, 0) ||
+      !get_f32(env, argv[8], &dg, &n6, 0) || !get_f32(env, argv[9], &db, &n7, 0) ||
+      (int64_t)n0 != n * f || (int64_t)n1 != n * f || (int64_t)n2 != n || (int64_t)n3 != n || (int64_t)n4 != f ||
+      (int64_t)n5 != n * f || (int64_t)n6 != f || (int64_t)n7 != f) FAIL("layerNormGrad: bad arguments or sizes");
+  if (rpelab_layernorm_grad(n, f, dy, x, m, r, g, dx, dg, db, num_threads) != 0) FAIL("layerNormGrad: out of memory");
+  return NULL;
+}
+
+/* sinCos(x, cos, sin) */
+static napi_value sin_cos(napi_env env, napi_callback_info info) {
+  size_t argc = 3, nx, nc, ns;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *c, *s;
+  if (argc != 3 || !get_f32(env, argv[0], &x, &nx, 0) || !get_f32(env, argv[1], &c, &nc, 0) || !get_f32(env, argv[2], &s, &ns, 0) ||
+      nc != nx || ns != nx) FAIL("sinCos: expected three Float32Arrays of one size");
+  rpelab_sin_cos((int64_t)nx, x, c, s, num_threads);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value simd;
 #if defined(__AVX2__) && defined(__FMA__)
@@ -293,6 +343,9 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"depthwiseInputGrad", NULL, depthwise_input_grad, NULL, NULL, NULL, napi_default, NULL},
     {"sineProject", NULL, sine_project, NULL, NULL, NULL, napi_default, NULL},
     {"sineProjectGrad", NULL, sine_project_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
+    {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"sinCos", NULL, sin_cos, NULL, NULL, NULL, napi_default, NULL},
     {"lrpeMap", NULL, lrpe_map, NULL, NULL, NULL, napi_default, NULL},
     {"lrpeMapGrad", NULL, lrpe_map_grad, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -17,6 +17,7 @@ export { Rng } from './rng';
 export type { RngState } from './rng';
 export * from './checks';
 export { matMul2d } from './ops';
+export { sinCos } from './trig';
 export { registerJsKernel, hasJsKernel, runJsKernel, JS_KERNEL_BACKENDS } from './js-kernels';
 export type { JsKernelSpec } from './js-kernels';
 export { nativeKernels, nativeStatus, nativeThreads, useNative, NATIVE_ADDON_PATH } from './native';

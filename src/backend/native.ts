@@ -46,6 +46,15 @@ export interface NativeKernels {
     z: Float32Array, B: number, L: number, H: number, D: number, K: number, R: number, offset: number, dy: Float32Array,
     dxq: Float32Array, dxk: Float32Array, dOmega: Float32Array, dTheta: Float32Array, dAmp: Float32Array, dGate: Float32Array | null,
   ): void;
+  /** cos and sin of x (float32 cosf/sinf): `backend/trig.ts`. */
+  sinCos(x: Float32Array, cos: Float32Array, sin: Float32Array): void;
+  /** See `nn/layernorm-kernels.ts`: y [n, f], and each row's mean and 1/√(var + eps) [n]. */
+  layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, n: number, f: number, eps: number, y: Float32Array, mean: Float32Array, rstd: Float32Array): void;
+  /** See `nn/layernorm-kernels.ts`: dx [n, f], dgamma and dbeta [f]. */
+  layerNormGrad(
+    dy: Float32Array, x: Float32Array, mean: Float32Array, rstd: Float32Array, gamma: Float32Array, n: number, f: number,
+    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array,
+  ): void;
   /** See `encodings/lrpe/kernels.ts` (LRPE_MAP): y = Λ P x, unitary 1 for the [z ⊙ C, z ⊙ S] form. */
   lrpeMap(
     x: Float32Array, u: Float32Array | null, cos: Float32Array, sin: Float32Array,

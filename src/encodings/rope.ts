@@ -22,7 +22,7 @@
  * pairs. One [·, d] × [d, d] matmul and elementwise products, and no slicing of the feature
  * axis (such slices are slow on tfjs cpu, and on wasm at rank 5).
  */
-import { tf, assertInt, assertNumber, assertOneOf } from '../backend';
+import { tf, assertInt, assertNumber, assertOneOf, sinCos } from '../backend';
 import { Module } from '../nn';
 import type { EncodeOptions, QKEncoding } from './types';
 import { checkQK } from './check';
@@ -131,8 +131,7 @@ export class RoPE extends Module implements QKEncoding {
     return tf.tidy(() => {
       const coords = opts.grid ? gridCoordinates(offset, L, opts.grid.cols) : [tf.range(offset, offset + L, 1, 'float32')];
       const angles = this.angles(coords, plan.frequencies, q.shape[2]);
-      const cos = angles.cos();
-      const sin = angles.sin();
+      const [cos, sin] = sinCos(angles);
       const J = tf.tensor2d(plan.quarterTurn, [this.headDim, this.headDim]);
       const rotate = (x: tf.Tensor4D) => {
         const turned = quarterTurn(x.reshape([-1, this.headDim]) as tf.Tensor2D, J).reshape(x.shape);

@@ -5,6 +5,7 @@
 import { tf, Rng, assertInt, assertDim, matMul2d } from '../backend';
 import { Module } from './module';
 import { dropout } from './dropout';
+import { fusedLayerNorm, hasFusedLayerNorm } from './layernorm-kernels';
 
 /** Glorot-uniform matrix [fanIn, fanOut] from `rng`. */
 export function glorotUniform(rng: Rng, fanIn: number, fanOut: number): tf.Tensor2D {
@@ -63,9 +64,13 @@ export class LayerNorm extends Module {
     this.beta = this.addParameter('beta', tf.zeros([features]));
   }
 
+  /** x [..., features] -> the same shape, normalised over the last axis (one fused kernel each way where that is faster, see `layernorm-kernels.ts`). */
   apply(x: tf.Tensor): tf.Tensor {
     assertDim(x, -1, this.features, 'x', 'the feature axis');
     return tf.tidy(() => {
+      if (hasFusedLayerNorm() && x.dtype === 'float32') {
+        return fusedLayerNorm(x.reshape([-1, this.features]) as tf.Tensor2D, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, this.eps).reshape(x.shape);
+      }
       const { mean, variance } = tf.moments(x, -1, true);
       return x.sub(mean).div(variance.add(this.eps).sqrt()).mul(this.gamma).add(this.beta);
     });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { tf, Rng, useNative, nativeStatus } from '../../src/backend';
+import { tf, Rng, useNative, nativeStatus, sinCos, nativeKernels } from '../../src/backend';
 import { copySlice } from '../../src/backend/fast-kernels';
 import { assertClose } from '../helpers';
 
@@ -212,6 +212,36 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
         useNative(was);
       }
     }
+  });
+
+  it('sinCos equals Math.cos / Math.sin (native when built, and JavaScript) with the gradient of tf.cos / tf.sin, without leaks', () => {
+    const r = new Rng(31);
+    const xs = r.normalArray(40000).map((v) => v * 500);  // > 2^14 elements: the native kernel splits them over its threads
+    const x = tf.tensor2d(xs, [200, 200]);
+    const w = tf.tensor2d(r.normalArray(40000), [200, 200]);
+    const before = tf.memory().numTensors;
+    for (const native of nativeKernels() ? [true, false] : [false]) {
+      const was = useNative(native);
+      try {
+        tf.tidy(() => {
+          const [c, s] = sinCos(x);
+          assert.deepEqual(c.shape, [200, 200]);
+          assertClose(c, xs.map(Math.cos), 2e-6, 0, `cos (${native ? 'native' : 'JavaScript'})`);
+          assertClose(s, xs.map(Math.sin), 2e-6, 0, `sin (${native ? 'native' : 'JavaScript'})`);
+          const loss = (f: (t: tf.Tensor) => [tf.Tensor, tf.Tensor]) => (t: tf.Tensor) => {
+            const [cc, ss] = f(t);
+            return cc.mul(w).add(ss.square()).sum();
+          };
+          const got = tf.grad(loss((t) => sinCos(t)))(x);
+          const want = tf.grad(loss((t) => [tf.cos(t), tf.sin(t)]))(x);
+          assertClose(got, want, 1e-4, 1e-4, `gradient (${native ? 'native' : 'JavaScript'})`);
+        });
+      } finally {
+        useNative(was);
+      }
+    }
+    assert.equal(tf.memory().numTensors, before);
+    tf.dispose([x, w]);
   });
 
   it('Identity (clone) keeps the values after the original is disposed', () => {

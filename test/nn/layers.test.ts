@@ -1,5 +1,7 @@
 import { strict as assert } from 'assert';
-import { tf, Rng, matMul2d } from '../../src/backend';
+import { tf, Rng, matMul2d, useNative, nativeKernels } from '../../src/backend';
+import { fusedLayerNorm, hasFusedLayerNorm, LAYER_NORM } from '../../src/nn/layernorm-kernels';
+import { hasJsKernel } from '../../src/backend';
 import { Embedding, Linear, LayerNorm } from '../../src/nn';
 import { assertClose, assertThrowsNaming } from '../helpers';
 
@@ -34,6 +36,52 @@ describe('nn layers', () => {
       assertThrowsNaming(() => lin.apply(tf.zeros([1, 4])), /x: expected the feature axis \(axis 1\) to be 3, got 4/);
     });
     lin.dispose();
+    ln.dispose();
+  });
+});
+
+describe('nn fused LayerNorm', () => {
+  it('the fused kernels (native C and JavaScript) equal the composed tf ops: output and the gradients of x, γ, β', function () {
+    if (!hasJsKernel(LAYER_NORM)) this.skip();
+    const r = new Rng(21);
+    const [N, F] = [2000, 37];  // N·F = 74 000 > 2^16: the native kernel splits the rows over its threads
+    const big = tf.tensor2d(r.normalArray(N * F).map((v, i) => 3 * v + (i % F) * 0.1 + 5), [N, F]);
+    const gamma = tf.tensor1d(r.normalArray(F));
+    const beta = tf.tensor1d(r.normalArray(F));
+    const w = tf.tensor2d(r.normalArray(N * F), [N, F]);
+    const composed = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(x, -1, true);
+      return x.sub(mean).div(variance.add(1e-5).sqrt()).mul(g).add(b);
+    };
+    const loss = (f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => f(x, g, b).mul(w).sum().add(f(x, g, b).square().sum());
+    tf.tidy(() => {
+      const want = [composed(big, gamma, beta), ...tf.grads(loss(composed))([big, gamma, beta])];
+      for (const native of nativeKernels() ? [true, false] : [false]) {
+        const was = useNative(native);
+        try {
+          const fused = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => fusedLayerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5);
+          const got = [fused(big, gamma, beta), ...tf.grads(loss(fused))([big, gamma, beta])];
+          ['y', '∂x', '∂γ', '∂β'].forEach((name, i) => assertClose(got[i], want[i], 2e-4, 2e-4, `${native ? 'native' : 'JavaScript'} ${name}`));
+        } finally {
+          useNative(was);
+        }
+      }
+    });
+    tf.dispose([big, gamma, beta, w]);
+  });
+
+  it('LayerNorm takes the fused kernels where they pay off, on any rank, without leaking tensors', () => {
+    const ln = new LayerNorm(6);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const x = tf.tensor3d(new Rng(5).normalArray(2 * 3 * 6), [2, 3, 6]);
+      const { value, grads } = tf.variableGrads(() => ln.apply(x).square().sum() as tf.Scalar, ln.trainableVariables());
+      assert.deepEqual(ln.apply(x).shape, [2, 3, 6]);
+      assert.equal(Object.keys(grads).length, 2);
+      value.dispose();
+    });
+    assert.equal(tf.memory().numTensors, before);
+    assert.equal(hasFusedLayerNorm(), hasJsKernel(LAYER_NORM) && (nativeKernels() !== null || tf.getBackend() === 'cpu'));
     ln.dispose();
   });
 });

@@ -16,7 +16,7 @@
  * tables [L, 1, width] are built once and applied to q and to k with a few broadcast
  * elementwise ops over [B, L, H, D].
  */
-import { tf } from '../../backend';
+import { tf, sinCos } from '../../backend';
 import { swapPairs } from './ops';
 
 export const LRPE_CORES = ['rotation', 'mixed', 'permutation', 'unitary'] as const;
@@ -113,8 +113,9 @@ export function rotationTrig(angles: tf.Tensor2D, width: number): Trig {
     const [L, n] = angles.shape;
     // [t_0, t_0, t_1, t_1, ...] per row. (Stacking on the last axis is ~15x slower on wasm.)
     const twice = (t: tf.Tensor2D) => tf.stack([t, t]).transpose([1, 2, 0]).reshape([L, 2 * n]);
-    let cos = twice(angles.cos());
-    let sin = twice(angles.sin());
+    const [c, s] = sinCos(angles);
+    let cos = twice(c);
+    let sin = twice(s);
     if (2 * n < width) {
       cos = tf.concat([cos, tf.ones([L, width - 2 * n])], 1);
       sin = tf.concat([sin, tf.zeros([L, width - 2 * n])], 1);
@@ -142,7 +143,8 @@ export function rotate(x: tf.Tensor4D, trig: Trig): tf.Tensor4D {
 export function unitaryTrig(angles: tf.Tensor2D): Trig {
   return tf.tidy(() => {
     const [L, n] = angles.shape;
-    return { cos: angles.cos().reshape([L, 1, n]) as tf.Tensor3D, sin: angles.sin().reshape([L, 1, n]) as tf.Tensor3D };
+    const [cos, sin] = sinCos(angles);
+    return { cos: cos.reshape([L, 1, n]) as tf.Tensor3D, sin: sin.reshape([L, 1, n]) as tf.Tensor3D };
   });
 }
 

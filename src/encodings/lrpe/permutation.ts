@@ -19,7 +19,7 @@
  * before scaling keeps the angle below 4π, so it stays accurate at any position. The result equals the gather up to float32
  * rounding (~1e−6), at the cost of two D x D matMuls and a pair rotation per token.
  */
-import { tf } from '../../backend';
+import { tf, sinCos } from '../../backend';
 import type { Trig } from './core';
 
 /** The real Schur form of a permutation π of 0..d−1 (see the file comment). */
@@ -90,9 +90,10 @@ export function permutationTrig(frequency: tf.Tensor1D, period: tf.Tensor1D, len
     const t = tf.range(offset, offset + length, 1, 'float32').reshape([length, 1]).mul(k);
     const angles = t.sub(t.div(m).floor().mul(m)).mul(tf.scalar(2 * Math.PI).div(m));
     const turning = k.mul(2).sub(m).notEqual(0).logicalAnd(k.notEqual(0)).toFloat();
+    const [cos, sin] = sinCos(angles);
     return {
-      cos: angles.cos().reshape([length, 1, width]) as tf.Tensor3D,
-      sin: angles.sin().mul(turning).reshape([length, 1, width]) as tf.Tensor3D,
+      cos: cos.reshape([length, 1, width]) as tf.Tensor3D,
+      sin: sin.mul(turning).reshape([length, 1, width]) as tf.Tensor3D,
     };
   });
 }
