@@ -3,7 +3,7 @@
  */
 import { ENCODING_NAMES, DEFAULT_LENGTHS, QUICK_LENGTHS } from './cases';
 
-export const SUITES = ['layer', 'train', 'micro'] as const;
+export const SUITES = ['layer', 'overhead', 'train', 'micro'] as const;
 export type Suite = (typeof SUITES)[number];
 export const DIRECTIONS = ['bidirectional', 'causal'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
@@ -20,6 +20,8 @@ export interface BenchArgs {
   lengths: number[];
   /** Timed repetitions per point (the median is reported). */
   reps: number;
+  /** Alternating pairs per encoding of the overhead suite (the median ratio is reported). */
+  pairs: number;
   /** A point is skipped when one call is predicted to take longer than this (seconds). */
   budget: number;
   /** Timed repetitions are cut so that a point takes at most this long (seconds, at least one rep). */
@@ -48,12 +50,13 @@ export interface BenchArgs {
 export const USAGE = `npm run bench -- [options]
 
   --quick                  short run for CI: L = ${QUICK_LENGTHS.join(', ')}, 1 rep, 5 s budget, 2 train steps
-  --suites LIST            layer,train,micro (default: all)
+  --suites LIST            layer,overhead,train,micro (default: all)
   --backends LIST          auto (default: every available of tensorflow, wasm, cpu) or e.g. wasm,cpu
   --encodings LIST         subset of ${ENCODING_NAMES.join(', ')}
   --directions LIST        bidirectional,causal (default: both)
   --lengths LIST           sequence lengths of the layer suite (default ${DEFAULT_LENGTHS.join(',')})
   --reps N                 timed repetitions per point, median reported (default 3)
+  --pairs N                overhead suite: alternating (plain, encoded) pairs per encoding, median ratio reported (default 9; --quick 2)
   --budget SEC             skip a point whose single call is predicted to exceed SEC (default 30)
   --case-seconds SEC       cap on timed seconds per point; reps are reduced to fit (default 60)
   --point-timeout SEC      kill a point (and the larger lengths of its case) after SEC (default 3 x budget + case-seconds)
@@ -102,6 +105,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     directions: [...DIRECTIONS],
     lengths: quick ? [...QUICK_LENGTHS] : [...DEFAULT_LENGTHS],
     reps: quick ? 1 : 3,
+    pairs: quick ? 2 : 9,
     budget: quick ? 5 : 30,
     caseSeconds: quick ? 10 : 60,
     pointTimeout: 0,
@@ -145,6 +149,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--reps':
         a.reps = positiveInt(value(), flag);
+        break;
+      case '--pairs':
+        a.pairs = positiveInt(value(), flag);
         break;
       case '--budget':
         a.budget = positiveNumber(value(), flag);
@@ -208,7 +215,7 @@ export function childArgv(
   const out = [
     '--child', '--part', part, '--backends', backend, '--suites', (job.suites ?? a.suites).join(','),
     '--encodings', (job.encodings ?? a.encodings).join(','), '--directions', (job.directions ?? a.directions).join(','),
-    '--lengths', a.lengths.join(','), '--reps', String(a.reps), '--budget', String(a.budget),
+    '--lengths', a.lengths.join(','), '--reps', String(a.reps), '--pairs', String(a.pairs), '--budget', String(a.budget),
     '--case-seconds', String(a.caseSeconds), '--point-timeout', String(a.pointTimeout), '--train-steps', String(a.trainSteps), '--out', a.out,
     '--top-kernels', String(a.topKernels),
   ];

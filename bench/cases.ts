@@ -36,6 +36,15 @@ export const DEFAULT_LENGTHS = [512, 1024, 2048, 4096, 8192, 16384];
 export const QUICK_LENGTHS = [512, 1024, 2048];
 
 /**
+ * The overhead suite: the encodings of the overhead targets, each against OVERHEAD_BASELINE in
+ * alternating pairs at OVERHEAD_LENGTH (the targets' length; --quick: QUICK_OVERHEAD_LENGTH).
+ */
+export const OVERHEAD_ENCODINGS = ['lrpe-rotation', 'lrpe-permutation', 'lrpe-unitary', 'spe-sine'];
+export const OVERHEAD_BASELINE = 'none';
+export const OVERHEAD_LENGTH = 4096;
+export const QUICK_OVERHEAD_LENGTH = 1024;
+
+/**
  * The small causal LM of the training-step benchmark: 2 layers, width 64, 4 heads,
  * length 256, batch 8, byte vocabulary, no dropout, no absolute PE (so encodings are
  * compared on equal terms).

@@ -17,14 +17,15 @@ import * as os from 'os';
 import * as path from 'path';
 import { tf, initBackend } from '../src/backend';
 import { parseArgs, childArgv, USAGE, type BenchArgs, type BackendName, type Suite, type Direction } from './args';
-import { ENCODING_CASES, LAYER_SHAPE, TRAIN_SHAPE } from './cases';
+import { ENCODING_CASES, LAYER_SHAPE, TRAIN_SHAPE, OVERHEAD_ENCODINGS, OVERHEAD_BASELINE, OVERHEAD_LENGTH, QUICK_OVERHEAD_LENGTH } from './cases';
 import { RssSampler, round } from './measure';
 import { runLayerCase, type LayerPoint } from './suites/layer';
+import { runOverheadCase, type OverheadPoint } from './suites/overhead';
 import { runTrainCase, type TrainPoint } from './suites/train';
 import { microCases, runMicroCase, type MicroPoint } from './suites/micro';
 import { evaluateTargets } from './targets';
 import {
-  RESULT_SCHEMA, resultFileName, scalingFits, layerTable, trainTable, microTable, targetLines, backendComparison,
+  RESULT_SCHEMA, resultFileName, scalingFits, layerTable, overheadTable, trainTable, microTable, targetLines, backendComparison,
   type BenchResult, type MachineInfo, type CodeInfo,
 } from './report';
 
@@ -41,6 +42,7 @@ interface Part {
   backend: string;
   backendInfo: Record<string, unknown>;
   layer: LayerPoint[];
+  overhead: OverheadPoint[];
   train: TrainPoint[];
   micro: MicroPoint[];
 }
@@ -126,6 +128,7 @@ async function runChild(args: BenchArgs): Promise<void> {
       ...(info.name === 'wasm' ? { wasmThreads: (tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.() ?? null } : {}),
     },
     layer: [],
+    overhead: [],
     train: [],
     micro: [],
   };
@@ -150,6 +153,21 @@ async function runChild(args: BenchArgs): Promise<void> {
       save();
     }
   }
+  if (args.suites.includes('overhead')) {
+    const base = ENCODING_CASES.find((c) => c.name === OVERHEAD_BASELINE)!;
+    const L = args.quick ? QUICK_OVERHEAD_LENGTH : OVERHEAD_LENGTH;
+    for (const c of cases.filter((e) => OVERHEAD_ENCODINGS.includes(e.name))) {
+      for (const d of args.directions) {
+        beat({ suite: 'overhead', encoding: c.name, direction: d, L });
+        const p = runOverheadCase(c, base, d, L, args.pairs, args.caseSeconds);
+        part.overhead.push(p);
+        log(p.error
+          ? `  error ${c.name.padEnd(17)} ${d.padEnd(13)} L=${String(L).padStart(5)}  ${p.error.slice(0, 160)}`
+          : `  pairs ${c.name.padEnd(17)} ${d.padEnd(13)} L=${String(L).padStart(5)}  x${p.ratio!.toFixed(3)} of ${base.name} (cpu x${p.cpuRatio!.toFixed(3)}; ${p.msMedian} vs ${p.baselineMsMedian} ms; ${p.pairs} pairs)`);
+        save();
+      }
+    }
+  }
   if (args.suites.includes('layer')) {
     for (const c of cases) {
       for (const d of args.directions) {
@@ -170,7 +188,7 @@ async function runChild(args: BenchArgs): Promise<void> {
 type Beat =
   | { suite: 'train'; encoding: string }
   | { suite: 'micro'; name: string; shape: string; flops: number | null }
-  | { suite: 'layer'; encoding: string; direction: Direction; L: number };
+  | { suite: 'layer' | 'overhead'; encoding: string; direction: Direction; L: number };
 
 /**
  * Runs one child to completion. Kills it when one point runs longer than `timeoutSec`.
@@ -206,7 +224,7 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
   fs.mkdirSync(args.out, { recursive: true });
   const partDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-bench-'));
   const { child: _c, help: _h, part: _p, microIndex: _m, ...argsOut } = args;
-  const result: BenchResult = {
+  const result: BenchResult & { overhead: OverheadPoint[] } = {
     schema: RESULT_SCHEMA,
     date: date.toISOString(),
     backend,
@@ -217,6 +235,7 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
     code: codeInfo(),
     args: argsOut,
     layer: [],
+    overhead: [],
     fits: [],
     train: [],
     micro: [],
@@ -238,12 +257,17 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
   if (args.suites.includes('layer')) {
     for (const e of encodings) for (const d of args.directions) jobs.push({ suites: ['layer'], encodings: [e], directions: [d], label: `layer ${e} ${d}` });
   }
+  if (args.suites.includes('overhead')) {
+    for (const e of encodings.filter((n) => OVERHEAD_ENCODINGS.includes(n))) {
+      for (const d of args.directions) jobs.push({ suites: ['overhead'], encodings: [e], directions: [d], label: `overhead ${e} ${d}` });
+    }
+  }
 
   const save = () => {
     result.fits = scalingFits(result.layer);
     const baseName = baseline ? path.basename(baselineFile) : 'none';
-    result.targets = evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'wall');
-    result.targetsCpuTime = evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'cpu');
+    result.targets = evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'wall', result.overhead);
+    result.targetsCpuTime = evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'cpu', result.overhead);
     result.machine.loadEnd = os.loadavg().map((x) => round(x, 2));
     result.durationSec = Math.round((Date.now() - date.getTime()) / 1000);
     fs.writeFileSync(file, JSON.stringify(result, null, 1) + '\n');
@@ -263,18 +287,26 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
       if (!sawBackend) result.backendInfo = part.backendInfo;
       sawBackend = true;
       result.layer.push(...part.layer);
+      result.overhead.push(...(part.overhead ?? []));
       result.train.push(...part.train);
       result.micro.push(...part.micro);
     }
     if (failure) {
       const at = last as Beat | null;
-      log(`  ${job.label}${at?.suite === 'layer' ? ` L=${at.L}` : ''}: ${failure}`);
+      log(`  ${job.label}${at?.suite === 'layer' || at?.suite === 'overhead' ? ` L=${at.L}` : ''}: ${failure}`);
       const c = ENCODING_CASES.find((e) => e.name === job.encodings?.[0]);
       if (job.suites[0] === 'train' && c && !result.train.some((p) => p.encoding === c.name)) {
         result.train.push({ encoding: c.name, spec: c.spec, batch: TRAIN_SHAPE.batch, length: TRAIN_SHAPE.length, error: failure });
       }
       if (job.suites[0] === 'micro' && at?.suite === 'micro' && !result.micro.some((p) => p.name === at.name)) {
         result.micro.push({ name: at.name, shape: at.shape, flops: at.flops, error: failure });
+      }
+      if (job.suites[0] === 'overhead' && c) {
+        for (const d of job.directions ?? args.directions) {
+          if (result.overhead.some((p) => p.encoding === c.name && p.direction === d)) continue;
+          const L = args.quick ? QUICK_OVERHEAD_LENGTH : OVERHEAD_LENGTH;
+          result.overhead.push({ encoding: c.name, spec: c.spec, baseline: OVERHEAD_BASELINE, direction: d, L, error: failure });
+        }
       }
       if (job.suites[0] === 'layer' && c) {
         const { batch, numHeads, headDim } = LAYER_SHAPE;
@@ -297,6 +329,7 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
 
   console.log(`\n== ${backend} (${result.date}; load ${result.machine.loadStart.join(' ')} -> ${result.machine.loadEnd!.join(' ')}; ${result.durationSec} s) ==`);
   if (result.layer.length) console.log('\n' + layerTable(result.layer, result.fits));
+  if (result.overhead.length) console.log('\n' + overheadTable(result.overhead));
   if (result.train.length) console.log('\n' + trainTable(result.train, baseline?.train ?? null));
   if (result.micro.length) console.log('\n' + microTable(result.micro));
   console.log(`\ntargets on ${backend} (wall time):\n` + targetLines(result.targets));

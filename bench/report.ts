@@ -5,6 +5,7 @@
 import type { LayerPoint } from './suites/layer';
 import type { TrainPoint } from './suites/train';
 import type { MicroPoint } from './suites/micro';
+import type { OverheadPoint } from './suites/overhead';
 import type { TargetResult } from './targets';
 import type { BenchArgs } from './args';
 import { fitPowerLaw, type PowerLawFit } from './stats';
@@ -53,6 +54,8 @@ export interface BenchResult {
   code: CodeInfo;
   args: Omit<BenchArgs, 'child' | 'help' | 'part' | 'microIndex'>;
   layer: LayerPoint[];
+  /** The overhead suite's paired ratios (absent in files written before it existed). */
+  overhead?: OverheadPoint[];
   fits: ScalingFit[];
   train: TrainPoint[];
   micro: MicroPoint[];
@@ -125,6 +128,20 @@ export function layerTable(points: LayerPoint[], fits: ScalingFit[]): string {
     ];
   });
   return formatTable(['ms fwd+bwd', ...lengths.map((L) => `L=${L}`), 'p(L>=1k)', 'tok/s@max', 'tensorMB@max', 'rssMB@max'], rows);
+}
+
+export function overheadTable(points: OverheadPoint[]): string {
+  const rows = points.map((p) => [
+    `${p.encoding} ${p.direction === 'causal' ? 'causal' : 'bidir'}`,
+    String(p.L),
+    p.ratio !== undefined ? `x${p.ratio.toFixed(3)}` : 'error',
+    p.cpuRatio !== undefined ? `x${p.cpuRatio.toFixed(3)}` : '',
+    p.ratios ? `${Math.min(...p.ratios).toFixed(2)}-${Math.max(...p.ratios).toFixed(2)}` : '',
+    p.msMedian !== undefined ? fmtMs(p.msMedian) : '',
+    p.baselineMsMedian !== undefined ? fmtMs(p.baselineMsMedian) : '',
+    p.pairs !== undefined ? String(p.pairs) : '',
+  ]);
+  return formatTable(['overhead (paired)', 'L', 'median ratio', 'cpu ratio', 'range', 'ms', `${points[0]?.baseline ?? 'none'} ms`, 'pairs'], rows);
 }
 
 export function trainTable(points: TrainPoint[], baseline: TrainPoint[] | null): string {

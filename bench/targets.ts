@@ -4,6 +4,7 @@
  */
 import type { LayerPoint } from './suites/layer';
 import type { TrainPoint } from './suites/train';
+import type { OverheadPoint } from './suites/overhead';
 import { fitPowerLaw, evalPowerLaw } from './stats';
 import type { Direction } from './args';
 
@@ -105,34 +106,48 @@ export function linearMemoryTarget(points: LayerPoint[], lo = 8192, hi = 16384, 
   };
 }
 
-/** Time ratio of each `encodings` to plain linear attention at length L, both directions; the worst counts. */
-export function overheadTarget(points: LayerPoint[], id: string, description: string, encodings: string[], L: number, threshold: number, clock: Clock = 'wall'): TargetResult {
+/**
+ * Time ratio of each `encodings` to plain linear attention at length L, both directions; the
+ * worst counts. From the overhead suite's alternating pairs when it ran (the median of the
+ * per-pair ratios: robust to a machine whose speed drifts), else from the layer suite's medians
+ * of separate runs.
+ */
+export function overheadTarget(
+  points: LayerPoint[], id: string, description: string, encodings: string[], L: number, threshold: number, clock: Clock = 'wall', paired: OverheadPoint[] = [],
+): TargetResult {
   const parts: string[] = [];
   let worst: number | null = null;
   let complete = true;
   for (const d of DIRS) {
     const base = ms(clock, points, 'none', d, L);
     for (const e of encodings) {
-      const t = ms(clock, points, e, d, L);
-      if (base === undefined || t === undefined) {
-        parts.push(`${e} ${d}: not measured at L = ${L}`);
-        complete = false;
-        continue;
+      const pair = paired.find((p) => p.encoding === e && p.direction === d && p.L === L && (clock === 'cpu' ? p.cpuRatio : p.ratio) !== undefined);
+      let r: number;
+      if (pair) {
+        r = (clock === 'cpu' ? pair.cpuRatio : pair.ratio)!;
+        parts.push(`${e} ${d}: x${f2(r)} (${pair.pairs} pairs)`);
+      } else {
+        const t = ms(clock, points, e, d, L);
+        if (base === undefined || t === undefined) {
+          parts.push(`${e} ${d}: not measured at L = ${L}`);
+          complete = false;
+          continue;
+        }
+        r = t / base;
+        parts.push(`${e} ${d}: x${f2(r)} (separate runs)`);
       }
-      const r = t / base;
-      parts.push(`${e} ${d}: x${f2(r)}`);
       worst = worst === null ? r : Math.max(worst, r);
     }
   }
   return { id, description, value: worst, threshold, sense: 'max', status: judge(worst, threshold, 'max', complete), detail: parts.join('; ') };
 }
 
-export function lrpeOverheadTarget(points: LayerPoint[], L = 4096, threshold = 1.3, clock: Clock = 'wall'): TargetResult {
-  return overheadTarget(points, 'lrpe-overhead', `LRPE (rotation, permutation, unitary; Householder P) time <= ${threshold}x plain elu+1 linear attention at L = ${L}`, LRPE, L, threshold, clock);
+export function lrpeOverheadTarget(points: LayerPoint[], L = 4096, threshold = 1.3, clock: Clock = 'wall', paired: OverheadPoint[] = []): TargetResult {
+  return overheadTarget(points, 'lrpe-overhead', `LRPE (rotation, permutation, unitary; Householder P) time <= ${threshold}x plain elu+1 linear attention at L = ${L}`, LRPE, L, threshold, clock, paired);
 }
 
-export function speOverheadTarget(points: LayerPoint[], L = 4096, threshold = 2, clock: Clock = 'wall'): TargetResult {
-  return overheadTarget(points, 'spe-overhead', `gated sineSPE time <= ${threshold}x plain linear attention at L = ${L}`, ['spe-sine'], L, threshold, clock);
+export function speOverheadTarget(points: LayerPoint[], L = 4096, threshold = 2, clock: Clock = 'wall', paired: OverheadPoint[] = []): TargetResult {
+  return overheadTarget(points, 'spe-overhead', `gated sineSPE time <= ${threshold}x plain linear attention at L = ${L}`, ['spe-sine'], L, threshold, clock, paired);
 }
 
 /**
@@ -219,13 +234,15 @@ export function trainTarget(now: TrainPoint[], baseline: TrainPoint[] | null, ba
   return { id: 'train-speedup', description, value: worst, threshold, sense: 'min', status: judge(worst, threshold, 'min', complete && worst !== null), detail: parts.join('; ') };
 }
 
-/** Every target from one run, comparing wall-clock (default) or CPU-time medians. */
-export function evaluateTargets(layer: LayerPoint[], train: TrainPoint[], baselineTrain: TrainPoint[] | null, baselineName: string, clock: Clock = 'wall'): TargetResult[] {
+/** Every target from one run, comparing wall-clock (default) or CPU-time medians; `overhead`: the paired ratios. */
+export function evaluateTargets(
+  layer: LayerPoint[], train: TrainPoint[], baselineTrain: TrainPoint[] | null, baselineName: string, clock: Clock = 'wall', overhead: OverheadPoint[] = [],
+): TargetResult[] {
   return [
     linearScalingTarget(layer, 1024, 16384, 1.15, clock),
     linearMemoryTarget(layer, 8192, 16384, 2, clock),
-    lrpeOverheadTarget(layer, 4096, 1.3, clock),
-    speOverheadTarget(layer, 4096, 2, clock),
+    lrpeOverheadTarget(layer, 4096, 1.3, clock, overhead),
+    speOverheadTarget(layer, 4096, 2, clock, overhead),
     softmaxTarget(layer, 1024, 8192, 5, clock),
     trainTarget(train, baselineTrain, baselineName, 5, clock),
   ];

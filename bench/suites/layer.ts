@@ -105,7 +105,8 @@ export async function runLayerCase(c: EncodingCase, direction: Direction, opts: 
   return points;
 }
 
-async function measureLayerPoint(spec: string, L: number, causal: boolean, opts: LayerSuiteOptions, rss: RssSampler): Promise<Partial<LayerPoint>> {
+/** One layer's timed forward + backward at length L (the layer suite's shape and seeds); dispose() frees it. */
+export function layerCall(spec: string, L: number, causal: boolean): { call: () => void; dispose: () => void } {
   const { batch, numHeads, headDim } = LAYER_SHAPE;
   const model = numHeads * headDim;
   const layer = new AttentionLayer({ model, numHeads, spec, maxLength: L, rng: new Rng(1) });
@@ -115,6 +116,12 @@ async function measureLayerPoint(spec: string, L: number, causal: boolean, opts:
     const { value, grads } = tf.variableGrads(() => layer.apply(x, { causal, training: true }).square().mean() as tf.Scalar, vars);
     tf.dispose([value, ...Object.values(grads)]);
   };
+  return { call, dispose: () => { x.dispose(); layer.dispose(); } };
+}
+
+async function measureLayerPoint(spec: string, L: number, causal: boolean, opts: LayerSuiteOptions, rss: RssSampler): Promise<Partial<LayerPoint>> {
+  const { batch } = LAYER_SHAPE;
+  const { call, dispose } = layerCall(spec, L, causal);
   try {
     const before = tf.memory().numTensors;
     // The warm-up call is the profiled one (untimed): tensor peak and per-kernel times.
@@ -132,7 +139,6 @@ async function measureLayerPoint(spec: string, L: number, causal: boolean, opts:
       ...(prof ? { tensorPeakMB: prof.tensorPeakMB, tensorStartMB: prof.tensorStartMB, kernels: prof.kernels, kernelMs: prof.kernelMs } : {}),
     };
   } finally {
-    x.dispose();
-    layer.dispose();
+    dispose();
   }
 }

@@ -5,11 +5,12 @@ import { QUICK_LENGTHS, DEFAULT_LENGTHS, ENCODING_NAMES } from '../../bench/case
 describe('bench/args', () => {
   it('defaults run every suite, encoding and direction on every available backend', () => {
     const a = parseArgs([]);
-    assert.deepEqual(a.suites, ['layer', 'train', 'micro']);
+    assert.deepEqual(a.suites, ['layer', 'overhead', 'train', 'micro']);
     assert.equal(a.backends, 'auto');
     assert.deepEqual(a.encodings, ENCODING_NAMES);
     assert.deepEqual(a.lengths, DEFAULT_LENGTHS);
     assert.equal(a.reps, 3);
+    assert.equal(a.pairs, 9);
     assert.equal(a.baseline, false);
     assert.equal(a.pointTimeout, 3 * 30 + 60);
     assert.equal(parseArgs(['--budget', '10', '--point-timeout', '99']).pointTimeout, 99);
@@ -20,6 +21,8 @@ describe('bench/args', () => {
     assert.deepEqual(q.lengths, QUICK_LENGTHS);
     assert.equal(q.reps, 1);
     assert.equal(q.trainSteps, 2);
+    assert.equal(q.pairs, 2);
+    assert.equal(parseArgs(['--pairs', '5']).pairs, 5);
     assert.equal(parseArgs(['--quick', '--reps', '4']).reps, 4);
   });
 
@@ -51,7 +54,7 @@ describe('bench/args', () => {
     assert.deepEqual([one.suites, one.encodings, one.directions, one.backends], [['layer'], ['rope'], ['causal'], ['cpu']]);
     assert.equal(one.microIndex, null);
     assert.equal(parseArgs(childArgv(a, 'wasm', 'y.json', { suites: ['micro'], microIndex: 0 })).microIndex, 0);
-    for (const k of ['quick', 'suites', 'encodings', 'directions', 'lengths', 'reps', 'budget', 'caseSeconds', 'pointTimeout', 'trainSteps', 'baseline', 'out', 'topKernels', 'tag'] as const) {
+    for (const k of ['quick', 'suites', 'encodings', 'directions', 'lengths', 'reps', 'pairs', 'budget', 'caseSeconds', 'pointTimeout', 'trainSteps', 'baseline', 'out', 'topKernels', 'tag'] as const) {
       assert.deepEqual(c[k], a[k], k);
     }
   });

@@ -1,6 +1,7 @@
 import { strict as assert } from 'assert';
 import type { LayerPoint } from '../../bench/suites/layer';
 import type { TrainPoint } from '../../bench/suites/train';
+import { pairedRatio, type OverheadPoint } from '../../bench/suites/overhead';
 import {
   linearScalingTarget, linearMemoryTarget, lrpeOverheadTarget, speOverheadTarget, softmaxTarget, trainTarget, evaluateTargets,
 } from '../../bench/targets';
@@ -55,6 +56,26 @@ describe('bench/targets', () => {
     assert.equal(speOverheadTarget(pts).status, 'PASS');
     pts[1].msMedian = 201;
     assert.equal(speOverheadTarget(pts).status, 'FAIL');
+  });
+
+  it('overhead targets prefer the paired ratios (median of per-pair ratios) over separate runs, per clock', () => {
+    assert.equal(pairedRatio([110, 300, 120], [100, 100, 100]), 1.2);  // a slow pair (a drifting machine) does not move the median
+    assert.throws(() => pairedRatio([1], []), /pairedRatio: expected two non-empty lists of one length/);
+    const pts = both((d) => [pt('none', d, 4096, 100), pt('spe-sine', d, 4096, 250), pt('lrpe-rotation', d, 4096, 140)]);
+    const pair = (encoding: string, direction: Dir, ratio: number, cpuRatio: number): OverheadPoint =>
+      ({ encoding, spec: encoding, baseline: 'none', direction, L: 4096, pairs: 9, ratio, cpuRatio, ratios: [ratio], cpuRatios: [cpuRatio] });
+    assert.equal(speOverheadTarget(pts).status, 'FAIL');
+    const paired = [pair('spe-sine', 'causal', 1.8, 1.9), pair('spe-sine', 'bidirectional', 1.95, 2.1)];
+    const wall = speOverheadTarget(pts, 4096, 2, 'wall', paired);
+    assert.equal(wall.status, 'PASS');
+    assert.equal(wall.value, 1.95);
+    assert.match(wall.detail, /spe-sine bidirectional: x1\.95 \(9 pairs\)/);
+    const cpu = speOverheadTarget(pts, 4096, 2, 'cpu', paired);  // the pairs' CPU-time ratios (the layer points have none)
+    assert.deepEqual([cpu.value, cpu.status], [2.1, 'FAIL']);
+    // A direction without a pair falls back to the separate runs and says so.
+    const mixed = lrpeOverheadTarget(pts.filter((p) => p.encoding !== 'lrpe-rotation' || p.direction === 'causal'), 4096, 1.3, 'wall', [pair('lrpe-rotation', 'bidirectional', 1.1, 1.1)]);
+    assert.match(mixed.detail, /lrpe-rotation causal: x1\.40 \(separate runs\)/);
+    assert.match(mixed.detail, /lrpe-rotation bidirectional: x1\.10 \(9 pairs\)/);
   });
 
   it('linear vs softmax: measured speedup at 8k, or extrapolated from the softmax power law', () => {
