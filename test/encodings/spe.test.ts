@@ -139,18 +139,18 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
     tf.dispose([q, k, omega, theta, amp, gateAmp, z, weight]);
   });
 
-  it('sineProjectPath builds the code for batches (B·2K ≥ 96, or ≥ 256 with the native kernels) while it fits, else uses the features; auto follows it', () => {
+  it('sineProjectPath builds the code for batches (B·2K ≥ 96, or ≥ 1024 with the native kernels) while it fits, else uses the features; auto follows it', () => {
     assert.equal(sineProjectPath(8, 256, 4, 16, 10, 64, false), 'code');
-    assert.equal(sineProjectPath(8, 256, 4, 16, 10, 64, true), 'features', 'the native matmul moves the threshold to B·2K = 256');
-    assert.equal(sineProjectPath(16, 256, 4, 16, 10, 64, true), 'code');
+    assert.equal(sineProjectPath(32, 256, 4, 16, 10, 64, true), 'features', 'the native projection moves the threshold to B·2K = 1024');
+    assert.equal(sineProjectPath(64, 128, 4, 16, 8, 32, true), 'code');
     assert.equal(sineProjectPath(8, 64, 2, 16, 4, 8, false), 'features');
     assert.equal(sineProjectPath(1, 4096, 8, 64, 10, 64), 'features');
     assert.equal(sineProjectPath(64, 16384, 8, 64, 10, 64), 'features', 'a code over MAX_CODE_FLOATS is never built');
     assert.equal(16384 * 8 * 64 * 64 > MAX_CODE_FLOATS, true);
     assert.throws(() => sineProjectPath(0, 1, 1, 1, 1, 1), /batch: expected an integer >= 1/);
-    // auto picks the code path for a batch of 32 with K = 4 (B·2K = 256): same numbers as forcing it.
+    // auto picks the code path for a batch of 128 with K = 4 (B·2K = 1024): same numbers as forcing it.
     const spe = new SPE({ variant: 'sine', numHeads: 2, headDim: 3, numRealizations: 4, numSines: 4, rng: new Rng(9) });
-    const [q, k] = qk(10, [32, 5, 2, 3]);
+    const [q, k] = qk(10, [128, 5, 2, 3]);
     tf.tidy(() => {
       const [qa, ka] = spe.encode(q, k, { rng: new Rng(1) });
       const [qc, kc] = spe.encode(q, k, { rng: new Rng(1), sinePath: 'code' });

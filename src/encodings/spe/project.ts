@@ -91,18 +91,20 @@ export const MAX_CODE_FLOATS = 2 ** 25;
 /**
  * The cheaper projection for a call: 'code' when B·2K reaches a threshold and the code has at
  * most `MAX_CODE_FLOATS` entries, else 'features'. The threshold is 96 on tfjs's own kernels
- * and 256 with the native kernels (whose matmul makes the features path's B·L·H·2KD·R
- * multiply-adds ~3x cheaper). Measured forward + backward of q̂ and k̂, CPU ms, wasm, 2-core
- * machine, features vs code, native: B=8, L=256, H=4, D=16, K=10, R=64 (B·2K = 160): 67 vs 84;
- * B=16 (320): 81 vs 62; B=4, L=1024, H=8, D=64 (80): 573 vs 1379; B=32, L=128, R=32 (640): 58 vs 35.
- * Without native: B=8 (160): 141 vs 116; B=8, L=64, H=2, K=4, R=8 (64): 13.6 vs 15.2;
- * B=4, L=1024 (80): 1839 vs 2212; B=32, L=128 (640): 166 vs 47.
+ * and 1024 with the native kernels (whose fused projection makes the features path's
+ * B·L·H·2KD·R multiply-adds several times cheaper). Measured forward + backward of q̂ and k̂
+ * (gated), wall ms, wasm, 2-core machine, features vs code, with the native fused projection:
+ * B=8, L=256, H=4, D=16, K=10, R=64 (B·2K = 160): 29 vs 55; B=16 (320): 48 vs 59;
+ * B=4, L=1024, H=8, D=64 (80): 254 vs 1466; B=32, L=128, R=32 (640): 28 vs 30; B=64 (1280):
+ * 72 vs 68; B=96 (1920): 95 vs 63; B=128, L=64 (2560): 72 vs 45. Without native (CPU ms):
+ * B=8 (160): 141 vs 116; B=8, L=64, H=2, K=4, R=8 (64): 13.6 vs 15.2; B=4, L=1024 (80):
+ * 1839 vs 2212; B=32, L=128 (640): 166 vs 47.
  * @param native whether the native kernels are in use (default: loaded, on, and the backend is wasm or cpu).
  */
 export function sineProjectPath(batch: number, length: number, heads: number, inFeatures: number, numSines: number, numRealizations: number, native = nativeKernels() !== null && hasJsKernel(SINE_FEATURES)): SineProjectPath {
   for (const [v, n] of [[batch, 'batch'], [length, 'length'], [heads, 'heads'], [inFeatures, 'inFeatures'], [numSines, 'numSines'], [numRealizations, 'numRealizations']] as const) assertInt(v, n);
   const codeFloats = length * heads * inFeatures * numRealizations;
-  return batch * 2 * numSines >= (native ? 256 : 96) && codeFloats <= MAX_CODE_FLOATS ? 'code' : 'features';
+  return batch * 2 * numSines >= (native ? 1024 : 96) && codeFloats <= MAX_CODE_FLOATS ? 'code' : 'features';
 }
 
 /**
