@@ -35,6 +35,8 @@
  * Cost: per token O(D) elementwise work for identity / Householder P and the rotation /
  * mixed / unitary cores; one D x D matMul for the DCT and odd-even P; two for the
  * permutation core. cos/sin tables are [L, D], built once per call and shared by q and k.
+ * Where it is faster (native kernels, or the cpu backend) P and the core run as one fused
+ * kernel each way (./lrpe/kernels.ts); elsewhere they are composed from tf ops (`fused` option).
  */
 import { tf, Rng, assertInt, assertNumber, assertOneOf, assertRank, assertDim } from '../backend';
 import { Module } from '../nn';

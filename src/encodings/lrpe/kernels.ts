@@ -172,9 +172,10 @@ export function canFuseLrpe(): boolean {
 /**
  * y = Λ P x with one kernel forward and one backward (see the file comment).
  * @param x [B, L, H, D].
- * @param u the unit Householder vector [D], or null for P = I; differentiated when `learnU`.
- * @param cos, sin the per-feature tables [L, W]; differentiated when `learnTables`.
+ * @param u the unit Householder vector [D], or null for P = I.
+ * @param cos, sin the per-feature tables [L, W].
  * @param mode 'pairs' (W even, ≤ D) or 'unitary' (W = D).
+ * @param learn which of u and the tables receive gradients (the others are constants); x always does.
  * @returns [B, L, H, D] ('pairs') or [B, L, H, 2D] ('unitary').
  */
 export function fusedLrpeMap(
