@@ -11,12 +11,10 @@
 #include <string.h>
 #include <node_api.h>
 #include "sgemm.h"
-#include "jobs.h"
 #include "lrpe.h"
 #include "sine_spe.h"
 #include "layernorm.h"
 #include "trig.h"
-
 
 /* Threads of the native kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
 static int num_threads = 1;

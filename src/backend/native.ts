@@ -23,7 +23,7 @@ export interface NativeKernels {
     a: Float32Array, b: Float32Array, out: Float32Array, batch: number, batchA: number, batchB: number,
     m: number, n: number, k: number, transA: 0 | 1, transB: 0 | 1,
   ): void;
-  /** Threads the matmul may use (1..64); products under ~4M multiply-adds use one. */
+  /** Threads the native kernels may use (1..64); each stays on one below its own size limit (products under ~4M multiply-adds, for one). */
   setThreads(n: number): void;
   /**
    * Depthwise convolution (tfjs's correlation), NHWC, one output per channel, stride 1, no padding:
