@@ -1,14 +1,14 @@
 /**
- * `npm run bench`: the performance benchmarks of rpelab (see bench/results/README.md).
+ * `npm run bench`: the performance benchmarks of rpelab (see the README's Benchmarks section).
  *
  * For each backend the parent process runs a sequence of child processes, one at a time
- * (timings never overlap): one per encoding for the training step and for the layer
- * suite, one for the micro-benchmarks. A child runs on one backend, prints a progress line
- * per point and writes its points to a part file. Isolation matters: the RSS peak of a
- * child is its own, and a case that exhausts the wasm heap (whose malloc failures are not
- * reported as errors) cannot corrupt the others. The parent merges the parts into
- * bench/results/<date>-<backend>.json (or baseline-<backend>.json with --baseline),
- * evaluates the targets, prints the tables and finally the backend comparison.
+ * (timings never overlap): one per encoding for the training step, one per encoding and
+ * direction for the layer and the overhead suites, one per micro-benchmark. A child runs on
+ * one backend, prints a progress line per point and writes its points to a part file.
+ * Isolation matters: the RSS peak of a child is its own, and a case that exhausts the wasm
+ * heap (whose malloc failures are not reported as errors) cannot corrupt the others. The
+ * parent merges the parts into bench/results/<date>-<backend>.json (or baseline-<backend>.json
+ * with --baseline), evaluates the targets, prints the tables and finally the backend comparison.
  */
 import { execSync, fork } from 'child_process';
 import { createHash } from 'crypto';
