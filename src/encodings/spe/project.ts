@@ -9,9 +9,11 @@
  *
  * i.e. one [B·L, 2KD (+ D)] × [2KD (+ D), R] matmul per head and side, every learned quantity
  * (frequencies and phases in Ω, gains and gate in a and s) in the left operand and the noise, a
- * constant, on the right: the backward pass needs no weight-gradient product. The features and
- * their gradients are fused kernels (`sine-kernels.ts`), recomputed per head and never kept, so
- * memory is O(B·L·2KD) and transient.
+ * constant, on the right: the backward pass needs no weight-gradient product. With the native
+ * kernels the whole projection is one fused call each way (`sine-kernels.ts` SINE_PROJECT: F is
+ * generated 64 positions at a time inside the product, never in memory); without them, per-head
+ * feature kernels build F for tfjs's matMul, recomputed per head and never kept, so memory is
+ * O(B·L·2KD) and transient.
  *
  * The code path (`sineSPECodeProject`, for batches): the code depends on the position only, so
  * building it once (O(L·H·D·R)) and applying it to every sequence costs L·H·D·R·(2K + B)
