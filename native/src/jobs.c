@@ -2,6 +2,13 @@
 #include <pthread.h>
 #include "jobs.h"
 
+int rpelab_job_count(int threads, double work, double min_work, int64_t units) {
+  if (work < min_work) threads = 1;
+  if (threads > units) threads = (int)units;
+  if (threads > 64) threads = 64;
+  return threads < 1 ? 1 : threads;
+}
+
 void rpelab_run_jobs(void *(*fn)(void *), void *jobs, size_t job_size, int n) {
   pthread_t tids[64];
   int started[64] = {0};

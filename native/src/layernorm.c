@@ -65,10 +65,7 @@ static void *backward_rows(void *arg) {
 
 /* Threads for n rows of f: one below ~64k elements (starting a thread costs tens of µs). */
 static int split(int64_t n, int64_t f, int threads, Job *jobs, const Job *proto) {
-  if (n * f < (1 << 16)) threads = 1;
-  if (threads > n) threads = (int)n;
-  if (threads > 64) threads = 64;
-  if (threads < 1) threads = 1;
+  threads = rpelab_job_count(threads, (double)n * f, 1 << 16, n);
   for (int t = 0; t < threads; t++) {
     jobs[t] = *proto;
     jobs[t].r0 = n * t / threads;

@@ -97,10 +97,7 @@ static void *grad_range(void *arg) {
 
 /* Threads for B·L·H·D elements: one below ~256k (starting a thread costs tens of µs). */
 static int split(const RpelabLrpe *a, int threads, Job *jobs) {
-  if (a->B * a->L * a->H * a->D < (1 << 18)) threads = 1;
-  if (threads > a->L) threads = (int)a->L;
-  if (threads > 64) threads = 64;
-  if (threads < 1) threads = 1;
+  threads = rpelab_job_count(threads, (double)(a->B * a->L * a->H * a->D), 1 << 18, a->L);
   for (int t = 0; t < threads; t++) {
     memset(&jobs[t], 0, sizeof(Job));
     jobs[t].a = a;

@@ -3,11 +3,11 @@
  * GotoBLAS manner around a 6x16 register micro-kernel (AVX2 + FMA when the compiler targets
  * them, a portable C loop otherwise). Used by rpelab's native BatchMatMul.
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sgemm.h"
+#include "jobs.h"
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define RPELAB_AVX2 1
@@ -200,15 +200,10 @@ static void *run_job(void *arg) {
 
 int rpelab_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k,
                        const float *a, int trans_a, const float *b, int trans_b, float *c, int threads) {
-  /* Threads only pay off past a few million multiply-adds (creating one costs tens of µs). */
-  const double macs = (double)batch * m * n * k;
-  if (threads > 1 && macs < 4e6) threads = 1;
+  /* Threads only pay off past a few million multiply-adds. */
   const int64_t units = batch == 1 ? (m + MR - 1) / MR : batch;
-  if (threads > units) threads = (int)units;
-  if (threads < 1) threads = 1;
+  threads = rpelab_job_count(threads, (double)batch * m * n * k, 4e6, units);
   Job jobs[64];
-  pthread_t tids[64];
-  if (threads > 64) threads = 64;
   for (int t = 0; t < threads; t++) {
     Job *j = &jobs[t];
     *j = (Job){m, n, k, batch, batch_a, batch_b, a, b, c, trans_a, trans_b, 0, 0, 0};
@@ -216,15 +211,7 @@ int rpelab_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t 
     j->first = batch == 1 ? lo * MR : lo;
     j->last = batch == 1 ? (hi * MR < m ? hi * MR : m) : hi;
   }
-  int started = 0;
-  for (int t = 1; t < threads; t++) {
-    if (pthread_create(&tids[t], NULL, run_job, &jobs[t]) != 0) break;
-    started = t;
-  }
-  /* Any share whose thread could not start runs here. */
-  for (int t = started + 1; t < threads; t++) run_job(&jobs[t]);
-  run_job(&jobs[0]);
-  for (int t = 1; t <= started; t++) pthread_join(tids[t], NULL);
+  rpelab_run_jobs(run_job, jobs, sizeof(Job), threads);
   for (int t = 0; t < threads; t++) if (jobs[t].failed) return -1;
   return 0;
 }

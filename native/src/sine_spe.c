@@ -320,9 +320,7 @@ static int run_fused(FusedJob *job, const float *z, int gradient, void *(*fn)(vo
   if (job->ntasks >= 0 && (ap = pack_noise(z, a->H, job->J, job->R, gradient, &job->ap_stride)) && step_tables(a, &tc, &ts, &c16, &s16)) {
     atomic_llong next = 0;
     job->tasks = tasks; job->ap = ap; job->tc = tc; job->ts = ts; job->c16 = c16; job->s16 = s16; job->next = &next;
-    if (threads > job->ntasks) threads = (int)job->ntasks;
-    if (threads > 64) threads = 64;
-    if (threads < 1) threads = 1;
+    threads = rpelab_job_count(threads, 1, 0, job->ntasks);
     FusedJob jobs[64];
     for (int i = 0; i < threads; i++) jobs[i] = *job;
     rpelab_run_jobs(fn, jobs, sizeof(FusedJob), threads);

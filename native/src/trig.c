@@ -17,9 +17,7 @@ static void *trig_range(void *arg) {
 }
 
 void rpelab_sin_cos(int64_t n, const float *x, float *c, float *s, int threads) {
-  if (n < (1 << 14)) threads = 1;
-  if (threads > 64) threads = 64;
-  if (threads < 1) threads = 1;
+  threads = rpelab_job_count(threads, (double)n, 1 << 14, n);
   TrigJob jobs[64];
   for (int t = 0; t < threads; t++) jobs[t] = (TrigJob){x, c, s, n * t / threads, n * (t + 1) / threads};
   rpelab_run_jobs(trig_range, jobs, sizeof(TrigJob), threads);
