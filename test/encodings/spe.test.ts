@@ -9,6 +9,21 @@ const qk = (seed: number, shape: number[]) => {
   const rng = new Rng(seed);
   return [normal(rng, shape), normal(rng, shape)] as [tf.Tensor4D, tf.Tensor4D];
 };
+/**
+ * Inputs of `sineSPEFeatureProject` (gated) and a weight for a scalar loss: q, k [B, L, H, D] from
+ * `qk(qkSeed)`; from `rng`, in this order, ω ~ U(0, omegaMax), θ ~ N(0, 1), a ~ U(0.1, 1) [H, D, K],
+ * s ~ U(0.1, 0.9) [H, D], z [H, 2KD + D, R] and the weight [B, L, H, R], standard normal.
+ */
+const sineProjectInputs = (rng: Rng, qkSeed: number, [B, L, H, D, K, R]: number[], omegaMax: number) => {
+  const [q, k] = qk(qkSeed, [B, L, H, D]);
+  const omega = tf.tensor(rng.uniformArray(H * D * K, 0, omegaMax), [H, D, K]);
+  const theta = normal(rng, [H, D, K]);
+  const amp = tf.tensor(rng.uniformArray(H * D * K, 0.1, 1), [H, D, K]);
+  const gateAmp = tf.tensor(rng.uniformArray(H * D, 0.1, 0.9), [H, D]);
+  const z = normal(rng, [H, 2 * K * D + D, R]);
+  const weight = normal(rng, [B, L, H, R]);
+  return { q, k, omega, theta, amp, gateAmp, z, weight };
+};
 
 describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
   it('is a pre-feature-map QKEncoding mapping [B, L, H, D] to [B, L, H, R] (sine, conv, 2-D conv on a grid) (§10.1)', () => {
@@ -61,15 +76,9 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
   }
 
   it('sineSPEFeatureProject: fused kernels (native and JavaScript) equal the composed tf ops, values and gradients (L past the re-evaluation period, at an offset)', () => {
-    const [B, L, H, D, K, R] = [2, 70, 2, 3, 4, 5];  // L > 64: the sinusoids are re-evaluated once
-    const rng = new Rng(11);
-    const [q, k] = qk(12, [B, L, H, D]);
-    const omega = tf.tensor(rng.uniformArray(H * D * K, 0, Math.PI), [H, D, K]);
-    const theta = normal(rng, [H, D, K]);
-    const amp = tf.tensor(rng.uniformArray(H * D * K, 0.1, 1), [H, D, K]);
-    const gateAmp = tf.tensor(rng.uniformArray(H * D, 0.1, 0.9), [H, D]);
-    const z = normal(rng, [H, 2 * K * D + D, R]);
-    const weight = normal(rng, [B, L, H, R]);
+    const [H, D, K] = [2, 3, 4];
+    // B 2, L 70 (> 64: the sinusoids are re-evaluated once), R 5
+    const { q, k, omega, theta, amp, gateAmp, z, weight } = sineProjectInputs(new Rng(11), 12, [2, 70, H, D, K, 5], Math.PI);
     const inputs = [q, k, omega, theta, amp, gateAmp];
     const run = (fused: boolean, native: boolean) => {
       const was = useNative(native);
@@ -103,15 +112,7 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
     const native = nativeKernels();
     if (!native) this.skip();
     // L = 1100: three tasks of up to 512 positions per head, side and batch element, blocks of 64 and a last partial one.
-    const [B, L, H, D, K, R] = [2, 1100, 2, 8, 5, 7];
-    const rng = new Rng(13);
-    const [q, k] = qk(14, [B, L, H, D]);
-    const omega = tf.tensor(rng.uniformArray(H * D * K, 0, 0.5), [H, D, K]);
-    const theta = normal(rng, [H, D, K]);
-    const amp = tf.tensor(rng.uniformArray(H * D * K, 0.1, 1), [H, D, K]);
-    const gateAmp = tf.tensor(rng.uniformArray(H * D, 0.1, 0.9), [H, D]);
-    const z = normal(rng, [H, 2 * K * D + D, R]);
-    const weight = normal(rng, [B, L, H, R]);
+    const { q, k, omega, theta, amp, gateAmp, z, weight } = sineProjectInputs(new Rng(13), 14, [2, 1100, 2, 8, 5, 7], 0.5);
     const inputs = [q, k, omega, theta, amp, gateAmp];
     const run = (useAddon: boolean, threads: number) => {
       const was = useNative(useAddon);
