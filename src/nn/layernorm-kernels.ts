@@ -8,7 +8,7 @@
  * Gradient from dy: ∂β = Σ_rows dy, ∂γ = Σ_rows dy ⊙ x̂, and with g = dy ⊙ γ,
  * ∂x = r·(g − mean(g) − x̂·mean(g ⊙ x̂)).
  */
-import { tf, registerJsKernel, hasJsKernel, runJsKernel, nativeKernels } from '../backend';
+import { tf, registerJsKernel, runJsKernel, nativeKernels, fusedKernelPaysOff } from '../backend';
 
 export const LAYER_NORM = 'RpelabLayerNorm';
 export const LAYER_NORM_GRAD = 'RpelabLayerNormGrad';
@@ -69,12 +69,9 @@ registerJsKernel<Record<string, never>>({
   },
 });
 
-/**
- * Whether the fused kernels pay off on the active backend: with the native kernels (wasm, cpu),
- * and on cpu without them. On wasm without them, its SIMD elementwise ops beat one JavaScript pass.
- */
+/** Whether the fused kernels pay off on the active backend (`fusedKernelPaysOff`). */
 export function hasFusedLayerNorm(): boolean {
-  return hasJsKernel(LAYER_NORM) && (nativeKernels() !== null || tf.getBackend() === 'cpu');
+  return fusedKernelPaysOff(LAYER_NORM);
 }
 
 /**

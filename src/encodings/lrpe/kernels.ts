@@ -18,7 +18,7 @@
  * kernel returns ∂x and, on request, the table gradients ∂C, ∂S [L, W] (for learned θ) and
  * ∂u [D] (for a learned Householder vector; the gradient with respect to u as a free vector).
  */
-import { tf, registerJsKernel, hasJsKernel, runJsKernel, nativeKernels } from '../../backend';
+import { tf, registerJsKernel, hasJsKernel, runJsKernel, nativeKernels, fusedKernelPaysOff } from '../../backend';
 
 export const LRPE_MAP = 'RpelabLrpeMap';
 export const LRPE_MAP_GRAD = 'RpelabLrpeMapGrad';
@@ -154,14 +154,9 @@ registerJsKernel<GradAttrs>({
   },
 });
 
-/**
- * Whether the fused kernels pay off on the active backend: with the native kernels (wasm, cpu),
- * and on cpu without them (its own ops are JavaScript loops too, one pass each). On wasm without
- * the native kernels, its SIMD elementwise ops (~0.3 ns per element) beat one JavaScript pass
- * (~3 ns per element here), so the composed path is the faster one there.
- */
+/** Whether the fused kernels pay off on the active backend (`fusedKernelPaysOff`). */
 export function hasFusedLrpe(): boolean {
-  return hasJsKernel(LRPE_MAP) && (nativeKernels() !== null || tf.getBackend() === 'cpu');
+  return fusedKernelPaysOff(LRPE_MAP);
 }
 
 /** Whether the fused kernels can run at all on the active backend (wasm and cpu). */
