@@ -3,8 +3,8 @@
  * `rpelab`: list, run and report the paper experiments.
  *
  *   rpelab list [experiment]
- *   rpelab run <experiment|all>[,...] [--scale smoke|small|full] [--seeds 0,1] [--only v1,v2]
- *              [--backend auto|wasm|cpu|tensorflow] [--set key=value,...] [--results DIR]
+ *   rpelab run <experiment|all>[,...] [--scale smoke|quick|small|full] [--seeds 0,1] [--only v1,v2]
+ *              [--backend auto|wasm|cpu|tensorflow] [--set key=value,...] [--results DIR] [--jobs N] [--shard i/n]
  *   rpelab report <experiment|all>[,...] [--scale ...] [--format table|csv|json] [--set ...] [--results DIR]
  *
  * Run with `npx tsx src/cli.ts ...` from a checkout, or the `rpelab` bin of the built package.
@@ -26,12 +26,14 @@ Usage:
   rpelab report <experiment|all>[,...] aggregate results: mean ± std over seeds, paper beside ours
 
 Options:
-  --scale smoke|small|full   model / data / step sizes (default small)
+  --scale ${SCALES.join('|')}   model / data / step sizes (default small)
   --seeds 0,1                seeds (default: the scale's)
   --only v1,v2               only these variants
   --backend ${BACKEND_CHOICES.join('|')}   compute backend (run; default auto, or $RPELAB_BACKEND)
   --jobs N                   runs trained at once, in N worker processes (run; default 1; the
                              wasm backend uses one core, so N = cores is up to N times faster)
+  --shard i/n                only the i-th of n disjoint slices of the runs (run): n machines
+                             writing to one shared --results directory run every run once
   --set key=value,...        override settings (steps, length, batchSize, model, R, K, P, F, ...);
                              results go to a separate directory <scale>+key=value,...
   --format ${REPORT_FORMATS.join('|')}     report format (default table)
@@ -48,7 +50,7 @@ interface Args {
   help: boolean;
 }
 
-const FLAGS = ['scale', 'seeds', 'only', 'backend', 'format', 'set', 'results', 'jobs'];
+const FLAGS = ['scale', 'seeds', 'only', 'backend', 'format', 'set', 'results', 'jobs', 'shard'];
 
 function parseArgs(argv: string[]): Args {
   const out: Args = { command: null, targets: [], flags: {}, help: false };
@@ -139,7 +141,7 @@ function progressPrinter(): (ev: RunnerEvent) => void {
         print(`${ev.runs.length} run(s) planned`);
         return;
       case 'run-skip':
-        print(`[${ev.index + 1}/${ev.total}] ${ev.run.experiment}/${ev.run.variant} seed ${ev.run.seed}: finished, skipped`);
+        print(`[${ev.index + 1}/${ev.total}] ${ev.run.experiment}/${ev.run.variant} seed ${ev.run.seed}: ${ev.reason}, skipped`);
         return;
       case 'run-start':
         print(`[${ev.index + 1}/${ev.total}] ${ev.run.experiment}/${ev.run.variant} seed ${ev.run.seed} (${ev.run.scale}, ${ev.steps} steps)`);
@@ -162,10 +164,14 @@ function progressPrinter(): (ev: RunnerEvent) => void {
         return;
       case 'run-end': {
         clear();
-        const m = Object.entries(ev.summary.metrics).map(([k, v]) => `${k} ${Number(v.toPrecision(4))}`).join(' ');
+        const m = Object.entries(ev.summary.metrics).map(([k, v]) => `${k} ${Number.isFinite(v) ? Number(v.toPrecision(4)) : 'not finite'}`).join(' ');
         print(`  -> ${m} (train ${formatDuration(ev.summary.trainSec)}, test ${formatDuration(ev.summary.evalSec)})`);
         return;
       }
+      case 'run-diverged':
+        clear();
+        print(`  -> diverged: ${ev.summary.diverged?.reason ?? 'non-finite loss'} (recorded; reports count it, never average it)`);
+        return;
       case 'run-stopped':
         clear();
         print(`  stopped at step ${ev.step}; checkpoint written. Run the same command again to resume.`);
@@ -183,6 +189,7 @@ async function cmdRun(a: Args): Promise<number> {
     only: a.flags.only !== undefined ? list(a.flags.only) : undefined,
     overrides: a.flags.set !== undefined ? parseSet(a.flags.set) : undefined,
     resultsDir: a.flags.results,
+    shard: a.flags.shard,
   };
   // Validate the whole request before selecting a backend or loading data.
   const plans = planRuns(req);
@@ -218,6 +225,9 @@ async function cmdRun(a: Args): Promise<number> {
 async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: number, planned: number): Promise<number> {
   print(`${planned} run(s) planned, ${planned - plans.length} already finished; ${plans.length} to train in ${jobs} worker processes`);
   const started = performance.now();
+  let done = 0;
+  /** Whole-sweep ETA: the runs left at the rate runs have finished so far (all workers together). */
+  const eta = () => formatDuration((((performance.now() - started) / 1000) * (plans.length - done)) / Math.max(1, done));
   const passOn = ['scale', 'backend', 'set', 'results'].flatMap((f) => (a.flags[f] !== undefined ? [`--${f}`, a.flags[f]] : []));
   let next = 0;
   let failed = 0;
@@ -249,7 +259,11 @@ async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: n
         child.on('close', (c) => resolve(c ?? 1));
       });
       if (code === 130) interrupted = true;
-      else if (code !== 0) failed += 1;
+      else {
+        if (code !== 0) failed += 1;
+        done += 1;
+        print(`[sweep] ${done}/${plans.length} run(s) done${failed ? `, ${failed} failed` : ''}; elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${eta()}`);
+      }
     }
   };
   try {

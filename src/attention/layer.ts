@@ -8,6 +8,9 @@
  *     -> feature map (linear: elu+1 | relu | identity; performer: FAVOR+; softmax: none)
  *     -> post encoding (LRPE, RoPE, PermuteFormer)
  *     -> linear attention (O(L)) or softmax attention (O(L^2), with optional relative bias)
+ *        (with the denominator and a post encoding that can make features negative, RoPE or
+ *        LRPE: the encoded numerator over the unencoded denominator φ(q_s)·Σ_t φ(k_t), as
+ *        RoFormer's linear form, Su et al. 2021 §3.4.3)
  *     -> merge heads -> LayerNorm (when normalize = 'layernorm') -> output projection
  */
 import { tf, Rng, assertRank, assertInt, assertDim } from '../backend';
@@ -19,6 +22,9 @@ import { parseSpec, formatSpec, type AttentionSpec } from './spec';
 import { FavorPlus, featureMapFromName, type FeatureMap } from './feature-maps';
 import { linearAttention, initLinearAttentionState, linearAttentionStep, type LinearAttentionState } from './linear';
 import { softmaxAttention } from './softmax';
+
+/** Lower clamp of the linear-attention denominator (that of `linearAttention`). */
+const DENOMINATOR_EPS = 1e-6;
 
 export interface AttentionLayerOptions {
   /** Model width; must be divisible by numHeads. */
@@ -43,12 +49,12 @@ export interface AttentionCallOptions extends Pick<EncodeOptions, 'grid' | 'trai
 
 /** Recurrent state for one-token-at-a-time decoding. Replaced states are disposed with `disposeAttentionState`. */
 export type AttentionState =
-  | { kind: 'linear'; position: number; attn: LinearAttentionState }
+  | { kind: 'linear'; position: number; attn: LinearAttentionState; den: LinearAttentionState | null }
   | { kind: 'softmax'; position: number; k: tf.Tensor4D | null; v: tf.Tensor4D | null };
 
 /** Frees the tensors of a decoding state. */
 export function disposeAttentionState(state: AttentionState): void {
-  if (state.kind === 'linear') tf.dispose([state.attn.s, state.attn.z]);
+  if (state.kind === 'linear') tf.dispose([state.attn.s, state.attn.z, ...(state.den ? [state.den.s, state.den.z] : [])]);
   else tf.dispose([state.k, state.v].filter((t): t is tf.Tensor4D => t !== null));
 }
 
@@ -120,8 +126,19 @@ export class AttentionLayer extends Module {
     return [q, k, v];
   }
 
-  /** Positional pipeline on q, k [B, L, H, headDim] -> attention-ready q, k [B, L, H, F]. */
-  private encodeQK(q: tf.Tensor4D, k: tf.Tensor4D, opts: AttentionCallOptions, offset: number): [tf.Tensor4D, tf.Tensor4D] {
+  /**
+   * Whether the denominator comes from the unencoded features (RoFormer's linear form): linear
+   * attention with the denominator and a post encoding that does not keep features positive.
+   */
+  get plainDenominator(): boolean {
+    return this.spec.kind !== 'softmax' && this.spec.normalize === 'denominator' && this.postEncoding !== null && this.postEncoding.preservesPositivity !== true;
+  }
+
+  /**
+   * Positional pipeline on q, k [B, L, H, headDim] -> attention-ready q, k [B, L, H, F], and,
+   * when `plainDenominator`, the features before the post encoding [B, L, H, F'] (else null).
+   */
+  private encodeQK(q: tf.Tensor4D, k: tf.Tensor4D, opts: AttentionCallOptions, offset: number): { q: tf.Tensor4D; k: tf.Tensor4D; plain: [tf.Tensor4D, tf.Tensor4D] | null } {
     const encOpts: EncodeOptions = { offset, grid: opts.grid, rng: opts.rng ?? this.rng, training: opts.training };
     if (this.preEncoding) [q, k] = this.preEncoding.encode(q, k, encOpts);
     if (this.featureMap) {
@@ -129,8 +146,9 @@ export class AttentionLayer extends Module {
       q = this.featureMap.apply(q);
       k = this.featureMap.apply(k);
     }
+    const plain: [tf.Tensor4D, tf.Tensor4D] | null = this.plainDenominator ? [q, k] : null;
     if (this.postEncoding) [q, k] = this.postEncoding.encode(q, k, encOpts);
-    return [q, k];
+    return { q, k, plain };
   }
 
   /** Merged heads [B, L, H, Dv] -> output [B, L, model]. */
@@ -158,8 +176,9 @@ export class AttentionLayer extends Module {
     // FAVOR+ redraws assign a buffer, which must happen outside tidy-owned scopes of callers too.
     return tf.tidy(() => {
       const [q0, k0, v] = this.project(x);
-      const [q, k1] = this.encodeQK(q0, k0, opts, offset);
-      let k = k1;
+      const enc = this.encodeQK(q0, k0, opts, offset);
+      const q = enc.q;
+      let k = enc.k;
       const [b, l] = x.shape;
       if (opts.keyMask) {
         assertRank(opts.keyMask, 2, 'keyMask', '[batch, length]');
@@ -178,14 +197,20 @@ export class AttentionLayer extends Module {
         o = softmaxAttention(q, k, v, { causal: opts.causal ?? false, bias });
       } else {
         // Padded keys contribute nothing to the sums φ(K)ᵀV and φ(K)ᵀ1.
-        if (opts.keyMask) k = k.mul(opts.keyMask.toFloat().reshape([b, l, 1, 1]));
-        o = linearAttention(q, k, v, {
-          causal: opts.causal ?? false,
-          featureMap: 'identity',
-          normalize: this.spec.normalize === 'layernorm' ? 'none' : 'denominator',
-          chunkSize: this.spec.chunkSize,
-          decay: this.decay(),
-        });
+        const mask = opts.keyMask ? (opts.keyMask.toFloat().reshape([b, l, 1, 1]) as tf.Tensor4D) : null;
+        if (mask) k = k.mul(mask);
+        const common = { causal: opts.causal ?? false, featureMap: 'identity' as const, chunkSize: this.spec.chunkSize, decay: this.decay() };
+        if (enc.plain) {
+          // RoFormer's linear form: encoded numerator, unencoded (positive) denominator.
+          const [qp, kp0] = enc.plain;
+          const kp = (mask ? kp0.mul(mask) : kp0) as tf.Tensor4D;
+          const num = linearAttention(q, k, v, { ...common, normalize: 'none' });
+          const ones = tf.ones([b, l, this.numHeads, 1]) as tf.Tensor4D;
+          const den = linearAttention(qp, kp, ones, { ...common, normalize: 'none' });
+          o = num.div(den.maximum(DENOMINATOR_EPS)) as tf.Tensor4D;
+        } else {
+          o = linearAttention(q, k, v, { ...common, normalize: this.spec.normalize === 'layernorm' ? 'none' : 'denominator' });
+        }
       }
       return this.finish(o);
     });
@@ -196,15 +221,21 @@ export class AttentionLayer extends Module {
     assertInt(batch, 'batch');
     if (this.spec.kind === 'softmax') return { kind: 'softmax', position: 0, k: null, v: null };
     const f = this.featureDim();
-    return { kind: 'linear', position: 0, attn: initLinearAttentionState(batch, this.numHeads, f, this.headDim) };
+    const den = this.plainDenominator ? initLinearAttentionState(batch, this.numHeads, this.plainFeatureDim(), 1) : null;
+    return { kind: 'linear', position: 0, attn: initLinearAttentionState(batch, this.numHeads, f, this.headDim), den };
   }
 
   /** Feature size per head seen by the attention product. */
   featureDim(): number {
+    const dim = this.plainFeatureDim();
+    return this.postEncoding ? this.postEncoding.outputDim(dim) : dim;
+  }
+
+  /** Feature size per head after the feature map, before the post encoding. */
+  private plainFeatureDim(): number {
     let dim = this.headDim;
     if (this.preEncoding) dim = this.preEncoding.outputDim(dim);
     if (this.featureMap) dim = this.featureMap.outputDim(dim);
-    if (this.postEncoding) dim = this.postEncoding.outputDim(dim);
     return dim;
   }
 
@@ -221,7 +252,7 @@ export class AttentionLayer extends Module {
     let next: AttentionState | null = null;
     const out = tf.tidy(() => {
       const [q0, k0, v] = this.project(x);
-      const [q, k] = this.encodeQK(q0, k0, { ...opts, training: false }, position);
+      const { q, k, plain } = this.encodeQK(q0, k0, { ...opts, training: false }, position);
       if (state.kind === 'softmax') {
         const kc = state.k ? tf.concat([state.k, k], 1) : k.clone();
         const vc = state.v ? tf.concat([state.v, v], 1) : v.clone();
@@ -231,14 +262,24 @@ export class AttentionLayer extends Module {
         next = { kind: 'softmax', position: position + 1, k: tf.keep(kc), v: tf.keep(vc) };
         return this.finish(o);
       }
+      const decay = this.decay();
+      if (plain) {
+        if (!state.den) throw new Error('state: this layer divides by the unencoded denominator; start decoding from its own initState()');
+        const num = linearAttentionStep(q, k, v, state.attn, { featureMap: 'identity', normalize: 'none', decay });
+        const ones = tf.ones([v.shape[0], 1, v.shape[2], 1]) as tf.Tensor4D;
+        const den = linearAttentionStep(plain[0], plain[1], ones, state.den, { featureMap: 'identity', normalize: 'none', decay });
+        for (const t of [num.state.s, num.state.z, den.state.s, den.state.z]) tf.keep(t);
+        next = { kind: 'linear', position: position + 1, attn: num.state, den: den.state };
+        return this.finish(num.out.div(den.out.maximum(DENOMINATOR_EPS)) as tf.Tensor4D);
+      }
       const r = linearAttentionStep(q, k, v, state.attn, {
         featureMap: 'identity',
         normalize: this.spec.normalize === 'layernorm' ? 'none' : 'denominator',
-        decay: this.decay(),
+        decay,
       });
       tf.keep(r.state.s);
       tf.keep(r.state.z);
-      next = { kind: 'linear', position: position + 1, attn: r.state };
+      next = { kind: 'linear', position: position + 1, attn: r.state, den: null };
       return this.finish(r.out);
     });
     return { out, state: next! };

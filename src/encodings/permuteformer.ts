@@ -86,6 +86,8 @@ function permuteColumns(x: tf.Tensor2D, forward: tf.Tensor1D, inverse: tf.Tensor
 export class PermuteFormer extends Module implements QKEncoding {
   readonly kind = 'permuteformer';
   readonly stage = 'post' as const;
+  /** A permutation of non-negative features is non-negative: the encoded denominator stays positive. */
+  readonly preservesPositivity = true;
   readonly headDim: number;
   readonly numHeads: number;
   readonly maxPositions: number;

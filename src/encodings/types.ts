@@ -45,6 +45,14 @@ export interface QKEncoding extends Module {
    */
   encode(q: tf.Tensor4D, k: tf.Tensor4D, opts?: EncodeOptions): [tf.Tensor4D, tf.Tensor4D];
   /**
+   * Post encodings: true when encoded features stay non-negative whenever the inputs are (a
+   * permutation, as PermuteFormer). Linear attention with a denominator divides by the encoded
+   * scores only then; otherwise (RoPE, LRPE) the layer keeps the unencoded φ(q_s)·Σφ(k_t) as the
+   * denominator, RoFormer's linear-attention form (Su et al. 2021, §3.4.3 "RoPE with linear
+   * attention"), since encoded scores can sum to zero or below.
+   */
+  readonly preservesPositivity?: boolean;
+  /**
    * Per-head decay r in (0,1) applied as r^(s-t) inside attention (PermuteFormer), or null.
    * Returned as a plain array of length `heads`.
    */

@@ -4,7 +4,7 @@
  */
 export * from './types';
 export { registerExperiment, unregisterExperiment, getExperiment, listExperiments, experimentNames, validateDefinition, validateSettings, resolveSpec } from './registry';
-export { planRuns, requestedExperiments, defaultResultsDir, checkScale, checkSeeds, applyOverrides, scaleDirName } from './plan';
+export { planRuns, shardOf, requestedExperiments, defaultResultsDir, checkScale, checkSeeds, applyOverrides, scaleDirName } from './plan';
 export type { RunRequest, RunPlan } from './plan';
 export { runExperiments, readSummary, runConfig, SUMMARY_FILE, CONFIG_FILE, METRICS_FILE, CHECKPOINT_DIR } from './runner';
 export type { RunInfo, RunSummary, RunnerEvent, RunnerOptions, RunnerOutcome } from './runner';
@@ -15,4 +15,4 @@ export type { AttentionMap } from './pe-quality';
 export { buildTask } from './tasks';
 export type { TaskInput, TaskRun, TaskResult } from './tasks';
 export { clearDatasetCache, imageSequences } from './datasets';
-export { SMOKE, SMALL } from './scales';
+export { SMOKE, QUICK, SMALL } from './scales';

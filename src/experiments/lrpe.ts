@@ -10,13 +10,18 @@
  * the NoPE row.
  */
 import type { ExperimentDefinition, MetricDefinition, ScaleSettings, VariantDefinition, ApeKind } from './types';
-import { SMOKE, withSettings, smallWithSteps } from './scales';
+import { SMOKE, withSettings, quickWithSteps, smallWithSteps } from './scales';
 
-/** The ten rows of the LRPE tables, with the absolute PE every non-NoPE row keeps. */
-export function lrpeRows(ape: Exclude<ApeKind, 'none'>, opts: { grid?: boolean } = {}): Record<string, VariantDefinition> {
+/**
+ * The ten rows of the LRPE tables, with the absolute PE every non-NoPE row keeps. With
+ * `controls`, three more rows separate the encoding from the normaliser (LRPE rows use
+ * LayerNorm, the others the denominator): LRPE unitary (learned θ) with the denominator, and
+ * RoPE and NoPE with LayerNorm.
+ */
+export function lrpeRows(ape: Exclude<ApeKind, 'none'>, opts: { grid?: boolean; controls?: boolean } = {}): Record<string, VariantDefinition> {
   const other: Exclude<ApeKind, 'none'> = ape === 'sinusoidal' ? 'learned' : 'sinusoidal';
   const grid = opts.grid ?? false;
-  return {
+  const rows: Record<string, VariantDefinition> = {
     nope: { label: 'NoPE', attention: 'linear:elu+none', ape: 'none' },
     [`ape-${ape}`]: { label: `${ape} APE`, attention: 'linear:elu+none', ape },
     [`ape-${other}`]: { label: `${other} APE`, attention: 'linear:elu+none', ape: other },
@@ -28,6 +33,12 @@ export function lrpeRows(ape: Exclude<ApeKind, 'none'>, opts: { grid?: boolean }
     'lrpe-unitary': { label: 'LRPE unitary (fixed θ)', attention: 'linear:elu+lrpe(unitary,householder,fixed)', ape, grid },
     'lrpe-unitary-learned': { label: 'LRPE unitary (learned θ)', attention: 'linear:elu+lrpe(unitary,householder,learned)', ape, grid },
   };
+  if (opts.controls) {
+    rows['lrpe-unitary-learned-denominator'] = { label: 'LRPE unitary (learned θ), denominator', attention: 'linear(norm=denominator):elu+lrpe(unitary,householder,learned)', ape, grid };
+    rows['rope-layernorm'] = { label: 'RoPE, LayerNorm', attention: 'linear(norm=layernorm):elu+rope', ape, grid };
+    rows['nope-layernorm'] = { label: 'NoPE, LayerNorm', attention: 'linear(norm=layernorm):elu+none', ape: 'none' };
+  }
+  return rows;
 }
 
 const LM_METRICS: MetricDefinition[] = [
@@ -44,6 +55,10 @@ const ACC_METRICS: MetricDefinition[] = [
 /** SPE in the LRPE tables uses R = head dim (authors' baseline), so R follows the width. */
 function lrpeSmoke(over: Partial<ScaleSettings> = {}): ScaleSettings {
   return withSettings(SMOKE, { encoding: { ...SMOKE.encoding, R: SMOKE.model / SMOKE.numHeads }, ...over });
+}
+function lrpeQuick(steps: number, over: Partial<ScaleSettings> = {}): ScaleSettings {
+  const s = quickWithSteps(steps, over);
+  return withSettings(s, { encoding: { ...s.encoding, R: s.model / s.numHeads } });
 }
 function lrpeSmall(steps: number, over: Partial<ScaleSettings> = {}): ScaleSettings {
   const s = smallWithSteps(steps, over);
@@ -134,9 +149,9 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     description: 'Causal byte-level LM on Gutenberg (stand-in for WikiText-103). Rows: NoPE, sinusoidal / learned APE, RoPE, SPE, PermuteFormer and the four LRPE variants (Householder P).',
     task: 'causal-lm',
     dataset: 'gutenberg',
-    variants: lrpeRows('sinusoidal'),
+    variants: lrpeRows('sinusoidal', { controls: true }),
     metrics: LM_METRICS,
-    scales: { smoke: lrpeSmoke(), small: lrpeSmall(400), full: LM_FULL },
+    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(400), small: lrpeSmall(300), full: LM_FULL },
     notes: [DESIGN, 'Byte-level perplexity on Gutenberg is not comparable with word-level WikiText-103 perplexity.'],
   },
   {
@@ -163,7 +178,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
       ),
     ),
     metrics: LM_METRICS,
-    scales: { smoke: lrpeSmoke(), small: lrpeSmall(400), full: LM_FULL },
+    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(400), small: lrpeSmall(300), full: LM_FULL },
     notes: [DESIGN],
   },
   {
@@ -174,12 +189,12 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     description: 'RoBERTa-style masked byte LM on Gutenberg (15 % masked, 80/10/10), bidirectional linear attention, learned APE kept.',
     task: 'masked-lm',
     dataset: 'gutenberg',
-    variants: lrpeRows('learned'),
+    variants: lrpeRows('learned', { controls: true }),
     metrics: [
       { name: 'val_ppl', label: 'val masked ppl', better: 'lower' },
       { name: 'test_ppl', label: 'test masked ppl', better: 'lower' },
     ],
-    scales: { smoke: lrpeSmoke(), small: lrpeSmall(400), full: BLM_FULL },
+    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(400), small: lrpeSmall(300), full: BLM_FULL },
     notes: [DESIGN, 'Mean pooling (no CLS); the masked-token perplexity is over bytes.'],
   },
   {
@@ -192,7 +207,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     dataset: 'imdb',
     variants: lrpeRows('learned'),
     metrics: ACC_METRICS,
-    scales: { smoke: lrpeSmoke(), small: lrpeSmall(300, { length: 128 }), full: TEXT_FULL },
+    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(300, { length: 128 }), small: lrpeSmall(400), full: TEXT_FULL },
     notes: [DESIGN, 'Reviews are truncated to the training length; a balanced 50 % baseline applies.'],
   },
   ...(['mnist', 'fashion-mnist'] as const).map(
@@ -206,8 +221,9 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
       dataset,
       variants: lrpeRows('learned', { grid: true }),
       metrics: ACC_METRICS,
-      scales: { smoke: lrpeSmoke(), small: lrpeSmall(300), full: IMAGE_FULL },
-      notes: [DESIGN, 'Grid: 32 x 32 (zero-padded 28 x 28) at full scale; average-pooled to 8 x 8 (64 tokens) at smoke and small scale.'],
+      // MNIST is the easy twin of the claim table (Fashion-MNIST): one seed at small scale.
+      scales: { smoke: lrpeSmoke(), quick: lrpeQuick(300), small: lrpeSmall(300, dataset === 'mnist' ? { seeds: [0] } : {}), full: IMAGE_FULL },
+      notes: [DESIGN, 'Grid: 32 x 32 (zero-padded 28 x 28) at full scale; average-pooled to 16 x 16 (256 tokens) at small and 8 x 8 (64 tokens) at smoke and quick scale.'],
     }),
   ),
 ];

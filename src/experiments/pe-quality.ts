@@ -125,13 +125,14 @@ interface LayerInternals {
   numHeads: number;
   headDim: number;
   project(x: tf.Tensor): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-  encodeQK(q: tf.Tensor4D, k: tf.Tensor4D, opts: EncodeOptions, offset: number): [tf.Tensor4D, tf.Tensor4D];
+  encodeQK(q: tf.Tensor4D, k: tf.Tensor4D, opts: EncodeOptions, offset: number): { q: tf.Tensor4D; k: tf.Tensor4D; plain: [tf.Tensor4D, tf.Tensor4D] | null };
   encoding: { decay?(): number[] | null } | null;
 }
 
 /**
  * Causal attention weights of every layer and head, averaged over the batch.
- * Linear / performer layers with the denominator: a_st = q̃_s·k̃_t / Σ_{t'<=s} q̃_s·k̃_t';
+ * Linear / performer layers with the denominator: a_st = q̃_s·k̃_t / Σ_{t'<=s} q̃_s·k̃_t' (RoPE and
+ * LRPE: over the unencoded Σ_{t'<=s} φ(q_s)·φ(k_t'), RoFormer's linear form);
  * with LayerNorm output normalisation (LRPE) the raw scores q̃_s·k̃_t (the layer applies no row
  * normaliser); PermuteFormer's decay r^(s-t) included; softmax layers: softmax of the logits.
  * @param ids int32 [batch, length]
@@ -150,7 +151,7 @@ export function causalAttentionMaps(lm: CausalLM, ids: tf.Tensor2D, opts: { rng?
       const layerRng = rng.fork(`layer${i}`);
       const x = b.ln1.apply(h);
       const [q0, k0] = layer.project(x);
-      const [q, k] = layer.encodeQK(q0, k0, { rng: layerRng, training: false }, 0);
+      const { q, k, plain } = layer.encodeQK(q0, k0, { rng: layerRng, training: false }, 0);
       // [B, H, L, L]
       const qh = q.transpose([0, 2, 1, 3]);
       const kh = k.transpose([0, 2, 1, 3]);
@@ -168,7 +169,9 @@ export function causalAttentionMaps(lm: CausalLM, ids: tf.Tensor2D, opts: { rng?
           scores = scores.mul(tf.pow(d, lag.reshape([1, 1, L, L])));
         }
         scores = scores.mul(causal);
-        if (layer.spec.normalize === 'denominator') scores = scores.div(scores.sum(-1, true).maximum(1e-6));
+        // RoPE / LRPE with the denominator divide by the unencoded scores (RoFormer's linear form).
+        const rowScores = plain ? tf.matMul(plain[0].transpose([0, 2, 1, 3]), plain[1].transpose([0, 2, 1, 3]), false, true).mul(causal) : scores;
+        if (layer.spec.normalize === 'denominator') scores = scores.div(rowScores.sum(-1, true).maximum(1e-6));
       }
       const mean = scores.mean(0) as tf.Tensor3D; // [H, L, L]
       const data = mean.dataSync();

@@ -26,6 +26,11 @@ export interface RunRequest {
   overrides?: ScaleOverrides;
   /** Default `defaultResultsDir()`. */
   resultsDir?: string;
+  /**
+   * 'i/n': only the i-th of n disjoint slices of the runs (`shardOf`), so that n machines (a
+   * Slurm job array, say) writing to one shared results directory run every run exactly once.
+   */
+  shard?: string;
 }
 
 /** One training run. */
@@ -113,7 +118,9 @@ export function requestedExperiments(names: string[] | 'all'): ExperimentDefinit
 }
 
 /**
- * Validates a request completely and lists its runs, in experiment, variant, seed order.
+ * Validates a request completely and lists its runs, seed-major: every experiment and variant
+ * at its first seed, then at its second, and so on, so that an interrupted sweep leaves every
+ * table with fewer seeds rather than some tables complete and others empty.
  * Throws (before anything is trained) on an unknown experiment, scale or variant, bad seeds,
  * or settings that cannot work (R < 1, a conv kernel longer than the sequence, ...).
  */
@@ -155,5 +162,23 @@ export function planRuns(req: RunRequest): RunPlan[] {
       }
     }
   }
-  return plans;
+  // Seed-major: by the seed's index in its experiment's seed list, then in definition order.
+  const rank = (p: RunPlan) => (req.seeds ?? p.settings.seeds).indexOf(p.seed);
+  const ordered = plans.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map(({ p }) => p);
+  return req.shard !== undefined ? shardOf(ordered, req.shard) : ordered;
+}
+
+/**
+ * The `index`-th (1-based) of `count` disjoint slices of `plans`, taken round-robin so every
+ * slice gets a similar mix of experiments; together the slices are exactly `plans`.
+ * @param shard 'i/n', e.g. '2/3'
+ */
+export function shardOf<T>(plans: T[], shard: string): T[] {
+  const m = /^(\d+)\/(\d+)$/.exec(shard.trim());
+  const index = m ? Number(m[1]) : NaN;
+  const count = m ? Number(m[2]) : NaN;
+  if (!(Number.isInteger(count) && count >= 1 && Number.isInteger(index) && index >= 1 && index <= count)) {
+    throw new Error(`shard: expected i/n with 1 <= i <= n, like 2/3; got '${shard}'`);
+  }
+  return plans.filter((_, k) => k % count === index - 1);
 }

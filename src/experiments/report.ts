@@ -14,7 +14,12 @@ import type { ExperimentDefinition, MetricDefinition, PaperNumber } from './type
 import { defaultResultsDir } from './plan';
 import { readSummary, type RunSummary, CONFIG_FILE, METRICS_FILE } from './runner';
 
-/** One aggregated number. */
+/**
+ * One aggregated number over the seeds of a row. Every planned seed is accounted for: its value
+ * is in the mean (`n`, of which `unfinished` come from runs still training), or its run diverged
+ * (a non-finite loss during training or a non-finite final metric: counted, never averaged), or
+ * it is missing (not started).
+ */
 export interface Cell {
   mean: number | null;
   /** Sample std (ddof = 1); null when fewer than 2 values. */
@@ -23,11 +28,17 @@ export interface Cell {
   n: number;
   /** Of those, values from runs that have not finished (their last validation). */
   unfinished: number;
+  /** Runs that diverged, or finished with a non-finite value of this metric. */
+  diverged: number;
+  /** Seeds with no run on disk, or an unfinished run without a validation yet. */
+  missing: number;
+  /** Seeds of the report (n + diverged + missing). */
+  planned: number;
 }
 
 export interface RunStatus {
   seed: number;
-  status: 'finished' | 'unfinished' | 'missing';
+  status: 'finished' | 'diverged' | 'unfinished' | 'missing';
   /** Updates done (last record) and planned. */
   step: number | null;
   totalSteps: number | null;
@@ -38,6 +49,8 @@ export interface ReportRow {
   variant: string;
   label: string;
   cells: Record<string, Cell>;
+  /** Per metric, the value of each seed whose run finished with a finite value (what claims pair by seed). */
+  values: Record<string, Record<number, number>>;
   paper: Record<string, PaperNumber | null>;
   runs: RunStatus[];
 }
@@ -63,13 +76,14 @@ export interface ExperimentReport {
   notes: string[];
 }
 
-/** Mean and sample standard deviation (ddof = 1; null below 2 values). */
+/** Mean and sample standard deviation (ddof = 1; null below 2 values) of finite values; a non-finite one throws. */
 export function meanStd(values: number[]): { mean: number | null; std: number | null } {
-  const finite = values.filter((v) => Number.isFinite(v));
-  if (finite.length === 0) return { mean: null, std: null };
-  const mean = finite.reduce((a, b) => a + b, 0) / finite.length;
-  if (finite.length < 2) return { mean, std: null };
-  const v = finite.reduce((a, b) => a + (b - mean) ** 2, 0) / (finite.length - 1);
+  const bad = values.find((v) => !Number.isFinite(v));
+  if (bad !== undefined) throw new Error(`values: expected finite numbers (count a diverged run separately), got ${bad}`);
+  if (values.length === 0) return { mean: null, std: null };
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  if (values.length < 2) return { mean, std: null };
+  const v = values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1);
   return { mean, std: Math.sqrt(v) };
 }
 
@@ -120,13 +134,21 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
   let runsFinished = 0;
   const curves: ExperimentReport['curves'] = {};
   const rows: ReportRow[] = variants.map((variant) => {
-    const values: Record<string, Array<{ v: number; unfinished: boolean }>> = {};
+    // Per metric and seed: a finite value (finished or unfinished run) or a divergence.
+    const values: Record<string, Array<{ seed: number; v: number; unfinished: boolean }>> = {};
+    const diverged: Record<string, number> = {};
     const runs: RunStatus[] = [];
     const curveRuns: Record<string, number[][]> = {};
     for (const seed of seeds) {
       const dir = path.join(root, variant, `seed-${seed}`);
       const summary: RunSummary | null = readSummary(dir);
-      let metrics: Record<string, number> = {};
+      let metrics: Record<string, number | null> = {};
+      if (summary?.status === 'diverged') {
+        runs.push({ seed, status: 'diverged', step: summary.steps, totalSteps: null, wallSec: summary.trainSec });
+        wallSec += summary.trainSec;
+        for (const m of def.metrics) diverged[m.name] = (diverged[m.name] ?? 0) + 1;
+        continue;
+      }
       if (summary) {
         metrics = summary.metrics;
         runs.push({ seed, status: 'finished', step: summary.steps, totalSteps: summary.steps, wallSec: summary.trainSec + summary.evalSec });
@@ -143,22 +165,27 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
         continue;
       }
       for (const m of def.metrics) {
-        const v = metrics[m.name];
-        if (typeof v === 'number') (values[m.name] ??= []).push({ v, unfinished: summary === null });
+        const v = metrics[m.name] as number | null | undefined;
+        // A finished run whose metric is NaN / Infinity (stored as null) diverged at evaluation.
+        if (summary && (v === null || (typeof v === 'number' && !Number.isFinite(v)))) diverged[m.name] = (diverged[m.name] ?? 0) + 1;
+        else if (typeof v === 'number') (values[m.name] ??= []).push({ seed, v, unfinished: summary === null });
       }
     }
     const cells: Record<string, Cell> = {};
+    const perSeed: ReportRow['values'] = {};
     const paper: Record<string, PaperNumber | null> = {};
     for (const m of def.metrics) {
       const vs = values[m.name] ?? [];
-      cells[m.name] = { ...meanStd(vs.map((x) => x.v)), n: vs.length, unfinished: vs.filter((x) => x.unfinished).length };
+      const d = diverged[m.name] ?? 0;
+      cells[m.name] = { ...meanStd(vs.map((x) => x.v)), n: vs.length, unfinished: vs.filter((x) => x.unfinished).length, diverged: d, missing: seeds.length - vs.length - d, planned: seeds.length };
+      perSeed[m.name] = Object.fromEntries(vs.filter((x) => !x.unfinished).map((x) => [x.seed, x.v]));
       paper[m.name] = def.paperNumbers?.[variant]?.[m.name] ?? null;
     }
     for (const [k, list] of Object.entries(curveRuns)) {
       const len = Math.min(...list.map((c) => c.length));
       (curves[variant] ??= {})[k] = Array.from({ length: len }, (_, i) => list.reduce((a, c) => a + c[i], 0) / list.length);
     }
-    return { variant, label: def.variants[variant].label, cells, paper, runs };
+    return { variant, label: def.variants[variant].label, cells, values: perSeed, paper, runs };
   });
 
   return {
@@ -192,12 +219,17 @@ function decimals(x: number): number {
   return Math.min(6, Math.max(2, 2 - Math.floor(Math.log10(a))));
 }
 
-/** '3.12 ± 0.05', '3.12' (one value), '—' (none); '*' appended when an unfinished run is included. */
+/**
+ * '3.12 ± 0.05 (n=3)'; '3.12 ± 0.05 (n=2 of 3, 1 diverged)'; '3.12 (n=1 of 3, 2 missing)';
+ * '— (0 of 3, 3 diverged)'; '*' after the value when an unfinished run is included.
+ */
 export function formatCell(c: Cell): string {
-  if (c.mean === null) return '—';
+  const lost = [c.diverged > 0 ? `${c.diverged} diverged` : '', c.missing > 0 ? `${c.missing} missing` : ''].filter(Boolean).join(', ');
+  const count = lost ? `n=${c.n} of ${c.planned}, ${lost}` : `n=${c.n}`;
+  if (c.mean === null) return lost ? `— (${count})` : '—';
   const d = decimals(c.mean);
   const s = c.std === null ? c.mean.toFixed(d) : `${c.mean.toFixed(d)} ± ${c.std.toFixed(d)}`;
-  return c.unfinished > 0 ? `${s}*` : s;
+  return `${s}${c.unfinished > 0 ? '*' : ''} (${count})`;
 }
 
 /** '62.58 ± 0.22 (n=3)', '57.22 (n=1)', or '—'. */
@@ -239,11 +271,13 @@ export function formatTable(r: ExperimentReport): string {
   if (unfinished.length > 0) out.push('', `* includes unfinished runs (their last validation; no test numbers yet): ${unfinished.join('; ')}`);
   const missing = r.rows.reduce((a, row) => a + row.runs.filter((x) => x.status === 'missing').length, 0);
   if (missing > 0) out.push(`  ${missing} run(s) not started.`);
+  const diverged = r.rows.flatMap((row) => row.runs.filter((x) => x.status === 'diverged').map((x) => `${row.variant} seed ${x.seed} at step ${x.step}`));
+  if (diverged.length > 0) out.push(`  diverged (counted in n, never averaged): ${diverged.join('; ')}`);
   if (r.notes.length) out.push('', ...r.notes.map((n) => `  note: ${n}`));
   return out.join('\n');
 }
 
-const CSV_HEADER = ['experiment', 'scale', 'variant', 'label', 'metric', 'mean', 'std', 'n', 'unfinished', 'paper_mean', 'paper_std', 'paper_n'];
+const CSV_HEADER = ['experiment', 'scale', 'variant', 'label', 'metric', 'mean', 'std', 'n', 'unfinished', 'diverged', 'missing', 'planned', 'paper_mean', 'paper_std', 'paper_n'];
 
 function csvField(x: unknown): string {
   const s = x === null || x === undefined ? '' : String(x);
@@ -258,7 +292,7 @@ export function formatCsv(reports: ExperimentReport[]): string {
       for (const m of r.metrics) {
         const c = row.cells[m.name];
         const p = row.paper[m.name];
-        lines.push([r.experiment, r.scale, row.variant, row.label, m.name, c.mean, c.std, c.n, c.unfinished, p?.mean, p?.std, p?.n].map(csvField).join(','));
+        lines.push([r.experiment, r.scale, row.variant, row.label, m.name, c.mean, c.std, c.n, c.unfinished, c.diverged, c.missing, c.planned, p?.mean, p?.std, p?.n].map(csvField).join(','));
       }
     }
   }

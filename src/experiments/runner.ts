@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { backendInfo } from '../backend';
-import { AdamW, makeSchedule, train, type ProgressEvent } from '../train';
+import { AdamW, DivergenceError, makeSchedule, train, type ProgressEvent } from '../train';
 import { buildTask, type TaskResult } from './tasks';
 import { planRuns, type RunPlan, type RunRequest } from './plan';
 
@@ -23,13 +23,20 @@ export interface RunInfo {
   dir: string;
 }
 
-/** What summary.json holds. */
+/**
+ * What summary.json holds. A run that diverged (a non-finite loss or gradient during training)
+ * is a result too: it is written with status 'diverged', the step and the reason, and reports
+ * count it; it is not retried (the same seed diverges again).
+ */
 export interface RunSummary extends RunInfo {
   label: string;
   spec: string;
   ape: string;
-  status: 'finished';
+  status: 'finished' | 'diverged';
+  /** Final metrics (empty for a diverged run). JSON stores a non-finite value as null: readers check. */
   metrics: Record<string, number>;
+  /** Diverged runs: the update whose loss or gradient was not finite, and the message. */
+  diverged?: { step: number; reason: string };
   curves?: Record<string, number[]>;
   steps: number;
   /** Training time over all sessions of the run (s). */
@@ -45,11 +52,12 @@ export interface RunSummary extends RunInfo {
 
 export type RunnerEvent =
   | { kind: 'plan'; runs: RunInfo[] }
-  | { kind: 'run-skip'; run: RunInfo; index: number; total: number; reason: 'finished' }
+  | { kind: 'run-skip'; run: RunInfo; index: number; total: number; reason: 'finished' | 'diverged' }
   | { kind: 'run-start'; run: RunInfo; index: number; total: number; steps: number }
   | { kind: 'progress'; run: RunInfo; index: number; total: number; event: ProgressEvent }
   | { kind: 'run-test'; run: RunInfo; index: number; total: number }
   | { kind: 'run-end'; run: RunInfo; index: number; total: number; summary: RunSummary }
+  | { kind: 'run-diverged'; run: RunInfo; index: number; total: number; summary: RunSummary }
   | { kind: 'run-stopped'; run: RunInfo; index: number; total: number; step: number };
 
 export interface RunnerOptions {
@@ -60,6 +68,8 @@ export interface RunnerOptions {
 
 export interface RunnerOutcome {
   finished: RunSummary[];
+  /** Runs that diverged in this call (written with status 'diverged'). */
+  diverged: RunSummary[];
   skipped: RunInfo[];
   /** The run that was stopped by the signal, if any. */
   stopped: RunInfo | null;
@@ -99,6 +109,41 @@ function canonical(x: unknown): string {
   return JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
 }
 
+/** Dotted keys whose values differ between two plain-data objects (sorted). */
+export function differingKeys(a: unknown, b: unknown, prefix = ''): string[] {
+  const isObj = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+  if (!isObj(a) || !isObj(b)) return canonical(a) === canonical(b) ? [] : [prefix || '(root)'];
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  return keys.flatMap((k) => differingKeys(a[k], b[k], prefix ? `${prefix}.${k}` : k));
+}
+
+/**
+ * Throws when the config.json stored in a run directory does not match the plan (everything the
+ * plan decides: experiment, variant, spec, APE, settings, seed; the model block follows from
+ * those and the data). Such a directory holds results of another definition or scale, which must
+ * never be reused: the message names the differing keys.
+ */
+export function checkStoredConfig(p: RunPlan): void {
+  const file = path.join(p.dir, CONFIG_FILE);
+  if (!fs.existsSync(file)) return;
+  let stored: Record<string, unknown>;
+  try {
+    stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: unreadable (${(e as Error).message}); delete ${p.dir} to run it again`);
+  }
+  const planned = runConfig(p, null);
+  const { model: _m, ...storedPlan } = stored;
+  const { model: _p, ...plan } = planned;
+  const keys = differingKeys(JSON.parse(JSON.stringify(storedPlan)), JSON.parse(JSON.stringify(plan)));
+  if (keys.length > 0) {
+    throw new Error(
+      `${file}: the run in this directory was made with another configuration (differs in ${keys.join(', ')}); ` +
+        `its results are not reused. Delete ${p.dir} to run it with the current definition, or pass another --results directory`,
+    );
+  }
+}
+
 function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
@@ -132,29 +177,49 @@ async function runOne(p: RunPlan, index: number, total: number, opts: RunnerOpti
     const s = p.settings;
     emit({ kind: 'run-start', run, index, total, steps: s.steps });
     let trainSec = 0;
-    const result = await train({
-      model: task.model,
-      loss: task.loss,
-      nextBatch: task.nextBatch,
-      tokensIn: task.tokensIn,
-      optimizer,
-      schedule: makeSchedule(s.schedule),
-      steps: s.steps,
-      seed: p.seed,
-      clipNorm: s.clipNorm,
-      logEvery: Math.max(1, Math.min(10, Math.floor(s.steps / 4))),
-      evalEvery: s.evalEvery,
-      evaluate: () => task.validate(),
-      checkpointDir: path.join(p.dir, CHECKPOINT_DIR),
-      checkpointEvery: Math.max(1, Math.min(s.evalEvery, 500)),
-      metricsFile: path.join(p.dir, METRICS_FILE),
-      config,
-      signal: opts.signal,
-      onProgress: (event) => {
-        if (event.kind === 'done') trainSec = event.elapsedSec;
-        emit({ kind: 'progress', run, index, total, event });
-      },
-    });
+    const base = { ...run, label: p.variant.label, spec: p.spec, ape: p.variant.ape, parameters: task.model.numParameters() };
+    const backendFields = () => ({ backend: backendInfo()?.name ?? null, nativeKernels: backendInfo()?.native.active ?? false, finishedAt: new Date().toISOString() });
+    let result: Awaited<ReturnType<typeof train>>;
+    try {
+      result = await train({
+        model: task.model,
+        loss: task.loss,
+        nextBatch: task.nextBatch,
+        tokensIn: task.tokensIn,
+        optimizer,
+        schedule: makeSchedule(s.schedule),
+        steps: s.steps,
+        seed: p.seed,
+        clipNorm: s.clipNorm,
+        logEvery: Math.max(1, Math.min(10, Math.floor(s.steps / 4))),
+        evalEvery: s.evalEvery,
+        evaluate: () => task.validate(),
+        checkpointDir: path.join(p.dir, CHECKPOINT_DIR),
+        checkpointEvery: Math.max(1, Math.min(s.evalEvery, 500)),
+        metricsFile: path.join(p.dir, METRICS_FILE),
+        config,
+        signal: opts.signal,
+        onProgress: (event) => {
+          if (event.kind === 'done' || event.kind === 'step') trainSec = event.elapsedSec;
+          emit({ kind: 'progress', run, index, total, event });
+        },
+      });
+    } catch (e) {
+      if (!(e instanceof DivergenceError)) throw e;
+      const summary: RunSummary = {
+        ...base,
+        status: 'diverged',
+        metrics: {},
+        diverged: { step: e.step, reason: e.message },
+        steps: e.step,
+        trainSec,
+        evalSec: 0,
+        ...backendFields(),
+      };
+      writeJsonAtomic(path.join(p.dir, SUMMARY_FILE), summary);
+      emit({ kind: 'run-diverged', run, index, total, summary });
+      return summary;
+    }
     if (result.aborted) {
       emit({ kind: 'run-stopped', run, index, total, step: result.step });
       return null;
@@ -163,20 +228,14 @@ async function runOne(p: RunPlan, index: number, total: number, opts: RunnerOpti
     const t0 = performance.now();
     const final: TaskResult = task.test();
     const summary: RunSummary = {
-      ...run,
-      label: p.variant.label,
-      spec: p.spec,
-      ape: p.variant.ape,
+      ...base,
       status: 'finished',
       metrics: final.metrics,
       ...(final.curves ? { curves: final.curves } : {}),
       steps: result.step,
       trainSec,
       evalSec: (performance.now() - t0) / 1000,
-      parameters: task.model.numParameters(),
-      backend: backendInfo()?.name ?? null,
-      nativeKernels: backendInfo()?.native.active ?? false,
-      finishedAt: new Date().toISOString(),
+      ...backendFields(),
     };
     writeJsonAtomic(path.join(p.dir, SUMMARY_FILE), summary);
     emit({ kind: 'run-end', run, index, total, summary });
@@ -194,14 +253,16 @@ async function runOne(p: RunPlan, index: number, total: number, opts: RunnerOpti
 export async function runExperiments(req: RunRequest, opts: RunnerOptions = {}): Promise<RunnerOutcome> {
   const plans = planRuns(req);
   const started = performance.now();
-  const outcome: RunnerOutcome = { finished: [], skipped: [], stopped: null, wallSec: 0 };
+  const outcome: RunnerOutcome = { finished: [], diverged: [], skipped: [], stopped: null, wallSec: 0 };
   opts.onEvent?.({ kind: 'plan', runs: plans.map(info) });
   for (let i = 0; i < plans.length; i++) {
     const p = plans[i];
     if (opts.signal?.aborted) break;
-    if (readSummary(p.dir)) {
+    checkStoredConfig(p);
+    const done = readSummary(p.dir);
+    if (done) {
       outcome.skipped.push(info(p));
-      opts.onEvent?.({ kind: 'run-skip', run: info(p), index: i, total: plans.length, reason: 'finished' });
+      opts.onEvent?.({ kind: 'run-skip', run: info(p), index: i, total: plans.length, reason: done.status });
       continue;
     }
     const summary = await runOne(p, i, plans.length, opts);
@@ -209,7 +270,7 @@ export async function runExperiments(req: RunRequest, opts: RunnerOptions = {}):
       outcome.stopped = info(p);
       break;
     }
-    outcome.finished.push(summary);
+    (summary.status === 'diverged' ? outcome.diverged : outcome.finished).push(summary);
   }
   outcome.wallSec = (performance.now() - started) / 1000;
   return outcome;

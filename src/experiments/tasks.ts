@@ -156,6 +156,7 @@ function causalTask(t: TaskInput): TaskRun<LmBatchTensors> {
       metrics.nll_1x = mean(byPos, 0, L);
       metrics.nll_2x = mean(byPos, L, Math.min(evalLength, 2 * L));
       if (evalLength >= 4 * L) metrics.nll_4x = mean(byPos, 2 * L, 4 * L);
+      if (evalLength >= 8 * L) metrics.nll_8x = mean(byPos, 4 * L, 8 * L);
       return { metrics, curves: { nll_by_position: byPos } };
     }
     // pe-quality

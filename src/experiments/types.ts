@@ -13,7 +13,7 @@ export type TaskKind = (typeof TASK_KINDS)[number];
 export const DATASETS = ['gutenberg', 'imdb', 'mnist', 'fashion-mnist', 'listops', 'gutenberg-pairs', 'midi'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
-export const SCALES = ['smoke', 'small', 'full'] as const;
+export const SCALES = ['smoke', 'quick', 'small', 'full'] as const;
 export type ScaleName = (typeof SCALES)[number];
 
 export type ApeKind = 'none' | 'sinusoidal' | 'learned';

@@ -13,7 +13,7 @@ export {
 } from './metrics';
 export { formatProgress, formatDuration, formatCount, formatLr, progressBar, Throughput } from './progress';
 export type { ProgressEvent } from './progress';
-export { train } from './loop';
+export { train, DivergenceError } from './loop';
 export type { TrainConfig, TrainResult, StepContext } from './loop';
 export { toHost, fromHost } from './host';
 export type { HostTensor, HostTensors, HostDType } from './host';

@@ -281,6 +281,23 @@ export async function train<B>(cfg: TrainConfig<B>): Promise<TrainResult> {
 }
 
 /**
+ * Thrown by `train()` when an update's loss or gradient norm is not finite: the run diverged.
+ * The weights are those before that update. Runners record such a run as diverged (it is a
+ * result, not a crash) instead of dropping it.
+ */
+export class DivergenceError extends Error {
+  constructor(
+    /** The update whose loss or gradient was not finite. */
+    readonly step: number,
+    readonly loss: number,
+    readonly gradNorm: number,
+  ) {
+    super(`loss: not finite at step ${step} (loss ${loss}, gradient norm ${gradNorm}); the weights are those before this update`);
+    this.name = 'DivergenceError';
+  }
+}
+
+/**
  * One update inside tf.tidy. Throws (before touching the weights) if the loss or
  * the gradient norm is not finite, naming the step.
  */
@@ -301,7 +318,7 @@ function trainStep<B>(cfg: TrainConfig<B>, step: number, lr: number, rngs: Recor
     else gradNorm = globalNorm(raw);
     const lossValue = loss.dataSync()[0];
     if (!Number.isFinite(lossValue) || !Number.isFinite(gradNorm)) {
-      throw new Error(`loss: not finite at step ${step} (loss ${lossValue}, gradient norm ${gradNorm}); the weights are those before this update`);
+      throw new DivergenceError(step, lossValue, gradNorm);
     }
     cfg.optimizer.apply(grads, lr);
     out = { loss: lossValue, gradNorm, tokens };
@@ -310,6 +327,7 @@ function trainStep<B>(cfg: TrainConfig<B>, step: number, lr: number, rngs: Recor
 }
 
 const RESERVED_FIELDS = ['kind', 'step', 'elapsedSec', 'time'];
+
 
 function checkMetrics(metrics: unknown): asserts metrics is Record<string, number> {
   if (metrics === null || typeof metrics !== 'object') throw new Error(`cfg.evaluate: expected an object of named numbers, got ${String(metrics)}`);

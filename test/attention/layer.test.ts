@@ -1,6 +1,7 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { AttentionLayer, disposeAttentionState, type AttentionState } from '../../src/attention/layer';
+import { RoPE } from '../../src/encodings/rope';
 import { assertClose, assertThrowsNaming, assertNoLeak } from '../helpers';
 
 const MODEL = 16;
@@ -17,6 +18,7 @@ const SPECS = [
   'linear:elu+lrpe(permutation,odd-even)',
   'linear:elu+lrpe(unitary,householder-learned,learned)',
   'linear:elu+lrpe(unitary,dct)',
+  'linear(norm=denominator):elu+lrpe(unitary,householder,learned)',
   'linear:relu+spe(sine,K=3,R=8,gated)',
   'linear:relu+spe(conv,P=4,R=8,ungated)',
   'performer(features=16)+spe(sine,K=3,R=8)',
@@ -96,7 +98,7 @@ describe('AttentionLayer', () => {
   }
 
   it('padded keys get no attention (keyMask), bidirectional', () => {
-    for (const spec of ['linear:elu+lrpe(unitary)', 'softmax+relbias(max=8)', 'linear:relu+spe(sine,K=2,R=8)']) {
+    for (const spec of ['linear:elu+lrpe(unitary)', 'linear:elu+rope', 'softmax+relbias(max=8)', 'linear:relu+spe(sine,K=2,R=8)']) {
       const layer = new AttentionLayer({ model: MODEL, numHeads: HEADS, spec, rng: new Rng(1) });
       tf.tidy(() => {
         const x = input(6, 1, 8);
@@ -110,8 +112,56 @@ describe('AttentionLayer', () => {
     }
   });
 
+  it("RoPE with the denominator is RoFormer's linear form: rotated numerator over the unrotated φ(q_s)·Σφ(k_t)", () => {
+    const [b, l] = [2, 7];
+    const layer = new AttentionLayer({ model: MODEL, numHeads: HEADS, spec: 'linear:elu+rope', rng: new Rng(4) });
+    assert.equal(layer.plainDenominator, true);
+    const vars = Object.fromEntries(layer.namedVariables());
+    const x = input(9, b, l);
+    for (const causal of [false, true]) {
+      tf.tidy(() => {
+        const d = MODEL / HEADS;
+        const qkv = tf.matMul(x.reshape([b * l, MODEL]), vars['qkv.weight']).add(vars['qkv.bias']).reshape([b, l, 3, HEADS, d]);
+        const [q, k, v] = tf.unstack(qkv, 2) as tf.Tensor4D[];
+        const fq = tf.elu(q).add(1) as tf.Tensor4D;
+        const fk = tf.elu(k).add(1) as tf.Tensor4D;
+        const [rq, rk] = new RoPE({ headDim: d }).encode(fq, fk);
+        // Quadratic reference per head: [B, H, L, L] score matrices.
+        const scores = (a: tf.Tensor4D, c: tf.Tensor4D) => tf.matMul(a.transpose([0, 2, 1, 3]), c.transpose([0, 2, 1, 3]), false, true);
+        const mask = causal ? tf.linalg.bandPart(tf.ones([l, l]), -1, 0) : tf.ones([l, l]);
+        const num = tf.matMul(scores(rq, rk).mul(mask), v.transpose([0, 2, 1, 3]));
+        const den = scores(fq, fk).mul(mask).sum(-1, true);
+        const o = num.div(den).transpose([0, 2, 1, 3]).reshape([b * l, MODEL]);
+        const expected = tf.matMul(o, vars['out.weight']).add(vars['out.bias']).reshape([b, l, MODEL]);
+        assertClose(layer.apply(x, { causal }), expected, 1e-4, 1e-4, `causal ${causal}`);
+      });
+    }
+    x.dispose();
+    layer.dispose();
+    for (const [spec, plain] of [['linear:elu+permuteformer', false], ['linear:elu+lrpe(unitary)', false], ['linear(norm=denominator):elu+lrpe(rotation)', true], ['softmax+rope', false]] as const) {
+      const other = new AttentionLayer({ model: MODEL, numHeads: HEADS, spec });
+      assert.equal(other.plainDenominator, plain, spec);
+      other.dispose();
+    }
+  });
+
+  it('causal RoPE and LRPE with the denominator stay bounded at long lengths (the denominator stays positive)', () => {
+    // Inputs N(0, 9): with the rotated denominator the outputs reached 1e9 at L = 1024.
+    for (const spec of ['linear:elu+rope', 'linear(norm=denominator):elu+lrpe(unitary,householder,learned)']) {
+      const layer = new AttentionLayer({ model: 32, numHeads: 2, spec, rng: new Rng(5) });
+      const peak = (l: number) =>
+        tf.tidy(() => {
+          const x = tf.tensor3d(new Rng(l).normalArray(l * 32).map((z) => 3 * z), [1, l, 32]);
+          return layer.apply(x, { causal: true }).abs().max().dataSync()[0];
+        });
+      const [short, long] = [peak(256), peak(2048)];
+      assert.ok(Number.isFinite(long) && long < 10 * short, `${spec}: max |y| ${short} at L = 256, ${long} at L = 2048`);
+      layer.dispose();
+    }
+  });
+
   it('does not leak tensors over repeated forward + backward passes', () => {
-    for (const spec of ['linear:elu+lrpe(unitary,householder-learned,learned)', 'performer(features=16)+spe(conv,P=3,R=8)', 'softmax+relbias(max=8)']) {
+    for (const spec of ['linear:elu+lrpe(unitary,householder-learned,learned)', 'linear:elu+rope', 'performer(features=16)+spe(conv,P=3,R=8)', 'softmax+relbias(max=8)']) {
       const layer = new AttentionLayer({ model: MODEL, numHeads: HEADS, spec, rng: new Rng(1) });
       const x = input(8, 2, 6);
       const run = () => {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -65,8 +65,37 @@ describe('experiments: the rpelab command line', function () {
       assert.match(again.out, /0 run\(s\) trained, 2 already finished/);
       const rep = await rpelab('report', 'lrpe-alm', '--scale', 'smoke', '--set', 'steps=2', '--results', dir);
       assert.equal(rep.code, 0, rep.err);
-      assert.match(rep.out, /scale smoke\+steps=2 · seeds 0 · 2\/10 runs finished/);
-      assert.match(rep.out, /^NoPE\s+\d+\.\d+\s+\d+\.\d+/m);
+      assert.match(rep.out, /scale smoke\+steps=2 · seeds 0 · 2\/13 runs finished/);
+      assert.match(rep.out, /^NoPE\s+\d+\.\d+ \(n=1\)\s+\d+\.\d+ \(n=1\)/m);
+      assert.match(r.out, /\[sweep\] 2\/2 run\(s\) done; elapsed \S+, ETA 0s/, 'a whole-sweep progress line with an ETA');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--shard i/n: three shard processes together train exactly the runs of the unsharded plan, none twice', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-shard-'));
+    try {
+      const backend = process.env.RPELAB_BACKEND ?? 'wasm';
+      const args = ['lrpe-alm', '--scale', 'smoke', '--only', 'nope,rope,lrpe-rotation', '--seeds', '0,1', '--set', 'steps=1', '--backend', backend, '--results', dir];
+      const spawnAsync = (shard: string) =>
+        new Promise<{ code: number; out: string }>((resolve) => {
+          const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src', 'cli.ts'), 'run', ...args, '--shard', shard], { cwd: ROOT });
+          let out = '';
+          child.stdout.on('data', (d: Buffer) => (out += d));
+          child.stderr.on('data', (d: Buffer) => (out += d));
+          child.on('close', (code: number | null) => resolve({ code: code ?? -1, out }));
+        });
+      const shards = await Promise.all(['1/3', '2/3', '3/3'].map(spawnAsync));
+      for (const r of shards) assert.equal(r.code, 0, r.out);
+      const trained = shards.map((r) => [...r.out.matchAll(/^\[\d+\/\d+\] lrpe-alm\/(\S+) seed (\d+) \(/gm)].map((m) => `${m[1]}/${m[2]}`));
+      const all = trained.flat().sort();
+      const expected = ['nope', 'rope', 'lrpe-rotation'].flatMap((v) => [0, 1].map((sd) => `${v}/${sd}`)).sort();
+      assert.deepEqual(all, expected, 'every run exactly once over the shards');
+      for (const t of trained) assert.equal(t.length, 2, 'round-robin: two runs per shard');
+      const rep = await rpelab('report', 'lrpe-alm', '--scale', 'smoke', '--set', 'steps=1', '--only', 'nope,rope,lrpe-rotation', '--results', dir);
+      assert.match(rep.out, /^NoPE\s+\d+\.\d+ ± \d+\.\d+ \(n=2\)/m, 'the report reads what every shard wrote');
+      assert.match((await rpelab('run', 'lrpe-alm', '--shard', '4/3')).err, /shard: expected i\/n with 1 <= i <= n, like 2\/3; got '4\/3'/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -19,10 +19,12 @@ describe('experiments: definitions', () => {
     }
   });
 
-  it('smoke runs one seed; small runs at least two; full uses the papers\' sizes', () => {
+  it('smoke and quick run one seed; small runs three (one for the tables no claim uses); full uses the papers\' sizes', () => {
+    const oneSeed = ['lrpe-mnist', 'pe-quality'];
     for (const d of listExperiments()) {
       assert.equal(d.scales.smoke.seeds.length, 1, d.name);
-      assert.ok(d.scales.small.seeds.length >= 2, d.name);
+      assert.equal(d.scales.quick.seeds.length, 1, d.name);
+      assert.equal(d.scales.small.seeds.length, oneSeed.includes(d.name) ? 1 : 3, d.name);
     }
     const alm = getExperiment('lrpe-alm').scales.full;
     assert.deepEqual([alm.numLayers, alm.model, alm.numHeads, alm.hidden, alm.length], [6, 512, 8, 2048, 512]);
@@ -31,10 +33,18 @@ describe('experiments: definitions', () => {
     assert.equal(getExperiment('spe-lra-image').scales.full.encoding.R, 32);
   });
 
-  it('the LRPE ALM table has the ten expected rows, all on 1+elu linear attention', () => {
+  it('the LRPE ALM table has the ten expected rows and three normaliser controls, all on 1+elu linear attention', () => {
     const d = getExperiment('lrpe-alm');
-    assert.deepEqual(Object.keys(d.variants), ['nope', 'ape-sinusoidal', 'ape-learned', 'rope', 'spe', 'permuteformer', 'lrpe-rotation', 'lrpe-permutation', 'lrpe-unitary', 'lrpe-unitary-learned']);
-    for (const v of Object.values(d.variants)) assert.match(v.attention, /^linear:elu\+/);
+    assert.deepEqual(Object.keys(d.variants), [
+      'nope', 'ape-sinusoidal', 'ape-learned', 'rope', 'spe', 'permuteformer', 'lrpe-rotation', 'lrpe-permutation', 'lrpe-unitary', 'lrpe-unitary-learned',
+      'lrpe-unitary-learned-denominator', 'rope-layernorm', 'nope-layernorm',
+    ]);
+    for (const v of Object.values(d.variants)) assert.match(v.attention, /^linear(\(norm=\w+\))?:elu\+/);
+    // The controls differ from their row in the normaliser only.
+    assert.equal(parseSpec(d.variants['lrpe-unitary-learned-denominator'].attention).normalize, 'denominator');
+    assert.equal(parseSpec(d.variants['lrpe-unitary-learned'].attention).normalize, 'layernorm');
+    assert.equal(parseSpec(d.variants['rope-layernorm'].attention).normalize, 'layernorm');
+    assert.equal(parseSpec(d.variants.rope.attention).normalize, 'denominator');
     assert.equal(d.variants.nope.ape, 'none');
     assert.equal(d.variants['lrpe-rotation'].ape, 'sinusoidal', 'APE is kept as in the authors\' configs');
     assert.equal(Object.keys(getExperiment('lrpe-p-ablation').variants).length, 12);

@@ -40,6 +40,6 @@ export function tinyLmDefinition(name = 'test-tiny-lm'): ExperimentDefinition {
       { name: 'test_ppl', label: 'test ppl', better: 'lower' },
     ],
     paperNumbers: { ape: { test_ppl: { mean: 62.58, std: 0.22, n: 3 } } },
-    scales: { smoke: TINY, small: { ...TINY, seeds: [0, 1] }, full: { ...TINY, steps: 12, seeds: [0, 1] } },
+    scales: { smoke: TINY, quick: TINY, small: { ...TINY, seeds: [0, 1] }, full: { ...TINY, steps: 12, seeds: [0, 1] } },
   };
 }

@@ -22,7 +22,7 @@ describe('experiments: requests are checked before any training', () => {
   });
 
   it('an unknown scale is refused, listing the scales', () => {
-    refused(() => planRuns({ experiments: ['test-plan-lm'], scale: 'huge' }), /unknown scale "huge"/, /smoke, small, full/);
+    refused(() => planRuns({ experiments: ['test-plan-lm'], scale: 'huge' }), /unknown scale "huge"/, /smoke, quick, small, full/);
   });
 
   it('bad seeds are refused: negative, fractional, repeated or none', () => {
@@ -54,8 +54,9 @@ describe('experiments: requests are checked before any training', () => {
 
   it('plans variant x seed runs under <results>/<experiment>/<scale>/<variant>/seed-<n>', () => {
     const plans = planRuns({ experiments: ['test-plan-lm'], scale: 'small', resultsDir: '/r' });
-    assert.deepEqual(plans.map((p) => path.relative('/r', p.dir)), ['ape', 'lrpe', 'spe'].flatMap((v) => [0, 1].map((s) => `test-plan-lm/small/${v}/seed-${s}`)));
-    assert.equal(plans[4].spec, 'linear:elu+spe(conv,P=4,R=4,gated)');
+    // Seed-major: every variant at seed 0, then every variant at seed 1.
+    assert.deepEqual(plans.map((p) => path.relative('/r', p.dir)), [0, 1].flatMap((s) => ['ape', 'lrpe', 'spe'].map((v) => `test-plan-lm/small/${v}/seed-${s}`)));
+    assert.equal(plans[2].spec, 'linear:elu+spe(conv,P=4,R=4,gated)');
     assert.equal(scaleDirName('small', { steps: 20, encoding: { R: 4 } }), 'small+R=4,steps=20');
   });
 });

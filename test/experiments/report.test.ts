@@ -42,27 +42,30 @@ describe('experiments: report (formatting unit test on fabricated summaries)', (
     assert.deepEqual(meanStd([1, 3]), { mean: 2, std: Math.SQRT2 });
     assert.deepEqual(meanStd([5]), { mean: 5, std: null });
     assert.deepEqual(meanStd([]), { mean: null, std: null });
+    assert.throws(() => meanStd([1, NaN]), /values: expected finite numbers \(count a diverged run separately\), got NaN/);
     const r = collectReport(def, 'small', { resultsDir: root });
     assert.deepEqual(r.seeds, [0, 1]);
     const ape = r.rows.find((x) => x.variant === 'ape')!;
     assert.equal(ape.cells.test_ppl.mean, 2);
     assert.ok(Math.abs(ape.cells.test_ppl.std! - Math.SQRT2) < 1e-12);
     assert.equal(ape.cells.val_ppl.n, 2);
-    assert.equal(formatCell(ape.cells.test_ppl), '2.00 ± 1.41');
+    assert.equal(formatCell(ape.cells.test_ppl), '2.00 ± 1.41 (n=2)');
     assert.equal(r.wallSec, 3 * 12 + 6, 'wall time: finished runs (train + test) plus the unfinished run so far');
   });
 
   it('a cell including an unfinished run is marked, from its last validation; test metrics only from finished runs', () => {
     const r = collectReport(def, 'small', { resultsDir: root });
     const lrpe = r.rows.find((x) => x.variant === 'lrpe')!;
-    assert.deepEqual(lrpe.cells.val_ppl, { mean: 8.5, std: Math.sqrt(0.5), n: 2, unfinished: 1 });
-    assert.deepEqual(lrpe.cells.test_ppl, { mean: 7, std: null, n: 1, unfinished: 0 });
-    assert.equal(formatCell(lrpe.cells.val_ppl), '8.50 ± 0.71*');
+    assert.deepEqual(lrpe.cells.val_ppl, { mean: 8.5, std: Math.sqrt(0.5), n: 2, unfinished: 1, diverged: 0, missing: 0, planned: 2 });
+    assert.deepEqual(lrpe.cells.test_ppl, { mean: 7, std: null, n: 1, unfinished: 0, diverged: 0, missing: 1, planned: 2 });
+    assert.equal(formatCell(lrpe.cells.val_ppl), '8.50 ± 0.71* (n=2)');
+    assert.equal(formatCell(lrpe.cells.test_ppl), '7.00 (n=1 of 2, 1 missing)');
+    assert.deepEqual(lrpe.values.test_ppl, { 0: 7 }, 'per-seed values of finished runs only');
     assert.deepEqual(lrpe.runs.map((x) => x.status), ['finished', 'unfinished']);
     assert.equal(lrpe.runs[1].step, 3);
     const spe = r.rows.find((x) => x.variant === 'spe')!;
     assert.deepEqual(spe.runs.map((x) => x.status), ['missing', 'missing']);
-    assert.equal(formatCell(spe.cells.val_ppl), '—');
+    assert.equal(formatCell(spe.cells.val_ppl), '— (n=0 of 2, 2 missing)');
     assert.equal(r.runsFinished, 3);
     assert.equal(r.runsTotal, 6);
   });
@@ -73,8 +76,8 @@ describe('experiments: report (formatting unit test on fabricated summaries)', (
     const header = lines.find((l) => l.startsWith('variant'))!;
     assert.match(header, /val ppl\s+test ppl\s+paper test ppl/);
     const apeLine = lines.find((l) => l.startsWith('sinusoidal APE'))!;
-    assert.match(apeLine, /11\.00 ± 1\.41\s+2\.00 ± 1\.41\s+62\.58 ± 0\.22 \(n=3\)/);
-    assert.match(lines.find((l) => l.startsWith('LRPE rotation'))!, /8\.50 ± 0\.71\*\s+7\.00\s+—/);
+    assert.match(apeLine, /11\.00 ± 1\.41 \(n=2\)\s+2\.00 ± 1\.41 \(n=2\)\s+62\.58 ± 0\.22 \(n=3\)/);
+    assert.match(lines.find((l) => l.startsWith('LRPE rotation'))!, /8\.50 ± 0\.71\* \(n=2\)\s+7\.00 \(n=1 of 2, 1 missing\)\s+—/);
     assert.match(text, /scale small · seeds 0,1 · 3\/6 runs finished · wall 42s/);
     assert.match(text, /\* includes unfinished runs .*lrpe seed 1 at step 3\/6/);
     const starts = (l: string) => l.indexOf('val ppl') >= 0 ? l.indexOf('val ppl') : l.search(/\d/);
@@ -85,8 +88,8 @@ describe('experiments: report (formatting unit test on fabricated summaries)', (
     const reports = [collectReport(def, 'small', { resultsDir: root })];
     const csv = formatReports(reports, 'csv').split('\n');
     assert.equal(csv.length, 1 + 3 * 2);
-    assert.equal(csv[0], 'experiment,scale,variant,label,metric,mean,std,n,unfinished,paper_mean,paper_std,paper_n');
-    assert.match(csv[2], /^test-report-lm,small,ape,sinusoidal APE,test_ppl,2,1\.414\d*,2,0,62\.58,0\.22,3$/);
+    assert.equal(csv[0], 'experiment,scale,variant,label,metric,mean,std,n,unfinished,diverged,missing,planned,paper_mean,paper_std,paper_n');
+    assert.match(csv[2], /^test-report-lm,small,ape,sinusoidal APE,test_ppl,2,1\.414\d*,2,0,0,0,2,62\.58,0\.22,3$/);
     const json = JSON.parse(formatReports(reports, 'json'));
     assert.equal(json[0].rows[1].cells.val_ppl.unfinished, 1);
     assert.throws(() => formatReports(reports, 'xml' as never), /expected one of table, csv, json/);

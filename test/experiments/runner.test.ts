@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { tf } from '../../src/backend';
-import { runExperiments, registerExperiment, unregisterExperiment, readSummary, buildTask, getExperiment, type RunnerEvent } from '../../src/experiments';
+import { runExperiments, registerExperiment, unregisterExperiment, readSummary, buildTask, getExperiment, collectReport, formatCell, type RunnerEvent } from '../../src/experiments';
 import { AdamW } from '../../src/train';
 
 /**
@@ -86,5 +86,42 @@ describe('experiments: runner (finished runs are kept, interrupted runs resume)'
     const a = straight.finished[0].metrics;
     const b = second.finished[0].metrics;
     for (const k of Object.keys(a)) assert.ok(Math.abs(a[k] - b[k]) <= 1e-4 * Math.abs(a[k]), `${k}: ${a[k]} vs ${b[k]}`);
+  });
+
+  it('a diverged run is recorded as diverged, counted by the report and not retried', async () => {
+    const dir = path.join(root, 'diverged');
+    const overrides = { schedule: { kind: 'constant' as const, lr: 1e30 } };
+    const events: RunnerEvent[] = [];
+    const out = await runExperiments({ experiments: [NAME], scale: 'smoke', only: ['ape'], overrides, resultsDir: dir }, { onEvent: (e) => events.push(e) });
+    assert.equal(out.finished.length, 0);
+    assert.equal(out.diverged.length, 1);
+    const runDir = out.diverged[0].dir;
+    const s = readSummary(runDir)!;
+    assert.equal(s.status, 'diverged');
+    assert.match(s.diverged!.reason, /loss: not finite at step \d+/);
+    assert.ok(events.some((e) => e.kind === 'run-diverged'));
+    const again = await runExperiments({ experiments: [NAME], scale: 'smoke', only: ['ape'], overrides, resultsDir: dir }, { onEvent: (e) => events.push(e) });
+    assert.equal(again.skipped.length, 1, 'a diverged run is a result: not retried');
+    assert.ok(events.some((e) => e.kind === 'run-skip' && e.reason === 'diverged'));
+    const scaleDir = path.relative(path.join(dir, NAME), path.dirname(path.dirname(runDir)));
+    const row = collectReport(getExperiment(NAME), scaleDir, { resultsDir: dir }).rows.find((r) => r.variant === 'ape')!;
+    assert.deepEqual(row.runs.map((r) => r.status), ['diverged']);
+    assert.equal(row.cells.test_ppl.mean, null);
+    assert.equal(formatCell(row.cells.test_ppl), '— (n=0 of 1, 1 diverged)');
+  });
+
+  it('a finished run whose stored config differs from the plan is refused, naming the differing keys', async () => {
+    const dir = path.join(root, 'stale');
+    await runExperiments({ experiments: [NAME], scale: 'smoke', only: ['ape'], resultsDir: dir });
+    const runDir = path.join(dir, NAME, 'smoke', 'ape', 'seed-0');
+    const cfgFile = path.join(runDir, 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    cfg.settings.steps += 1;
+    cfg.spec = 'linear:relu+none';
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    await assert.rejects(
+      runExperiments({ experiments: [NAME], scale: 'smoke', only: ['ape'], resultsDir: dir }),
+      /made with another configuration \(differs in settings\.steps, spec\); its results are not reused/,
+    );
   });
 });
