@@ -15,6 +15,7 @@ import { initBackend, BACKEND_CHOICES, nativeThreads } from './backend';
 import { formatProgress, formatDuration } from './train';
 import {
   listExperiments, getExperiment, requestedExperiments, planRuns, runExperiments, collectReport, formatReports, checkScale, scaleDirName, readSummary,
+  collectClaims, formatLedger,
   REPORT_FORMATS, SCALES, type RunnerEvent, type ReportFormat, type ScaleOverrides, type ExperimentReport,
 } from './experiments';
 
@@ -24,6 +25,8 @@ Usage:
   rpelab list [experiment]            experiments (or one experiment's variants and scales)
   rpelab run <experiment|all>[,...]   train every unfinished run, resuming interrupted ones
   rpelab report <experiment|all>[,...] aggregate results: mean ± std over seeds, paper beside ours
+  rpelab report claims                the claims ledger: each claim of both papers, its statistic
+                                      and a verdict computed from the finished runs
 
 Options:
   --scale ${SCALES.join('|')}   model / data / step sizes (default small)
@@ -36,7 +39,7 @@ Options:
                              writing to one shared --results directory run every run once
   --set key=value,...        override settings (steps, length, batchSize, model, R, K, P, F, ...);
                              results go to a separate directory <scale>+key=value,...
-  --format ${REPORT_FORMATS.join('|')}     report format (default table)
+  --format ${REPORT_FORMATS.join('|')}     report format (default table; the claims ledger: table|markdown|json)
   --results DIR              results root (default data/results, or $RPELAB_RESULTS_DIR)
   -h, --help                 this help
 
@@ -275,6 +278,16 @@ async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: n
   return interrupted ? 130 : failed > 0 ? 1 : 0;
 }
 
+async function cmdClaims(a: Args): Promise<void> {
+  const scale = checkScale(a.flags.scale ?? 'small');
+  const format = a.flags.format ?? 'table';
+  if (!['table', 'markdown', 'json'].includes(format)) throw new Error(`format: unknown format '${format}' for the claims ledger; expected one of table, markdown, json`);
+  for (const f of ['only', 'set', 'seeds'] as const) if (a.flags[f] !== undefined) throw new Error(`report claims: --${f} does not apply to the claims ledger (it reads every claim row at --scale)`);
+  await initBackend(a.flags.backend);
+  const ledger = await collectClaims(scale, { resultsDir: a.flags.results });
+  print(formatLedger(ledger, format as 'table' | 'markdown' | 'json'));
+}
+
 function cmdReport(a: Args): void {
   if (a.targets.length === 0) throw new Error('report: name an experiment or all (see rpelab list)');
   const scale = checkScale(a.flags.scale ?? 'small');
@@ -304,7 +317,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'run':
         return await cmdRun(a);
       case 'report':
-        cmdReport(a);
+        if (a.targets.length === 1 && a.targets[0] === 'claims') await cmdClaims(a);
+        else if (a.targets.includes('claims')) throw new Error("report: 'claims' is the ledger; ask for it alone (rpelab report claims)");
+        else cmdReport(a);
         return 0;
       default:
         throw new Error(`unknown command '${a.command}'; expected list, run or report (rpelab --help)`);

@@ -13,3 +13,4 @@ export { toPng, findChromium, runHeadlessChromium, HEADLESS_CHROMIUM_FLAGS } fro
 export type { PngOptions } from './png';
 export { dataFrame, tableHtml, showTable, paperVsOurs, formatTableCell, formatWallTime, TABLE_CLASS } from './table';
 export type { TableCell, TableOptions, HeaderGroup, CaptionedTable, ComparisonRow, RunDescription } from './table';
+export { ledgerFigure } from './claims';

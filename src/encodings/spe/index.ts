@@ -9,3 +9,4 @@ export { sineSPEFeatureProject, sineFeatureNoise, type SineFeatureProjectOptions
 export { SPE } from './spe';
 export type { SPEOptions, SPEEncodeOptions } from './spe';
 export type { SPECode, SPECodeOptions } from './common';
+export { speKernel, toeplitz } from './kernel';
