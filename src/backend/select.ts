@@ -2,9 +2,9 @@
  * Choosing the compute backend.
  *
  * `RPELAB_BACKEND` (or the `choice` argument) is one of
- * - `auto` (default): tfjs-node (`tensorflow`) when `@tensorflow/tfjs-node` is
- *   installed, otherwise `wasm`, otherwise `cpu`;
- * - `tensorflow`: require tfjs-node (an Error says how to install it if absent);
+ * - `auto` (default): tfjs-node (`tensorflow`) when `@tensorflow/tfjs-node-gpu` (CUDA) or
+ *   `@tensorflow/tfjs-node` is installed, otherwise `wasm`, otherwise `cpu`;
+ * - `tensorflow`: require one of them (an Error says how to install it if absent);
  * - `wasm`: the WebAssembly backend, with cpu-delegated fallbacks for the
  *   kernels it lacks (see `wasm-fallbacks.ts`);
  * - `cpu`: the pure-JavaScript backend.
@@ -36,28 +36,42 @@ export interface BackendInfo {
 
 let current: BackendInfo | null = null;
 
+/** The native TensorFlow bindings rpelab looks for, in order: the CUDA build first. */
+export const TFJS_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+/** Loads tfjs-node-gpu or tfjs-node, whichever the user installed; null on success, else why not. */
 function tryLoadTfjsNode(): string | null {
-  // danfojs-node's dependency on tfjs-node is aliased to plain @tensorflow/tfjs (see package.json
-  // "overrides"), so a resolvable '@tensorflow/tfjs-node' is only the real thing if its name says so.
-  let name: string;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    name = require('@tensorflow/tfjs-node/package.json').name;
-  } catch {
-    return '@tensorflow/tfjs-node is not installed';
+  const why: string[] = [];
+  for (const pkg of TFJS_NODE_PACKAGES) {
+    // danfojs-node's dependency on tfjs-node is aliased to plain @tensorflow/tfjs (see package.json
+    // "overrides"), so a resolvable package is only the real thing if its name says so.
+    let name: string;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      name = require(`${pkg}/package.json`).name;
+    } catch {
+      why.push(`${pkg} is not installed`);
+      continue;
+    }
+    if (name !== pkg) {
+      why.push(`${pkg} resolves to ${name} (the npm alias rpelab installs for danfojs-node), not the native backend`);
+      continue;
+    }
+    try {
+      // Optional: never a dependency of rpelab; used when the user installed it.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require(pkg);
+    } catch (e) {
+      why.push(`${pkg} is not installed (${(e as Error).message.split('\n')[0]})`);
+      continue;
+    }
+    if (tf.findBackendFactory('tensorflow') == null) {
+      why.push(`${pkg} loaded but registered its backend with another copy of @tensorflow/tfjs-core`);
+      continue;
+    }
+    return null;
   }
-  if (name !== '@tensorflow/tfjs-node') return `@tensorflow/tfjs-node resolves to ${name} (the npm alias rpelab installs for danfojs-node), not the native backend`;
-  try {
-    // Optional: never a dependency of rpelab; used when the user installed it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require('@tensorflow/tfjs-node');
-  } catch (e) {
-    return `@tensorflow/tfjs-node is not installed (${(e as Error).message.split('\n')[0]})`;
-  }
-  if (tf.findBackendFactory('tensorflow') == null) {
-    return '@tensorflow/tfjs-node loaded but registered its backend with another copy of @tensorflow/tfjs-core';
-  }
-  return null;
+  return why.join('; ');
 }
 
 /**
@@ -76,7 +90,7 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
     const why = tryLoadTfjsNode();
     if (why === null) order.push('tensorflow');
     else if (requested === 'tensorflow') {
-      throw new Error(`RPELAB_BACKEND: 'tensorflow' needs @tensorflow/tfjs-node@4.22.0 (npm install @tensorflow/tfjs-node@4.22.0); ${why}`);
+      throw new Error(`RPELAB_BACKEND: 'tensorflow' needs @tensorflow/tfjs-node@4.22.0 or, with CUDA, @tensorflow/tfjs-node-gpu@4.22.0 (npm install one of them); ${why}`);
     } else notes.push(why);
   }
   if (requested === 'auto' || requested === 'wasm') order.push('wasm');

@@ -22,7 +22,10 @@ describe('backend', () => {
       hasNode = false;
     }
     if (hasNode) this.skip();
-    await assert.rejects(initBackend('tensorflow'), /RPELAB_BACKEND: 'tensorflow' needs @tensorflow\/tfjs-node/);
+    await assert.rejects(
+      initBackend('tensorflow'),
+      /RPELAB_BACKEND: 'tensorflow' needs @tensorflow\/tfjs-node@4\.22\.0 or, with CUDA, @tensorflow\/tfjs-node-gpu@4\.22\.0 .*@tensorflow\/tfjs-node-gpu is not installed; @tensorflow\/tfjs-node resolves to @tensorflow\/tfjs/,
+    );
     assert.ok(['wasm', 'cpu'].includes(tf.getBackend()));
   });
 
