@@ -73,6 +73,8 @@ export interface ExperimentReport {
   rows: ReportRow[];
   /** Per variant: mean curve over finished seeds (extrapolation: NLL by position). */
   curves: Record<string, Record<string, number[]>>;
+  /** Per variant and curve: one curve per finished seed (for bands over seeds). */
+  curveSeeds: Record<string, Record<string, number[][]>>;
   notes: string[];
 }
 
@@ -133,6 +135,7 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
   let wallSec = 0;
   let runsFinished = 0;
   const curves: ExperimentReport['curves'] = {};
+  const curveSeeds: ExperimentReport['curveSeeds'] = {};
   const rows: ReportRow[] = variants.map((variant) => {
     // Per metric and seed: a finite value (finished or unfinished run) or a divergence.
     const values: Record<string, Array<{ seed: number; v: number; unfinished: boolean }>> = {};
@@ -184,6 +187,7 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
     for (const [k, list] of Object.entries(curveRuns)) {
       const len = Math.min(...list.map((c) => c.length));
       (curves[variant] ??= {})[k] = Array.from({ length: len }, (_, i) => list.reduce((a, c) => a + c[i], 0) / list.length);
+      (curveSeeds[variant] ??= {})[k] = list.map((c) => c.slice(0, len));
     }
     return { variant, label: def.variants[variant].label, cells, values: perSeed, paper, runs };
   });
@@ -203,6 +207,7 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
     metrics: def.metrics,
     rows,
     curves,
+    curveSeeds,
     notes: def.notes ?? [],
   };
 }

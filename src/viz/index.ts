@@ -14,3 +14,4 @@ export type { PngOptions } from './png';
 export { dataFrame, tableHtml, showTable, paperVsOurs, formatTableCell, formatWallTime, TABLE_CLASS } from './table';
 export type { TableCell, TableOptions, HeaderGroup, CaptionedTable, ComparisonRow, RunDescription } from './table';
 export { ledgerFigure } from './claims';
+export { nllByPositionFigure, logBins, binMeans } from './extrapolation';

@@ -34,7 +34,7 @@ function fakeReport(experiment: string, metric: string, rows: Record<string, Arr
   });
   return {
     experiment, paper: def.paper, title: def.title, source: def.source, task: def.task, dataset: def.dataset, scale: 'small', seeds,
-    runsFinished: 0, runsTotal: 0, wallSec: 0, metrics: def.metrics, rows: reportRows, curves: {}, notes: [],
+    runsFinished: 0, runsTotal: 0, wallSec: 0, metrics: def.metrics, rows: reportRows, curves: {}, curveSeeds: {}, notes: [],
   };
 }
 
