@@ -15,7 +15,7 @@ import { initBackend, BACKEND_CHOICES, nativeThreads } from './backend';
 import { formatProgress, formatDuration } from './train';
 import {
   listExperiments, getExperiment, requestedExperiments, planRuns, runExperiments, collectReport, formatReports, checkScale, scaleDirName, readSummary,
-  collectClaims, formatLedger,
+  collectClaims, formatLedger, checkStoredConfigs,
   REPORT_FORMATS, SCALES, type RunnerEvent, type ReportFormat, type ScaleOverrides, type ExperimentReport,
 } from './experiments';
 
@@ -196,6 +196,7 @@ async function cmdRun(a: Args): Promise<number> {
   };
   // Validate the whole request before selecting a backend or loading data.
   const plans = planRuns(req);
+  checkStoredConfigs(plans);
   const jobs = a.flags.jobs !== undefined ? Number(a.flags.jobs) : 1;
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`jobs: expected an integer >= 1, got '${a.flags.jobs}'`);
   if (jobs > 1) return runInWorkers(a, plans.filter((p) => readSummary(p.dir) === null), jobs, plans.length);
@@ -297,6 +298,9 @@ function cmdReport(a: Args): void {
   let reports: ExperimentReport[] = requestedExperiments(a.targets).map((d) => collectReport(d, dir, { resultsDir: a.flags.results }));
   if (a.flags.only !== undefined) {
     const only = list(a.flags.only);
+    const known = new Set(reports.flatMap((r) => r.rows.map((row) => row.variant)));
+    const unknown = only.filter((v) => !known.has(v));
+    if (unknown.length > 0) throw new Error(`only: unknown variant${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `'${v}'`).join(', ')}; expected some of ${[...known].join(', ')}`);
     reports = reports.map((r) => ({ ...r, rows: r.rows.filter((row) => only.includes(row.variant)) }));
   }
   print(formatReports(reports, format));

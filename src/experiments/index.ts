@@ -6,7 +6,7 @@ export * from './types';
 export { registerExperiment, unregisterExperiment, getExperiment, listExperiments, experimentNames, validateDefinition, validateSettings, resolveSpec } from './registry';
 export { planRuns, shardOf, requestedExperiments, defaultResultsDir, checkScale, checkSeeds, applyOverrides, scaleDirName } from './plan';
 export type { RunRequest, RunPlan } from './plan';
-export { runExperiments, readSummary, runConfig, SUMMARY_FILE, CONFIG_FILE, METRICS_FILE, CHECKPOINT_DIR } from './runner';
+export { runExperiments, readSummary, runConfig, checkStoredConfigs, storedConfigDifference, SUMMARY_FILE, CONFIG_FILE, METRICS_FILE, CHECKPOINT_DIR } from './runner';
 export type { RunInfo, RunSummary, RunnerEvent, RunnerOptions, RunnerOutcome } from './runner';
 export { collectReport, formatReports, formatTable, formatCsv, formatCell, formatPaper, meanStd, REPORT_FORMATS } from './report';
 export type { ExperimentReport, ReportRow, Cell, RunStatus, ReportFormat } from './report';

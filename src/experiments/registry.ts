@@ -4,6 +4,7 @@
  */
 import { parseSpec } from '../attention/spec';
 import { validateConfig } from '../models';
+import { makeSchedule } from '../train';
 import { TASK_KINDS, DATASETS, SCALES, type ExperimentDefinition, type ScaleSettings } from './types';
 import { LRPE_EXPERIMENTS } from './lrpe';
 import { SPE_EXPERIMENTS } from './spe';
@@ -58,6 +59,12 @@ export function validateSettings(def: ExperimentDefinition, scale: string, s: Sc
   }
   if (s.imageSize !== undefined && ![32, 16, 8, 4].includes(s.imageSize)) throw new Error(`${where}.imageSize: expected one of 32, 16, 8, 4, got ${JSON.stringify(s.imageSize)}`);
   if (s.extrapolation !== undefined && !isInt(s.extrapolation, 1)) throw new Error(`${where}.extrapolation: expected an integer >= 1, got ${JSON.stringify(s.extrapolation)}`);
+  if (s.listopsDepth !== undefined && !isInt(s.listopsDepth, 1)) throw new Error(`${where}.listopsDepth: expected an integer >= 1, got ${JSON.stringify(s.listopsDepth)}`);
+  try {
+    makeSchedule(s.schedule);
+  } catch (e) {
+    throw new Error(`${where}.schedule: expected a schedule object like {kind: 'cosine', lr, warmup, decaySteps}; ${(e as Error).message}`);
+  }
   if (!Array.isArray(s.seeds) || s.seeds.length === 0 || !s.seeds.every((x) => isInt(x, 0))) throw new Error(`${where}.seeds: expected a non-empty list of integers >= 0, got ${JSON.stringify(s.seeds)}`);
   const length = def.dataset === 'mnist' || def.dataset === 'fashion-mnist' ? (s.imageSize ?? 32) ** 2 : s.length;
   for (const [vname, v] of Object.entries(def.variants)) {

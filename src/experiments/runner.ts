@@ -118,30 +118,37 @@ export function differingKeys(a: unknown, b: unknown, prefix = ''): string[] {
 }
 
 /**
- * Throws when the config.json stored in a run directory does not match the plan (everything the
- * plan decides: experiment, variant, spec, APE, settings, seed; the model block follows from
- * those and the data). Such a directory holds results of another definition or scale, which must
- * never be reused: the message names the differing keys.
+ * The keys in which the config.json stored in a run directory differs from the plan (everything
+ * the plan decides: experiment, variant, spec, APE, settings, seed; the model block follows from
+ * those and the data); empty when it matches or there is none.
  */
-export function checkStoredConfig(p: RunPlan): void {
+export function storedConfigDifference(p: RunPlan): string[] {
   const file = path.join(p.dir, CONFIG_FILE);
-  if (!fs.existsSync(file)) return;
+  if (!fs.existsSync(file)) return [];
   let stored: Record<string, unknown>;
   try {
     stored = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: unreadable (${(e as Error).message}); delete ${p.dir} to run it again`);
+  } catch {
+    return ['(unreadable config.json)'];
   }
-  const planned = runConfig(p, null);
   const { model: _m, ...storedPlan } = stored;
-  const { model: _p, ...plan } = planned;
-  const keys = differingKeys(JSON.parse(JSON.stringify(storedPlan)), JSON.parse(JSON.stringify(plan)));
-  if (keys.length > 0) {
-    throw new Error(
-      `${file}: the run in this directory was made with another configuration (differs in ${keys.join(', ')}); ` +
-        `its results are not reused. Delete ${p.dir} to run it with the current definition, or pass another --results directory`,
-    );
-  }
+  const { model: _p, ...plan } = runConfig(p, null);
+  return differingKeys(JSON.parse(JSON.stringify(storedPlan)), JSON.parse(JSON.stringify(plan)));
+}
+
+/**
+ * Throws when any run directory of `plans` holds a run made with another configuration (the
+ * definition or the scale changed since): such results must never be reused. One message for
+ * all of them, naming how many, the first few with their differing keys, and what to do.
+ */
+export function checkStoredConfigs(plans: RunPlan[]): void {
+  const stale = plans.map((p) => ({ dir: p.dir, keys: storedConfigDifference(p) })).filter((x) => x.keys.length > 0);
+  if (stale.length === 0) return;
+  const shown = stale.slice(0, 3).map((x) => `${x.dir} (differs in ${x.keys.join(', ')})`).join('; ');
+  throw new Error(
+    `${stale.length} run director${stale.length === 1 ? 'y holds a run' : 'ies hold runs'} made with another configuration, whose results are not reused: ${shown}` +
+      `${stale.length > 3 ? `; and ${stale.length - 3} more` : ''}. Move them aside (or delete them) to train with the current definitions, or pass another --results directory`,
+  );
 }
 
 function writeJsonAtomic(file: string, value: unknown): void {
@@ -252,13 +259,13 @@ async function runOne(p: RunPlan, index: number, total: number, opts: RunnerOpti
  */
 export async function runExperiments(req: RunRequest, opts: RunnerOptions = {}): Promise<RunnerOutcome> {
   const plans = planRuns(req);
+  checkStoredConfigs(plans);
   const started = performance.now();
   const outcome: RunnerOutcome = { finished: [], diverged: [], skipped: [], stopped: null, wallSec: 0 };
   opts.onEvent?.({ kind: 'plan', runs: plans.map(info) });
   for (let i = 0; i < plans.length; i++) {
     const p = plans[i];
     if (opts.signal?.aborted) break;
-    checkStoredConfig(p);
     const done = readSummary(p.dir);
     if (done) {
       outcome.skipped.push(info(p));

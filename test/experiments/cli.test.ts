@@ -48,6 +48,10 @@ describe('experiments: the rpelab command line', function () {
     assert.match((await rpelab('run', 'lrpe-alm', '--seeds', '0,x')).err, /seeds: expected non-negative integers/);
     assert.match((await rpelab('report', 'all', '--format', 'xml')).err, /expected one of table, csv, json/);
     assert.match((await rpelab('run', 'lrpe-alm', '--colour', 'red')).err, /unknown option '--colour'/);
+    assert.match((await rpelab('report', 'lrpe-alm', '--only', 'foo')).err, /only: unknown variant 'foo'; expected some of nope, /);
+    assert.match((await rpelab('run', 'lrpe-alm', '--set', 'schedule=5')).err, /lrpe-alm\.scales\.small\+schedule=5\.schedule: expected a schedule object/);
+    assert.match((await rpelab('run', 'spe-lra-listops', '--set', 'listopsDepth=0.5')).err, /listopsDepth: expected an integer >= 1, got 0\.5/);
+    assert.match((await rpelab('report', 'claims', '--format', 'csv')).err, /format: unknown format 'csv' for the claims ledger; expected one of table, markdown, json/);
   });
 
   it('run --jobs 2 trains runs in worker processes; running again skips them; report shows the table', async () => {

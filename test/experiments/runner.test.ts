@@ -121,7 +121,7 @@ describe('experiments: runner (finished runs are kept, interrupted runs resume)'
     fs.writeFileSync(cfgFile, JSON.stringify(cfg));
     await assert.rejects(
       runExperiments({ experiments: [NAME], scale: 'smoke', only: ['ape'], resultsDir: dir }),
-      /made with another configuration \(differs in settings\.steps, spec\); its results are not reused/,
+      /1 run directory holds a run made with another configuration, whose results are not reused: .*seed-0 \(differs in settings\.steps, spec\)\. Move them aside/,
     );
   });
 });
