@@ -410,8 +410,10 @@ export const CLAIMS: ClaimDefinition[] = [
     id: 'spe-groove-continuation',
     paper: 'SPE',
     claim: 'In groove continuation past the training length, SPE continuations stay similar to the prompt longer than APE continuations.',
-    where: `${SPE_PAPER}, §3.3 (groove continuation)`,
-    notRun: 'rpelab has no groove-continuation experiment yet (it can be built offline on the MIDI corpus)',
+    where: `${SPE_PAPER}, §3.3 (groove continuation); rpelab: windows of the MIDI test stream, pitch-class and time-shift histograms`,
+    comparisons: ['sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated'].map(
+      (t): Comparison => ({ experiment: 'spe-groove-continuation', metric: 'sim_late', treatment: t, baseline: 'ape', expect: 'better' }),
+    ),
   },
 ];
 

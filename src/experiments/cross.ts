@@ -80,9 +80,34 @@ function extrapolation(dataset: DatasetName, key: string, quick: ScaleSettings, 
   };
 }
 
+/** The SPE groove-continuation rows: APE against sine / conv SPE, gated and ungated. */
+const CONTINUATION_ROWS = Object.fromEntries(['ape', 'sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated'].map((k) => [k, EXTRAPOLATION_ROWS[k]]));
+
 export const CROSS_EXPERIMENTS: ExperimentDefinition[] = [
   extrapolation('midi', 'midi', quickWithSteps(400, { evalSize: 16 }), smallWithSteps(400, { length: 64, evalSize: 64 })),
   extrapolation('gutenberg', 'text', quickWithSteps(400, { evalSize: 16 }), smallWithSteps(400, { length: 64, evalSize: 64 })),
+  {
+    name: 'spe-groove-continuation',
+    paper: 'SPE',
+    source: 'SPE (Liutkus et al., ICML 2021), §3.3 (groove continuation)',
+    title: 'Groove continuation on MIDI: continue held-out prompts of L events to 2L, style similarity by segment',
+    description:
+      'Causal LM trained on windows of L events; each of `evalSize` held-out prompts of L events is continued by sampling L more (nucleus 0.9). Per quarter of the continuation: the median over prompts of the cosine similarity of its pitch-class and time-shift histograms to the prompt\'s; sim_early / sim_late average the first / second half (higher: the style is kept), sim_true_late is the same score of the true continuations.',
+    task: 'continuation',
+    dataset: 'midi',
+    variants: CONTINUATION_ROWS,
+    metrics: [
+      { name: 'val_nll', label: 'val NLL', better: 'lower' },
+      { name: 'sim_early', label: 'similarity L..1.5L', better: 'higher' },
+      { name: 'sim_late', label: 'similarity 1.5L..2L', better: 'higher' },
+      { name: 'sim_true_late', label: 'true continuation 1.5L..2L', better: 'higher' },
+    ],
+    scales: { smoke: withSettings(SMOKE, {}), quick: quickWithSteps(400, { evalSize: 16 }), small: smallWithSteps(400, { length: 64, evalSize: 32 }), full: withSettings(MUSIC_FULL, { evalSize: 32 }) },
+    notes: [
+      CAVEAT_MIDI,
+      'The paper continues Groove2Groove accompaniments and compares style features of the continuation with the prompt; Groove2Groove is not available offline, so the prompts are windows of the test MIDI stream and the features are pitch-class and time-shift histograms.',
+    ],
+  },
   {
     name: 'pe-quality',
     paper: 'SPE',

@@ -10,12 +10,15 @@
  * | retrieval      | DualEncoder             | fresh passage pairs            | val/test accuracy (%)                     |
  * | extrapolation  | CausalLM                | windows of length L            | NLL by position up to `extrapolation`·L   |
  * | pe-quality     | CausalLM                | windows of length L            | translation invariance, monotonicity, NLL |
+ * | continuation   | CausalLM (MIDI)         | windows of length L            | style similarity of sampled continuations |
  *
  * Evaluation is deterministic: held-out sets are fixed, and SPE codes / FAVOR+ features at
  * evaluation come from a fixed generator, not from the training ones.
  */
 import { tf, Rng } from '../backend';
-import { CausalLM, Encoder, DualEncoder, type TransformerConfig, type ForwardOptions } from '../models';
+import { CausalLM, Encoder, DualEncoder, generate, type TransformerConfig, type ForwardOptions } from '../models';
+import { midiVocab } from '../data';
+import { segmentSimilarity, median } from './continuation';
 import { crossEntropy, type Module } from '../nn';
 import { lmBatch, type TokenStream } from '../data';
 import { nllByPosition, type StepContext } from '../train';
@@ -131,12 +134,41 @@ function streamsOf(t: TaskInput): { train: Stream; valid: Stream; test: Stream }
   return { train: load('train'), valid: load('valid'), test: load('test') };
 }
 
-/** Causal LM, extrapolation and PE-quality: the same training, different final tests. */
+/** Segments of a continuation scored separately (the last half of them make `sim_late`). */
+const CONTINUATION_SEGMENTS = 4;
+
+/**
+ * Groove continuation (SPE, §3.3): `count` held-out prompts of L events, each continued by
+ * sampling L more (nucleus 0.9, a fixed generator); per segment of the continuation, the median
+ * over prompts of its style similarity to the prompt (`continuation.ts`). The true continuations
+ * of the same prompts give the reference level.
+ */
+function continuationScores(lm: CausalLM, stream: TokenStream, L: number, count: number): TaskResult {
+  const vocab = midiVocab();
+  const w = evalWindows(stream, 2 * L, count);
+  const prompts = Array.from({ length: w.count }, (_, i) => Array.from(w.inputs.subarray(i * 2 * L, i * 2 * L + L)));
+  const truth = Array.from({ length: w.count }, (_, i) => w.inputs.subarray(i * 2 * L + L, (i + 1) * 2 * L));
+  const generated = generate(lm, prompts, { maxNewTokens: L, strategy: 'sample', topP: 0.9, rng: new Rng(EVAL_SEED) });
+  const bySegment = (conts: ArrayLike<number>[]) => {
+    const sims = conts.map((c, i) => segmentSimilarity(prompts[i], c, CONTINUATION_SEGMENTS, vocab));
+    return Array.from({ length: CONTINUATION_SEGMENTS }, (_, j) => median(sims.map((x) => x[j])));
+  };
+  const gen = bySegment(generated);
+  const ref = bySegment(truth);
+  const half = CONTINUATION_SEGMENTS / 2;
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return {
+    metrics: { sim_early: mean(gen.slice(0, half)), sim_late: mean(gen.slice(half)), sim_true_late: mean(ref.slice(half)) },
+    curves: { similarity_by_segment: gen, true_similarity_by_segment: ref },
+  };
+}
+
+/** Causal LM, extrapolation, PE-quality and continuation: the same training, different final tests. */
 function causalTask(t: TaskInput): TaskRun<LmBatchTensors> {
   const s = t.settings;
   const L = s.length;
   const { train, valid, test } = streamsOf(t);
-  const evalLength = t.experiment.task === 'extrapolation' ? L * (s.extrapolation ?? 4) : L;
+  const evalLength = t.experiment.task === 'extrapolation' ? L * (s.extrapolation ?? 4) : t.experiment.task === 'continuation' ? 2 * L : L;
   const cfg = modelConfig(t, train.vocabSize, evalLength);
   const lm = new CausalLM(cfg);
   const validWindows = evalWindows(valid.tokens, L, s.evalSize);
@@ -147,6 +179,10 @@ function causalTask(t: TaskInput): TaskRun<LmBatchTensors> {
     if (t.experiment.task === 'causal-lm') {
       Object.assign(metrics, lmNumbers('test', mean(windowNll(lm, evalWindows(test.tokens, L, s.evalSize), L, s.batchSize))));
       return { metrics };
+    }
+    if (t.experiment.task === 'continuation') {
+      const c = continuationScores(lm, test.tokens, L, s.evalSize);
+      return { metrics: { ...metrics, ...c.metrics }, curves: c.curves };
     }
     if (t.experiment.task === 'extrapolation') {
       const w = evalWindows(test.tokens, evalLength, s.evalSize);
@@ -381,6 +417,7 @@ export function buildTask(t: TaskInput): TaskRun {
     case 'causal-lm':
     case 'extrapolation':
     case 'pe-quality':
+    case 'continuation':
       return causalTask(t) as TaskRun;
     case 'masked-lm':
       return maskedLmTask(t) as TaskRun;

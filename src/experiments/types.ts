@@ -6,7 +6,7 @@
 import type { ScheduleConfig } from '../train';
 
 /** What is trained and how it is scored. */
-export const TASK_KINDS = ['causal-lm', 'masked-lm', 'classification', 'retrieval', 'extrapolation', 'pe-quality'] as const;
+export const TASK_KINDS = ['causal-lm', 'masked-lm', 'classification', 'retrieval', 'extrapolation', 'pe-quality', 'continuation'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 /** The datasets the tasks know how to load (all offline; see `datasets.ts`). */

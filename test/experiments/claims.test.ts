@@ -1,4 +1,6 @@
 import { strict as assert } from 'assert';
+import * as os from 'os';
+import * as path from 'path';
 import {
   CLAIMS, collectClaims, judgeComparison, combineVerdicts, validateClaims, claimExperiments, formatLedger, getExperiment, meanStd,
   type Comparison, type ExperimentReport, type ClaimDefinition, type ReportRow,
@@ -126,7 +128,7 @@ describe('experiments: the claims ledger (verdicts computed from results)', () =
   it('the ledger reads the reports it is given and formats every claim with its verdict', async () => {
     const reports = { 'lrpe-alm': fakeReport('lrpe-alm', 'test_ppl', { 'lrpe-unitary-learned': [9.0, 9.5, 9.2], rope: [10.0, 10.6, 10.1] }) };
     const claims = CLAIMS.filter((c) => c.id === 'lrpe-causal-lm' || c.id === 'spe-groove-continuation');
-    const ledger = await collectClaims('small', { claims, reports, exact: false });
+    const ledger = await collectClaims('small', { claims, reports, exact: false, resultsDir: path.join(os.tmpdir(), 'rpelab-no-results') });
     assert.equal(ledger.claims[0].comparisons.find((c) => c.comparison.baseline === 'rope')!.verdict, 'supported');
     assert.equal(ledger.claims[0].verdict, 'inconclusive', 'the other baselines have no runs');
     assert.equal(ledger.claims[1].verdict, 'not run');
