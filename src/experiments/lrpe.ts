@@ -207,7 +207,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     dataset: 'imdb',
     variants: lrpeRows('learned'),
     metrics: ACC_METRICS,
-    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(300, { length: 128 }), small: lrpeSmall(400), full: TEXT_FULL },
+    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(300, { length: 128 }), small: lrpeSmall(400, { evalSize: 1024 }), full: TEXT_FULL },
     notes: [DESIGN, 'Reviews are truncated to the training length; a balanced 50 % baseline applies.'],
   },
   ...(['mnist', 'fashion-mnist'] as const).map(
@@ -222,7 +222,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
       variants: lrpeRows('learned', { grid: true }),
       metrics: ACC_METRICS,
       // MNIST is the easy twin of the claim table (Fashion-MNIST): one seed at small scale.
-      scales: { smoke: lrpeSmoke(), quick: lrpeQuick(300), small: lrpeSmall(300, dataset === 'mnist' ? { seeds: [0] } : {}), full: IMAGE_FULL },
+      scales: { smoke: lrpeSmoke(), quick: lrpeQuick(300), small: lrpeSmall(300, dataset === 'mnist' ? { seeds: [0], evalSize: 1024 } : { evalSize: 1024 }), full: IMAGE_FULL },
       notes: [DESIGN, 'Grid: 32 x 32 (zero-padded 28 x 28) at full scale; average-pooled to 16 x 16 (256 tokens) at small and 8 x 8 (64 tokens) at smoke and quick scale.'],
     }),
   ),

