@@ -21,6 +21,18 @@ export type AttentionKind = (typeof ATTENTION_KINDS)[number];
 export const FEATURE_MAPS = ['elu', 'relu', 'identity'] as const;
 export type SpecFeatureMap = (typeof FEATURE_MAPS)[number];
 
+/** The options each attention kind takes inside its parentheses. Softmax has no normaliser choice and no chunking. */
+export const ATTENTION_OPTIONS: Record<AttentionKind, readonly string[]> = {
+  linear: ['norm', 'chunk'],
+  performer: ['norm', 'chunk', 'features'],
+  softmax: [],
+};
+
+function describeOptions(kind: AttentionKind): string {
+  const o = ATTENTION_OPTIONS[kind];
+  return o.length ? o.join(', ') : 'no options';
+}
+
 /** A parsed spec: plain, JSON-serialisable data. */
 export interface AttentionSpec {
   kind: AttentionKind;
@@ -103,18 +115,28 @@ export function parseSpec(spec: string): AttentionSpec {
   let normalize = defaultNormalize(kind, encoding?.name);
   let chunkSize: number | undefined;
   let numFeatures = 256;
+  const allowed = ATTENTION_OPTIONS[kind];
+  const seen = new Set<string>();
   for (const a of att.args) {
-    const [key, value] = a.split('=').map((x) => x.trim());
+    const eq = a.indexOf('=');
+    if (eq < 0) throw new Error(`spec: attention option '${a}' needs a value (key=value); ${kind} takes ${describeOptions(kind)}`);
+    const key = a.slice(0, eq).trim();
+    const value = a.slice(eq + 1).trim();
+    if (!(allowed as readonly string[]).includes(key)) {
+      throw new Error(`spec: unknown option '${key}' for ${kind} attention; ${kind} takes ${describeOptions(kind)}`);
+    }
+    if (seen.has(key)) throw new Error(`spec: ${kind} option '${key}' given twice`);
+    seen.add(key);
     if (key === 'norm') {
       if (value !== 'denominator' && value !== 'layernorm') throw new Error(`spec: norm expected 'denominator' or 'layernorm', got '${value}'`);
       normalize = value;
     } else if (key === 'chunk') {
-      chunkSize = Number(value);
+      chunkSize = Number(value === '' ? NaN : value);
       assertInt(chunkSize, 'spec: chunk');
-    } else if (key === 'features') {
-      numFeatures = Number(value);
+    } else {
+      numFeatures = Number(value === '' ? NaN : value);
       assertInt(numFeatures, 'spec: features');
-    } else throw new Error(`spec: unknown attention option '${key}'; expected norm, chunk or features`);
+    }
   }
   return { kind, featureMap, normalize, chunkSize, numFeatures, encoding };
 }

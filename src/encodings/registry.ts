@@ -29,6 +29,8 @@ export interface ParamDef {
   aliases?: readonly string[];
   min?: number;
   default: string | number | boolean;
+  /** The parameter only means something when another parameter has this value (e.g. K only for variant sine); setting it otherwise is an error. */
+  only?: { param: string; value: string | boolean };
   doc: string;
 }
 
@@ -103,6 +105,12 @@ export function resolveArgs(def: EncodingDefinition, raw: string[]): EncodingArg
     const p = matches[0];
     assign(p, p.type === 'bool' ? String(p.flags![0] === a) : a, a);
   }
+  for (const p of def.params) {
+    if (p.only && set.has(p.name) && out[p.only.param] !== p.only.value) {
+      const alias = p.aliases?.length ? ` (${p.aliases.join(', ')})` : '';
+      throw new Error(`${def.name}.${p.name}${alias}: applies only when ${p.only.param} is '${p.only.value}', not '${out[p.only.param]}'; remove it`);
+    }
+  }
   return out;
 }
 
@@ -170,9 +178,9 @@ registerEncoding({
   doc: 'Stochastic Positional Encoding (Liutkus et al. 2021): sine or conv codes + (gated) filter, before the feature map',
   params: [
     { name: 'variant', type: 'choice', choices: ['sine', 'conv'], default: 'sine', doc: 'sineSPE or convSPE' },
-    { name: 'numSines', type: 'int', aliases: ['K'], min: 1, default: 10, doc: 'K, sinusoids per feature (sine)' },
+    { name: 'numSines', type: 'int', aliases: ['K'], min: 1, default: 10, only: { param: 'variant', value: 'sine' }, doc: 'K, sinusoids per feature (sine)' },
     { name: 'numRealizations', type: 'int', aliases: ['R'], min: 1, default: 64, doc: 'R, realizations = new q/k dim' },
-    { name: 'kernelSize', type: 'int', aliases: ['P'], min: 1, default: 128, doc: 'P, conv filter length (conv)' },
+    { name: 'kernelSize', type: 'int', aliases: ['P'], min: 1, default: 128, only: { param: 'variant', value: 'conv' }, doc: 'P, conv filter length (conv)' },
     { name: 'gated', type: 'bool', flags: ['gated', 'ungated'], default: true, doc: 'gated filter' },
   ],
   build: (a, ctx) =>

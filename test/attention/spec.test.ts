@@ -68,4 +68,16 @@ describe('attention spec strings', () => {
     assertThrowsNaming(() => parseSpec('linear:elu+lrpe(rotation'), /unbalanced/);
     assertThrowsNaming(() => parseSpec(''), /spec: expected a non-empty string/);
   });
+
+  it('refuses options and arguments that the chosen attention or variant does not take (never ignores them)', () => {
+    assertThrowsNaming(() => parseSpec('linear:elu+spe(conv,K=5)'), /spe.numSines \(K\): applies only when variant is 'sine', not 'conv'/);
+    assertThrowsNaming(() => parseSpec('linear:elu+spe(sine,P=16)'), /spe.kernelSize \(P\): applies only when variant is 'conv'/);
+    assertThrowsNaming(() => parseSpec('linear(features=64)'), /unknown option 'features' for linear attention/, /norm, chunk/);
+    assertThrowsNaming(() => parseSpec('softmax(norm=layernorm)'), /unknown option 'norm' for softmax attention/, /no options/);
+    assertThrowsNaming(() => parseSpec('linear(chunk=4,chunk=8)'), /option 'chunk' given twice/);
+    assertThrowsNaming(() => parseSpec('linear(norm)'), /option 'norm' needs a value/);
+    assertThrowsNaming(() => parseSpec('linear(chunk=)'), /spec: chunk: expected an integer/);
+    // Variant-specific sizes at their defaults are fine, whichever variant.
+    assert.equal(parseSpec('linear:elu+spe(conv,P=16)').encoding!.args.kernelSize, 16);
+  });
 });
