@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { backendInfo } from '../backend';
-import { AdamW, DivergenceError, makeSchedule, train, type ProgressEvent } from '../train';
+import { AdamW, DivergenceError, describeDifference, differingKeys, makeSchedule, train, type ProgressEvent } from '../train';
 import { buildTask, type TaskResult } from './tasks';
 import { planRuns, type RunPlan, type RunRequest } from './plan';
 
@@ -104,19 +104,6 @@ export function runConfig(p: RunPlan, model: unknown): Record<string, unknown> {
   };
 }
 
-/** JSON text with keys in a stable order, for comparing configs. */
-function canonical(x: unknown): string {
-  return JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
-}
-
-/** Dotted keys whose values differ between two plain-data objects (sorted). */
-export function differingKeys(a: unknown, b: unknown, prefix = ''): string[] {
-  const isObj = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
-  if (!isObj(a) || !isObj(b)) return canonical(a) === canonical(b) ? [] : [prefix || '(root)'];
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-  return keys.flatMap((k) => differingKeys(a[k], b[k], prefix ? `${prefix}.${k}` : k));
-}
-
 /**
  * The keys in which the config.json stored in a run directory differs from the plan (everything
  * the plan decides: experiment, variant, spec, APE, settings, seed; the model block follows from
@@ -176,8 +163,9 @@ async function runOne(p: RunPlan, index: number, total: number, opts: RunnerOpti
     const configFile = path.join(p.dir, CONFIG_FILE);
     if (fs.existsSync(configFile)) {
       const old = JSON.parse(fs.readFileSync(configFile, 'utf8'));
-      if (canonical(old) !== canonical(config)) {
-        throw new Error(`${configFile}: an unfinished run with a different configuration is in this directory (the definition changed); delete ${p.dir} to start it again`);
+      const keys = differingKeys(old, JSON.parse(JSON.stringify(config)));
+      if (keys.length > 0) {
+        throw new Error(`${configFile}: an unfinished run with a different configuration is in this directory (${describeDifference(old, config, keys)}); delete ${p.dir} to start it again`);
       }
     } else writeJsonAtomic(configFile, config);
 

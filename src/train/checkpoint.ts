@@ -8,11 +8,16 @@
  *   dir/step-00000120/data.bin        the tensors' values back to back (float32/int32,
  *                                     little-endian), at the byte offsets the manifest gives
  *
+ * The manifest carries the SHA-256 of data.bin; a checkpoint whose data does not match it (a
+ * disk error, a truncated copy) is refused by `readCheckpoint` with a `CheckpointError`, and
+ * `scanCheckpoints` reports it with the reason, so a resume can say which one it skipped.
+ *
  * A checkpoint is written into `dir/.tmp-step-…` (files fsync'd), then renamed to
  * `step-…` in one atomic `rename`, so a crash at any moment leaves either the
  * complete checkpoint or none; readers ignore `.tmp-*` entries. Only plain `fs` is
  * used (no tfjs-node). One writer per directory is assumed.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -22,7 +27,20 @@ import { HostDType, HostTensor, HostTensors, describeShape, fromHost, sameShape,
 import type { Optimizer, OptimizerState } from './optim';
 
 export const CHECKPOINT_FORMAT = 'rpelab-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
+/** Versions this code reads: 1 (no checksum) and 2 (SHA-256 of the data file in the manifest). */
+const READABLE_VERSIONS = [1, 2];
+
+/** A checkpoint that cannot be used as it is on disk (incomplete, corrupt, unreadable); `path` names it. */
+export class CheckpointError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
 
 /** What a checkpoint holds, with tensors as host arrays. */
 export interface CheckpointContents {
@@ -54,6 +72,8 @@ interface Manifest {
   byteOrder: 'little-endian';
   dataFile: string;
   dataBytes: number;
+  /** Hex SHA-256 of the data file (version 2 on). */
+  dataSha256?: string;
   weights: TensorEntry[];
   optimizer?: { kind: string; step: number; slots: TensorEntry[] };
   rngs?: Record<string, RngState>;
@@ -96,6 +116,12 @@ function fsyncDir(dir: string): void {
   } finally {
     if (fd !== null) fs.closeSync(fd);
   }
+}
+
+function sha256(chunks: Iterable<Uint8Array>): string {
+  const h = crypto.createHash('sha256');
+  for (const c of chunks) h.update(c);
+  return h.digest('hex');
 }
 
 function bytesOf(h: HostTensor): Uint8Array {
@@ -142,6 +168,7 @@ export function writeCheckpoint(dir: string, contents: CheckpointContents, opts:
     byteOrder: 'little-endian',
     dataFile: DATA,
     dataBytes: offset,
+    dataSha256: sha256(chunks),
     weights,
     optimizer,
     rngs: contents.rngs,
@@ -183,15 +210,35 @@ function readManifest(ckpt: string): Manifest {
   try {
     m = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`checkpoint: cannot read ${file}: ${(e as Error).message}`);
+    throw new CheckpointError(ckpt, `checkpoint: cannot read ${file}: ${(e as Error).message}`);
   }
-  if (m?.format !== CHECKPOINT_FORMAT) throw new Error(`checkpoint: ${file} is not an ${CHECKPOINT_FORMAT} manifest (format ${JSON.stringify(m?.format)})`);
-  if (m.version !== CHECKPOINT_VERSION) throw new Error(`checkpoint: ${file} has version ${m.version}; this code reads version ${CHECKPOINT_VERSION}`);
-  if (m.byteOrder !== 'little-endian') throw new Error(`checkpoint: ${file} has byteOrder ${JSON.stringify(m.byteOrder)}, expected 'little-endian'`);
+  if (m?.format !== CHECKPOINT_FORMAT) throw new CheckpointError(ckpt, `checkpoint: ${file} is not an ${CHECKPOINT_FORMAT} manifest (format ${JSON.stringify(m?.format)})`);
+  if (!READABLE_VERSIONS.includes(m.version)) throw new CheckpointError(ckpt, `checkpoint: ${file} has version ${m.version}; this code reads versions ${READABLE_VERSIONS.join(', ')}`);
+  if (m.byteOrder !== 'little-endian') throw new CheckpointError(ckpt, `checkpoint: ${file} has byteOrder ${JSON.stringify(m.byteOrder)}, expected 'little-endian'`);
+  if (m.version >= 2 && !(typeof m.dataSha256 === 'string' && /^[0-9a-f]{64}$/.test(m.dataSha256))) {
+    throw new CheckpointError(ckpt, `checkpoint: ${file} has no valid dataSha256 (version ${m.version} manifests carry one)`);
+  }
   return m;
 }
 
-/** True when `ckpt` has a readable manifest and a data file of the size it states. */
+/** The manifest and the data file's bytes, after checking the size and the checksum. */
+function readVerified(ckpt: string): { m: Manifest; data: Buffer } {
+  const m = readManifest(ckpt);
+  const dataFile = path.join(ckpt, typeof m.dataFile === 'string' ? m.dataFile : DATA);
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(dataFile);
+  } catch (e) {
+    throw new CheckpointError(ckpt, `checkpoint: cannot read ${dataFile}: ${(e as Error).message}`);
+  }
+  if (data.length !== m.dataBytes) throw new CheckpointError(ckpt, `checkpoint: ${dataFile} has ${data.length} bytes, the manifest says ${m.dataBytes}`);
+  if (m.dataSha256 !== undefined && sha256([data]) !== m.dataSha256) {
+    throw new CheckpointError(ckpt, `checkpoint: ${dataFile} does not match the SHA-256 in its manifest (the data is corrupt)`);
+  }
+  return { m, data };
+}
+
+/** True when `ckpt` has a readable manifest and a data file of the size it states (the checksum is checked on read). */
 function isComplete(ckpt: string): boolean {
   try {
     const m = readManifest(ckpt);
@@ -201,19 +248,45 @@ function isComplete(ckpt: string): boolean {
   }
 }
 
-/**
- * The complete checkpoints in `dir`, oldest first. Temporaries (`.tmp-*`) and
- * directories without a valid manifest and data file are ignored.
- */
-export function listCheckpoints(dir: string): Array<{ step: number; path: string }> {
+/** One `step-*` entry of a checkpoint directory; `problem` says why it cannot be used, if it cannot. */
+export interface CheckpointEntry {
+  step: number;
+  path: string;
+  problem?: string;
+}
+
+function stepEntries(dir: string): Array<{ step: number; path: string }> {
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir)
     .map((name) => ({ name, match: STEP_DIR.exec(name) }))
     .filter((e) => e.match !== null)
     .map((e) => ({ step: Number(e.match![1]), path: path.join(dir, e.name) }))
-    .filter((c) => isComplete(c.path))
     .sort((a, b) => a.step - b.step);
+}
+
+/**
+ * Every `step-*` checkpoint in `dir`, oldest first, each fully verified (manifest, size,
+ * SHA-256); the ones that cannot be used carry the reason in `problem`. Temporaries are not listed.
+ */
+export function scanCheckpoints(dir: string): CheckpointEntry[] {
+  return stepEntries(dir).map((e) => {
+    try {
+      readVerified(e.path);
+      return e;
+    } catch (err) {
+      return { ...e, problem: (err as Error).message };
+    }
+  });
+}
+
+/**
+ * The complete checkpoints in `dir`, oldest first (manifest readable, data file of the stated
+ * size). Temporaries (`.tmp-*`) and incomplete directories are left out; the checksum is
+ * verified when a checkpoint is read (see `scanCheckpoints` for a full check with reasons).
+ */
+export function listCheckpoints(dir: string): Array<{ step: number; path: string }> {
+  return stepEntries(dir).filter((c) => isComplete(c.path));
 }
 
 /** Path of the newest complete checkpoint in `dir`, or null. */
@@ -225,22 +298,24 @@ export function latestCheckpoint(dir: string): string | null {
 /** Reads a checkpoint directory written by `writeCheckpoint`. */
 export function readCheckpoint(ckpt: string): CheckpointContents {
   checkHost();
-  const m = readManifest(ckpt);
-  const data = fs.readFileSync(path.join(ckpt, m.dataFile));
-  if (data.length !== m.dataBytes) throw new Error(`checkpoint: ${ckpt}/${m.dataFile} has ${data.length} bytes, the manifest says ${m.dataBytes}`);
+  const { m, data } = readVerified(ckpt);
   const tensors = (entries: TensorEntry[], what: string): HostTensors => {
     const out: HostTensors = {};
+    if (!Array.isArray(entries)) throw new CheckpointError(ckpt, `checkpoint ${what}: the manifest's tensor table is not a list`);
     for (const e of entries) {
-      if (e.name in out) throw new Error(`checkpoint ${what}: '${e.name}' appears twice`);
+      if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || !Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0) || !Number.isInteger(e.offset)) {
+        throw new CheckpointError(ckpt, `checkpoint ${what}: malformed tensor entry ${JSON.stringify(e)?.slice(0, 80)}`);
+      }
+      if (e.name in out) throw new CheckpointError(ckpt, `checkpoint ${what}: '${e.name}' appears twice`);
       const size = e.shape.reduce((a, b) => a * b, 1);
       const end = e.offset + 4 * size;
       if (!(e.offset >= 0 && e.offset % 4 === 0 && end <= data.length)) {
-        throw new Error(`checkpoint ${what}: '${e.name}' lies outside the data file (bytes ${e.offset}..${end} of ${data.length})`);
+        throw new CheckpointError(ckpt, `checkpoint ${what}: '${e.name}' lies outside the data file (bytes ${e.offset}..${end} of ${data.length})`);
       }
       const bytes = data.buffer.slice(data.byteOffset + e.offset, data.byteOffset + end);
       if (e.dtype === 'float32') out[e.name] = { dtype: 'float32', shape: e.shape, data: new Float32Array(bytes) };
       else if (e.dtype === 'int32') out[e.name] = { dtype: 'int32', shape: e.shape, data: new Int32Array(bytes) };
-      else throw new Error(`checkpoint ${what}: '${e.name}' has unsupported dtype ${JSON.stringify(e.dtype)}`);
+      else throw new CheckpointError(ckpt, `checkpoint ${what}: '${e.name}' has unsupported dtype ${JSON.stringify(e.dtype)}`);
     }
     return out;
   };
@@ -323,13 +398,17 @@ export function saveCheckpoint(dir: string, snap: Snapshot, opts: { keepLast?: n
  * before anything changes; an Error names the mismatching variable, slot or
  * generator. Returns the checkpoint's contents (step, config, metrics, ...).
  */
-export function restoreCheckpoint(ckpt: string, target: { model: Module; optimizer?: Optimizer; rngs?: Record<string, Rng> }): CheckpointContents {
-  const c = readCheckpoint(ckpt);
+export function restoreCheckpoint(
+  ckpt: string | CheckpointContents,
+  target: { model: Module; optimizer?: Optimizer; rngs?: Record<string, Rng> },
+): CheckpointContents {
+  const c = typeof ckpt === 'string' ? readCheckpoint(ckpt) : ckpt;
+  const where = typeof ckpt === 'string' ? ckpt : `the checkpoint of step ${c.step}`;
   for (const role of Object.keys(target.rngs ?? {})) {
     const s = c.rngs?.[role];
-    if (!s || !Array.isArray(s.s) || s.s.length !== 4) throw new Error(`checkpoint: generator '${role}' has no saved state in ${ckpt}`);
+    if (!s || !Array.isArray(s.s) || s.s.length !== 4) throw new Error(`checkpoint: generator '${role}' has no saved state in ${where}`);
   }
-  if (target.optimizer && !c.optimizer) throw new Error(`checkpoint: ${ckpt} has no optimiser state`);
+  if (target.optimizer && !c.optimizer) throw new Error(`checkpoint: ${where} has no optimiser state`);
   // Nothing changes until the weights are validated; setState validates the
   // optimiser state completely before it assigns anything.
   validateWeights(target.model, c.weights);

@@ -4,9 +4,10 @@ export { constantLr, rsqrtWarmup, cosineWarmup, inverseSqrt, polynomialDecay, ma
 export type { Schedule, ScheduleConfig } from './schedule';
 export {
   CHECKPOINT_FORMAT, CHECKPOINT_VERSION, checkpointName, writeCheckpoint, readCheckpoint, saveCheckpoint, restoreCheckpoint,
-  loadWeights, modelWeights, listCheckpoints, latestCheckpoint, removeTemporaries,
+  loadWeights, modelWeights, listCheckpoints, latestCheckpoint, removeTemporaries, scanCheckpoints, CheckpointError,
 } from './checkpoint';
-export type { CheckpointContents, Snapshot } from './checkpoint';
+export { differingKeys, describeDifference, canonicalJson } from './config-diff';
+export type { CheckpointContents, Snapshot, CheckpointEntry } from './checkpoint';
 export {
   JsonlWriter, readJsonl, repairJsonl, filterJsonl, tokenNll, crossEntropy, accuracy, meanNll, perplexity, bitsPerByte,
   nllByPosition, windowedMeans,

@@ -17,12 +17,20 @@
  * first (weights, optimiser state, step, generator states, log accumulators), so
  * an interrupted run reaches the same weights as an uninterrupted one, provided
  * `nextBatch` and `loss` draw randomness only from the generators they are given.
+ * A checkpoint made with another configuration (steps, seed, clipping, optimiser, or
+ * `cfg.config`) is refused with an Error naming the differing keys. A newest checkpoint that
+ * is corrupt (its data does not match the SHA-256 in its manifest, or it is unreadable) is
+ * moved aside to `corrupt-step-…` and the next older one is used; that fallback is a
+ * 'checkpoint-skipped' record in the metrics file and a 'warning' progress event.
  */
+import * as fs from 'fs';
+import * as path from 'path';
 import { tf, Rng, assertInt, assertNumber } from '../backend';
 import { Module } from '../nn';
 import { Optimizer, clipGradNorm, globalNorm, lossAndGrads } from './optim';
 import { Schedule } from './schedule';
-import { latestCheckpoint, restoreCheckpoint, saveCheckpoint } from './checkpoint';
+import { CheckpointError, readCheckpoint, restoreCheckpoint, saveCheckpoint, scanCheckpoints, type CheckpointContents } from './checkpoint';
+import { describeDifference, differingKeys } from './config-diff';
 import { JsonlWriter, filterJsonl } from './metrics';
 import { ProgressEvent, Throughput } from './progress';
 
@@ -166,12 +174,13 @@ export async function train<B>(cfg: TrainConfig<B>): Promise<TrainResult> {
   let step = 0;
   let resumedFrom: string | null = null;
   let tally = freshTally();
-  const latest = cfg.checkpointDir ? latestCheckpoint(cfg.checkpointDir) : null;
-  if (latest) {
-    const c = restoreCheckpoint(latest, { model, optimizer, rngs });
-    step = c.step;
+  const { contents, path: latest, skipped } = cfg.checkpointDir ? newestUsableCheckpoint(cfg.checkpointDir) : { contents: null, path: null, skipped: [] };
+  if (contents && latest) {
+    checkResumeConfig(cfg, contents, latest);
+    restoreCheckpoint(contents, { model, optimizer, rngs });
+    step = contents.step;
     resumedFrom = latest;
-    tally = restoreTally(c.metrics?.tally);
+    tally = restoreTally(contents.metrics?.tally);
   }
   let lastCheckpoint: string | null = resumedFrom;
   let savedStep = resumedFrom ? step : -1;
@@ -216,6 +225,10 @@ export async function train<B>(cfg: TrainConfig<B>): Promise<TrainResult> {
   };
 
   try {
+    for (const sk of skipped) {
+      record('checkpoint-skipped', { path: sk.path, movedTo: sk.movedTo, reason: sk.reason });
+      emit({ kind: 'warning', step, totalSteps: steps, message: `skipped checkpoint ${sk.path} (${sk.reason}); moved to ${sk.movedTo}; ${resumedFrom ? `resumed from ${resumedFrom}` : 'starting from step 0'}` });
+    }
     record('start', { resumedFrom, totalSteps: steps });
     emit({ kind: 'start', step, totalSteps: steps, resumedFrom });
     let aborted = false;
@@ -335,6 +348,48 @@ function checkMetrics(metrics: unknown): asserts metrics is Record<string, numbe
     if (RESERVED_FIELDS.includes(k)) throw new Error(`cfg.evaluate: the metric name '${k}' is reserved for the metrics record; rename it`);
     if (typeof v !== 'number') throw new Error(`cfg.evaluate: metric '${k}' must be a number, got ${typeof v}`);
   }
+}
+
+/**
+ * The newest checkpoint of `dir` that reads back intact. Newer ones that do not (corrupt data,
+ * unreadable manifest) are renamed to `corrupt-step-…` (kept for inspection, never deleted) and
+ * returned in `skipped`, newest first.
+ */
+function newestUsableCheckpoint(dir: string): {
+  contents: CheckpointContents | null;
+  path: string | null;
+  skipped: Array<{ path: string; movedTo: string; reason: string }>;
+} {
+  const skipped: Array<{ path: string; movedTo: string; reason: string }> = [];
+  for (const entry of scanCheckpoints(dir).reverse()) {
+    try {
+      return { contents: readCheckpoint(entry.path), path: entry.path, skipped };
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      const movedTo = path.join(dir, `corrupt-${path.basename(entry.path)}-${Date.now()}`);
+      fs.renameSync(entry.path, movedTo);
+      skipped.push({ path: entry.path, movedTo, reason: e.message });
+    }
+  }
+  return { contents: null, path: null, skipped };
+}
+
+/** What must match between a checkpoint and the run that resumes from it. */
+function resumeIdentity<B>(cfg: TrainConfig<B>): unknown {
+  const t = trainSettings(cfg);
+  return JSON.parse(JSON.stringify({ train: { steps: t.steps, seed: t.seed, clipNorm: t.clipNorm, optimizer: t.optimizer }, run: cfg.config ?? null }));
+}
+
+function checkResumeConfig<B>(cfg: TrainConfig<B>, c: CheckpointContents, ckpt: string): void {
+  const saved = (c.config ?? {}) as { train?: Record<string, unknown>; run?: unknown };
+  const stored = { train: { steps: saved.train?.steps, seed: saved.train?.seed, clipNorm: saved.train?.clipNorm, optimizer: saved.train?.optimizer }, run: saved.run ?? null };
+  const current = resumeIdentity(cfg);
+  const keys = differingKeys(JSON.parse(JSON.stringify(stored)), current);
+  if (keys.length === 0) return;
+  throw new Error(
+    `cfg.config: the checkpoint ${ckpt} was made with another configuration (${describeDifference(stored, current, keys)}); ` +
+      `resume with the configuration it was made with, or delete ${cfg.checkpointDir} to train from scratch`,
+  );
 }
 
 function trainSettings<B>(cfg: TrainConfig<B>): Record<string, unknown> {

@@ -30,6 +30,8 @@ export type ProgressEvent =
     })
   | (At & { kind: 'eval'; metrics: Record<string, number> })
   | (At & { kind: 'checkpoint'; path: string })
+  /** Something the run did that a reader must know of (e.g. a corrupt checkpoint skipped on resume). */
+  | (At & { kind: 'warning'; message: string })
   | (At & { kind: 'done'; aborted: boolean; elapsedSec: number });
 
 /** 72 -> "1m12s", 5 -> "5s", 3725 -> "1h02m", 0.4 -> "0s". */
@@ -91,10 +93,12 @@ export function formatProgress(ev: ProgressEvent): string {
       return [`eval step ${at}`, ...Object.entries(ev.metrics).map(([k, v]) => `${k} ${sig3(v)}`)].join(' ');
     case 'checkpoint':
       return `checkpoint step ${at} -> ${ev.path}`;
+    case 'warning':
+      return `warning at step ${at}: ${ev.message}`;
     case 'done':
       return `${ev.aborted ? 'stopped' : 'done'} at step ${at} in ${formatDuration(ev.elapsedSec)}`;
     default:
-      throw new Error(`ev.kind: expected 'start', 'step', 'eval', 'checkpoint' or 'done', got ${JSON.stringify((ev as { kind?: unknown }).kind)}`);
+      throw new Error(`ev.kind: expected 'start', 'step', 'eval', 'checkpoint', 'warning' or 'done', got ${JSON.stringify((ev as { kind?: unknown }).kind)}`);
   }
 }
 

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { tf, Rng } from '../../src/backend';
 import { Module, Linear } from '../../src/nn';
 import {
-  AdamW, latestCheckpoint, listCheckpoints, lossAndGrads, readCheckpoint, restoreCheckpoint, saveCheckpoint, writeCheckpoint,
+  AdamW, CheckpointError, latestCheckpoint, listCheckpoints, lossAndGrads, readCheckpoint, restoreCheckpoint, saveCheckpoint, scanCheckpoints, writeCheckpoint,
 } from '../../src/train';
 import { assertThrowsNaming } from '../helpers';
 import { weightsOf } from './fixtures/toy';
@@ -85,6 +85,29 @@ describe('train/checkpoint', () => {
     saveCheckpoint(dir, { step: 30, model: net, optimizer: opt });
     assert.ok(!fs.readdirSync(dir).some((n) => n.startsWith('.tmp-')), 'temporaries removed');
     assert.equal(latestCheckpoint(dir), path.join(dir, 'step-00000030'), 'the short step-40 is still skipped');
+    net.dispose();
+    opt.dispose();
+  });
+
+  it('carries the SHA-256 of its data: one flipped byte is refused by name, and scanCheckpoints reports why', () => {
+    const { net, opt } = trained(1, 3);
+    const a = saveCheckpoint(dir, { step: 1, model: net, optimizer: opt });
+    const b = saveCheckpoint(dir, { step: 2, model: net, optimizer: opt });
+    const manifest = JSON.parse(fs.readFileSync(path.join(b, 'manifest.json'), 'utf8'));
+    assert.match(manifest.dataSha256, /^[0-9a-f]{64}$/);
+    const data = path.join(b, 'data.bin');
+    const bytes = fs.readFileSync(data);
+    bytes[5] ^= 0x40; // same size: a size check alone would accept it
+    fs.writeFileSync(data, bytes);
+    assert.throws(() => readCheckpoint(b), (e: unknown) => e instanceof CheckpointError && e.path === b && /does not match the SHA-256/.test(e.message));
+    const scan = scanCheckpoints(dir);
+    assert.deepEqual(scan.map((c) => [c.step, c.problem === undefined]), [[1, true], [2, false]]);
+    assert.match(scan[1].problem!, /SHA-256/);
+    assert.equal(readCheckpoint(a).step, 1);
+    // A manifest without its checksum (version 2) is refused too.
+    delete manifest.dataSha256;
+    fs.writeFileSync(path.join(b, 'manifest.json'), JSON.stringify(manifest));
+    assert.throws(() => readCheckpoint(b), /no valid dataSha256/);
     net.dispose();
     opt.dispose();
   });

@@ -174,6 +174,47 @@ describe('train/loop', () => {
     m2.dispose();
   });
 
+  it('a corrupt newest checkpoint is moved aside and the run resumes from the one before, saying so in the metrics and progress', async () => {
+    const { w: reference } = await straight(40);
+    const ck = path.join(dir, 'ck');
+    const metricsFile = path.join(dir, 'm.jsonl');
+    const m = new ToyMLP();
+    const ac = new AbortController();
+    await run(toyConfig(m, { steps: 40, checkpointDir: ck, checkpointEvery: 10, keepCheckpoints: 3, metricsFile, signal: ac.signal, onProgress: (ev) => ev.kind === 'checkpoint' && ev.step === 20 && ac.abort() }));
+    m.dispose();
+    assert.deepEqual(listCheckpoints(ck).map((c) => c.step), [10, 20]);
+    const newest = latestCheckpoint(ck)!;
+    const data = path.join(newest, 'data.bin');
+    const bytes = fs.readFileSync(data);
+    bytes[bytes.length - 1] ^= 1;
+    fs.writeFileSync(data, bytes);
+
+    const m2 = new ToyMLP(3);
+    const events: ProgressEvent[] = [];
+    const r = await run(toyConfig(m2, { steps: 40, checkpointDir: ck, checkpointEvery: 10, keepCheckpoints: 3, metricsFile, onProgress: (ev) => events.push(ev) }));
+    assert.equal(path.basename(r.resumedFrom!), 'step-00000010', 'fell back to step 10');
+    const warning = events.find((e) => e.kind === 'warning');
+    assert.ok(warning && warning.kind === 'warning' && /skipped checkpoint .*step-00000020 .*SHA-256.*resumed from .*step-00000010/.test(warning.message), JSON.stringify(warning));
+    const skipped = readJsonl<{ kind: string; path: string; movedTo: string; reason: string }>(metricsFile).records.filter((x) => x.kind === 'checkpoint-skipped');
+    assert.equal(skipped.length, 1);
+    assert.ok(fs.existsSync(skipped[0].movedTo), 'the corrupt checkpoint is kept, under corrupt-*');
+    assert.deepEqual(weightsOf(m2), reference, 'the fallback resume still reaches the uninterrupted weights');
+    m2.dispose();
+  });
+
+  it('refuses to resume from a checkpoint made with another configuration, naming the differing keys', async () => {
+    const ck = path.join(dir, 'ck');
+    const m = new ToyMLP();
+    await run(toyConfig(m, { steps: 20, checkpointDir: ck, config: { lr: 0.01, spec: 'linear:elu+rope' } }));
+    await assert.rejects(run(toyConfig(m, { steps: 30, checkpointDir: ck, config: { lr: 0.01, spec: 'linear:elu+rope' } })), /another configuration \(train.steps 20 -> 30\)/);
+    await assert.rejects(run(toyConfig(m, { steps: 20, checkpointDir: ck, config: { lr: 0.02, spec: 'linear:elu+rope' } })), /cfg.config: .*run.lr 0.01 -> 0.02.*delete/);
+    await assert.rejects(run(toyConfig(m, { steps: 20, seed: 9, checkpointDir: ck, config: { lr: 0.01, spec: 'linear:elu+rope' } })), /train.seed/);
+    // The same configuration resumes (here: nothing left to do).
+    const r = await run(toyConfig(m, { steps: 20, checkpointDir: ck, config: { lr: 0.01, spec: 'linear:elu+rope' } }));
+    assert.equal(r.step, 20);
+    m.dispose();
+  });
+
   it('an abort from a timer is seen between steps (the loop yields to the event loop)', async () => {
     const ac = new AbortController();
     const m = new ToyMLP();
