@@ -1,6 +1,6 @@
 /** Shared assertions for the test suite. */
 import { strict as assert } from 'assert';
-import { tf, Rng } from '../src/backend';
+import { tf, Rng, nativeKernels, useNative } from '../src/backend';
 
 /** Max absolute difference between two tensors / arrays of equal size. */
 export function maxAbsDiff(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | ArrayLike<number>): number {
@@ -75,3 +75,28 @@ export const scores = (q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D => tf.matMul
 /** The same content vector at every position: [1, L, H, D]. */
 export const repeated = (rng: Rng, L: number, H: number, D: number): tf.Tensor4D =>
   tf.tile(randn(rng, [1, 1, H, D]), [1, L, 1, 1]) as tf.Tensor4D;
+
+/**
+ * Declares the test `title` once per kernel path: `[native kernels]`, which is skipped (and
+ * counted as skipped) when the native addon is not loaded, so it never passes by testing the
+ * portable path twice; and `[JavaScript kernels]`. `fn` runs with that path selected.
+ */
+export function itOnKernelPaths(title: string, fn: (native: boolean, ctx: Mocha.Context) => void | Promise<void>, timeoutMs?: number): void {
+  for (const native of [true, false]) {
+    it(`${title} [${native ? 'native kernels' : 'JavaScript kernels'}]`, async function () {
+      if (timeoutMs !== undefined) this.timeout(timeoutMs);
+      if (native && !nativeKernels()) this.skip();
+      const was = useNative(native);
+      try {
+        await fn(native, this);
+      } finally {
+        useNative(was);
+      }
+    });
+  }
+}
+
+/** For a test that compares the native kernels with another path inside one `it`: skips it (counted) when the addon is not loaded. */
+export function requireNative(ctx: Mocha.Context): void {
+  if (!nativeKernels()) ctx.skip();
+}

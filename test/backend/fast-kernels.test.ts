@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
-import { tf, Rng, useNative, nativeStatus, sinCos, nativeKernels } from '../../src/backend';
+import { tf, Rng, useNative, nativeStatus, sinCos } from '../../src/backend';
 import { copySlice } from '../../src/backend/fast-kernels';
-import { assertClose } from '../helpers';
+import { assertClose, itOnKernelPaths, requireNative } from '../helpers';
 
 /** Row-major flat index of `loc` in `shape`. */
 const flat = (loc: number[], shape: readonly number[]) => loc.reduce((acc, l, i) => acc * shape[i] + l, 0);
@@ -89,7 +89,8 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
   });
 
   for (const native of [true, false]) {
-    it(`BatchMatMul equals Σ_k a_ik b_kj for batched, transposed and broadcast operands (${native ? 'native kernels when built' : 'tfjs/XNNPACK'})`, () => {
+    it(`BatchMatMul equals Σ_k a_ik b_kj for batched, transposed and broadcast operands (${native ? 'native kernels' : 'tfjs/XNNPACK'})`, function () {
+      if (native) requireNative(this);
       const was = useNative(native);
       try {
         const rng = new Rng(3);
@@ -122,7 +123,8 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     });
   }
 
-  it('native depthwise convolution and both its gradients equal tfjs\'s kernels (1-D and 2-D filters; strided and padded cases fall back)', () => {
+  it('native depthwise convolution and both its gradients equal tfjs\'s kernels (1-D and 2-D filters; strided and padded cases fall back)', function () {
+    requireNative(this);
     const cases: Array<[number[], number[], number, 'valid' | 'same']> = [
       [[2, 1, 40, 6], [1, 7, 6, 1], 1, 'valid'],  // convSPE 1-D: one row per realization
       [[1, 9, 8, 4], [3, 2, 4, 1], 1, 'valid'],  // convSPE 2-D
@@ -184,10 +186,7 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     }
   });
 
-  it('Sum over leading axes is the sequential float32 sum of the rows (bit-exact on wasm; native kernels when built, and JavaScript)', () => {
-    for (const native of [true, false]) {
-      const was = useNative(native);
-      try {
+  itOnKernelPaths('Sum over leading axes is the sequential float32 sum of the rows (bit-exact on wasm)', () => {
         tf.tidy(() => {
           const shape = [3, 4, 5];
           const x = rnd(new Rng(7), shape);
@@ -208,21 +207,14 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
           // Other reductions are left to the backend's own kernel.
           assertClose(x.sum(2), tf.tensor(Array.from({ length: 12 }, (_, i) => [0, 1, 2, 3, 4].reduce((a, k) => a + xv[i * 5 + k], 0)), [3, 4]), 1e-5, 1e-5);
         });
-      } finally {
-        useNative(was);
-      }
-    }
   });
 
-  it('sinCos equals Math.cos / Math.sin (native when built, and JavaScript) with the gradient of tf.cos / tf.sin, without leaks', () => {
+  itOnKernelPaths('sinCos equals Math.cos / Math.sin with the gradient of tf.cos / tf.sin, without leaks', (native) => {
     const r = new Rng(31);
     const xs = r.normalArray(40000).map((v) => v * 500);  // > 2^14 elements: the native kernel splits them over its threads
     const x = tf.tensor2d(xs, [200, 200]);
     const w = tf.tensor2d(r.normalArray(40000), [200, 200]);
     const before = tf.memory().numTensors;
-    for (const native of nativeKernels() ? [true, false] : [false]) {
-      const was = useNative(native);
-      try {
         tf.tidy(() => {
           const [c, s] = sinCos(x);
           assert.deepEqual(c.shape, [200, 200]);
@@ -236,10 +228,6 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
           const want = tf.grad(loss((t) => [tf.cos(t), tf.sin(t)]))(x);
           assertClose(got, want, 1e-4, 1e-4, `gradient (${native ? 'native' : 'JavaScript'})`);
         });
-      } finally {
-        useNative(was);
-      }
-    }
     assert.equal(tf.memory().numTensors, before);
     tf.dispose([x, w]);
   });

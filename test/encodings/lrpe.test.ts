@@ -1,9 +1,9 @@
 import { strict as assert } from 'assert';
-import { tf, Rng, useNative, nativeKernels } from '../../src/backend';
+import { tf, Rng, useNative } from '../../src/backend';
 import { Lrpe, LRPE_CORES, LRPE_PS, dctMatrix, initialThetas, permutationSpectrum, type LrpeCore, type LrpeOptions, type LrpeP } from '../../src/encodings/lrpe';
 import { swapPairs } from '../../src/encodings/lrpe/ops';
 import { canFuseLrpe } from '../../src/encodings/lrpe/kernels';
-import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak } from '../helpers';
+import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak, itOnKernelPaths } from '../helpers';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers (no tensors at module scope: the backend is chosen in a root hook).
@@ -642,8 +642,8 @@ describe('encodings/lrpe', () => {
     }
   });
 
-  it('fused kernels (native C and JavaScript) equal the composed tf ops: output and the gradients of x, θ and v', function () {
-    if (!canFuseLrpe()) this.skip();
+  itOnKernelPaths('fused kernels equal the composed tf ops: output and the gradients of x, θ and v', (native, ctx) => {
+    if (!canFuseLrpe()) ctx.skip();
     const cases: Array<[Partial<LrpeOptions> & { core: LrpeCore }, { grid?: { rows: number; cols: number }; offset?: number }]> = [];
     for (const core of ALL_CORES) {
       for (const p of ALL_P) {
@@ -653,7 +653,6 @@ describe('encodings/lrpe', () => {
     }
     cases.push([{ core: 'unitary', p: 'householder-learned', theta: 'learned', headDim: 8 }, { grid: { rows: 3, cols: 4 } }]);
     cases.push([{ core: 'rotation', p: 'householder', theta: 'learned', headDim: 8 }, { grid: { rows: 3, cols: 4 }, offset: 2 }]);
-    const paths = nativeKernels() ? [true, false] : [false];
     for (const [o, enc] of cases) {
       const run = (fused: boolean, native: boolean) => withLrpe({ ...o, fused }, (m) => tf.tidy(() => {
         const was = useNative(native);
@@ -676,20 +675,21 @@ describe('encodings/lrpe', () => {
           useNative(was);
         }
       }), 5);
-      const want = run(false, true);
-      for (const native of paths) {
-        const got = run(true, native);
-        const label = `${o.core}/${o.p}/θ ${o.theta}/D ${o.headDim}${enc.grid ? '/grid' : ''} (${native ? 'native' : 'JavaScript'})`;
-        assert.equal(got.length, want.length, label);
-        const names = ['loss', 'dq', 'dk', 'theta / v'];
-        got.forEach((g, i) => assert.ok(maxAbsDiff(g, want[i]) <= 1e-4 * (1 + Math.max(...want[i].map(Math.abs))), `${label}: ${names[Math.min(i, 3)]} differs by ${maxAbsDiff(g, want[i])}`));
-      }
+      const want = run(false, native);
+      const got = run(true, native);
+      const label = `${o.core}/${o.p}/θ ${o.theta}/D ${o.headDim}${enc.grid ? '/grid' : ''} (${native ? 'native' : 'JavaScript'})`;
+      assert.equal(got.length, want.length, label);
+      const names = ['loss', 'dq', 'dk', 'theta / v'];
+      got.forEach((g, i) => assert.ok(maxAbsDiff(g, want[i]) <= 1e-4 * (1 + Math.max(...want[i].map(Math.abs))), `${label}: ${names[Math.min(i, 3)]} differs by ${maxAbsDiff(g, want[i])}`));
     }
   });
 
-  it('fused: true on a backend without the kernels throws naming the option; a non-boolean is rejected', () => {
+  it('fused: a non-boolean is rejected, naming the option', () => {
     assertThrowsNaming(() => make({ core: 'rotation', fused: 'yes' as unknown as boolean }), /fused: expected a boolean/);
-    if (canFuseLrpe()) return;
+  });
+
+  it('fused: true on a backend without the fused kernels throws naming the option', function () {
+    if (canFuseLrpe()) this.skip(); // wasm and cpu have them; this runs on other backends (webgl, tfjs-node)
     withLrpe({ core: 'rotation', fused: true }, (m) => tf.tidy(() => assertThrowsNaming(() => m.transform(features(new Rng(1), [1, 4, 1, 8])), /fused: the fused LRPE kernels exist on the wasm and cpu backends/)));
   });
 

@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import { tf, Rng, useNative, nativeKernels, nativeThreads } from '../../src/backend';
 import { SPE, SineSPE, ConvSPE, keySinusoids, sineProjectPath, MAX_CODE_FLOATS, sineSPEFeatureProject } from '../../src/encodings/spe';
 import type { QKEncoding } from '../../src/encodings/types';
-import { assertClose, assertThrowsNaming, maxAbsDiff, withBackend, assertNoLeak } from '../helpers';
+import { assertClose, assertThrowsNaming, maxAbsDiff, withBackend, assertNoLeak, itOnKernelPaths } from '../helpers';
 
 const normal = (rng: Rng, shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 const qk = (seed: number, shape: number[]) => {
@@ -75,7 +75,7 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
     });
   }
 
-  it('sineSPEFeatureProject: fused kernels (native and JavaScript) equal the composed tf ops, values and gradients (L past the re-evaluation period, at an offset)', () => {
+  itOnKernelPaths('sineSPEFeatureProject: fused kernels equal the composed tf ops, values and gradients (L past the re-evaluation period, at an offset)', (native) => {
     const [H, D, K] = [2, 3, 4];
     // B 2, L 70 (> 64: the sinusoids are re-evaluated once), R 5
     const { q, k, omega, theta, amp, gateAmp, z, weight } = sineProjectInputs(new Rng(11), 12, [2, 70, H, D, K, 5], Math.PI);
@@ -95,13 +95,11 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
     };
     tf.tidy(() => {
       const want = run(false, false);
-      for (const native of [true, false]) {
-        const got = run(true, native);
-        const label = native ? 'fused (native when built)' : 'fused (JavaScript)';
-        assertClose(got.qh, want.qh, 1e-4, 1e-4, `${label} q̂`);
-        assertClose(got.kh, want.kh, 1e-4, 1e-4, `${label} k̂`);
-        ['q', 'k', 'omega', 'theta', 'amp', 'gateAmp'].forEach((name, i) => assertClose(got.grads[i], want.grads[i], 2e-3, 1e-3, `${label} ∂/∂${name}`));
-      }
+      const got = run(true, native);
+      const label = native ? 'fused (native)' : 'fused (JavaScript)';
+      assertClose(got.qh, want.qh, 1e-4, 1e-4, `${label} q̂`);
+      assertClose(got.kh, want.kh, 1e-4, 1e-4, `${label} k̂`);
+      ['q', 'k', 'omega', 'theta', 'amp', 'gateAmp'].forEach((name, i) => assertClose(got.grads[i], want.grads[i], 2e-3, 1e-3, `${label} ∂/∂${name}`));
     });
     assertThrowsNaming(() => sineSPEFeatureProject(q, k, omega, theta, amp, null, z), /^z: /, /feature axis/);
     assertThrowsNaming(() => sineSPEFeatureProject(q, k, omega.reshape([H, K, D]), theta, amp, gateAmp, z), /^omega: /);

@@ -1,9 +1,9 @@
 import { strict as assert } from 'assert';
-import { tf, Rng, matMul2d, useNative, nativeKernels } from '../../src/backend';
+import { tf, Rng, matMul2d, nativeKernels } from '../../src/backend';
 import { fusedLayerNorm, hasFusedLayerNorm, LAYER_NORM } from '../../src/nn/layernorm-kernels';
 import { hasJsKernel } from '../../src/backend';
 import { Embedding, Linear, LayerNorm } from '../../src/nn';
-import { assertClose, assertThrowsNaming } from '../helpers';
+import { assertClose, assertThrowsNaming, itOnKernelPaths } from '../helpers';
 
 describe('nn layers', () => {
   it('Embedding: the one-hot path equals gather, forward and gradient', () => {
@@ -41,8 +41,8 @@ describe('nn layers', () => {
 });
 
 describe('nn fused LayerNorm', () => {
-  it('the fused kernels (native C and JavaScript) equal the composed tf ops: output and the gradients of x, γ, β', function () {
-    if (!hasJsKernel(LAYER_NORM)) this.skip();
+  itOnKernelPaths('the fused kernels equal the composed tf ops: output and the gradients of x, γ, β', (native, ctx) => {
+    if (!hasJsKernel(LAYER_NORM)) ctx.skip();
     const r = new Rng(21);
     const [N, F] = [2000, 37];  // N·F = 74 000 > 2^16: the native kernel splits the rows over its threads
     const big = tf.tensor2d(r.normalArray(N * F).map((v, i) => 3 * v + (i % F) * 0.1 + 5), [N, F]);
@@ -56,16 +56,9 @@ describe('nn fused LayerNorm', () => {
     const loss = (f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => f(x, g, b).mul(w).sum().add(f(x, g, b).square().sum());
     tf.tidy(() => {
       const want = [composed(big, gamma, beta), ...tf.grads(loss(composed))([big, gamma, beta])];
-      for (const native of nativeKernels() ? [true, false] : [false]) {
-        const was = useNative(native);
-        try {
-          const fused = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => fusedLayerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5);
-          const got = [fused(big, gamma, beta), ...tf.grads(loss(fused))([big, gamma, beta])];
-          ['y', '∂x', '∂γ', '∂β'].forEach((name, i) => assertClose(got[i], want[i], 2e-4, 2e-4, `${native ? 'native' : 'JavaScript'} ${name}`));
-        } finally {
-          useNative(was);
-        }
-      }
+      const fused = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => fusedLayerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5);
+      const got = [fused(big, gamma, beta), ...tf.grads(loss(fused))([big, gamma, beta])];
+      ['y', '∂x', '∂γ', '∂β'].forEach((name, i) => assertClose(got[i], want[i], 2e-4, 2e-4, `${native ? 'native' : 'JavaScript'} ${name}`));
     });
     tf.dispose([big, gamma, beta, w]);
   });
