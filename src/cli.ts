@@ -41,6 +41,8 @@ Options:
                              results go to a separate directory <scale>+key=value,...
   --format ${REPORT_FORMATS.join('|')}     report format (default table; the claims ledger: table|markdown|json)
   --results DIR              results root (default data/results, or $RPELAB_RESULTS_DIR)
+  --dry-run                  check the request and print the plan (runs planned, finished, to train),
+                             then stop without training (run)
   -h, --help                 this help
 
 Results: <results>/<experiment>/<scale>/<variant>/seed-<n>/{config.json, metrics.jsonl, summary.json, checkpoints/}.
@@ -51,19 +53,22 @@ interface Args {
   targets: string[];
   flags: Record<string, string>;
   help: boolean;
+  dryRun: boolean;
 }
 
 const FLAGS = ['scale', 'seeds', 'only', 'backend', 'format', 'set', 'results', 'jobs', 'shard'];
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { command: null, targets: [], flags: {}, help: false };
+  const out: Args = { command: null, targets: [], flags: {}, help: false, dryRun: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '-h' || a === '--help' || a === 'help') out.help = true;
+    else if (a === '--dry-run') out.dryRun = true;
     else if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-      if (!FLAGS.includes(name)) throw new Error(`unknown option '--${name}'; expected one of ${FLAGS.map((f) => `--${f}`).join(', ')}`);
+      if (!FLAGS.includes(name)) throw new Error(`unknown option '--${name}'; expected one of ${[...FLAGS, 'dry-run'].map((f) => `--${f}`).join(', ')}`);
+      if (name in out.flags) throw new Error(`option '--${name}' given twice`);
       const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
       if (value === undefined || value.startsWith('--')) throw new Error(`option '--${name}' needs a value`);
       out.flags[name] = value;
@@ -199,6 +204,15 @@ async function cmdRun(a: Args): Promise<number> {
   checkStoredConfigs(plans);
   const jobs = a.flags.jobs !== undefined ? Number(a.flags.jobs) : 1;
   if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`jobs: expected an integer >= 1, got '${a.flags.jobs}'`);
+  if (a.flags.backend !== undefined && !(BACKEND_CHOICES as readonly string[]).includes(a.flags.backend)) {
+    throw new Error(`backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${a.flags.backend}'`);
+  }
+  if (a.dryRun) {
+    const finished = plans.filter((p) => readSummary(p.dir) !== null).length;
+    print(`${plans.length} run(s) planned, ${finished} already finished, ${plans.length - finished} to train (dry run: nothing trained)`);
+    for (const p of plans) if (readSummary(p.dir) === null) print(`  ${p.experiment.name}/${p.variantName}/seed-${p.seed}  ${p.dir}`);
+    return 0;
+  }
   if (jobs > 1) return runInWorkers(a, plans.filter((p) => readSummary(p.dir) === null), jobs, plans.length);
   const backend = await initBackend(a.flags.backend);
   print(`backend: ${backend.name}${backend.notes.length ? ` (${backend.notes.join('; ')})` : ''}; native kernels: ${backend.native.active ? 'on' : `off (${backend.native.detail})`}`);

@@ -58,6 +58,23 @@ export function disposeAttentionState(state: AttentionState): void {
   else tf.dispose([state.k, state.v].filter((t): t is tf.Tensor4D => t !== null));
 }
 
+/** A spec string, or a parsed spec (checked by a round trip through its canonical string). */
+function checkedSpec(spec: unknown): AttentionSpec {
+  if (typeof spec === 'string') return parseSpec(spec);
+  if (spec === null || typeof spec !== 'object') throw new Error(`spec: expected a spec string like 'linear:elu+lrpe' or a parsed AttentionSpec, got ${String(spec)}`);
+  let canonical: string;
+  try {
+    canonical = formatSpec(spec as AttentionSpec);
+  } catch (e) {
+    throw new Error(`spec: not a parsed AttentionSpec (${(e as Error).message})`);
+  }
+  const parsed = parseSpec(canonical);
+  const sorted = (x: unknown): string =>
+    JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+  if (sorted(parsed) !== sorted(spec)) throw new Error(`spec: not a valid AttentionSpec (fields the spec string '${canonical}' does not carry); pass parseSpec('${canonical}')`);
+  return parsed;
+}
+
 export class AttentionLayer extends Module {
   readonly spec: AttentionSpec;
   readonly numHeads: number;
@@ -80,32 +97,40 @@ export class AttentionLayer extends Module {
     this.model = opts.model;
     this.numHeads = opts.numHeads;
     this.headDim = opts.model / opts.numHeads;
-    this.spec = typeof opts.spec === 'string' ? parseSpec(opts.spec) : opts.spec;
-    const rng = opts.rng ?? new Rng(0);
-    this.rng = rng.fork('draws');
-    this.qkv = this.addModule('qkv', new Linear(this.model, 3 * this.model, { rng: rng.fork('qkv') }));
-    this.out = this.addModule('out', new Linear(this.model, this.model, { rng: rng.fork('out') }));
+    this.spec = checkedSpec(opts.spec);
+    if (opts.maxLength !== undefined) assertInt(opts.maxLength, 'maxLength');
+    if (opts.rng !== undefined && !(opts.rng instanceof Rng)) throw new Error(`rng: expected an Rng, got ${String(opts.rng)}`);
+    // Anything built before a bad argument is found is disposed before the error leaves.
+    try {
+      const rng = opts.rng ?? new Rng(0);
+      this.rng = rng.fork('draws');
+      this.qkv = this.addModule('qkv', new Linear(this.model, 3 * this.model, { rng: rng.fork('qkv') }));
+      this.out = this.addModule('out', new Linear(this.model, this.model, { rng: rng.fork('out') }));
 
-    // Per-head size through the pipeline: projection -> pre encoding -> feature map -> post encoding.
-    const enc = this.spec.encoding;
-    const def = enc ? getEncoding(enc.name) : null;
-    const ctx = (headDim: number): EncodingContext => ({ numHeads: this.numHeads, headDim, maxLength: opts.maxLength, rng: rng.fork('encoding') });
-    let dim = this.headDim;
-    if (def && def.role === 'bias') {
-      this.relBias = this.addModule('relbias', def.build(enc!.args, ctx(dim)) as RelativePositionBias);
-    } else if (def && def.stage === 'pre') {
-      this.preEncoding = this.addModule('encoding', def.build(enc!.args, ctx(dim)) as QKEncoding);
-      dim = this.preEncoding.outputDim(dim);
+      // Per-head size through the pipeline: projection -> pre encoding -> feature map -> post encoding.
+      const enc = this.spec.encoding;
+      const def = enc ? getEncoding(enc.name) : null;
+      const ctx = (headDim: number): EncodingContext => ({ numHeads: this.numHeads, headDim, maxLength: opts.maxLength, rng: rng.fork('encoding') });
+      let dim = this.headDim;
+      if (def && def.role === 'bias') {
+        this.relBias = this.addModule('relbias', def.build(enc!.args, ctx(dim)) as RelativePositionBias);
+      } else if (def && def.stage === 'pre') {
+        this.preEncoding = this.addModule('encoding', def.build(enc!.args, ctx(dim)) as QKEncoding);
+        dim = this.preEncoding.outputDim(dim);
+      }
+      if (this.spec.kind === 'softmax') this.featureMap = null;
+      else if (this.spec.kind === 'performer') {
+        this.featureMap = this.addModule('favor', new FavorPlus({ dim, numFeatures: this.spec.numFeatures, rng: rng.fork('favor') }));
+      } else this.featureMap = featureMapFromName(this.spec.featureMap === 'elu' ? 'elu+1' : this.spec.featureMap);
+      if (this.featureMap) dim = this.featureMap.outputDim(dim);
+      if (def && def.role === 'qk' && def.stage !== 'pre') {
+        this.postEncoding = this.addModule('encoding', def.build(enc!.args, ctx(dim)) as QKEncoding);
+      }
+      if (this.spec.normalize === 'layernorm' && this.spec.kind !== 'softmax') this.norm = this.addModule('norm', new LayerNorm(this.model));
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
-    if (this.spec.kind === 'softmax') this.featureMap = null;
-    else if (this.spec.kind === 'performer') {
-      this.featureMap = this.addModule('favor', new FavorPlus({ dim, numFeatures: this.spec.numFeatures, rng: rng.fork('favor') }));
-    } else this.featureMap = featureMapFromName(this.spec.featureMap === 'elu' ? 'elu+1' : this.spec.featureMap);
-    if (this.featureMap) dim = this.featureMap.outputDim(dim);
-    if (def && def.role === 'qk' && def.stage !== 'pre') {
-      this.postEncoding = this.addModule('encoding', def.build(enc!.args, ctx(dim)) as QKEncoding);
-    }
-    if (this.spec.normalize === 'layernorm' && this.spec.kind !== 'softmax') this.norm = this.addModule('norm', new LayerNorm(this.model));
   }
 
   /** The canonical spec string of this layer. */
