@@ -125,10 +125,10 @@ interface Ctor {
 }
 
 const CTORS: Ctor[] = [
-  { name: 'Lrpe', base: () => ({ headDim: 8, core: 'rotation', p: 'householder', theta: 'fixed', maxPositions: 16, base: 10000, rng: new Rng(1), fused: false }), make: (o) => new Lrpe(o as never) },
+  { name: 'Lrpe', base: () => ({ headDim: 8, core: 'rotation', p: 'householder', theta: 'fixed', base: 10000, rng: new Rng(1), fused: false }), make: (o) => new Lrpe(o as never) },
   { name: 'SPE', base: () => ({ variant: 'sine', numHeads: 2, headDim: 4, numRealizations: 8, numSines: 3, kernelSize: 5, ndim: 1, gated: true, rng: new Rng(1) }), make: (o) => new SPE(o as never) },
   { name: 'RoPE', base: () => ({ headDim: 8, base: 10000, layout: 'split-half' }), make: (o) => new RoPE(o as never) },
-  { name: 'PermuteFormer', base: () => ({ headDim: 8, numHeads: 2, maxPositions: 16, rng: new Rng(1) }), make: (o) => new PermuteFormer(o as never) },
+  { name: 'PermuteFormer', base: () => ({ headDim: 8, numHeads: 2, rng: new Rng(1) }), make: (o) => new PermuteFormer(o as never) },
   { name: 'RelativePositionBias', base: () => ({ numHeads: 2, maxDistance: 8, bidirectional: true, rng: new Rng(1), std: 0.02 }), make: (o) => new RelativePositionBias(o as never) },
   { name: 'SinusoidalAPE', base: () => ({ model: 8, maxLength: 16, base: 10000 }), make: (o) => new SinusoidalAPE(o as never) },
   { name: 'LearnedAPE', base: () => ({ model: 8, maxLength: 16, rng: new Rng(1), std: 0.02 }), make: (o) => new LearnedAPE(o as never) },

@@ -14,7 +14,7 @@
  *     -> merge heads -> LayerNorm (when normalize = 'layernorm') -> output projection
  */
 import { tf, Rng, assertRank, assertInt, assertDim } from '../backend';
-import { Module, Linear, LayerNorm } from '../nn';
+import { Module, Linear, LayerNorm, MAX_TENSOR_SIZE } from '../nn';
 import type { QKEncoding, EncodeOptions } from '../encodings/types';
 import { getEncoding, type EncodingContext } from '../encodings/registry';
 import type { RelativePositionBias } from '../encodings/relative-bias';
@@ -93,6 +93,7 @@ export class AttentionLayer extends Module {
     super();
     assertInt(opts.model, 'model');
     assertInt(opts.numHeads, 'numHeads');
+    if (3 * opts.model * opts.model > MAX_TENSOR_SIZE) throw new Error(`model: the q/k/v projection of width ${opts.model} would hold 3 x ${opts.model}² values; a tensor holds at most ${MAX_TENSOR_SIZE}`);
     if (opts.model % opts.numHeads !== 0) throw new Error(`numHeads: model (${opts.model}) must be divisible by numHeads (${opts.numHeads})`);
     this.model = opts.model;
     this.numHeads = opts.numHeads;
@@ -111,11 +112,19 @@ export class AttentionLayer extends Module {
       const enc = this.spec.encoding;
       const def = enc ? getEncoding(enc.name) : null;
       const ctx = (headDim: number): EncodingContext => ({ numHeads: this.numHeads, headDim, maxLength: opts.maxLength, rng: rng.fork('encoding') });
+      // An encoding that refuses the layer's sizes: say which layer sizes led there.
+      const build = (headDim: number) => {
+        try {
+          return def!.build(enc!.args, ctx(headDim));
+        } catch (e) {
+          throw new Error(`spec: ${enc!.name} on ${this.numHeads} heads of ${headDim} features (model ${this.model} / numHeads ${this.numHeads}${headDim !== this.headDim ? ', after the feature map' : ''}): ${(e as Error).message}`);
+        }
+      };
       let dim = this.headDim;
       if (def && def.role === 'bias') {
-        this.relBias = this.addModule('relbias', def.build(enc!.args, ctx(dim)) as RelativePositionBias);
+        this.relBias = this.addModule('relbias', build(dim) as RelativePositionBias);
       } else if (def && def.stage === 'pre') {
-        this.preEncoding = this.addModule('encoding', def.build(enc!.args, ctx(dim)) as QKEncoding);
+        this.preEncoding = this.addModule('encoding', build(dim) as QKEncoding);
         dim = this.preEncoding.outputDim(dim);
       }
       if (this.spec.kind === 'softmax') this.featureMap = null;
@@ -124,7 +133,7 @@ export class AttentionLayer extends Module {
       } else this.featureMap = featureMapFromName(this.spec.featureMap === 'elu' ? 'elu+1' : this.spec.featureMap);
       if (this.featureMap) dim = this.featureMap.outputDim(dim);
       if (def && def.role === 'qk' && def.stage !== 'pre') {
-        this.postEncoding = this.addModule('encoding', def.build(enc!.args, ctx(dim)) as QKEncoding);
+        this.postEncoding = this.addModule('encoding', build(dim) as QKEncoding);
       }
       if (this.spec.normalize === 'layernorm' && this.spec.kind !== 'softmax') this.norm = this.addModule('norm', new LayerNorm(this.model));
     } catch (e) {

@@ -64,11 +64,6 @@ export interface LrpeOptions {
   p?: LrpeP;
   /** Default 'fixed'. 'learned' is not available for the permutation core (it has no θ). */
   theta?: 'fixed' | 'learned';
-  /**
-   * Positions the permutation core accepts, 0..maxPositions−1 (default 512): the reference
-   * code's Π^s table size. Longer sequences throw, naming length and maxPositions.
-   */
-  maxPositions?: number;
   /** Frequency base (default 10000). */
   base?: number;
   /** Draws the Householder vector and π (default new Rng(0)). */
@@ -97,7 +92,6 @@ export class Lrpe extends Module implements QKEncoding {
   readonly core: LrpeCore;
   readonly p: LrpeP;
   readonly theta: 'fixed' | 'learned';
-  readonly maxPositions: number;
   readonly base: number;
   /** null: fused when the active backend has the kernels, decided per call. */
   readonly fused: boolean | null;
@@ -112,7 +106,7 @@ export class Lrpe extends Module implements QKEncoding {
 
   /**
    * @param opts see `LrpeOptions`. Throws, naming the option, on an unknown core / p / theta,
-   *   a non-integer headDim or maxPositions, a non-positive base, theta 'learned' with the
+   *   a non-integer headDim, a non-positive base, theta 'learned' with the
    *   permutation core, and headDim < 2 for the rotation and mixed cores (they rotate pairs;
    *   an odd headDim is fine: the last feature is left as it is).
    */
@@ -124,8 +118,6 @@ export class Lrpe extends Module implements QKEncoding {
     this.core = assertOneOf(opts.core, LRPE_CORES, 'core');
     this.p = assertOneOf(opts.p ?? 'householder', LRPE_PS, 'p');
     this.theta = assertOneOf(opts.theta ?? 'fixed', LRPE_THETAS, 'theta');
-    this.maxPositions = opts.maxPositions ?? 512;
-    assertInt(this.maxPositions, 'maxPositions');
     this.base = opts.base ?? 10000;
     assertNumber(this.base, 'base', { positive: true });
     if (opts.fused !== undefined && typeof opts.fused !== 'boolean') throw new Error(`fused: expected a boolean, got ${JSON.stringify(opts.fused)}`);
@@ -239,11 +231,6 @@ export class Lrpe extends Module implements QKEncoding {
       if (n < 2) {
         throw new Error(`grid: the ${this.core} core with headDim ${this.headDim} has ${n} frequency channel(s); a 2-D grid needs at least 2 (one per axis), so a larger headDim`);
       }
-    }
-    if (this.core === 'permutation' && offset + length > this.maxPositions) {
-      throw new Error(
-        `length: offset + length = ${offset} + ${length} = ${offset + length} exceeds maxPositions = ${this.maxPositions} (the permutation core's position range, the reference code's Π^s table size); construct Lrpe with a larger maxPositions`,
-      );
     }
     return offset;
   }

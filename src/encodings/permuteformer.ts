@@ -6,8 +6,9 @@
  *   y_s = Π^s x_s,   (Π x)_i = x_{π(i)},   so   (Π^s q)·(Π^t k) = q^T Π^{t−s} k,
  *
  * which depends on positions only through t − s (and is periodic in the order of π).
- * As in the LRPE baseline code, one π of the head dimensions is shared by all heads,
- * and Π^s is read from a table precomputed for positions 0 .. maxPositions−1.
+ * As in the LRPE baseline code, one π of the head dimensions is shared by all heads. The
+ * reference code reads Π^s from a table for positions 0..511; here Π^s is computed for the
+ * positions of each call from the cycles of π, so any length and offset work.
  *
  * The "-p" variant multiplies scores by a per-head decay r_h^(s−t) (query s, key t ≤ s
  * in causal attention; r_h^|s−t| when bidirectional), r_h = sigmoid(3h/H + 2). The
@@ -22,15 +23,16 @@ import type { EncodeOptions, QKEncoding } from './types';
 import { checkQK } from './check';
 
 /**
- * Powers of a permutation: row s of the result is π^s, i.e. idx_0 = identity and
- * idx_(s+1) = idx_s[π] (π applied s times); with `inverse`, row s is π^(−s).
+ * Powers of a permutation: row r of the result is π^(offset + r), i.e. idx_0 = identity and
+ * idx_(s+1) = idx_s[π] (π applied s times); with `inverse`, row r is π^(−(offset + r)).
  * Computed in closed form from the cycles of π: if i sits at place p of a cycle c of length n,
- * π^k(i) = c[(p + k) mod n].
+ * π^k(i) = c[(p + k) mod n], so any position is exact, with no table of positions.
  * perm: a permutation of 0..d−1 -> int32 [count, d].
  */
-export function permutationPowers(perm: ArrayLike<number>, count: number, inverse = false): tf.Tensor2D {
+export function permutationPowers(perm: ArrayLike<number>, count: number, inverse = false, offset = 0): tf.Tensor2D {
   const d = perm.length;
   assertInt(count, 'count');
+  assertInt(offset, 'offset', 0);
   const hit = new Uint8Array(d);
   for (let i = 0; i < d; i++) {
     const v = perm[i];
@@ -57,12 +59,17 @@ export function permutationPowers(perm: ArrayLike<number>, count: number, invers
     }
     for (let m = first; m < n; m++) size[order[m]] = n - first;
   }
-  return tf.tidy(() => {
-    // Exponents 0, ±1, ±2, ...; tf.mod is a floor mod, so negative exponents wrap to [0, n).
-    const s = (inverse ? tf.range(0, -count, -1, 'int32') : tf.range(0, count, 1, 'int32')).reshape([count, 1]);
-    const at = s.add(tf.tensor1d(place, 'int32')).mod(tf.tensor1d(size, 'int32')).add(tf.tensor1d(start, 'int32'));
-    return tf.gather(tf.tensor1d(order, 'int32'), at).as2D(count, d);
-  });
+  // Host arithmetic: (place + k) mod n with k reduced mod n first, exact at any position.
+  const out = new Int32Array(count * d);
+  for (let r = 0; r < count; r++) {
+    const k = offset + r;
+    for (let i = 0; i < d; i++) {
+      const n = size[i];
+      const shift = (inverse ? n - (k % n) : k % n) % n;
+      out[r * d + i] = order[start[i] + ((place[i] + shift) % n)];
+    }
+  }
+  return tf.tensor2d(out, [count, d], 'int32');
 }
 
 /**
@@ -90,30 +97,22 @@ export class PermuteFormer extends Module implements QKEncoding {
   readonly preservesPositivity = true;
   readonly headDim: number;
   readonly numHeads: number;
-  readonly maxPositions: number;
-  /** int32 [maxPositions, headDim] buffer: row s is π^s. Row 1 is π. */
-  readonly index: tf.Variable;
-  /** int32 [maxPositions, headDim] buffer: row s is π^(−s), the backward pass of Π^s. */
-  readonly inverseIndex: tf.Variable;
+  /** int32 [headDim] buffer: π itself. Π^s for any position s is computed from its cycles (no table of positions). */
+  readonly pi: tf.Variable;
 
   /**
    * @param opts.headDim per-head size d (π permutes 0..d−1)
    * @param opts.numHeads H (one decay per head; π is shared by all heads)
-   * @param opts.maxPositions rows of the Π^s table (default 512, as in the reference code)
    * @param opts.rng draws π (default new Rng(0))
    */
-  constructor(opts: { headDim: number; numHeads: number; maxPositions?: number; rng?: Rng }) {
+  constructor(opts: { headDim: number; numHeads: number; rng?: Rng }) {
     super();
     assertInt(opts.headDim, 'headDim');
     assertInt(opts.numHeads, 'numHeads');
-    const maxPositions = opts.maxPositions ?? 512;
-    assertInt(maxPositions, 'maxPositions');
+    if (opts.rng !== undefined && !(opts.rng instanceof Rng)) throw new Error(`rng: expected an Rng, got ${String(opts.rng)}`);
     this.headDim = opts.headDim;
     this.numHeads = opts.numHeads;
-    this.maxPositions = maxPositions;
-    const perm = (opts.rng ?? new Rng(0)).permutation(this.headDim);
-    this.index = this.addBuffer('index', permutationPowers(perm, maxPositions));
-    this.inverseIndex = this.addBuffer('inverseIndex', permutationPowers(perm, maxPositions, true));
+    this.pi = this.addBuffer('pi', tf.tensor1d(Int32Array.from((opts.rng ?? new Rng(0)).permutation(this.headDim)), 'int32'));
   }
 
   /** PermuteFormer keeps the size: outputDim(d) = d. */
@@ -131,11 +130,6 @@ export class PermuteFormer extends Module implements QKEncoding {
     const offset = opts.offset ?? 0;
     assertInt(offset, 'offset', 0);
     const [B, L, H, D] = q.shape;
-    if (offset + L > this.maxPositions) {
-      throw new Error(
-        `q: expected offset + length <= maxPositions = ${this.maxPositions}, got offset ${offset} + length ${L} = ${offset + L}`,
-      );
-    }
     if (L * H * D > 2 ** 24) {
       throw new Error(`q: expected length * heads * headDim <= 2^24 (float32 index arithmetic), got ${L} * ${H} * ${D} = ${L * H * D}`);
     }
@@ -143,10 +137,10 @@ export class PermuteFormer extends Module implements QKEncoding {
       // Flat index into one sequence [L*H*D]: element (s, h, i) reads (s, h, π^s(i)), i.e.
       // (s·H + h)·D + π^s(i). Built in float32 (exact below 2^24; wasm broadcasts int32 slowly).
       const rows = tf.range(0, L * H * D, D, 'float32').reshape([L, H, 1]);
-      const flat = (table: tf.Variable) =>
-        rows.add(table.slice([offset, 0], [L, D]).toFloat().reshape([L, 1, D])).reshape([L * H * D]).toInt() as tf.Tensor1D;
-      const forward = flat(this.index);
-      const backward = flat(this.inverseIndex);
+      const pi = this.pi.dataSync();
+      const flat = (powers: tf.Tensor2D) => rows.add(powers.toFloat().reshape([L, 1, D])).reshape([L * H * D]).toInt() as tf.Tensor1D;
+      const forward = flat(permutationPowers(pi, L, false, offset));
+      const backward = flat(permutationPowers(pi, L, true, offset));
       const permute = (x: tf.Tensor4D) => permuteColumns(x.reshape([B, L * H * D]), forward, backward).reshape([B, L, H, D]) as tf.Tensor4D;
       return [permute(q), permute(k)];
     });

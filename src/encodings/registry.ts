@@ -158,7 +158,6 @@ registerEncoding({
     { name: 'core', type: 'choice', choices: LRPE_CORES, default: 'rotation', doc: 'Λ: rotation | mixed | permutation | unitary' },
     { name: 'p', type: 'choice', choices: LRPE_PS, default: 'householder', doc: 'P: the shared orthogonal basis change' },
     { name: 'theta', type: 'choice', choices: ['fixed', 'learned'], default: 'fixed', doc: 'θ fixed at 10000^(-2k/e) or learned from it' },
-    { name: 'maxPositions', type: 'int', aliases: ['max'], min: 1, default: 512, doc: 'permutation table size' },
   ],
   build: (a, ctx) =>
     new Lrpe({
@@ -166,7 +165,6 @@ registerEncoding({
       core: a.core as LrpeCore,
       p: a.p as LrpeP,
       theta: a.theta as 'fixed' | 'learned',
-      maxPositions: Math.max(a.maxPositions as number, ctx.maxLength ?? 0),
       rng: ctx.rng,
     }),
 });
@@ -210,14 +208,8 @@ registerEncoding({
   role: 'qk',
   stage: 'post',
   doc: 'PermuteFormer (Chen 2021): Π^s on q and k with a per-head decay r^(s-t) inside attention',
-  params: [{ name: 'maxPositions', type: 'int', aliases: ['max'], min: 1, default: 512, doc: 'permutation table size' }],
-  build: (a, ctx) =>
-    new PermuteFormer({
-      headDim: ctx.headDim,
-      numHeads: ctx.numHeads,
-      maxPositions: Math.max(a.maxPositions as number, ctx.maxLength ?? 0),
-      rng: ctx.rng,
-    }),
+  params: [],
+  build: (_a, ctx) => new PermuteFormer({ headDim: ctx.headDim, numHeads: ctx.numHeads, rng: ctx.rng }),
 });
 
 registerEncoding({

@@ -74,6 +74,9 @@ function makePlan(dim: number, base: number, layout: RopeLayout, axes: 1 | 2): R
   return { quarterTurn, frequencies };
 }
 
+/** Largest per-head size RoPE accepts (its quarter-turn matrix is headDim² floats: 64 MiB at 4096). */
+export const ROPE_MAX_HEAD_DIM = 4096;
+
 export class RoPE extends Module implements QKEncoding {
   readonly kind = 'rope';
   readonly stage = 'post' as const;
@@ -94,6 +97,8 @@ export class RoPE extends Module implements QKEncoding {
     super();
     assertInt(opts.headDim, 'headDim');
     if (opts.headDim % 2 !== 0) throw new Error(`headDim: RoPE rotates pairs of dimensions, so expected an even integer, got ${opts.headDim}`);
+    // The rotation is applied as x cos + (J x) sin with a dense d x d quarter turn J (one matMul on wasm).
+    if (opts.headDim > ROPE_MAX_HEAD_DIM) throw new Error(`headDim: RoPE builds a headDim x headDim quarter-turn matrix; expected headDim <= ${ROPE_MAX_HEAD_DIM}, got ${opts.headDim}`);
     const base = opts.base ?? 10000;
     assertNumber(base, 'base', { positive: true });
     this.headDim = opts.headDim;

@@ -81,10 +81,15 @@ export class Block extends Module {
 
   constructor(private readonly cfg: TransformerConfig, rng: Rng) {
     super();
-    this.ln1 = this.addModule('ln1', new LayerNorm(cfg.model));
-    this.attn = this.addModule('attn', new AttentionLayer({ model: cfg.model, numHeads: cfg.numHeads, spec: cfg.attention, maxLength: cfg.maxLength, rng: rng.fork('attn') }));
-    this.ln2 = this.addModule('ln2', new LayerNorm(cfg.model));
-    this.ffn = this.addModule('ffn', new FeedForward(cfg.model, cfg.hidden, cfg.activation ?? 'relu', rng.fork('ffn')));
+    try {
+      this.ln1 = this.addModule('ln1', new LayerNorm(cfg.model));
+      this.attn = this.addModule('attn', new AttentionLayer({ model: cfg.model, numHeads: cfg.numHeads, spec: cfg.attention, maxLength: cfg.maxLength, rng: rng.fork('attn') }));
+      this.ln2 = this.addModule('ln2', new LayerNorm(cfg.model));
+      this.ffn = this.addModule('ffn', new FeedForward(cfg.model, cfg.hidden, cfg.activation ?? 'relu', rng.fork('ffn')));
+    } catch (e) {
+      this.dispose(); // the parts built before the one that refused
+      throw e;
+    }
   }
 
   apply(x: tf.Tensor3D, opts: ForwardOptions & { causal: boolean; offset?: number; layerRng?: Rng }): tf.Tensor3D {
@@ -119,15 +124,21 @@ export class Transformer extends Module {
   constructor(readonly config: TransformerConfig) {
     super();
     validateConfig(config);
-    const rng = new Rng(config.seed);
-    // fairseq's convention (the LRPE LM; the SPE music model also scales by √model): table ~ N(0, 1/model),
-    // looked up and multiplied by √model, so a token's embedding has unit-size entries like a
-    // sinusoidal APE added to it; the tied output projection uses the table unscaled.
-    this.embed = this.addModule('embed', new Embedding(config.vocabSize, config.model, { rng: rng.fork('embed'), std: 1 / Math.sqrt(config.model) }));
-    const ape = buildAbsoluteEncoding(config.ape, config.model, config.maxLength, rng.fork('ape'));
-    this.ape = ape ? this.addModule('ape', ape) : null;
-    this.blocks = Array.from({ length: config.numLayers }, (_, i) => this.addModule(`blocks.${i}`, new Block(config, rng.fork(`block${i}`))));
-    this.lnf = this.addModule('lnf', new LayerNorm(config.model));
+    // A part that refuses the configuration disposes the parts built before it.
+    try {
+      const rng = new Rng(config.seed);
+      // fairseq's convention (the LRPE LM; the SPE music model also scales by √model): table ~ N(0, 1/model),
+      // looked up and multiplied by √model, so a token's embedding has unit-size entries like a
+      // sinusoidal APE added to it; the tied output projection uses the table unscaled.
+      this.embed = this.addModule('embed', new Embedding(config.vocabSize, config.model, { rng: rng.fork('embed'), std: 1 / Math.sqrt(config.model) }));
+      const ape = buildAbsoluteEncoding(config.ape, config.model, config.maxLength, rng.fork('ape'));
+      this.ape = ape ? this.addModule('ape', ape) : null;
+      this.blocks = Array.from({ length: config.numLayers }, (_, i) => this.addModule(`blocks.${i}`, new Block(config, rng.fork(`block${i}`))));
+      this.lnf = this.addModule('lnf', new LayerNorm(config.model));
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
   }
 
   /** The generator each layer draws its codes from on this call. */

@@ -1,5 +1,5 @@
 export { Module } from './module';
-export { Linear, LayerNorm, Embedding, FeedForward, gelu, glorotUniform, normalInit } from './layers';
+export { Linear, LayerNorm, Embedding, FeedForward, gelu, glorotUniform, normalInit, MAX_TENSOR_SIZE } from './layers';
 export { dropout } from './dropout';
 export type { LinearOptions } from './layers';
 export { tokenNll, crossEntropy, maskedMean, checkTargets } from './losses';

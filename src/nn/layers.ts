@@ -26,6 +26,9 @@ export interface LinearOptions {
 }
 
 /** y = x W + b. x: [..., inFeatures] -> [..., outFeatures]. Computed as one 2-D matmul. */
+/** Most values one float32 tensor can hold here (a typed array of 2^31 − 1 elements at most; wasm memory is 4 GiB). */
+export const MAX_TENSOR_SIZE = 2 ** 30;
+
 export class Linear extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
@@ -33,6 +36,9 @@ export class Linear extends Module {
     super();
     assertInt(inFeatures, 'inFeatures');
     assertInt(outFeatures, 'outFeatures');
+    if (inFeatures * outFeatures > MAX_TENSOR_SIZE) {
+      throw new Error(`outFeatures: a ${inFeatures} x ${outFeatures} weight has ${inFeatures * outFeatures} values; a tensor holds at most ${MAX_TENSOR_SIZE}`);
+    }
     const rng = opts.rng ?? new Rng(0);
     const init = opts.init ?? 'glorot';
     this.weight = this.addParameter(

@@ -9,7 +9,7 @@ describe('attention spec strings', () => {
     assert.equal(s.kind, 'linear');
     assert.equal(s.featureMap, 'elu');
     assert.equal(s.normalize, 'layernorm', 'LRPE drops the denominator for LayerNorm, as the final code');
-    assert.deepEqual(s.encoding, { name: 'lrpe', args: { core: 'unitary', p: 'householder', theta: 'learned', maxPositions: 512 } });
+    assert.deepEqual(s.encoding, { name: 'lrpe', args: { core: 'unitary', p: 'householder', theta: 'learned' } });
   });
 
   it('parses the SPE example with aliases and flags', () => {

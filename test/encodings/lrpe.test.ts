@@ -193,7 +193,7 @@ describe('encodings/lrpe', () => {
   it('offset-only dependence: constant content gives a Toeplitz score matrix A[s, t] = a(t − s) (§5.2)', () => {
     const L = 10;
     for (const core of ALL_CORES) {
-      withLrpe({ core, maxPositions: 64 }, (m) => {
+      withLrpe({ core }, (m) => {
         tf.tidy(() => {
           const rng = new Rng(21);
           const a = scores(...m.encode(repeated(rng, L, 1, 8), repeated(rng, L, 1, 8))).arraySync()[0][0];
@@ -456,7 +456,7 @@ describe('encodings/lrpe', () => {
 
     it('Π^s x equals the s-fold composition of π (even and odd headDim)', () => {
       for (const d of [D, 7]) {
-        withLrpe({ core: 'permutation', p: 'identity', headDim: d, maxPositions: 40 }, (m) => {
+        withLrpe({ core: 'permutation', p: 'identity', headDim: d }, (m) => {
           const pi = piOf(m);
           assert.deepEqual([...pi].sort(), Array.from({ length: d }, (_, i) => i), 'π is a permutation');
           tf.tidy(() => {
@@ -712,7 +712,6 @@ describe('encodings/lrpe', () => {
     assertThrowsNaming(() => make({ core: 'rotation', headDim: 1 }), /headDim: .*rotates pairs.*got 1/);
     assertThrowsNaming(() => make({ core: 'mixed', headDim: 1 }), /headDim: .*got 1/);
     assertThrowsNaming(() => make({ core: 'unitary', headDim: 2.5 }), /headDim: expected an integer/);
-    assertThrowsNaming(() => make({ core: 'permutation', maxPositions: 0 }), /maxPositions: expected an integer >= 1/);
     assertThrowsNaming(() => make({ core: 'rotation', base: -1 }), /base: expected a finite number > 0/);
     withLrpe({ core: 'rotation' }, (m) => {
       tf.tidy(() => {
@@ -727,12 +726,8 @@ describe('encodings/lrpe', () => {
         assertThrowsNaming(() => m.transform(q, { grid: { rows: 0, cols: 3 } }), /grid.rows: expected an integer/);
       });
     });
-    withLrpe({ core: 'permutation', maxPositions: 8 }, (m) => {
+    withLrpe({ core: 'permutation' }, (m) => {
       tf.tidy(() => {
-        const q = randn(new Rng(1), [1, 6, 2, 8]);
-        assert.equal(m.transform(q, { offset: 2 }).shape[1], 6); // 2 + 6 = 8 rows fit
-        assertThrowsNaming(() => m.transform(q, { offset: 3 }), /length: .*= 9 exceeds maxPositions = 8/);
-        assertThrowsNaming(() => m.encode(randn(new Rng(1), [1, 9, 2, 8]), randn(new Rng(1), [1, 9, 2, 8])), /length/, /maxPositions/);
         assertThrowsNaming(() => m.transform(randn(new Rng(1), [1, 4, 2, 8]), { grid: { rows: 2, cols: 2 } }), /grid: the permutation core has no 2-D form/);
       });
     });

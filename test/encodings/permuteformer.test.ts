@@ -7,16 +7,20 @@ import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak, randn, score
 
 
 
-/** Rows of the Π^s table as plain arrays. */
-const powersOf = (pf: PermuteFormer) => pf.index.arraySync() as number[][];
+/** Rows π^offset .. π^(offset+count−1) as plain arrays. */
+const powersOf = (pf: PermuteFormer, count: number, offset = 0) => permutationPowers(pf.pi.dataSync(), count, false, offset).arraySync() as number[][];
 
 describe('encodings/permuteformer', () => {
   it('Π^s equals the s-fold composition of π (idx_0 = identity, idx_(s+1) = idx_s[π])', () => {
-    const pf = new PermuteFormer({ headDim: 16, numHeads: 2, maxPositions: 40, rng: new Rng(1) });
-    const rows = powersOf(pf);
-    assert.equal(pf.index.dtype, 'int32');
-    assert.deepEqual(pf.index.shape, [40, 16]);
-    assert.equal(pf.index.trainable, false);
+    const pf = new PermuteFormer({ headDim: 16, numHeads: 2, rng: new Rng(1) });
+    const rows = powersOf(pf, 40);
+    assert.equal(pf.pi.dtype, 'int32');
+    assert.deepEqual(pf.pi.shape, [16]);
+    assert.equal(pf.pi.trainable, false);
+    // Any window of positions, however far, is the same closed form (no table of positions).
+    assert.deepEqual(powersOf(pf, 5, 35), rows.slice(35, 40));
+    const inv = permutationPowers(pf.pi.dataSync(), 40, true).arraySync() as number[][];
+    for (let s = 0; s < 40; s++) assert.deepEqual(rows[s].map((_, i) => rows[s][inv[s][i]]), rows[0], `π^s ∘ π^(−s) = identity at s = ${s}`);
     assert.deepEqual(rows[0], Array.from({ length: 16 }, (_, i) => i));
     const pi = rows[1];
     assert.deepEqual([...pi].sort((a, b) => a - b), rows[0], 'row 1 is a permutation');
@@ -45,8 +49,8 @@ describe('encodings/permuteformer', () => {
   });
 
   it('encode applies y[b, s, h, i] = x[b, s, h, π^(offset+s)(i)] with one π shared by all heads, to q and k alike', () => {
-    const pf = new PermuteFormer({ headDim: 6, numHeads: 3, maxPositions: 32, rng: new Rng(2) });
-    const rows = powersOf(pf);
+    const pf = new PermuteFormer({ headDim: 6, numHeads: 3, rng: new Rng(2) });
+    const rows = powersOf(pf, 32);
     tf.tidy(() => {
       const q = randn(new Rng(3), [2, 5, 3, 6]);
       const k = randn(new Rng(4), [2, 5, 3, 6]);
@@ -64,7 +68,7 @@ describe('encodings/permuteformer', () => {
   });
 
   it('without decay, scores depend only on t − s: a shift by c leaves them unchanged; fixed content gives a Toeplitz matrix', () => {
-    const pf = new PermuteFormer({ headDim: 16, numHeads: 2, maxPositions: 64, rng: new Rng(5) });
+    const pf = new PermuteFormer({ headDim: 16, numHeads: 2, rng: new Rng(5) });
     tf.tidy(() => {
       const q = randn(new Rng(6), [2, 12, 2, 16]);
       const k = randn(new Rng(7), [2, 12, 2, 16]);
@@ -83,8 +87,8 @@ describe('encodings/permuteformer', () => {
 
   it('scores are periodic in t − s with the order of π, and the encoding preserves norms', () => {
     const D = 6;
-    const pf = new PermuteFormer({ headDim: D, numHeads: 1, maxPositions: 64, rng: new Rng(10) });
-    const rows = powersOf(pf);
+    const pf = new PermuteFormer({ headDim: D, numHeads: 1, rng: new Rng(10) });
+    const rows = powersOf(pf, 64);
     const order = rows.findIndex((r, s) => s > 0 && r.every((v, i) => v === i));
     assert.ok(order > 1 && order <= 6, `order ${order}`); // lcm of a partition of 6
     tf.tidy(() => {
@@ -107,7 +111,7 @@ describe('encodings/permuteformer', () => {
     ], 1e-15, 0);
     assertClose(new PermuteFormer({ headDim: 4, numHeads: 1 }).decay(), [0.8807970779778823], 1e-15, 0);
     // encode is a pure permutation: every token keeps the multiset of its values (no r^s scaling).
-    const far = new PermuteFormer({ headDim: 4, numHeads: 8, maxPositions: 4096 });
+    const far = new PermuteFormer({ headDim: 4, numHeads: 8 });
     tf.tidy(() => {
       const x = randn(new Rng(13), [1, 3, 8, 4]);
       const [y] = far.encode(x, x, { offset: 4000 });
@@ -120,8 +124,8 @@ describe('encodings/permuteformer', () => {
   });
 
   it('backward sends each gradient to the element it was read from: ∂/∂x_(s, π^s(i)) = g_(s, i)', () => {
-    const pf = new PermuteFormer({ headDim: 5, numHeads: 2, maxPositions: 16, rng: new Rng(14) });
-    const rows = powersOf(pf);
+    const pf = new PermuteFormer({ headDim: 5, numHeads: 2, rng: new Rng(14) });
+    const rows = powersOf(pf, 16);
     tf.tidy(() => {
       const x = randn(new Rng(15), [1, 4, 2, 5]);
       const g = randn(new Rng(16), [1, 4, 2, 5]);
@@ -136,10 +140,10 @@ describe('encodings/permuteformer', () => {
   });
 
   it('rejects bad input, naming the parameter', () => {
-    const pf = new PermuteFormer({ headDim: 4, numHeads: 2, maxPositions: 8 });
+    const pf = new PermuteFormer({ headDim: 4, numHeads: 2 });
     tf.tidy(() => {
       const q = tf.zeros([1, 6, 2, 4]) as tf.Tensor4D;
-      assertThrowsNaming(() => pf.encode(q, q, { offset: 3 }), /q: expected offset \+ length <= maxPositions = 8, got offset 3 \+ length 6 = 9/);
+      assertThrowsNaming(() => pf.encode(q, q, { offset: -1 }), /offset: expected an integer >= 0, got -1/);
       assertThrowsNaming(() => pf.encode(tf.zeros([6, 2, 4]) as unknown as tf.Tensor4D, q), /q: expected rank 4/);
       assertThrowsNaming(() => pf.encode(q, tf.zeros([1, 6, 2]) as unknown as tf.Tensor4D), /k: expected rank 4/);
       assertThrowsNaming(() => pf.encode(q, tf.zeros([2, 6, 2, 4]) as tf.Tensor4D), /k: expected the same shape as q \[1, 6, 2, 4\], got \[2, 6, 2, 4\]/);
@@ -147,13 +151,13 @@ describe('encodings/permuteformer', () => {
       assertThrowsNaming(() => pf.encode(tf.zeros([1, 6, 2, 5]) as tf.Tensor4D, q), /q: expected headDim \(axis 3\) to be 4, got 5/);
       assertThrowsNaming(() => pf.encode(q, q, { grid: { rows: 2, cols: 3 } }), /grid: PermuteFormer has no 2-D form/);
     });
-    assertThrowsNaming(() => new PermuteFormer({ headDim: 4, numHeads: 2, maxPositions: 0 }), /maxPositions: expected an integer >= 1, got 0/);
+    assertThrowsNaming(() => new PermuteFormer({ headDim: 4, numHeads: 0 }), /numHeads: expected an integer >= 1, got 0/);
     assertThrowsNaming(() => new PermuteFormer({ headDim: 4.5, numHeads: 2 }), /headDim: expected an integer >= 1, got 4.5/);
     pf.dispose();
   });
 
   it('does not leak tensors over repeated forward + backward', () => {
-    const pf = new PermuteFormer({ headDim: 8, numHeads: 2, maxPositions: 32, rng: new Rng(17) });
+    const pf = new PermuteFormer({ headDim: 8, numHeads: 2, rng: new Rng(17) });
     const q = randn(new Rng(18), [2, 10, 2, 8]);
     const k = randn(new Rng(19), [2, 10, 2, 8]);
     const before = tf.memory().numTensors;

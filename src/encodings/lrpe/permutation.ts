@@ -3,7 +3,7 @@
  *
  *   y = Π^s x,   (Π x)_j = x_{π(j)},   so y = x[idx_s] with idx_0 = identity, idx_{s+1} = idx_s[π].
  *
- * The reference code gathers x with a precomputed table idx_0..idx_{maxPositions−1}. On the
+ * The reference code gathers x with a precomputed table idx_0..idx_511. On the
  * wasm backend a per-token gather costs tens of elementwise ops and its gradient is
  * O(size x segments) (see ./ops.ts), so Π^s is computed from its real Schur form instead,
  * the same shape as the rotation core:
@@ -16,7 +16,7 @@
  * - the pair (√(2/m) sin(2πkt/m), √(2/m) cos(2πkt/m)) turned by 2πk/m per step, 0 < k < m/2;
  * - the constant 1/√m (eigenvalue 1), and for even m the alternating (−1)^t/√m (eigenvalue −1).
  * At position s a component with (k, m) turns by 2π·((s·k) mod m)/m: reducing s·k modulo m
- * before scaling keeps the angle below 4π, so it stays accurate at any position. The result equals the gather up to float32
+ * before scaling keeps the angle below 4π, so it stays accurate at any position (no table, no length limit). The result equals the gather up to float32
  * rounding (~1e−6), at the cost of two D x D matMuls and a pair rotation per token.
  */
 import { tf, sinCos } from '../../backend';
@@ -85,9 +85,12 @@ export function permutationTrig(frequency: tf.Tensor1D, period: tf.Tensor1D, len
   return tf.tidy(() => {
     const k = frequency.slice([0], [width]).toFloat().reshape([1, width]);
     const m = period.slice([0], [width]).toFloat().reshape([1, width]);
-    // t = s·k is an exact float32 integer for s·k < 2^24; t − m·floor(t/m) is t mod m up to a
-    // whole period (if t/m rounds across an integer), which leaves cos and sin unchanged.
-    const t = tf.range(offset, offset + length, 1, 'float32').reshape([length, 1]).mul(k);
+    // (s·k) mod m = ((s mod m)·k) mod m. s mod m is taken in int32 (exact for any position), so the
+    // float32 product stays below m² ≤ d² and is exact; t − m·floor(t/m) is t mod m up to a whole
+    // period (if t/m rounds across an integer), which leaves cos and sin unchanged.
+    const mInt = period.slice([0], [width]).reshape([1, width]);
+    const s = tf.range(offset, offset + length, 1, 'int32').reshape([length, 1]).mod(mInt).toFloat();
+    const t = s.mul(k);
     const angles = t.sub(t.div(m).floor().mul(m)).mul(tf.scalar(2 * Math.PI).div(m));
     const turning = k.mul(2).sub(m).notEqual(0).logicalAnd(k.notEqual(0)).toFloat();
     const [cos, sin] = sinCos(angles);
