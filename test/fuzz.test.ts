@@ -86,7 +86,7 @@ const validSpec = fc
   })
   .map(({ kind, map, norm, chunk, features, enc, picks }) => {
     const opts: string[] = [];
-    if (kind !== 'softmax' && norm) opts.push(`norm=${norm}`);
+    if (kind !== 'softmax' && norm && !(kind === 'linear' && map === 'identity' && norm === 'denominator')) opts.push(`norm=${norm}`);
     if (kind !== 'softmax' && chunk) opts.push(`chunk=${chunk}`);
     if (kind === 'performer' && features) opts.push(`features=${features}`);
     let s = kind + (opts.length ? `(${opts.join(',')})` : '') + (kind === 'linear' ? `:${map}` : '');

@@ -58,7 +58,12 @@ export interface LinearAttentionOptions {
   causal?: boolean;
   /** φ applied to q and k (default 'elu+1'); the attention layer passes 'identity' when it already applied φ. */
   featureMap?: FeatureMap | FeatureMapName;
-  /** 'denominator' (default) divides by Σ_t w_st φ(q_s)·φ(k_t) clamped at eps; 'none' returns the raw sum (LRPE + LayerNorm). */
+  /**
+   * 'denominator' (default) divides by Σ_t w_st φ(q_s)·φ(k_t) clamped at eps; 'none' returns the raw sum (LRPE + LayerNorm).
+   * The clamp only guards rounding: with positive features (elu+1, relu+1e-3, FAVOR+) the sum is positive. Features of
+   * any sign make it zero or negative, and then the output has any size; AttentionLayer refuses such pairings
+   * (identity map with the denominator) and uses RoFormer's form for rotations (rotated numerator, plain denominator).
+   */
   normalize?: 'denominator' | 'none';
   /** Lower clamp of the denominator (default 1e-6). */
   eps?: number;

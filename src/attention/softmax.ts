@@ -21,6 +21,20 @@ export interface SoftmaxAttentionOptions {
   offset?: number;
 }
 
+/**
+ * The most scores (batch · heads · Lq · Lk) this quadratic reference takes on a backend, or
+ * Infinity where the backend manages its own memory (tensorflow). wasm has 4 GiB of memory, and
+ * a forward + backward pass keeps about ten score-sized float32 buffers alive (logits, mask,
+ * weights and their gradients): 2^32 / (4 · 10) scores; measured, 8 heads fail between
+ * L = 3400 (92 M scores: runs) and L = 4096 (134 M: out of bounds). The cpu backend's typed
+ * arrays hold at most 2^30 floats each.
+ */
+export function softmaxScoreLimit(backend = tf.getBackend()): number {
+  if (backend === 'wasm') return Math.floor(2 ** 32 / (4 * 10));
+  if (backend === 'cpu') return 2 ** 30;
+  return Infinity;
+}
+
 /** Added to masked logits: exp(−1e9 − max) is exactly 0 in float32. */
 const MASKED = -1e9;
 
@@ -49,6 +63,15 @@ export function softmaxAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
   assertNumber(scale, 'scale');
   const offset = opts.offset ?? Math.max(lk - lq, 0);
   assertInt(offset, 'offset', 0);
+  const scores = b * h * lq * lk;
+  const limit = softmaxScoreLimit();
+  if (scores > limit) {
+    const maxL = Math.floor(Math.sqrt(limit / (b * h)));
+    throw new Error(
+      `softmaxAttention: length Lq ${lq} x Lk ${lk} on ${b} x ${h} heads needs ${scores} attention scores, more than the ${limit} the ${tf.getBackend()} backend holds ` +
+        `(an L x L matrix per head, kept about ten times over in forward + backward); use linear attention, or at this batch and head count L <= ${maxL}`,
+    );
+  }
   const bias = opts.bias;
   if (bias !== undefined) {
     assertRankIn(bias, [3, 4], 'bias', '[heads, Lq, Lk] or [batch, heads, Lq, Lk]');

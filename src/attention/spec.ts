@@ -7,7 +7,8 @@
  *   encoding  := name [ '(' arg, ... ')' ]      name from the encoding registry, or 'none'
  *
  * Attention options: `norm=denominator|layernorm` (default: layernorm for LRPE, as the
- * authors' final code; denominator otherwise), `chunk=N` (causal chunk length),
+ * authors' final code, and for the identity feature map, whose scores have any sign so it
+ * cannot take the denominator; denominator otherwise), `chunk=N` (causal chunk length),
  * `features=N` (performer random features, default 256).
  *
  * Examples: `linear:elu+lrpe(unitary,householder,learned)`, `performer+spe(sine,K=10,R=64,gated)`,
@@ -51,7 +52,8 @@ export interface AttentionSpec {
  * LRPE on linear attention drops the denominator for LayerNorm, as the authors' final code
  * ("norm linear for stable training"); everything else keeps the usual normaliser.
  */
-function defaultNormalize(kind: AttentionKind, encoding: string | undefined): AttentionSpec['normalize'] {
+function defaultNormalize(kind: AttentionKind, encoding: string | undefined, featureMap: SpecFeatureMap = 'elu'): AttentionSpec['normalize'] {
+  if (kind === 'linear' && featureMap === 'identity') return 'layernorm';
   return kind !== 'softmax' && encoding === 'lrpe' ? 'layernorm' : 'denominator';
 }
 
@@ -112,7 +114,7 @@ export function parseSpec(spec: string): AttentionSpec {
     encoding = { name: e.name, args: resolveArgs(def, e.args) };
   }
 
-  let normalize = defaultNormalize(kind, encoding?.name);
+  let normalize = defaultNormalize(kind, encoding?.name, featureMap);
   let chunkSize: number | undefined;
   let numFeatures = 256;
   const allowed = ATTENTION_OPTIONS[kind];
@@ -138,13 +140,17 @@ export function parseSpec(spec: string): AttentionSpec {
       assertInt(numFeatures, 'spec: features');
     }
   }
+  if (kind === 'linear' && featureMap === 'identity' && normalize === 'denominator') {
+    // Features of any sign: Σ_t q_s·k_t can be zero or negative, and a clamped denominator gives outputs of any size.
+    throw new Error(`spec: norm=denominator needs positive features, and the identity feature map has scores of any sign (the denominator can be 0 or negative); use norm=layernorm (its default) or the elu / relu map`);
+  }
   return { kind, featureMap, normalize, chunkSize, numFeatures, encoding };
 }
 
 /** The canonical spec string of `s` (parseSpec(formatSpec(s)) deep-equals s). */
 export function formatSpec(s: AttentionSpec): string {
   const opts: string[] = [];
-  if (s.normalize !== defaultNormalize(s.kind, s.encoding?.name)) opts.push(`norm=${s.normalize}`);
+  if (s.normalize !== defaultNormalize(s.kind, s.encoding?.name, s.featureMap)) opts.push(`norm=${s.normalize}`);
   if (s.chunkSize !== undefined) opts.push(`chunk=${s.chunkSize}`);
   if (s.kind === 'performer' && s.numFeatures !== 256) opts.push(`features=${s.numFeatures}`);
   let out = s.kind + (opts.length ? `(${opts.join(',')})` : '');

@@ -77,6 +77,9 @@ describe('attention spec strings', () => {
     assertThrowsNaming(() => parseSpec('linear(chunk=4,chunk=8)'), /option 'chunk' given twice/);
     assertThrowsNaming(() => parseSpec('linear(norm)'), /option 'norm' needs a value/);
     assertThrowsNaming(() => parseSpec('linear(chunk=)'), /spec: chunk: expected an integer/);
+    // The identity map has scores of any sign: it defaults to LayerNorm and refuses the denominator.
+    assert.equal(parseSpec('linear:identity+rope').normalize, 'layernorm');
+    assertThrowsNaming(() => parseSpec('linear(norm=denominator):identity'), /spec: norm=denominator needs positive features/);
     // Variant-specific sizes at their defaults are fine, whichever variant.
     assert.equal(parseSpec('linear:elu+spe(conv,P=16)').encoding!.args.kernelSize, 16);
   });
