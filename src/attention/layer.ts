@@ -15,9 +15,7 @@
  */
 import { tf, Rng, assertRank, assertInt, assertDim } from '../backend';
 import { Module, Linear, LayerNorm, MAX_TENSOR_SIZE } from '../nn';
-import type { QKEncoding, EncodeOptions } from '../encodings/types';
-import { getEncoding, type EncodingContext } from '../encodings/registry';
-import type { RelativePositionBias } from '../encodings/relative-bias';
+import { getEncoding, type QKEncoding, type BiasEncoding, type EncodeOptions, type EncodingContext } from '../encodings';
 import { parseSpec, formatSpec, type AttentionSpec } from './spec';
 import { FavorPlus, featureMapFromName, type FeatureMap } from './feature-maps';
 import { linearAttention, initLinearAttentionState, linearAttentionStep, type LinearAttentionState } from './linear';
@@ -85,7 +83,7 @@ export class AttentionLayer extends Module {
   private readonly norm: LayerNorm | null = null;
   private readonly preEncoding: QKEncoding | null = null;
   private readonly postEncoding: QKEncoding | null = null;
-  private readonly relBias: RelativePositionBias | null = null;
+  private readonly relBias: BiasEncoding | null = null;
   private readonly featureMap: FeatureMap | null;
   private readonly rng: Rng;
 
@@ -113,18 +111,18 @@ export class AttentionLayer extends Module {
       const def = enc ? getEncoding(enc.name) : null;
       const ctx = (headDim: number): EncodingContext => ({ numHeads: this.numHeads, headDim, maxLength: opts.maxLength, rng: rng.fork('encoding') });
       // An encoding that refuses the layer's sizes: say which layer sizes led there.
-      const build = (headDim: number) => {
+      const build = <M>(headDim: number, make: (c: EncodingContext) => M): M => {
         try {
-          return def!.build(enc!.args, ctx(headDim));
+          return make(ctx(headDim));
         } catch (e) {
           throw new Error(`spec: ${enc!.name} on ${this.numHeads} heads of ${headDim} features (model ${this.model} / numHeads ${this.numHeads}${headDim !== this.headDim ? ', after the feature map' : ''}): ${(e as Error).message}`);
         }
       };
       let dim = this.headDim;
-      if (def && def.role === 'bias') {
-        this.relBias = this.addModule('relbias', build(dim) as RelativePositionBias);
-      } else if (def && def.stage === 'pre') {
-        this.preEncoding = this.addModule('encoding', build(dim) as QKEncoding);
+      if (def?.role === 'bias') {
+        this.relBias = this.addModule('relbias', build(dim, (c) => def.build(enc!.args, c)));
+      } else if (def?.role === 'qk' && def.stage === 'pre') {
+        this.preEncoding = this.addModule('encoding', build(dim, (c) => def.build(enc!.args, c)));
         dim = this.preEncoding.outputDim(dim);
       }
       if (this.spec.kind === 'softmax') this.featureMap = null;
@@ -132,8 +130,8 @@ export class AttentionLayer extends Module {
         this.featureMap = this.addModule('favor', new FavorPlus({ dim, numFeatures: this.spec.numFeatures, rng: rng.fork('favor') }));
       } else this.featureMap = featureMapFromName(this.spec.featureMap === 'elu' ? 'elu+1' : this.spec.featureMap);
       if (this.featureMap) dim = this.featureMap.outputDim(dim);
-      if (def && def.role === 'qk' && def.stage !== 'pre') {
-        this.postEncoding = this.addModule('encoding', build(dim) as QKEncoding);
+      if (def?.role === 'qk' && def.stage === 'post') {
+        this.postEncoding = this.addModule('encoding', build(dim, (c) => def.build(enc!.args, c)));
       }
       if (this.spec.normalize === 'layernorm' && this.spec.kind !== 'softmax') this.norm = this.addModule('norm', new LayerNorm(this.model));
     } catch (e) {

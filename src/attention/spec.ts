@@ -15,7 +15,7 @@
  * `linear:relu+spe(conv,P=128)`, `softmax+relbias(max=128)`, `linear:elu+none`.
  */
 import { assertInt } from '../backend';
-import { getEncoding, resolveArgs, type EncodingArgs } from '../encodings/registry';
+import { getEncoding, resolveArgs, type EncodingArgs } from '../encodings';
 
 export const ATTENTION_KINDS = ['linear', 'performer', 'softmax'] as const;
 export type AttentionKind = (typeof ATTENTION_KINDS)[number];
@@ -49,12 +49,14 @@ export interface AttentionSpec {
 }
 
 /**
- * LRPE on linear attention drops the denominator for LayerNorm, as the authors' final code
- * ("norm linear for stable training"); everything else keeps the usual normaliser.
+ * The normaliser when the spec sets none: the identity feature map (scores of any sign) takes
+ * LayerNorm; otherwise the encoding's declared default (LRPE: LayerNorm, as the authors' final
+ * code, "norm linear for stable training"), else the denominator.
  */
 function defaultNormalize(kind: AttentionKind, encoding: string | undefined, featureMap: SpecFeatureMap = 'elu'): AttentionSpec['normalize'] {
   if (kind === 'linear' && featureMap === 'identity') return 'layernorm';
-  return kind !== 'softmax' && encoding === 'lrpe' ? 'layernorm' : 'denominator';
+  if (kind === 'softmax' || encoding === undefined) return 'denominator';
+  return getEncoding(encoding).defaultNormalize ?? 'denominator';
 }
 
 /** Splits `s` on `sep` at parenthesis depth 0. */
@@ -109,7 +111,6 @@ export function parseSpec(spec: string): AttentionSpec {
   if (enc !== undefined && enc !== 'none') {
     const e = call(enc, 'encoding');
     const def = getEncoding(e.name);
-    if (def.role === 'absolute') throw new Error(`spec: '${e.name}' is an absolute encoding; set it on the model, not the attention`);
     if (def.role === 'bias' && kind !== 'softmax') throw new Error(`spec: '${e.name}' adds a bias to softmax logits; it needs 'softmax' attention, not '${kind}'`);
     encoding = { name: e.name, args: resolveArgs(def, e.args) };
   }

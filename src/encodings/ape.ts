@@ -128,3 +128,15 @@ export class LearnedAPE extends Module implements AbsoluteEncoding {
     return tf.tidy(() => x.add(this.table(x.shape[1], offset)));
   }
 }
+
+/** The absolute encodings a model can add to its token embeddings ('none': no absolute position). */
+export const APE_KINDS = ['none', 'sinusoidal', 'learned'] as const;
+export type ApeKind = (typeof APE_KINDS)[number];
+
+/** The absolute encoding of `kind` for embeddings of width `model`, or null for 'none'. */
+export function buildAbsoluteEncoding(kind: ApeKind, model: number, maxLength: number, rng: Rng): AbsoluteEncoding | null {
+  if (kind === 'none') return null;
+  if (kind === 'sinusoidal') return new SinusoidalAPE({ model });
+  if (kind === 'learned') return new LearnedAPE({ model, maxLength, rng });
+  throw new Error(`ape: expected one of ${APE_KINDS.map((k) => `'${k}'`).join(', ')}, got ${JSON.stringify(kind)}`);
+}

@@ -1,9 +1,14 @@
-export type { QKEncoding, AbsoluteEncoding, EncodeOptions } from './types';
+/**
+ * The positional encodings. Loading this module registers every encoding with the registry
+ * (each file registers its own declaration): import encodings from here, not from their files,
+ * wherever a spec string may name them.
+ */
+export type { QKEncoding, BiasEncoding, AbsoluteEncoding, EncodeOptions } from './types';
 export * from './lrpe';
 export * from './spe';
-export { RoPE } from './rope';
-export { PermuteFormer } from './permuteformer';
-export { RelativePositionBias } from './relative-bias';
-export { SinusoidalAPE, LearnedAPE } from './ape';
-export { registerEncoding, getEncoding, listEncodings, resolveArgs, buildEncoding, buildAbsoluteEncoding } from './registry';
-export type { EncodingDefinition, EncodingContext, EncodingArgs, EncodingRole, ParamDef } from './registry';
+export { RoPE, ropeEncoding, ROPE_LAYOUTS, ROPE_MAX_HEAD_DIM } from './rope';
+export { PermuteFormer, permuteFormerEncoding } from './permuteformer';
+export { RelativePositionBias, relativeBiasEncoding } from './relative-bias';
+export { SinusoidalAPE, LearnedAPE, APE_KINDS, buildAbsoluteEncoding, type ApeKind } from './ape';
+export { registerEncoding, unregisterEncoding, getEncoding, listEncodings, resolveArgs, buildEncoding } from './registry';
+export type { EncodingDefinition, QKEncodingDefinition, BiasEncodingDefinition, EncodingContext, EncodingArgs, EncodingRole, ParamDef } from './registry';

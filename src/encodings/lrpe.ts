@@ -50,6 +50,7 @@ import { permutationSpectrum, permutationTrig } from './lrpe/permutation';
 import { rightMultiply } from './lrpe/ops';
 import { fusedLrpeMap, hasFusedLrpe, canFuseLrpe } from './lrpe/kernels';
 import { checkQK } from './check';
+import { registerEncoding } from './registry';
 
 export { LRPE_CORES, LRPE_PS, initialThetas, dctMatrix, oddEvenIndex, permutationSpectrum };
 export type { LrpeCore, LrpeP };
@@ -87,7 +88,6 @@ const LAYOUT = '[batch, length, heads, headDim]';
 
 export class Lrpe extends Module implements QKEncoding {
   readonly kind = 'lrpe';
-  readonly stage = 'post' as const;
   readonly headDim: number;
   readonly core: LrpeCore;
   readonly p: LrpeP;
@@ -312,3 +312,21 @@ export class Lrpe extends Module implements QKEncoding {
     }
   }
 }
+
+/** `lrpe(core, p, theta)` in spec strings; applied after the feature map; LayerNorm by default, as the authors' final code. */
+export const lrpeEncoding = registerEncoding({
+  name: 'lrpe',
+  role: 'qk',
+  stage: 'post',
+  doc: 'Linearized Relative Positional Encoding (Qin et al. 2023): M_s = Λ^(s) P, applied after the feature map',
+  params: [
+    { name: 'core', type: 'choice', choices: LRPE_CORES, default: 'rotation', doc: 'Λ: rotation | mixed | permutation | unitary' },
+    { name: 'p', type: 'choice', choices: LRPE_PS, default: 'householder', doc: 'P: the shared orthogonal basis change' },
+    { name: 'theta', type: 'choice', choices: LRPE_THETAS, default: 'fixed', doc: 'θ fixed at 10000^(-2k/e) or learned from it' },
+  ],
+  defaultNormalize: 'layernorm',
+  relative: 'exact',
+  examples: LRPE_CORES.map((core) => [core, core === 'permutation' ? 'fixed' : 'learned']),
+  build: (a, ctx) =>
+    new Lrpe({ headDim: ctx.headDim, core: a.core as LrpeCore, p: a.p as LrpeP, theta: a.theta as 'fixed' | 'learned', rng: ctx.rng }),
+});

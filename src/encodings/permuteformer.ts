@@ -21,6 +21,7 @@ import { tf, Rng, assertInt } from '../backend';
 import { Module } from '../nn';
 import type { EncodeOptions, QKEncoding } from './types';
 import { checkQK } from './check';
+import { registerEncoding } from './registry';
 
 /**
  * Powers of a permutation: row r of the result is π^(offset + r), i.e. idx_0 = identity and
@@ -92,7 +93,6 @@ function permuteColumns(x: tf.Tensor2D, forward: tf.Tensor1D, inverse: tf.Tensor
 
 export class PermuteFormer extends Module implements QKEncoding {
   readonly kind = 'permuteformer';
-  readonly stage = 'post' as const;
   /** A permutation of non-negative features is non-negative: the encoded denominator stays positive. */
   readonly preservesPositivity = true;
   readonly headDim: number;
@@ -154,3 +154,14 @@ export class PermuteFormer extends Module implements QKEncoding {
     return Array.from({ length: this.numHeads }, (_, h) => 1 / (1 + Math.exp(-((h / this.numHeads) * 3 + 2))));
   }
 }
+
+/** `permuteformer` in spec strings: no arguments. */
+export const permuteFormerEncoding = registerEncoding({
+  name: 'permuteformer',
+  role: 'qk',
+  stage: 'post',
+  doc: 'PermuteFormer (Chen 2021): Π^s on q and k with a per-head decay r^(s-t) inside attention',
+  params: [],
+  relative: 'exact',
+  build: (_a, ctx) => new PermuteFormer({ headDim: ctx.headDim, numHeads: ctx.numHeads, rng: ctx.rng }),
+});

@@ -1,21 +1,16 @@
 /**
- * The encoding registry: one line per encoding turns a name and its arguments
- * (from a spec string such as `lrpe(unitary,householder,learned)`) into a module.
+ * The encoding registry: it only collects definitions. Each encoding declares itself in the
+ * file that defines it (name, role, stage, typed parameters whose choices come from that file's
+ * own constants, defaults, its default normaliser) and registers that declaration when the
+ * file is loaded (`src/encodings/index.ts` loads them all). A spec string such as
+ * `lrpe(unitary,householder,learned)` is resolved against the declaration and built by it.
  *
- * A new encoding is one file plus one `registerEncoding` call below.
- * Arguments are declared once per encoding; a positional argument is matched to
- * the parameter whose `choices` contain it, `key=value` sets a parameter by name,
- * and a bare flag (`gated`, `ungated`) is a choice of a flag parameter.
+ * Arguments: a positional argument is matched to the parameter whose `choices` contain it,
+ * `key=value` sets a parameter by name (or alias), and a bare flag (`gated`, `ungated`) is a
+ * choice of a flag parameter.
  */
 import { Rng, assertInt } from '../backend';
-import type { Module } from '../nn';
-import type { QKEncoding, AbsoluteEncoding } from './types';
-import { Lrpe, type LrpeCore, type LrpeP } from './lrpe';
-import { SPE } from './spe';
-import { RoPE } from './rope';
-import { PermuteFormer } from './permuteformer';
-import { RelativePositionBias } from './relative-bias';
-import { SinusoidalAPE, LearnedAPE } from './ape';
+import type { QKEncoding, BiasEncoding } from './types';
 
 /** One declared argument of an encoding. */
 export interface ParamDef {
@@ -45,24 +40,51 @@ export interface EncodingContext {
 
 export type EncodingArgs = Record<string, string | number | boolean>;
 
-/** How an encoding enters attention. */
-export type EncodingRole = 'qk' | 'bias' | 'absolute';
+/** How an encoding enters attention: it transforms queries and keys ('qk'), or adds a bias to softmax logits ('bias'). */
+export type EncodingRole = 'qk' | 'bias';
 
-export interface EncodingDefinition {
+interface DefinitionBase {
+  /** The name in spec strings. */
   name: string;
-  role: EncodingRole;
-  /** For role 'qk': 'pre' acts before the feature map (its headDim is the projection size), 'post' after it (its headDim is the feature size). */
-  stage?: 'pre' | 'post';
   doc: string;
   params: ParamDef[];
-  build(args: EncodingArgs, ctx: EncodingContext): Module;
+  /** The normaliser of linear attention with this encoding unless the spec sets one (default: the denominator). */
+  defaultNormalize?: 'denominator' | 'layernorm';
+  /**
+   * How scores depend on positions, as the conformance suite checks it: 'exact' (only through t − s),
+   * 'expectation' (through t − s in expectation over random codes: SPE).
+   */
+  relative: 'exact' | 'expectation';
+  /** Argument lists the conformance suite builds it with (default: one, all defaults). */
+  examples?: string[][];
 }
+
+/** An encoding of queries and keys (LRPE, SPE, RoPE, PermuteFormer, ...). */
+export interface QKEncodingDefinition extends DefinitionBase {
+  role: 'qk';
+  /** 'pre' acts before the feature map (its headDim is the projection size), 'post' after it (its headDim is the feature size). */
+  stage: 'pre' | 'post';
+  build(args: EncodingArgs, ctx: EncodingContext): QKEncoding;
+}
+
+/** A bias added to softmax logits (quadratic attention only). */
+export interface BiasEncodingDefinition extends DefinitionBase {
+  role: 'bias';
+  build(args: EncodingArgs, ctx: EncodingContext): BiasEncoding;
+}
+
+export type EncodingDefinition = QKEncodingDefinition | BiasEncodingDefinition;
 
 const registry = new Map<string, EncodingDefinition>();
 
-export function registerEncoding(def: EncodingDefinition): void {
+/** Adds `def` to the registry and returns it (an encoding's file exports what it registers). */
+export function registerEncoding<D extends EncodingDefinition>(def: D): D {
   if (registry.has(def.name)) throw new Error(`name: encoding '${def.name}' is already registered`);
+  for (const p of def.params) {
+    if (p.only && !def.params.some((q) => q.name === p.only!.param)) throw new Error(`${def.name}.${p.name}: 'only' refers to an unknown parameter '${p.only.param}'`);
+  }
   registry.set(def.name, def);
+  return def;
 }
 
 export function getEncoding(name: string): EncodingDefinition {
@@ -137,95 +159,14 @@ function describeParams(def: EncodingDefinition): string {
 }
 
 /** Builds the module for `name(args...)` in a layer described by `ctx`. */
-export function buildEncoding(name: string, rawArgs: string[], ctx: EncodingContext): { def: EncodingDefinition; args: EncodingArgs; module: Module } {
+export function buildEncoding(name: string, rawArgs: string[], ctx: EncodingContext): { def: EncodingDefinition; args: EncodingArgs; module: QKEncoding | BiasEncoding } {
   const def = getEncoding(name);
   const args = resolveArgs(def, rawArgs);
   return { def, args, module: def.build(args, ctx) };
 }
 
-// ---------------------------------------------------------------------------------------------
-// The encodings of both papers and their baselines. One line (one call) per encoding.
-
-const LRPE_CORES = ['rotation', 'mixed', 'permutation', 'unitary'] as const;
-const LRPE_PS = ['identity', 'householder', 'householder-learned', 'dct', 'odd-even'] as const;
-
-registerEncoding({
-  name: 'lrpe',
-  role: 'qk',
-  stage: 'post',
-  doc: 'Linearized Relative Positional Encoding (Qin et al. 2023): M_s = Λ^(s) P, applied after the feature map',
-  params: [
-    { name: 'core', type: 'choice', choices: LRPE_CORES, default: 'rotation', doc: 'Λ: rotation | mixed | permutation | unitary' },
-    { name: 'p', type: 'choice', choices: LRPE_PS, default: 'householder', doc: 'P: the shared orthogonal basis change' },
-    { name: 'theta', type: 'choice', choices: ['fixed', 'learned'], default: 'fixed', doc: 'θ fixed at 10000^(-2k/e) or learned from it' },
-  ],
-  build: (a, ctx) =>
-    new Lrpe({
-      headDim: ctx.headDim,
-      core: a.core as LrpeCore,
-      p: a.p as LrpeP,
-      theta: a.theta as 'fixed' | 'learned',
-      rng: ctx.rng,
-    }),
-});
-
-registerEncoding({
-  name: 'spe',
-  role: 'qk',
-  stage: 'pre',
-  doc: 'Stochastic Positional Encoding (Liutkus et al. 2021): sine or conv codes + (gated) filter, before the feature map',
-  params: [
-    { name: 'variant', type: 'choice', choices: ['sine', 'conv'], default: 'sine', doc: 'sineSPE or convSPE' },
-    { name: 'numSines', type: 'int', aliases: ['K'], min: 1, default: 10, only: { param: 'variant', value: 'sine' }, doc: 'K, sinusoids per feature (sine)' },
-    { name: 'numRealizations', type: 'int', aliases: ['R'], min: 1, default: 64, doc: 'R, realizations = new q/k dim' },
-    { name: 'kernelSize', type: 'int', aliases: ['P'], min: 1, default: 128, only: { param: 'variant', value: 'conv' }, doc: 'P, conv filter length (conv)' },
-    { name: 'gated', type: 'bool', flags: ['gated', 'ungated'], default: true, doc: 'gated filter' },
-  ],
-  build: (a, ctx) =>
-    new SPE({
-      variant: a.variant as 'sine' | 'conv',
-      numHeads: ctx.numHeads,
-      headDim: ctx.headDim,
-      numRealizations: a.numRealizations as number,
-      // Each variant takes only its own size: K for sine, P for conv.
-      ...(a.variant === 'sine' ? { numSines: a.numSines as number } : { kernelSize: a.kernelSize as number }),
-      gated: a.gated as boolean,
-      rng: ctx.rng,
-    }),
-});
-
-registerEncoding({
-  name: 'rope',
-  role: 'qk',
-  stage: 'post',
-  doc: 'Rotary position embedding (Su et al.), applied after the feature map as in the LRPE baselines',
-  params: [{ name: 'layout', type: 'choice', choices: ['split-half', 'interleaved'], default: 'split-half', doc: 'pairing of dimensions' }],
-  build: (a, ctx) => new RoPE({ headDim: ctx.headDim, layout: a.layout as 'split-half' | 'interleaved' }),
-});
-
-registerEncoding({
-  name: 'permuteformer',
-  role: 'qk',
-  stage: 'post',
-  doc: 'PermuteFormer (Chen 2021): Π^s on q and k with a per-head decay r^(s-t) inside attention',
-  params: [],
-  build: (_a, ctx) => new PermuteFormer({ headDim: ctx.headDim, numHeads: ctx.numHeads, rng: ctx.rng }),
-});
-
-registerEncoding({
-  name: 'relbias',
-  role: 'bias',
-  doc: 'Learnable relative position bias b[h, t-s] added to softmax logits (quadratic attention only)',
-  params: [{ name: 'maxDistance', type: 'int', aliases: ['max'], min: 1, default: 128, doc: 'offsets clipped to ±(max-1)' }],
-  build: (a, ctx) => new RelativePositionBias({ numHeads: ctx.numHeads, maxDistance: a.maxDistance as number, bidirectional: true, rng: ctx.rng }),
-});
-
-/** Absolute encodings used by models (not part of attention specs). */
-export function buildAbsoluteEncoding(kind: 'none' | 'sinusoidal' | 'learned', model: number, maxLength: number, rng: Rng): AbsoluteEncoding | null {
-  if (kind === 'none') return null;
-  if (kind === 'sinusoidal') return new SinusoidalAPE({ model });
-  if (kind === 'learned') return new LearnedAPE({ model, maxLength, rng });
-  throw new Error(`ape: expected 'none', 'sinusoidal' or 'learned', got ${JSON.stringify(kind)}`);
+/** Removes a registered encoding (tests that register their own). */
+export function unregisterEncoding(name: string): void {
+  registry.delete(name);
 }
-
 

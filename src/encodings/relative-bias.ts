@@ -11,8 +11,10 @@
  */
 import { tf, Rng, assertInt, assertNumber } from '../backend';
 import { Module, normalInit } from '../nn';
+import type { BiasEncoding } from './types';
+import { registerEncoding } from './registry';
 
-export class RelativePositionBias extends Module {
+export class RelativePositionBias extends Module implements BiasEncoding {
   readonly kind = 'relbias';
   readonly numHeads: number;
   readonly maxDistance: number;
@@ -101,3 +103,13 @@ function circulantBlock(u: tf.Tensor2D, Lq: number, Lk: number): tf.Tensor3D {
   });
   return block(u) as tf.Tensor3D;
 }
+
+/** `relbias(max=…)` in spec strings: softmax attention only. */
+export const relativeBiasEncoding = registerEncoding({
+  name: 'relbias',
+  role: 'bias',
+  doc: 'Learnable relative position bias b[h, t-s] added to softmax logits (quadratic attention only)',
+  params: [{ name: 'maxDistance', type: 'int', aliases: ['max'], min: 1, default: 128, doc: 'offsets clipped to ±(max-1)' }],
+  relative: 'exact',
+  build: (a, ctx) => new RelativePositionBias({ numHeads: ctx.numHeads, maxDistance: a.maxDistance as number, bidirectional: true, rng: ctx.rng }),
+});

@@ -26,6 +26,7 @@ import { tf, assertInt, assertNumber, assertOneOf, sinCos } from '../backend';
 import { Module } from '../nn';
 import type { EncodeOptions, QKEncoding } from './types';
 import { checkQK } from './check';
+import { registerEncoding } from './registry';
 
 export type RopeLayout = 'split-half' | 'interleaved';
 export const ROPE_LAYOUTS: readonly RopeLayout[] = ['split-half', 'interleaved'];
@@ -79,7 +80,6 @@ export const ROPE_MAX_HEAD_DIM = 4096;
 
 export class RoPE extends Module implements QKEncoding {
   readonly kind = 'rope';
-  readonly stage = 'post' as const;
   readonly headDim: number;
   readonly base: number;
   readonly layout: RopeLayout;
@@ -186,3 +186,15 @@ function gridCoordinates(offset: number, length: number, cols: number): tf.Tenso
   const c = tf.scalar(cols, 'int32');
   return [tf.floorDiv(p, c).toFloat().as1D(), tf.mod(p, c).toFloat().as1D()];
 }
+
+/** `rope(layout)` in spec strings; after the feature map, as in the LRPE baselines. */
+export const ropeEncoding = registerEncoding({
+  name: 'rope',
+  role: 'qk',
+  stage: 'post',
+  doc: 'Rotary position embedding (Su et al.), applied after the feature map as in the LRPE baselines',
+  params: [{ name: 'layout', type: 'choice', choices: ROPE_LAYOUTS, default: 'split-half', doc: 'pairing of dimensions' }],
+  relative: 'exact',
+  examples: [['split-half'], ['interleaved']],
+  build: (a, ctx) => new RoPE({ headDim: ctx.headDim, layout: a.layout as RopeLayout }),
+});

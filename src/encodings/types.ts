@@ -10,6 +10,7 @@
  *           -> [post-feature-map encoding: LRPE, RoPE, PermuteFormer]
  *           -> linear attention
  *
+ * Which stage an encoding acts at is declared once, in its registry definition (`stage`).
  * Absolute encodings (APE) act on token embeddings [B,L,model] instead and
  * implement `AbsoluteEncoding`.
  */
@@ -35,8 +36,6 @@ export interface EncodeOptions {
 export interface QKEncoding extends Module {
   /** Registry name, e.g. 'lrpe', 'rope', 'spe', 'permuteformer'. */
   readonly kind: string;
-  /** 'pre': acts on raw projections before the feature map (SPE). 'post': after it (LRPE, RoPE, PermuteFormer). */
-  readonly stage: 'pre' | 'post';
   /** Per-head feature size of the encoded q/k given input size `dim` (LRPE unitary: 2*dim; SPE: R). */
   outputDim(dim: number): number;
   /**
@@ -57,6 +56,13 @@ export interface QKEncoding extends Module {
    * Returned as a plain array of length `heads`.
    */
   decay?(): number[] | null;
+}
+
+/** A bias added to softmax logits (a relative position bias); registered with role 'bias'. */
+export interface BiasEncoding extends Module {
+  readonly kind: string;
+  /** Additive logits [heads, Lq, Lk] for queries at positions offset .. offset+Lq−1 and keys 0 .. Lk−1. */
+  bias(lq: number, lk: number, opts?: { offset?: number }): tf.Tensor3D;
 }
 
 /** An absolute encoding added to token embeddings. */

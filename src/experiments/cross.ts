@@ -10,6 +10,7 @@
  */
 import type { ExperimentDefinition, ScaleSettings, VariantDefinition, DatasetName } from './types';
 import { SMOKE, withSettings, quickWithSteps, smallWithSteps } from './scales';
+import { EXTRA_ROWS } from './rows';
 
 /** APE, sine/conv SPE gated and ungated, NoPE, RoPE, PermuteFormer and the four LRPE variants. */
 export const EXTRAPOLATION_ROWS: Record<string, VariantDefinition> = {
@@ -25,6 +26,7 @@ export const EXTRAPOLATION_ROWS: Record<string, VariantDefinition> = {
   'lrpe-permutation': { label: 'LRPE permutation', attention: 'linear:elu+lrpe(permutation,householder)', ape: 'none' },
   'lrpe-unitary': { label: 'LRPE unitary (fixed θ)', attention: 'linear:elu+lrpe(unitary,householder,fixed)', ape: 'none' },
   'lrpe-unitary-learned': { label: 'LRPE unitary (learned θ)', attention: 'linear:elu+lrpe(unitary,householder,learned)', ape: 'none' },
+  ...EXTRA_ROWS,
 };
 
 /**

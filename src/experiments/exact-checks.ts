@@ -13,7 +13,7 @@
  */
 import { tf, Rng } from '../backend';
 import { AttentionLayer, parseSpec } from '../attention';
-import { buildEncoding, SPE, speKernel, toeplitz, type QKEncoding } from '../encodings';
+import { getEncoding, resolveArgs, SPE, speKernel, toeplitz } from '../encodings';
 import { slopeInterval, type Interval } from './stats';
 
 /** Splits 'lrpe(rotation,householder)' into its name and raw arguments. */
@@ -33,10 +33,11 @@ function splitEncoding(enc: string): { name: string; args: string[] } {
 export function relativeDeviation(encoding: string, opts: { headDim?: number; heads?: number; length?: number; seed?: number } = {}): number {
   const { headDim = 8, heads = 2, length = 48, seed = 0 } = opts;
   const { name, args } = splitEncoding(encoding);
-  const { module } = buildEncoding(name, args, { numHeads: heads, headDim, maxLength: length, rng: new Rng(seed) });
-  const enc = module as unknown as QKEncoding;
+  const def = getEncoding(name);
+  if (def.role !== 'qk' || def.stage !== 'post') throw new Error(`encoding: '${encoding}' is not a query/key encoding acting after the feature map; relativeDeviation checks post encodings`);
+  const enc = def.build(resolveArgs(def, args), { numHeads: heads, headDim, maxLength: length, rng: new Rng(seed) });
+  const module = enc;
   try {
-    if (enc.stage !== 'post') throw new Error(`encoding: '${encoding}' acts before the feature map (stage 'pre'); relativeDeviation checks post encodings`);
     const rng = new Rng(seed + 1);
     return tf.tidy(() => {
       const a = tf.tensor4d(rng.uniformArray(heads * headDim, 0.1, 1), [1, 1, heads, headDim]).tile([1, length, 1, 1]) as tf.Tensor4D;

@@ -9,16 +9,18 @@
  * kept as in the authors' configs (sinusoidal for the LM, learned for RoBERTa / DeiT) except on
  * the NoPE row.
  */
-import type { ExperimentDefinition, MetricDefinition, ScaleSettings, VariantDefinition, ApeKind } from './types';
+import type { ExperimentDefinition, MetricDefinition, ScaleSettings, VariantDefinition } from './types';
+import type { ApeKind } from '../encodings';
 import { SMOKE, withSettings, quickWithSteps, smallWithSteps } from './scales';
+import { EXTRA_ROWS } from './rows';
 
 /**
  * The ten rows of the LRPE tables, with the absolute PE every non-NoPE row keeps. With
  * `controls`, three more rows separate the encoding from the normaliser (LRPE rows use
  * LayerNorm, the others the denominator): LRPE unitary (learned θ) with the denominator, and
- * RoPE and NoPE with LayerNorm.
+ * RoPE and NoPE with LayerNorm. With `extra`, the rows of encodings added later (./rows.ts).
  */
-export function lrpeRows(ape: Exclude<ApeKind, 'none'>, opts: { grid?: boolean; controls?: boolean } = {}): Record<string, VariantDefinition> {
+export function lrpeRows(ape: Exclude<ApeKind, 'none'>, opts: { grid?: boolean; controls?: boolean; extra?: boolean } = {}): Record<string, VariantDefinition> {
   const other: Exclude<ApeKind, 'none'> = ape === 'sinusoidal' ? 'learned' : 'sinusoidal';
   const grid = opts.grid ?? false;
   const rows: Record<string, VariantDefinition> = {
@@ -38,6 +40,7 @@ export function lrpeRows(ape: Exclude<ApeKind, 'none'>, opts: { grid?: boolean; 
     rows['rope-layernorm'] = { label: 'RoPE, LayerNorm', attention: 'linear(norm=layernorm):elu+rope', ape, grid };
     rows['nope-layernorm'] = { label: 'NoPE, LayerNorm', attention: 'linear(norm=layernorm):elu+none', ape: 'none' };
   }
+  if (opts.extra) Object.assign(rows, EXTRA_ROWS);
   return rows;
 }
 
@@ -149,7 +152,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     description: 'Causal byte-level LM on Gutenberg (stand-in for WikiText-103). Rows: NoPE, sinusoidal / learned APE, RoPE, SPE, PermuteFormer and the four LRPE variants (Householder P).',
     task: 'causal-lm',
     dataset: 'gutenberg',
-    variants: lrpeRows('sinusoidal', { controls: true }),
+    variants: lrpeRows('sinusoidal', { controls: true, extra: true }),
     metrics: LM_METRICS,
     scales: { smoke: lrpeSmoke(), quick: lrpeQuick(400), small: lrpeSmall(300), full: LM_FULL },
     notes: [DESIGN, 'Byte-level perplexity on Gutenberg is not comparable with word-level WikiText-103 perplexity.'],

@@ -3,6 +3,7 @@
  * (`rpelab list` prints it). A new experiment is one definition plus one `registerExperiment`.
  */
 import { parseSpec } from '../attention/spec';
+import { APE_KINDS } from '../encodings';
 import { validateConfig } from '../models';
 import { makeSchedule } from '../train';
 import { TASK_KINDS, DATASETS, SCALES, type ExperimentDefinition, type ScaleSettings } from './types';
@@ -95,7 +96,7 @@ export function validateDefinition(def: ExperimentDefinition): void {
   for (const v of variants) {
     if (!NAME.test(v)) throw new Error(`${w}.variants: variant names are lower-case letters, digits and '-', got '${v}'`);
     const ape = def.variants[v].ape;
-    if (!['none', 'sinusoidal', 'learned'].includes(ape)) throw new Error(`${w}.variants.${v}.ape: expected 'none', 'sinusoidal' or 'learned', got ${JSON.stringify(ape)}`);
+    if (!(APE_KINDS as readonly string[]).includes(ape)) throw new Error(`${w}.variants.${v}.ape: expected one of ${APE_KINDS.map((k) => `'${k}'`).join(', ')}, got ${JSON.stringify(ape)}`);
   }
   if (!Array.isArray(def.metrics) || def.metrics.length === 0) throw new Error(`${w}.metrics: expected at least one metric`);
   for (const scale of SCALES) {

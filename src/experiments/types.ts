@@ -4,6 +4,7 @@
  * each), the metrics it reports, the paper's numbers where they are known, and three scales.
  */
 import type { ScheduleConfig } from '../train';
+import type { ApeKind } from '../encodings';
 
 /** What is trained and how it is scored. */
 export const TASK_KINDS = ['causal-lm', 'masked-lm', 'classification', 'retrieval', 'extrapolation', 'pe-quality', 'continuation'] as const;
@@ -16,7 +17,7 @@ export type DatasetName = (typeof DATASETS)[number];
 export const SCALES = ['smoke', 'quick', 'small', 'full'] as const;
 export type ScaleName = (typeof SCALES)[number];
 
-export type ApeKind = 'none' | 'sinusoidal' | 'learned';
+
 
 /** One row of an experiment's table. */
 export interface VariantDefinition {

@@ -13,8 +13,7 @@
  */
 import { tf, Rng, assertInt, assertRank, assertOneOf, assertNumber } from '../backend';
 import { Module, Linear, LayerNorm, Embedding, FeedForward, dropout, tokenNll } from '../nn';
-import { buildAbsoluteEncoding } from '../encodings/registry';
-import type { AbsoluteEncoding } from '../encodings/types';
+import { buildAbsoluteEncoding, APE_KINDS, type ApeKind, type AbsoluteEncoding } from '../encodings';
 import { AttentionLayer, disposeAttentionState, type AttentionState } from '../attention/layer';
 import { parseSpec } from '../attention/spec';
 
@@ -32,7 +31,7 @@ export interface TransformerConfig {
   /** Attention spec, e.g. 'linear:elu+lrpe(rotation,householder,learned)'. */
   attention: string;
   /** Absolute PE added to the embeddings: kept or dropped as in the papers. */
-  ape: 'none' | 'sinusoidal' | 'learned';
+  ape: ApeKind;
   dropout: number;
   activation?: 'relu' | 'gelu';
   /** Initialisation seed. */
@@ -49,7 +48,7 @@ export function validateConfig(c: TransformerConfig): void {
   assertInt(c.maxLength, 'config.maxLength');
   assertInt(c.seed, 'config.seed', 0, 0xffffffff);
   assertNumber(c.dropout, 'config.dropout', { min: 0, max: 0.99 });
-  assertOneOf(c.ape, ['none', 'sinusoidal', 'learned'] as const, 'config.ape');
+  assertOneOf(c.ape, APE_KINDS, 'config.ape');
   if (c.activation !== undefined) assertOneOf(c.activation, ['relu', 'gelu'] as const, 'config.activation');
   if (c.model % c.numHeads !== 0) throw new Error(`config.numHeads: model (${c.model}) must be divisible by numHeads (${c.numHeads})`);
   parseSpec(c.attention);

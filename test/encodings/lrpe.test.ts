@@ -122,7 +122,6 @@ describe('encodings/lrpe', () => {
         const F = core === 'unitary' ? 16 : 8;
         assert.equal(m.outputDim(8), F);
         assert.equal(m.kind, 'lrpe');
-        assert.equal(m.stage, 'post');
         tf.tidy(() => {
           const [qe, ke] = m.encode(features(new Rng(1), [2, 5, 3, 8]), features(new Rng(2), [2, 5, 3, 8]));
           assert.deepEqual(qe.shape, [2, 5, 3, F]);

@@ -29,7 +29,6 @@ describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
   it('is a pre-feature-map QKEncoding mapping [B, L, H, D] to [B, L, H, R] (sine, conv, 2-D conv on a grid) (§10.1)', () => {
     const sine: QKEncoding = new SPE({ variant: 'sine', numHeads: 2, headDim: 3, numRealizations: 5, numSines: 2 });
     assert.equal(sine.kind, 'spe');
-    assert.equal(sine.stage, 'pre');
     assert.equal(sine.outputDim(3), 5);
     const [q, k] = qk(1, [2, 6, 2, 3]);
     const [qh, kh] = sine.encode(q, k);

@@ -6,7 +6,7 @@ export type { ConvSPEOptions } from './conv';
 export { SPEFilter } from './filter';
 export type { SPEFilterOptions, SPEGateOptions } from './filter';
 export { sineSPEFeatureProject, sineFeatureNoise, type SineFeatureProjectOptions, sineSPECodeProject, sineProjectPath, MAX_CODE_FLOATS, keySinusoids, headMixing, type SineProjectPath } from './project';
-export { SPE } from './spe';
+export { SPE, SPE_VARIANTS, speEncoding } from './spe';
 export type { SPEOptions, SPEEncodeOptions } from './spe';
 export type { SPECode, SPECodeOptions } from './common';
 export { speKernel, toeplitz } from './kernel';

@@ -18,6 +18,10 @@ import { ConvSPE } from './conv';
 import { SPEFilter } from './filter';
 import { sineSPEFeatureProject, sineFeatureNoise, sineSPECodeProject, sineProjectPath, headMixing, type SineProjectPath } from './project';
 import { codeScale } from './common';
+import { registerEncoding } from '../registry';
+
+/** The two code generators of the SPE paper. */
+export const SPE_VARIANTS = ['sine', 'conv'] as const;
 
 export interface SPEOptions {
   /** 'sine' (sineSPE) or 'conv' (convSPE). */
@@ -65,7 +69,6 @@ interface Draws {
 
 export class SPE extends Module implements QKEncoding {
   readonly kind = 'spe';
-  readonly stage = 'pre' as const;
   readonly variant: 'sine' | 'conv';
   readonly numHeads: number;
   readonly headDim: number;
@@ -78,7 +81,7 @@ export class SPE extends Module implements QKEncoding {
 
   constructor(opts: SPEOptions) {
     super();
-    const variant = assertOneOf(opts.variant, ['sine', 'conv'] as const, 'variant');
+    const variant = assertOneOf(opts.variant, SPE_VARIANTS, 'variant');
     const { numHeads, headDim, numRealizations = 64, gated = true } = opts;
     assertInt(numHeads, 'numHeads');
     assertInt(headDim, 'headDim');
@@ -210,3 +213,31 @@ export class SPE extends Module implements QKEncoding {
     });
   }
 }
+
+/** `spe(variant, K=…, R=…, P=…, gated)` in spec strings; acts before the feature map; relative in expectation over its codes. */
+export const speEncoding = registerEncoding({
+  name: 'spe',
+  role: 'qk',
+  stage: 'pre',
+  doc: 'Stochastic Positional Encoding (Liutkus et al. 2021): sine or conv codes + (gated) filter, before the feature map',
+  params: [
+    { name: 'variant', type: 'choice', choices: SPE_VARIANTS, default: 'sine', doc: 'sineSPE or convSPE' },
+    { name: 'numSines', type: 'int', aliases: ['K'], min: 1, default: 10, only: { param: 'variant', value: 'sine' }, doc: 'K, sinusoids per feature (sine)' },
+    { name: 'numRealizations', type: 'int', aliases: ['R'], min: 1, default: 64, doc: 'R, realizations = new q/k dim' },
+    { name: 'kernelSize', type: 'int', aliases: ['P'], min: 1, default: 128, only: { param: 'variant', value: 'conv' }, doc: 'P, conv filter length (conv)' },
+    { name: 'gated', type: 'bool', flags: ['gated', 'ungated'], default: true, doc: 'gated filter' },
+  ],
+  relative: 'expectation',
+  examples: [['sine', 'K=4', 'R=16', 'gated'], ['sine', 'K=4', 'R=16', 'ungated'], ['conv', 'P=8', 'R=16', 'gated']],
+  build: (a, ctx) =>
+    new SPE({
+      variant: a.variant as (typeof SPE_VARIANTS)[number],
+      numHeads: ctx.numHeads,
+      headDim: ctx.headDim,
+      numRealizations: a.numRealizations as number,
+      // Each variant takes only its own size: K for sine, P for conv.
+      ...(a.variant === 'sine' ? { numSines: a.numSines as number } : { kernelSize: a.kernelSize as number }),
+      gated: a.gated as boolean,
+      rng: ctx.rng,
+    }),
+});
