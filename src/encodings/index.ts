@@ -8,6 +8,7 @@ export * from './lrpe';
 export * from './spe';
 export { RoPE, ropeEncoding, ROPE_LAYOUTS, ROPE_MAX_HEAD_DIM } from './rope';
 export { PermuteFormer, permuteFormerEncoding } from './permuteformer';
+export { Retention, retentionEncoding, retentionDecays } from './retnet';
 export { RelativePositionBias, relativeBiasEncoding } from './relative-bias';
 export { SinusoidalAPE, LearnedAPE, APE_KINDS, buildAbsoluteEncoding, type ApeKind } from './ape';
 export { registerEncoding, unregisterEncoding, getEncoding, listEncodings, resolveArgs, buildEncoding } from './registry';

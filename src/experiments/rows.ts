@@ -8,4 +8,6 @@
  */
 import type { VariantDefinition } from './types';
 
-export const EXTRA_ROWS: Record<string, VariantDefinition> = {};
+export const EXTRA_ROWS: Record<string, VariantDefinition> = {
+  retnet: { label: 'RetNet retention (rotation + γ decay)', attention: 'linear:elu+retnet', ape: 'none' },
+};
