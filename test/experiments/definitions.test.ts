@@ -3,6 +3,7 @@ import {
   listExperiments, getExperiment, validateDefinition, planRuns, SCALES, resolveSpec,
 } from '../../src/experiments';
 import { parseSpec } from '../../src/attention/spec';
+import { EXTRA_ROWS } from '../../src/experiments/rows';
 
 describe('experiments: definitions', () => {
   it('every table of both papers is registered, each definition validates at every scale', () => {
@@ -37,7 +38,7 @@ describe('experiments: definitions', () => {
     const d = getExperiment('lrpe-alm');
     assert.deepEqual(Object.keys(d.variants), [
       'nope', 'ape-sinusoidal', 'ape-learned', 'rope', 'spe', 'permuteformer', 'lrpe-rotation', 'lrpe-permutation', 'lrpe-unitary', 'lrpe-unitary-learned',
-      'lrpe-unitary-learned-denominator', 'rope-layernorm', 'nope-layernorm',
+      'lrpe-unitary-learned-denominator', 'rope-layernorm', 'nope-layernorm', ...Object.keys(EXTRA_ROWS),
     ]);
     for (const v of Object.values(d.variants)) assert.match(v.attention, /^linear(\(norm=\w+\))?:elu\+/);
     // The controls differ from their row in the normaliser only.

@@ -39,7 +39,7 @@ describe('experiments: intervals over seeds (stats) and the exact checks', () =>
 
   it('relative encodings give Toeplitz scores; a pre-feature-map encoding is refused by name', () => {
     for (const e of ['rope', 'permuteformer', 'lrpe(unitary,householder,learned)', 'lrpe(permutation,odd-even)']) assert.ok(relativeDeviation(e, { length: 16 }) < 1e-5, e);
-    assert.throws(() => relativeDeviation('spe(sine)'), /encoding: 'spe\(sine\)' acts before the feature map/);
+    assert.throws(() => relativeDeviation('spe(sine)'), /encoding: 'spe\(sine\)' is not a query\/key encoding acting after the feature map/);
     assert.throws(() => relativeDeviation('lrpe('), /encoding: expected name or name\(args\)/);
   });
 
