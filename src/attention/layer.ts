@@ -205,7 +205,8 @@ export class AttentionLayer extends Module {
     assertDim(x, 2, this.model, 'x', 'the model axis');
     const offset = opts.offset ?? 0;
     assertInt(offset, 'offset', 0);
-    // FAVOR+ redraws assign a buffer, which must happen outside tidy-owned scopes of callers too.
+    // A FAVOR+ redraw (training) assigns the projection buffer inside this tidy: an assigned
+    // variable keeps its new values when the tidy disposes the tensor they came from.
     return tf.tidy(() => {
       const [q0, k0, v] = this.project(x);
       const enc = this.encodeQK(q0, k0, opts, offset);

@@ -24,16 +24,13 @@
  * The denominator is computed with the numerator by appending a column of ones to V.
  *
  * Layout: q, k [batch, length, heads, F]; v [batch, length, heads, Dv]; out [batch, length, heads, Dv].
+ * The plain O(L²) formula these fast paths are tested against is `linearAttentionReference` (./reference.ts).
  */
 import { tf, assertRank, assertSameShape, assertDim, assertInt, assertNumber, assertOneOf } from '../backend';
 import { type FeatureMap, type FeatureMapName, FEATURE_MAP_NAMES, featureMapFromName, identityFeatureMap } from './feature-maps';
 
 /**
- * Causal chunk length for feature sizes F <= 32; larger F use `defaultChunkSize(F)`.
- * Measured (before the XNNPACK batched matmul of backend/fast-kernels.ts) forward + backward, CPU ms,
- * tfjs-backend-wasm on a loaded 2-core machine, B=2, L=1024, H=8, F=Dv=64 (best of 3):
- *   C = 8: 986, 16: 835, 32: 837, 64: 1070, 128: 1562;  with decay: 16: 1406, 32: 1121, 64: 1381;
- *   F=128 (LRPE unitary): 16: 1587, 32: 1627, 64: 1975;  cpu backend (B=1): 16: 3006, 32: 2930, 64: 3068.
+ * Causal chunk length for feature sizes F <= 32; larger F use `defaultChunkSize(F)` (measurements there).
  * Smaller chunks mean fewer within-chunk FLOPs (C·(F+Dv) per token) but more chunk states (F·Dv per chunk).
  */
 export const DEFAULT_CHUNK_SIZE = 32;

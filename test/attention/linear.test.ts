@@ -8,6 +8,7 @@ import {
   type LinearAttentionOptions,
 } from '../../src/attention/linear';
 import { assertClose, assertThrowsNaming, withBackend } from '../helpers';
+import { linearAttentionReference } from '../../src/attention/reference';
 
 type Shape4 = [number, number, number, number];
 
@@ -61,23 +62,21 @@ function quadraticReference(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, o: R
   return out;
 }
 
-/**
- * The same quadratic reference as tfjs ops (so it can be differentiated): explicit [B, H, L, L] scores
- * times the [L, L] weight matrix per head.
- */
-function quadraticReferenceTf(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, o: RefOptions): tf.Tensor4D {
-  const [, L, H] = q.shape;
-  const w = new Float32Array(H * L * L);
-  for (let h = 0; h < H; h++) {
-    const r = o.decay ? o.decay[h] : 1;
-    for (let s = 0; s < L; s++) for (let t = 0; t < L; t++) w[(h * L + s) * L + t] = o.causal && t > s ? 0 : r ** Math.abs(s - t);
+describe('linearAttentionReference (attention/reference.ts): the plain formula', () => {
+  for (const causal of [true, false]) {
+    for (const normalize of ['denominator', 'none'] as const) {
+      it(`equals the float64 quadratic written out here (${causal ? 'causal' : 'bidirectional'}, ${normalize}, with a decay)`, () => {
+        const rng = new Rng(41);
+        tf.tidy(() => {
+          const [q, k] = [draw(rng, [2, 11, 2, 5], [0.1, 1]), draw(rng, [2, 11, 2, 5], [0.1, 1])];
+          const v = draw(rng, [2, 11, 2, 3]);
+          const decay = [0.9, 0.5];
+          assertClose(linearAttentionReference(q, k, v, { causal, normalize, decay }), quadraticReference(q, k, v, { causal, normalize, decay }), 1e-5, 1e-4);
+        });
+      });
+    }
   }
-  const perm = [0, 2, 1, 3];
-  const A = tf.matMul(q.transpose(perm), k.transpose(perm), false, true).mul(tf.tensor3d(w, [H, L, L]));
-  const num = tf.matMul(A, v.transpose(perm));
-  const out = o.normalize === 'none' ? num : num.div(tf.maximum(A.sum(3, true), o.eps ?? 1e-6));
-  return out.transpose(perm) as tf.Tensor4D;
-}
+});
 
 describe('linearAttention', () => {
   describe('linear-time equals quadratic (lrpe.md §5.4)', () => {
@@ -282,7 +281,7 @@ describe('linearAttention', () => {
       it(`${name}: gradients for q, k, v equal those of the quadratic reference`, () => {
         const o = { ...opts, featureMap: 'identity' as const };
         const got = gradsOf((q, k, v) => linearAttention(q, k, v, o));
-        const want = gradsOf((q, k, v) => quadraticReferenceTf(q, k, v, { causal: !!o.causal, decay: o.decay, normalize: o.normalize }));
+        const want = gradsOf((q, k, v) => linearAttentionReference(q, k, v, { causal: !!o.causal, decay: o.decay, normalize: o.normalize }));
         ['q', 'k', 'v'].forEach((n, i) => {
           assert.ok(got[i].some((x) => x !== 0), `d${n} is not all zero`);
           assertClose(got[i], want[i], 1e-4, 1e-3, `d${n}`);
