@@ -11,6 +11,7 @@
  * This is the only module of the package that prints.
  */
 import { spawn } from 'child_process';
+import { parseArgs as parseNodeArgs } from 'util';
 import { initBackend, BACKEND_CHOICES, nativeThreads } from './backend';
 import { formatProgress, formatDuration } from './train';
 import {
@@ -56,26 +57,51 @@ interface Args {
   dryRun: boolean;
 }
 
-const FLAGS = ['scale', 'seeds', 'only', 'backend', 'format', 'set', 'results', 'jobs', 'shard'];
+/** The options, for Node's util.parseArgs: every value option is a string, checked where it is used. */
+const OPTIONS = {
+  scale: { type: 'string' },
+  seeds: { type: 'string' },
+  only: { type: 'string' },
+  backend: { type: 'string' },
+  format: { type: 'string' },
+  set: { type: 'string' },
+  results: { type: 'string' },
+  jobs: { type: 'string' },
+  shard: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const OPTION_LIST = Object.keys(OPTIONS).map((f) => `--${f}`).join(', ');
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { command: null, targets: [], flags: {}, help: false, dryRun: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '-h' || a === '--help' || a === 'help') out.help = true;
-    else if (a === '--dry-run') out.dryRun = true;
-    else if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-      if (!FLAGS.includes(name)) throw new Error(`unknown option '--${name}'; expected one of ${[...FLAGS, 'dry-run'].map((f) => `--${f}`).join(', ')}`);
-      if (name in out.flags) throw new Error(`option '--${name}' given twice`);
-      const value = eq > 0 ? a.slice(eq + 1) : argv[++i];
-      if (value === undefined || value.startsWith('--')) throw new Error(`option '--${name}' needs a value`);
-      out.flags[name] = value;
-    } else if (out.command === null) out.command = a;
-    else out.targets.push(...a.split(',').filter(Boolean));
+  const parse = () => parseNodeArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const name = /'(-{1,2}[^' =]+)/.exec(err.message)?.[1] ?? '?';
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new Error(`unknown option '${name}'; expected one of ${OPTION_LIST}`);
+    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new Error(`option '${name}' needs a value (${err.message})`);
+    if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new Error(`unexpected argument: ${err.message}`);
+    throw err;
   }
-  return out;
+  const seen = new Set<string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    if (seen.has(t.name)) throw new Error(`option '--${t.name}' given twice`);
+    seen.add(t.name);
+  }
+  const { 'dry-run': dryRun, help, ...flags } = parsed.values;
+  const [command = null, ...rest] = parsed.positionals;
+  return {
+    command: command === 'help' ? null : command,
+    targets: rest.flatMap((a) => a.split(',').filter(Boolean)),
+    flags: flags as Record<string, string>,
+    help: help === true || command === 'help',
+    dryRun: dryRun === true,
+  };
 }
 
 function list(s: string): string[] {
