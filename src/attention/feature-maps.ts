@@ -1,8 +1,8 @@
 /**
  * Kernel feature maps φ for linear attention: the score of query s and key t is φ(q_s)·φ(k_t).
  *
- * - `eluPlusOne`: φ(x) = elu(x) + 1 > 0 (Katharopoulos et al. 2020; every LRPE config, lrpe.md §1.1).
- * - `reluFeatureMap(eps)`: φ(x) = relu(x) + eps (SPE's LRA linear transformer, eps = 1e-3, spe.md §7).
+ * - `eluPlusOne`: φ(x) = elu(x) + 1 > 0 (Katharopoulos et al. 2020; every LRPE config of Qin et al. 2023).
+ * - `reluFeatureMap(eps)`: φ(x) = relu(x) + eps (SPE's LRA linear transformer, eps = 1e-3, SPE paper, Liutkus et al. 2021).
  * - `identityFeatureMap`: φ(x) = x (the attention layer applied φ itself, before a post-map encoding).
  * - `FavorPlus`: Performer's positive orthogonal random features, φ(x)·φ(y) ≈ exp(x·y/√d).
  *

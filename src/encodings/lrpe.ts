@@ -1,5 +1,5 @@
 /**
- * LRPE, Linearized Relative Positional Encoding (Qin et al., TMLR 2023; lrpe.md §1–2).
+ * LRPE, Linearized Relative Positional Encoding (Qin et al., TMLR 2023).
  *
  * Each token is transformed on its own, q̃_s = M_s q_s and k̃_t = M_t k_t with
  * M_s = Λ^(s) P, so that the score

@@ -1,6 +1,6 @@
 /**
  * PermuteFormer (Chen 2021), the "Permutation, P = I" member of the LRPE family
- * (lrpe.md §1.3–1.4): the features of the token at position s are permuted s times
+ * (LRPE paper, Qin et al. 2023): the features of the token at position s are permuted s times
  * by one fixed random permutation π,
  *
  *   y_s = Π^s x_s,   (Π x)_i = x_{π(i)},   so   (Π^s q)·(Π^t k) = q^T Π^{t−s} k,

@@ -7,7 +7,7 @@
  * (query s, key t). Unidirectional (causal) biases clip to [−(maxDistance−1), 0]:
  * future keys share the bucket of t − s = 0, which the causal mask removes anyway.
  * It needs the full L × L logit matrix, so it serves the quadratic reference
- * attention only; it cannot be linearised (lrpe.md §1.1).
+ * attention only; it cannot be linearised (LRPE paper, Qin et al. 2023).
  */
 import { tf, Rng, assertInt, assertNumber } from '../backend';
 import { Module, normalInit } from '../nn';

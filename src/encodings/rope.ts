@@ -1,6 +1,6 @@
 /**
  * Rotary position embedding (RoPE; Su et al. 2021), the "Orthogonal, P = I" member
- * of the LRPE family (lrpe.md §1.3–1.4): each pair of dimensions of q_s and k_s is
+ * of the LRPE family (LRPE paper, Qin et al. 2023): each pair of dimensions of q_s and k_s is
  * rotated by the angle s·θ_k, θ_k = base^(−2k/d), so that
  *
  *   (R_s q)·(R_t k) = q^T R_{t−s} k     (depends on positions only through t − s)

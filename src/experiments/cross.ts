@@ -1,7 +1,7 @@
 /**
  * Experiments across both papers: length extrapolation (the SPE pop-piano "NLL by position"
- * figure, spe.md §8.2 F5, extended with every LRPE variant) on the MIDI corpus and on text, and
- * the PE-quality scores (translation invariance, monotonicity; spe.md §8.2) of learned causal
+ * figure of the SPE paper, Liutkus et al. 2021, extended with every LRPE variant) on the MIDI corpus and on text, and
+ * the PE-quality scores (translation invariance, monotonicity; SPE paper, Liutkus et al. 2021) of learned causal
  * attention maps.
  *
  * One base for every row (1+elu linear attention, denominator except for LRPE), so that only the
@@ -30,7 +30,7 @@ export const EXTRAPOLATION_ROWS: Record<string, VariantDefinition> = {
 };
 
 /**
- * Pop piano (spe.md §8.2): 24 x 512 Performer, 8 heads, FFN 2048, trained on 2048 tokens, batch 4,
+ * Pop piano (SPE paper, Liutkus et al. 2021): 24 x 512 Performer, 8 heads, FFN 2048, trained on 2048 tokens, batch 4,
  * lr 2e-4, warmup 200 then cosine to 5e-6 over 55 020 steps, clip 0.5, sineSPE K = 5, R = 64,
  * convSPE kernel 128; evaluated on 4096 tokens (2 x the training length).
  */
@@ -61,7 +61,7 @@ function extrapolation(dataset: DatasetName, key: string, quick: ScaleSettings, 
   return {
     name: `extrapolation-${key}`,
     paper: 'LRPE+SPE',
-    source: 'spe.md §8.2 (pop piano NLL by position, F5), extended to the LRPE variants',
+    source: 'SPE paper (Liutkus et al. 2021), pop-piano NLL-by-position figure, extended to the LRPE variants',
     title: `Length extrapolation on ${key === 'midi' ? 'MIDI events' : 'Gutenberg text'}: train at L, test NLL by position up to 8L`,
     description: `Causal LM trained on windows of L tokens, evaluated on windows of ${'`extrapolation`'} x L test tokens (8 x at small scale, 4 x at quick); reports mean NLL over positions < L, L..2L, 2L..4L and 4L..8L, and the NLL-by-position curve.`,
     task: 'extrapolation',
@@ -113,7 +113,7 @@ export const CROSS_EXPERIMENTS: ExperimentDefinition[] = [
   {
     name: 'pe-quality',
     paper: 'SPE',
-    source: 'spe.md §8.2 (pe_eval.py: translation invariance, monotonicity; Wang et al. 2021)',
+    source: 'SPE paper, Liutkus et al. 2021 (pe_eval.py: translation invariance, monotonicity; Wang et al. 2021)',
     title: 'PE quality of learned causal attention maps (MIDI)',
     description: 'After causal-LM training on MIDI events, the translation-invariance and monotonicity scores (0 = perfect Toeplitz, monotone map) of every layer and head, averaged; plus test NLL.',
     task: 'pe-quality',

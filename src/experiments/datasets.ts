@@ -3,7 +3,7 @@
  * the sizes a scale asks for. Everything is plain typed arrays (no tensors); loads are cached per
  * process, since one `rpelab run all` builds many runs on the same corpora.
  *
- * Stand-ins (the papers' datasets are not available offline; see shared/papers/datasets.md):
+ * Stand-ins (the papers' datasets are not available offline; see docs/REFERENCES.md):
  * - WikiText-103 -> the 18 Gutenberg books, byte level (`gutenberg`).
  * - LRA Image (CIFAR-10 grey) -> Fashion-MNIST; the LRPE ImageNet table -> MNIST and Fashion-MNIST.
  *   Images are zero-padded to 32 x 32 (the LRA length 1024) and, at small scales, average-pooled

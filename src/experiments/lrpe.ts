@@ -1,5 +1,5 @@
 /**
- * The LRPE paper's experiments (Qin et al., TMLR 2023; design reconstructed in lrpe.md §3.2):
+ * The LRPE paper's experiments (Qin et al., TMLR 2023; design reconstructed from the paper):
  * autoregressive LM, the P ablation, bidirectional (masked) LM, text classification and image
  * classification, each with the rows the paper's tables are expected to have. The paper's
  * numbers are unknown to this project, so every paper cell is '—'.
@@ -68,7 +68,7 @@ function lrpeSmall(steps: number, over: Partial<ScaleSettings> = {}): ScaleSetti
   return withSettings(s, { encoding: { ...s.encoding, R: s.model / s.numHeads } });
 }
 
-/** fairseq base LM (lrpe.md §3.2 A): 6 x 512, 8 heads, FFN 2048, 512 tokens, 128 sequences, 50k updates (TNN script). */
+/** fairseq base LM (LRPE paper, Qin et al. 2023): 6 x 512, 8 heads, FFN 2048, 512 tokens, 128 sequences, 50k updates (TNN script). */
 const LM_FULL: ScaleSettings = {
   model: 512,
   numLayers: 6,
@@ -89,7 +89,7 @@ const LM_FULL: ScaleSettings = {
   seeds: [0, 1, 2, 3, 4],
 };
 
-/** RoBERTa-base masked LM (lrpe.md §3.2 B): 12 x 768, 12 heads, FFN 3072, 512 tokens, 512 sequences, 50k updates. */
+/** RoBERTa-base masked LM (LRPE paper, Qin et al. 2023): 12 x 768, 12 heads, FFN 3072, 512 tokens, 512 sequences, 50k updates. */
 const BLM_FULL: ScaleSettings = {
   ...LM_FULL,
   model: 768,
@@ -122,7 +122,7 @@ const TEXT_FULL: ScaleSettings = {
 /**
  * Image classification at full scale: DeiT-tiny sizes (12 x 192, 3 heads, MLP 768) on the
  * 32 x 32 pixel sequence (no patches), 300 epochs of 60k images at batch 128, lr 5e-4, wd 0.05,
- * clip 5 (the group's DeiT recipe, lrpe.md §3.2 D).
+ * clip 5 (the group's DeiT recipe, LRPE paper, Qin et al. 2023).
  */
 const IMAGE_FULL: ScaleSettings = {
   ...LM_FULL,
@@ -141,13 +141,13 @@ const IMAGE_FULL: ScaleSettings = {
   imageSize: 32,
 };
 
-const DESIGN = 'Design: lrpe.md §3.2; the paper\'s numbers are unknown here, so its column is "—".';
+const DESIGN = 'Design: reconstructed from the LRPE paper (Qin et al. 2023); the paper\'s numbers are unknown here, so its column is "—".';
 
 export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
   {
     name: 'lrpe-alm',
     paper: 'LRPE',
-    source: 'lrpe.md §3.2 A (Table: ALM, WikiText-103)',
+    source: 'LRPE paper (Qin et al. 2023), autoregressive LM table (WikiText-103)',
     title: 'LRPE autoregressive LM: every PE on 1+elu linear attention',
     description: 'Causal byte-level LM on Gutenberg (stand-in for WikiText-103). Rows: NoPE, sinusoidal / learned APE, RoPE, SPE, PermuteFormer and the four LRPE variants (Householder P).',
     task: 'causal-lm',
@@ -160,7 +160,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
   {
     name: 'lrpe-p-ablation',
     paper: 'LRPE',
-    source: 'lrpe.md §3.2 F.1 (ablation of P)',
+    source: 'LRPE paper (Qin et al. 2023), ablation of P',
     title: 'LRPE ablation: P ∈ {Householder, identity, odd-even} for each core',
     description: 'The ALM task with each LRPE variant and each choice of the shared basis change P.',
     task: 'causal-lm',
@@ -187,7 +187,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
   {
     name: 'lrpe-blm',
     paper: 'LRPE',
-    source: 'lrpe.md §3.2 B (Table: BLM pretraining)',
+    source: 'LRPE paper (Qin et al. 2023), bidirectional LM table',
     title: 'LRPE bidirectional (masked) LM',
     description: 'RoBERTa-style masked byte LM on Gutenberg (15 % masked, 80/10/10), bidirectional linear attention, learned APE kept.',
     task: 'masked-lm',
@@ -203,7 +203,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
   {
     name: 'lrpe-imdb',
     paper: 'LRPE',
-    source: 'lrpe.md §3.2 C (text classification)',
+    source: 'LRPE paper (Qin et al. 2023), text classification (GLUE)',
     title: 'LRPE text classification (IMDB bytes)',
     description: 'Byte-level IMDB sentiment, trained from scratch (stand-in for the paper\'s GLUE fine-tuning, whose tasks and settings are unknown), CLS pooling, learned APE kept.',
     task: 'classification',
@@ -217,7 +217,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     (dataset): ExperimentDefinition => ({
       name: `lrpe-${dataset}`,
       paper: 'LRPE',
-      source: 'lrpe.md §3.2 D (image classification)',
+      source: 'LRPE paper (Qin et al. 2023), image classification',
       title: `LRPE image classification (${dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} pixels, 2-D LRPE)`,
       description: `${dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} as a pixel sequence (stand-in for ImageNet-1k), mean pooling, learned APE kept; RoPE and the rotation / unitary LRPE see (row, col) positions (2-D, axial), permutation LRPE, PermuteFormer and SPE the flattened sequence.`,
       task: 'classification',

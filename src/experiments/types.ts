@@ -90,7 +90,7 @@ export interface ExperimentDefinition {
   /** Registry key, e.g. 'lrpe-alm'. */
   name: string;
   paper: 'LRPE' | 'SPE' | 'LRPE+SPE';
-  /** Where the design comes from, e.g. 'lrpe.md §3.2 A'. */
+  /** Where the design comes from, e.g. 'LRPE paper, Qin et al. 2023'. */
   source: string;
   /** One line. */
   title: string;

@@ -59,7 +59,7 @@ describe('feature maps', () => {
     assertThrowsNaming(() => reluFeatureMap(-1), /^eps: /);
   });
 
-  describe('FAVOR+ (spe.md §7)', () => {
+  describe('FAVOR+ (SPE paper, Liutkus et al. 2021)', () => {
     it('features are (exp(w·x̂ − ‖x̂‖²/2) + 1e-4)/√m with x̂ = x·d^(-1/4), computed from the projection buffer', () => {
       const favor = new FavorPlus({ dim: 4, numFeatures: 6, rng: new Rng(1) });
       tf.tidy(() => {

@@ -79,7 +79,7 @@ describe('linearAttentionReference (attention/reference.ts): the plain formula',
 });
 
 describe('linearAttention', () => {
-  describe('linear-time equals quadratic (lrpe.md §5.4)', () => {
+  describe('linear-time equals quadratic (LRPE paper, Qin et al. 2023)', () => {
     // (L, chunkSize): lengths that are not a multiple of the chunk, one that is, a single chunk longer than L, L = 1.
     const shapes: Array<[number, number]> = [[37, 8], [50, 16], [16, 4], [11, 64], [1, 4]];
 
@@ -202,7 +202,7 @@ describe('linearAttention', () => {
     });
   });
 
-  describe('causal form is O(L) in memory (lrpe.md §2.6)', () => {
+  describe('causal form is O(L) in memory (LRPE paper, Qin et al. 2023)', () => {
     /** Runs causal attention at length L under tf.profile; returns peak bytes above the start, largest kernel output, the output. */
     async function profileCausal(L: number) {
       const rng = new Rng(11);

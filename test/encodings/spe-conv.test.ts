@@ -34,7 +34,7 @@ function exactCovariance(spe: ConvSPE, spatial: number[]): { cov: Float32Array; 
   });
 }
 
-describe('ConvSPE (convolutive code generator, spe.md §4)', () => {
+describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)', () => {
   it('forward((B, ...S)) returns codes of shape [1, ...S, H, D, R] for 1-D and 2-D (§10.1)', () => {
     const one = new ConvSPE({ numHeads: 2, inFeatures: 3, numRealizations: 5, kernelSize: 4 });
     const a = one.forward([3, 9]);

@@ -9,7 +9,7 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** q[b, m, 0, d] = δ(b, d): applying the filter to it returns the (gated) code of feature b. */
 const featureProbe = (D: number, L: number) => tf.tidy(() => tf.oneHot(tf.range(0, D, 1, 'int32'), D).reshape([D, 1, 1, D]).tile([1, L, 1, 1]).mul(1));
 
-describe('SPEFilter (applying a code, with gating; spe.md §5–6)', () => {
+describe('SPEFilter (applying a code, with gating; SPE paper, Liutkus et al. 2021)', () => {
   it('maps q, k [B, ...S, H, D] and a code [1, ...S, H, D, R] to q̂, k̂ [B, ...S, H, R] (§10.1)', () => {
     const f = new SPEFilter({ numHeads: 2, inFeatures: 3 });
     const rng = new Rng(1);

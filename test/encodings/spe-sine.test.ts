@@ -35,7 +35,7 @@ function exactCovariance(qbar: tf.Tensor, kbar: tf.Tensor): Float32Array {
   });
 }
 
-describe('SineSPE (sinusoidal code generator, spe.md §3)', () => {
+describe('SineSPE (sinusoidal code generator, SPE paper, Liutkus et al. 2021)', () => {
   it('forward((B, L)) returns qbar, kbar of shape [1, L, H, D, R] (§10.1)', () => {
     const spe = new SineSPE({ numHeads: 3, inFeatures: 4, numRealizations: 5, numSines: 2 });
     const { qbar, kbar } = spe.forward([2, 7]);

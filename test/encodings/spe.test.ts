@@ -25,7 +25,7 @@ const sineProjectInputs = (rng: Rng, qkSeed: number, [B, L, H, D, K, R]: number[
   return { q, k, omega, theta, amp, gateAmp, z, weight };
 };
 
-describe('SPE (QKEncoding: code generator + filter, spe.md §2–7)', () => {
+describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 2021)', () => {
   it('is a pre-feature-map QKEncoding mapping [B, L, H, D] to [B, L, H, R] (sine, conv, 2-D conv on a grid) (§10.1)', () => {
     const sine: QKEncoding = new SPE({ variant: 'sine', numHeads: 2, headDim: 3, numRealizations: 5, numSines: 2 });
     assert.equal(sine.kind, 'spe');

@@ -51,7 +51,7 @@ describe('experiments: definitions', () => {
     assert.equal(Object.keys(getExperiment('lrpe-p-ablation').variants).length, 12);
   });
 
-  it('LRPE paper numbers are unknown (no cell invented); SPE LRA numbers are spe.md §8.1', () => {
+  it('LRPE paper numbers are unknown (no cell invented); SPE LRA numbers are SPE paper, Liutkus et al. 2021', () => {
     for (const d of listExperiments().filter((x) => x.paper === 'LRPE')) assert.equal(d.paperNumbers, undefined, d.name);
     const r = getExperiment('spe-lra-retrieval').paperNumbers!;
     assert.deepEqual(r['relu-sinespe'].test_acc, { mean: 62.39, std: 0.59, n: 3 });

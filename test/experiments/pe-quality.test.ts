@@ -10,7 +10,7 @@ function toeplitz(n: number, f: (lag: number) => number): AttentionMap {
   return { values, size: n };
 }
 
-describe('experiments: PE quality (Wang et al. 2021, spe.md §8.2 pe_eval)', () => {
+describe('experiments: PE quality (Wang et al. 2021, SPE paper, Liutkus et al. 2021 pe_eval)', () => {
   it('a perfect Toeplitz map decaying with distance scores 0 on both metrics', () => {
     const m = toeplitz(12, (lag) => Math.exp(-0.3 * lag));
     assert.ok(translationInvariance(m) < 1e-12, `ti ${translationInvariance(m)}`);

@@ -1,5 +1,5 @@
 /**
- * The position-dependent core Λ^(s) of LRPE, M_s = Λ^(s) P (lrpe.md §2.2). It acts on
+ * The position-dependent core Λ^(s) of LRPE, M_s = Λ^(s) P (LRPE paper, Qin et al. 2023). It acts on
  * the post-P vector x of the token at position s (0-based):
  *
  * - 'rotation' [code 1]: the interleaved pairs (x_2k, x_2k+1), k < e/2, are rotated by s·θ_k,

@@ -1,5 +1,5 @@
 /**
- * The basis change P of LRPE, M_s = Λ^(s) P (lrpe.md §2.3): one orthogonal
+ * The basis change P of LRPE, M_s = Λ^(s) P (LRPE paper, Qin et al. 2023): one orthogonal
  * D x D matrix per layer, shared by every head and every position, applied to
  * the feature-mapped query/key before the position-dependent core Λ^(s).
  *

@@ -1,5 +1,5 @@
 /**
- * The permutation core of LRPE (lrpe.md §2.2 code 3, "Solution 3" of §1.3):
+ * The permutation core of LRPE (LRPE paper, Qin et al. 2023: its third solution):
  *
  *   y = Π^s x,   (Π x)_j = x_{π(j)},   so y = x[idx_s] with idx_0 = identity, idx_{s+1} = idx_s[π].
  *

@@ -1,6 +1,6 @@
 /**
  * convSPE: the convolutive code generator of Stochastic Positional Encoding
- * (Liutkus et al., ICML 2021; digest /work/shared/papers/spe.md §4; reference
+ * (Liutkus et al., ICML 2021; reference
  * `spe.ConvSPE` in aliutkus/spe, after PR #14 for ndim > 1).
  *
  * White noise Z ~ N(0, 1) over a grid P longer than the input on each side of every axis

@@ -1,6 +1,6 @@
 /**
  * SPEFilter: applies an SPE code to queries and keys, with optional gating
- * (digest /work/shared/papers/spe.md §5–6; reference `spe.SPEFilter`).
+ * (SPE paper, Liutkus et al. 2021; reference `spe.SPEFilter`).
  *
  *   q̂[b, s, h, r] = Σ_d q[b, s, h, d] · Q̄′[s, h, d, r]     (k̂ likewise with K̄′)
  *

@@ -1,6 +1,6 @@
 /**
  * sineSPE: the sinusoidal code generator of Stochastic Positional Encoding
- * (Liutkus et al., ICML 2021; digest /work/shared/papers/spe.md §3; reference
+ * (Liutkus et al., ICML 2021; reference
  * `spe.SineSPE` in aliutkus/spe).
  *
  * For each head h and feature d there are K sines with frequency f = sigmoid(f̃)/2,

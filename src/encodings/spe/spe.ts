@@ -1,7 +1,7 @@
 /**
  * SPE as a query/key encoding: a code generator (sineSPE or convSPE) plus an SPEFilter
  * (gated by default), applied to the raw per-head projections before the feature map
- * (digest /work/shared/papers/spe.md §2–7).
+ * (SPE paper, Liutkus et al. 2021).
  *
  *   q, k [B, L, H, D]  ->  q̂, k̂ [B, L, H, R]  with  E[q̂_m · k̂_n / √R] = Σ_d q_md k_nd P′_d(m − n) / √D
  *
