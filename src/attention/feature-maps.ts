@@ -14,7 +14,7 @@ import { Module } from '../nn';
 
 /** A feature map φ applied to per-head queries or keys. */
 export interface FeatureMap {
-  /** 'elu+1', 'relu', 'identity' or 'favor+'. */
+  /** 'elu' (φ = elu + 1), 'relu' (relu + eps), 'identity', or 'favor+' (the Performer's random features). */
   readonly name: string;
   /** x: [batch, length, heads, d] -> [batch, length, heads, outputDim(d)]. */
   apply(x: tf.Tensor4D): tf.Tensor4D;
@@ -26,7 +26,7 @@ const LAYOUT = '[batch, length, heads, dim]';
 
 /** φ(x) = elu(x) + 1. x: [B, L, H, d] -> [B, L, H, d]. */
 export const eluPlusOne: FeatureMap = {
-  name: 'elu+1',
+  name: 'elu',
   apply(x) {
     assertRank(x, 4, 'x', LAYOUT);
     return tf.tidy(() => tf.elu(x).add(1) as tf.Tensor4D);
@@ -57,13 +57,14 @@ export const identityFeatureMap: FeatureMap = {
   outputDim: (d) => d,
 };
 
-export const FEATURE_MAP_NAMES = ['elu+1', 'relu', 'identity'] as const;
+/** The deterministic feature maps by the names spec strings use: 'elu' is φ(x) = elu(x) + 1. */
+export const FEATURE_MAP_NAMES = ['elu', 'relu', 'identity'] as const;
 export type FeatureMapName = (typeof FEATURE_MAP_NAMES)[number];
 
 /** The deterministic feature map with this name ('relu' uses eps = 1e-3). */
 export function featureMapFromName(name: FeatureMapName): FeatureMap {
   switch (assertOneOf(name, FEATURE_MAP_NAMES, 'name')) {
-    case 'elu+1':
+    case 'elu':
       return eluPlusOne;
     case 'relu':
       return reluFeatureMap();

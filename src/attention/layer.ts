@@ -128,7 +128,7 @@ export class AttentionLayer extends Module {
       if (this.spec.kind === 'softmax') this.featureMap = null;
       else if (this.spec.kind === 'performer') {
         this.featureMap = this.addModule('favor', new FavorPlus({ dim, numFeatures: this.spec.numFeatures, rng: rng.fork('favor') }));
-      } else this.featureMap = featureMapFromName(this.spec.featureMap === 'elu' ? 'elu+1' : this.spec.featureMap);
+      } else this.featureMap = featureMapFromName(this.spec.featureMap);
       if (this.featureMap) dim = this.featureMap.outputDim(dim);
       if (def?.role === 'qk' && def.stage === 'post') {
         this.postEncoding = this.addModule('encoding', build(dim, (c) => def.build(enc!.args, c)));

@@ -53,7 +53,7 @@ export function defaultChunkSize(featureDim: number): number {
 export interface LinearAttentionOptions {
   /** Only keys t ≤ s are attended (default false). */
   causal?: boolean;
-  /** φ applied to q and k (default 'elu+1'); the attention layer passes 'identity' when it already applied φ. */
+  /** φ applied to q and k (default 'elu', i.e. elu + 1); the attention layer passes 'identity' when it already applied φ. */
   featureMap?: FeatureMap | FeatureMapName;
   /**
    * 'denominator' (default) divides by Σ_t w_st φ(q_s)·φ(k_t) clamped at eps; 'none' returns the raw sum (LRPE + LayerNorm).
@@ -86,7 +86,7 @@ interface ResolvedLinearAttentionOptions {
 function resolveLinearAttentionOptions(opts: LinearAttentionOptions, heads: number): ResolvedLinearAttentionOptions {
   const causal = opts.causal ?? false;
   if (typeof causal !== 'boolean') throw new Error(`causal: expected a boolean, got ${JSON.stringify(causal)}`);
-  const fm = opts.featureMap ?? 'elu+1';
+  const fm = opts.featureMap ?? 'elu';
   const featureMap = typeof fm === 'string' ? featureMapFromName(assertOneOf(fm, FEATURE_MAP_NAMES, 'featureMap')) : fm;
   if (featureMap == null || typeof featureMap.apply !== 'function') {
     throw new Error(`featureMap: expected a FeatureMap or one of ${FEATURE_MAP_NAMES.map((n) => `'${n}'`).join(', ')}, got ${String(fm)}`);

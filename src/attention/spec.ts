@@ -16,11 +16,13 @@
  */
 import { assertInt } from '../backend';
 import { getEncoding, resolveArgs, type EncodingArgs } from '../encodings';
+import { FEATURE_MAP_NAMES, type FeatureMapName } from './feature-maps';
 
 export const ATTENTION_KINDS = ['linear', 'performer', 'softmax'] as const;
 export type AttentionKind = (typeof ATTENTION_KINDS)[number];
-export const FEATURE_MAPS = ['elu', 'relu', 'identity'] as const;
-export type SpecFeatureMap = (typeof FEATURE_MAPS)[number];
+/** One vocabulary with the code: the feature maps' own names (`elu` is φ = elu + 1). */
+export const FEATURE_MAPS = FEATURE_MAP_NAMES;
+export type SpecFeatureMap = FeatureMapName;
 
 /** The options each attention kind takes inside its parentheses. Softmax has no normaliser choice and no chunking. */
 export const ATTENTION_OPTIONS: Record<AttentionKind, readonly string[]> = {
