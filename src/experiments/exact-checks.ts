@@ -36,7 +36,6 @@ export function relativeDeviation(encoding: string, opts: { headDim?: number; he
   const def = getEncoding(name);
   if (def.role !== 'qk' || def.stage !== 'post') throw new Error(`encoding: '${encoding}' is not a query/key encoding acting after the feature map; relativeDeviation checks post encodings`);
   const enc = def.build(resolveArgs(def, args), { numHeads: heads, headDim, maxLength: length, rng: new Rng(seed) });
-  const module = enc;
   try {
     const rng = new Rng(seed + 1);
     return tf.tidy(() => {
@@ -53,7 +52,7 @@ export function relativeDeviation(encoding: string, opts: { headDim?: number; he
       return worst / Math.max(scale, 1e-30);
     });
   } finally {
-    module.dispose();
+    enc.dispose();
   }
 }
 

@@ -255,7 +255,8 @@ export interface CheckpointEntry {
   problem?: string;
 }
 
-function stepEntries(dir: string): Array<{ step: number; path: string }> {
+/** Every `step-*` directory of `dir`, oldest first, unverified (temporaries excluded). */
+export function checkpointDirs(dir: string): Array<{ step: number; path: string }> {
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir)
@@ -270,7 +271,7 @@ function stepEntries(dir: string): Array<{ step: number; path: string }> {
  * SHA-256); the ones that cannot be used carry the reason in `problem`. Temporaries are not listed.
  */
 export function scanCheckpoints(dir: string): CheckpointEntry[] {
-  return stepEntries(dir).map((e) => {
+  return checkpointDirs(dir).map((e) => {
     try {
       readVerified(e.path);
       return e;
@@ -286,7 +287,7 @@ export function scanCheckpoints(dir: string): CheckpointEntry[] {
  * verified when a checkpoint is read (see `scanCheckpoints` for a full check with reasons).
  */
 export function listCheckpoints(dir: string): Array<{ step: number; path: string }> {
-  return stepEntries(dir).filter((c) => isComplete(c.path));
+  return checkpointDirs(dir).filter((c) => isComplete(c.path));
 }
 
 /** Path of the newest complete checkpoint in `dir`, or null. */

@@ -29,7 +29,7 @@ import { tf, Rng, assertInt, assertNumber } from '../backend';
 import { Module } from '../nn';
 import { Optimizer, clipGradNorm, globalNorm, lossAndGrads } from './optim';
 import { Schedule } from './schedule';
-import { CheckpointError, readCheckpoint, restoreCheckpoint, saveCheckpoint, scanCheckpoints, type CheckpointContents } from './checkpoint';
+import { CheckpointError, checkpointDirs, readCheckpoint, restoreCheckpoint, saveCheckpoint, type CheckpointContents } from './checkpoint';
 import { describeDifference, differingKeys } from './config-diff';
 import { JsonlWriter, filterJsonl } from './metrics';
 import { ProgressEvent, Throughput } from './progress';
@@ -361,7 +361,8 @@ function newestUsableCheckpoint(dir: string): {
   skipped: Array<{ path: string; movedTo: string; reason: string }>;
 } {
   const skipped: Array<{ path: string; movedTo: string; reason: string }> = [];
-  for (const entry of scanCheckpoints(dir).reverse()) {
+  // Each is read (and its checksum verified) once, newest first, until one reads back intact.
+  for (const entry of checkpointDirs(dir).reverse()) {
     try {
       return { contents: readCheckpoint(entry.path), path: entry.path, skipped };
     } catch (e) {
@@ -374,17 +375,16 @@ function newestUsableCheckpoint(dir: string): {
   return { contents: null, path: null, skipped };
 }
 
-/** What must match between a checkpoint and the run that resumes from it. */
-function resumeIdentity<B>(cfg: TrainConfig<B>): unknown {
-  const t = trainSettings(cfg);
-  return JSON.parse(JSON.stringify({ train: { steps: t.steps, seed: t.seed, clipNorm: t.clipNorm, optimizer: t.optimizer }, run: cfg.config ?? null }));
+/** What must match between a checkpoint and the run that resumes from it, as plain JSON data. */
+function resumeIdentity(train: Record<string, unknown> | undefined, run: unknown): unknown {
+  return JSON.parse(JSON.stringify({ train: { steps: train?.steps, seed: train?.seed, clipNorm: train?.clipNorm, optimizer: train?.optimizer }, run: run ?? null }));
 }
 
 function checkResumeConfig<B>(cfg: TrainConfig<B>, c: CheckpointContents, ckpt: string): void {
   const saved = (c.config ?? {}) as { train?: Record<string, unknown>; run?: unknown };
-  const stored = { train: { steps: saved.train?.steps, seed: saved.train?.seed, clipNorm: saved.train?.clipNorm, optimizer: saved.train?.optimizer }, run: saved.run ?? null };
-  const current = resumeIdentity(cfg);
-  const keys = differingKeys(JSON.parse(JSON.stringify(stored)), current);
+  const stored = resumeIdentity(saved.train, saved.run);
+  const current = resumeIdentity(trainSettings(cfg), cfg.config);
+  const keys = differingKeys(stored, current);
   if (keys.length === 0) return;
   throw new Error(
     `cfg.config: the checkpoint ${ckpt} was made with another configuration (${describeDifference(stored, current, keys)}); ` +
