@@ -13,7 +13,7 @@
  *        RoFormer's linear form, Su et al. 2021 §3.4.3)
  *     -> merge heads -> LayerNorm (when normalize = 'layernorm') -> output projection
  */
-import { tf, Rng, assertRank, assertInt, assertDim } from '../backend';
+import { tf, Rng, assertRank, assertInt, assertDim, canonicalJson } from '../backend';
 import { Module, Linear, LayerNorm, MAX_TENSOR_SIZE } from '../nn';
 import { getEncoding, type QKEncoding, type BiasEncoding, type EncodeOptions, type EncodingContext } from '../encodings';
 import { parseSpec, formatSpec, type AttentionSpec } from './spec';
@@ -67,9 +67,7 @@ function checkedSpec(spec: unknown): AttentionSpec {
     throw new Error(`spec: not a parsed AttentionSpec (${(e as Error).message})`);
   }
   const parsed = parseSpec(canonical);
-  const sorted = (x: unknown): string =>
-    JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
-  if (sorted(parsed) !== sorted(spec)) throw new Error(`spec: not a valid AttentionSpec (fields the spec string '${canonical}' does not carry); pass parseSpec('${canonical}')`);
+  if (canonicalJson(parsed) !== canonicalJson(spec)) throw new Error(`spec: not a valid AttentionSpec (fields the spec string '${canonical}' does not carry); pass parseSpec('${canonical}')`);
   return parsed;
 }
 

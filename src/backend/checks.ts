@@ -76,3 +76,8 @@ export function assertOneOf<T extends string>(v: unknown, choices: readonly T[],
   }
   return v as T;
 }
+
+/** JSON text with object keys in a stable (sorted) order, for comparing plain data. */
+export function canonicalJson(x: unknown): string {
+  return JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+}

@@ -4,10 +4,8 @@
  * is refused with a message naming what changed, never silently reused.
  */
 
-/** JSON text with keys in a stable order. */
-export function canonicalJson(x: unknown): string {
-  return JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
-}
+import { canonicalJson } from '../backend';
+export { canonicalJson };
 
 const isObject = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
 
