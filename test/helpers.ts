@@ -100,3 +100,23 @@ export function itOnKernelPaths(title: string, fn: (native: boolean, ctx: Mocha.
 export function requireNative(ctx: Mocha.Context): void {
   if (!nativeKernels()) ctx.skip();
 }
+
+/** Calls `onEvent` with each line of `stream` that parses as JSON (a child process's progress events); other lines are ignored. */
+export function onJsonLines(stream: NodeJS.ReadableStream, onEvent: (ev: { kind?: string; step?: number }) => void): void {
+  let buf = '';
+  stream.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      let ev: { kind?: string; step?: number };
+      try {
+        ev = JSON.parse(line);
+      } catch {
+        continue; // not an event line
+      }
+      onEvent(ev);
+    }
+  });
+}

@@ -6,6 +6,7 @@ import * as path from 'path';
 import { tf, Rng } from '../../src/backend';
 import { ProgressEvent, TrainConfig, crossEntropy, latestCheckpoint, listCheckpoints, readCheckpoint, readJsonl, train } from '../../src/train';
 import { ToyBatch, ToyMLP, toyAccuracy, toyConfig, weightsOf } from './fixtures/toy';
+import { onJsonLines } from '../helpers';
 
 const REPO = path.resolve(__dirname, '../..');
 
@@ -99,23 +100,10 @@ describe('train/loop', () => {
     let killedAt = -1;
     try {
       const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve, reject) => {
-        let buf = '';
-        child.stdout!.on('data', (d: Buffer) => {
-          buf += d.toString();
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
-            const line = buf.slice(0, nl);
-            buf = buf.slice(nl + 1);
-            let ev: ProgressEvent;
-            try {
-              ev = JSON.parse(line);
-            } catch {
-              continue;
-            }
-            if (ev.kind === 'checkpoint' && ev.step >= 2 * EVERY && killedAt < 0) {
-              killedAt = ev.step;
-              process.kill(-child.pid!, 'SIGKILL');
-            }
+        onJsonLines(child.stdout!, (ev) => {
+          if (ev.kind === 'checkpoint' && ev.step !== undefined && ev.step >= 2 * EVERY && killedAt < 0) {
+            killedAt = ev.step;
+            process.kill(-child.pid!, 'SIGKILL');
           }
         });
         child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

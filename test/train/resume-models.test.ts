@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { tf } from '../../src/backend';
 import { readCheckpoint, type CheckpointContents, type HostTensors } from '../../src/train';
+import { onJsonLines } from '../helpers';
 
 const REPO = path.resolve(__dirname, '../..');
 const STEPS = 16;
@@ -30,23 +31,10 @@ function child(kind: string, dir: string, opts: { killAtStep?: number; crash?: s
   const p = spawn('npx', args, { cwd: REPO, env: { ...process.env, RPELAB_BACKEND: tf.getBackend() }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: ChildOutcome = { signal: null, code: null, steps: [], stderr: '' };
   return new Promise((resolve, reject) => {
-    let buf = '';
-    p.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          const ev = JSON.parse(line);
-          if (ev.kind === 'step') {
-            out.steps.push(ev.step);
-            if (ev.step === opts.killAtStep) process.kill(-p.pid!, 'SIGKILL');
-          }
-        } catch {
-          // not an event line
-        }
-      }
+    onJsonLines(p.stdout!, (ev) => {
+      if (ev.kind !== 'step' || ev.step === undefined) return;
+      out.steps.push(ev.step);
+      if (ev.step === opts.killAtStep) process.kill(-p.pid!, 'SIGKILL');
     });
     p.stderr!.on('data', (d: Buffer) => (out.stderr += d.toString()));
     p.on('error', reject);
