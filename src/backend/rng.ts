@@ -96,8 +96,62 @@ export class Rng {
   /** `n` standard normal draws, scaled by `std` and shifted by `mean`. */
   normalArray(n: number, mean = 0, std = 1): Float32Array {
     const out = new Float32Array(n);
-    for (let i = 0; i < n; i++) out[i] = mean + std * this.normal();
+    this.fillNormal(out);
+    if (mean !== 0 || std !== 1) for (let i = 0; i < n; i++) out[i] = mean + std * out[i];
     return out;
+  }
+
+  /**
+   * Writes the next `end − start` standard normal draws to `out[start..end)`: exactly the values
+   * (and the final generator state) of as many `normal()` calls, with the generator's state in
+   * local variables (several times faster for the millions of draws of an SPE noise field).
+   */
+  fillNormal(out: Float32Array, start = 0, end = out.length): void {
+    let i = start;
+    if (i < end && this.spare !== null) {
+      out[i++] = this.spare;
+      this.spare = null;
+    }
+    if (i >= end) return;
+    const st = this.s;
+    let s0 = st[0] | 0, s1 = st[1] | 0, s2 = st[2] | 0, s3 = st[3] | 0;
+    let spare: number | null = null;
+    while (i < end) {
+      let u = 0;
+      let v = 0;
+      for (let k = 0; k < 2; k++) {  // u (redrawn while 0), then v: two nextUint32 steps
+        let x: number;
+        do {
+          const m = Math.imul(s1, 5);
+          x = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+          const t = s1 << 9;
+          s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;
+          s3 = (s3 << 11) | (s3 >>> 21);
+        } while (k === 0 && x === 0);
+        if (k === 0) u = x / 4294967296; else v = x / 4294967296;
+      }
+      const r = Math.sqrt(-2 * Math.log(u));
+      const a = 2 * Math.PI * v;
+      out[i++] = r * Math.cos(a);
+      if (i < end) out[i++] = r * Math.sin(a);
+      else spare = r * Math.sin(a);
+    }
+    st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
+    this.spare = spare;
+  }
+
+  /** Advances the generator exactly as `n` calls of `normal()` would, without computing them. */
+  skipNormals(n: number): void {
+    assertInt(n, 'n', 0);
+    if (n > 0 && this.spare !== null) {
+      this.spare = null;
+      n--;
+    }
+    for (; n >= 2; n -= 2) {
+      while (this.nextUint32() === 0);
+      this.nextUint32();
+    }
+    if (n === 1) this.fillNormal(new Float32Array(1));  // leaves the pair's second draw as the spare
   }
 
   /** `n` uniform draws in [lo, hi). */

@@ -16,7 +16,7 @@ export { buildTask } from './tasks';
 export type { TaskInput, TaskRun, TaskResult } from './tasks';
 export { clearDatasetCache, imageSequences } from './datasets';
 export { SMOKE, QUICK, SMALL } from './scales';
-export { CLAIMS, VERDICTS, CHANCE_MARGIN, collectClaims, judgeComparison, combineVerdicts, validateClaims, claimExperiments, formatLedger } from './claims';
+export { CLAIMS, VERDICTS, CHANCE_MARGIN, claimRows, collectClaims, judgeComparison, combineVerdicts, validateClaims, claimExperiments, formatLedger } from './claims';
 export type { ClaimDefinition, Comparison, ComparisonResult, ClaimResult, Ledger, Verdict, ExactCheck, ExactOutcome } from './claims';
 export { tQuantile, pairedDifference, welchDifference, seedDifference, slopeInterval } from './stats';
 export type { Interval } from './stats';

@@ -11,6 +11,7 @@
 import * as path from 'path';
 import { SCALES, type ExperimentDefinition, type ScaleName, type ScaleOverrides, type ScaleSettings, type VariantDefinition } from './types';
 import { getExperiment, listExperiments, resolveSpec, validateSettings, experimentNames } from './registry';
+import { claimRows } from './claim-list';
 
 /** What to run. */
 export interface RunRequest {
@@ -120,7 +121,9 @@ export function requestedExperiments(names: string[] | 'all'): ExperimentDefinit
 /**
  * Validates a request completely and lists its runs, seed-major: every experiment and variant
  * at its first seed, then at its second, and so on, so that an interrupted sweep leaves every
- * table with fewer seeds rather than some tables complete and others empty.
+ * table with fewer seeds rather than some tables complete and others empty. Rows that no claim
+ * compares run the scale's first `supportSeeds` seeds (all of them without that setting, or
+ * with an explicit `req.seeds`).
  * Throws (before anything is trained) on an unknown experiment, scale or variant, bad seeds,
  * or settings that cannot work (R < 1, a conv kernel longer than the sequence, ...).
  */
@@ -144,9 +147,11 @@ export function planRuns(req: RunRequest): RunPlan[] {
   for (const def of defs) {
     const settings = applyOverrides(def.scales[scale], req.overrides);
     validateSettings(def, scaleDir, settings);
-    const seeds = req.seeds ?? settings.seeds;
+    const claimed = claimRows(def.name);
     for (const [variantName, variant] of Object.entries(def.variants)) {
       if (only && !only.includes(variantName)) continue;
+      const support = settings.supportSeeds !== undefined && !claimed.has(variantName);
+      const seeds = req.seeds ?? (support ? settings.seeds.slice(0, settings.supportSeeds) : settings.seeds);
       for (const seed of seeds) {
         plans.push({
           experiment: def,

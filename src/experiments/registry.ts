@@ -67,6 +67,7 @@ export function validateSettings(def: ExperimentDefinition, scale: string, s: Sc
     throw new Error(`${where}.schedule: expected a schedule object like {kind: 'cosine', lr, warmup, decaySteps}; ${(e as Error).message}`);
   }
   if (!Array.isArray(s.seeds) || s.seeds.length === 0 || !s.seeds.every((x) => isInt(x, 0))) throw new Error(`${where}.seeds: expected a non-empty list of integers >= 0, got ${JSON.stringify(s.seeds)}`);
+  if (s.supportSeeds !== undefined && !(isInt(s.supportSeeds, 1) && s.supportSeeds <= s.seeds.length)) throw new Error(`${where}.supportSeeds: expected an integer in [1, ${s.seeds.length}] (the number of seeds), got ${JSON.stringify(s.supportSeeds)}`);
   const length = def.dataset === 'mnist' || def.dataset === 'fashion-mnist' ? (s.imageSize ?? 32) ** 2 : s.length;
   for (const [vname, v] of Object.entries(def.variants)) {
     const spec = resolveSpec(v.attention, s.encoding);

@@ -88,6 +88,7 @@ export const SMALL: ScaleSettings = {
   extrapolation: 8,
   listopsDepth: 4,
   seeds: [0, 1, 2],
+  supportSeeds: 1,
 };
 
 /** `base` with `steps` updates, the cosine schedule stretched to match, and two validations. */

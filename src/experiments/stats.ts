@@ -116,3 +116,10 @@ export function slopeInterval(xs: number[], ys: number[], level = 0.95): Interva
   const half = tQuantile(1 - (1 - level) / 2, df) * Math.sqrt(rss / df / sxx);
   return { method: 'fit', estimate: slope, lo: slope - half, hi: slope + half, level, df, n: xs.length, intercept };
 }
+
+/** A statistic for a ledger line: 3 significant decimals below 1, 2 up to 100, exponent outside [1e-3, 1e5). */
+export function formatStatistic(x: number): string {
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-3 || a >= 1e5)) return x.toExponential(2);
+  return x.toFixed(a >= 100 ? 1 : a >= 1 ? 2 : 3);
+}

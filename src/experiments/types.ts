@@ -83,6 +83,12 @@ export interface ScaleSettings {
   listopsDepth?: number;
   /** Seeds run by default. */
   seeds: number[];
+  /**
+   * Rows that no claim of the ledger compares (`claimRows`: context rows of a table) run only
+   * the first `supportSeeds` of `seeds` (default: all of them). An explicit `--seeds` list runs
+   * every row at every listed seed.
+   */
+  supportSeeds?: number;
 }
 
 /** An experiment: one table or figure of a paper as a named, resumable unit. */

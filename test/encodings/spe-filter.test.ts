@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
-import { SineSPE, SPEFilter } from '../../src/encodings/spe';
+import { SineSPE, SPEFilter, projectOnCode, projectOnCodeReference } from '../../src/encodings/spe';
 import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak } from '../helpers';
 
 const normal = (rng: Rng, shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
@@ -53,6 +53,22 @@ describe('SPEFilter (applying a code, with gating; SPE paper, Liutkus et al. 202
     assertClose(kh.dataSync(), expK, 1e-5, 1e-4, 'k̂');
     tf.dispose([q, k, qbar, kbar, gateNoise, qh, kh]);
     f.dispose();
+  });
+
+  it('the batched-product projection equals the plain formula (projectOnCodeReference), values and gradients, 1-D and 2-D, batch 1 and 3', () => {
+    const rng = new Rng(11);
+    for (const [xShape, R] of [[[1, 5, 2, 3], 4], [[3, 5, 2, 3], 7], [[3, 2, 3, 2, 4], 5]] as Array<[number[], number]>) {
+      const x = normal(rng, xShape);
+      const code = normal(rng, [1, ...xShape.slice(1), R]);
+      const dy = normal(rng, [...xShape.slice(0, -1), R]);
+      const grads = (f: (x: tf.Tensor, c: tf.Tensor) => tf.Tensor) => tf.grads((a: tf.Tensor, b: tf.Tensor) => f(a, b).mul(dy).sum())([x, code]);
+      const [fast, ref] = [projectOnCode(x, code), projectOnCodeReference(x, code)];
+      assert.deepEqual(fast.shape, ref.shape);
+      assertClose(fast, ref, 1e-5);
+      const [gf, gr] = [grads(projectOnCode), grads(projectOnCodeReference)];
+      gf.forEach((g, i) => assertClose(g, gr[i], 1e-5));
+      tf.dispose([x, code, dy, fast, ref, ...gf, ...gr]);
+    }
   });
 
   it('ungated: no parameters, q̂ = Σ_d q_d Q̄_d exactly', () => {

@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { planRuns, runExperiments, registerExperiment, unregisterExperiment, scaleDirName } from '../../src/experiments';
+import { planRuns, runExperiments, registerExperiment, unregisterExperiment, scaleDirName, claimRows, getExperiment, validateSettings } from '../../src/experiments';
 import { tinyLmDefinition } from './fixtures';
 
 function refused(fn: () => unknown, ...patterns: RegExp[]): void {
@@ -49,6 +49,23 @@ describe('experiments: requests are checked before any training', () => {
       assert.deepEqual(fs.readdirSync(dir), []);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rows that no claim compares run the scale\'s first supportSeeds seeds, claim rows every seed; an explicit --seeds list runs every row at each', () => {
+    const def = getExperiment('spe-lra-image');
+    const claimed = claimRows('spe-lra-image');
+    assert.ok(claimed.has('relu-sinespe') && claimed.has('relu-ape') && !claimed.has('relu-convspe'), `claim rows: ${[...claimed].join(', ')}`);
+    const small = def.scales.small;
+    assert.equal(small.supportSeeds, 1);
+    const seedsOf = (plans: ReturnType<typeof planRuns>, v: string) => plans.filter((p) => p.variantName === v).map((p) => p.seed);
+    const plans = planRuns({ experiments: ['spe-lra-image'], scale: 'small', resultsDir: '/tmp/rpelab-plan-test' });
+    assert.deepEqual(seedsOf(plans, 'relu-sinespe'), small.seeds);
+    assert.deepEqual(seedsOf(plans, 'relu-convspe'), small.seeds.slice(0, 1));
+    const explicit = planRuns({ experiments: ['spe-lra-image'], scale: 'small', seeds: [0, 1], resultsDir: '/tmp/rpelab-plan-test' });
+    assert.deepEqual(seedsOf(explicit, 'relu-convspe'), [0, 1]);
+    for (const bad of [0, 4, 1.5]) {
+      refused(() => validateSettings(def, 'small', { ...small, supportSeeds: bad }), new RegExp(`small.supportSeeds: expected an integer in \\[1, 3\\] \\(the number of seeds\\), got ${bad}`));
     }
   });
 

@@ -82,29 +82,49 @@ export class ConvSPE extends Module {
   }
 
   /**
-   * The standard-normal noise channels-last, [R, T0, (T1,) H·D] with T = S + 4P.
-   * `opts.noise` is in the reference layout [R, H·D, ...T] and is transposed; otherwise the
-   * draws are made position-major (for each noise position in row-major order, for each
-   * realization, for each channel), so that along the first axis a longer draw from the same
-   * generator state extends a shorter one: codes drawn from equal states are prefix-consistent.
+   * The part of the standard-normal noise that the kept outputs read, channels-last: positions
+   * [P, S + 2P − 1) on each axis of the full draw [R, T0, (T1,) H·D] with T = S + 4P, as
+   * [R, 1 | S0 + P0 − 1, S? + P? − 1, H·D]. `opts.noise` is in the reference layout
+   * [R, H·D, ...T] and is transposed and cropped; otherwise the draws are made position-major
+   * (for each noise position in row-major order, for each realization, for each channel), so
+   * that along the first axis a longer draw from the same generator state extends a shorter one:
+   * codes drawn from equal states are prefix-consistent. Draws outside the kept region are
+   * skipped (the generator advances exactly as if they had been made).
    */
-  private noiseChannelsLast(spatial: number[], R: number, opts: SPECodeOptions): tf.Tensor {
+  private croppedNoise(spatial: number[], R: number, opts: SPECodeOptions): tf.Tensor4D {
     const C = this.numHeads * this.inFeatures;
+    const P = this.kernelSize;
     const T = this.noiseShape(spatial);
+    const kept = spatial.map((s, i) => s + P[i] - 1);  // positions [P, P + kept) on each axis
+    const shape4 = (this.ndim === 1 ? [R, 1, kept[0], C] : [R, kept[0], kept[1], C]) as [number, number, number, number];
     if (opts.noise !== undefined) {
       checkNoise(opts.noise, [R, C, ...T], 'noise', 'numRealizations, heads*inFeatures, ...(size + 4*kernelSize)');
-      return opts.noise.transpose(this.ndim === 1 ? [0, 2, 1] : [0, 2, 3, 1]);
+      return tf.tidy(() => {
+        const z = opts.noise!.transpose(this.ndim === 1 ? [0, 2, 1] : [0, 2, 3, 1]);
+        return z.slice([0, ...P, 0], [R, ...kept, C]).reshape(shape4) as tf.Tensor4D;
+      });
     }
     const rng = opts.rng ?? this.rng;
-    const nT = T.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(R * nT * C);
-    for (let t = 0; t < nT; t++) {
-      for (let r = 0; r < R; r++) {
-        const base = (r * nT + t) * C;
-        for (let c = 0; c < C; c++) data[base + c] = rng.normal();
+    const [T0, T1] = this.ndim === 1 ? [1, T[0]] : [T[0], T[1]];
+    const [K0, K1] = this.ndim === 1 ? [1, kept[0]] : [kept[0], kept[1]];
+    const [P0, P1] = this.ndim === 1 ? [0, P[0]] : [P[0], P[1]];
+    const nKept = K0 * K1;
+    const data = new Float32Array(R * nKept * C);
+    const row = new Float32Array(R * C);  // one position's draws, realization-major
+    for (let t0 = 0; t0 < T0; t0++) {
+      if (t0 < P0 || t0 >= P0 + K0) {
+        rng.skipNormals(T1 * R * C);
+        continue;
       }
+      rng.skipNormals(P1 * R * C);
+      for (let t1 = 0; t1 < K1; t1++) {
+        rng.fillNormal(row);
+        const pos = (t0 - P0) * K1 + t1;
+        for (let r = 0; r < R; r++) data.set(row.subarray(r * C, (r + 1) * C), (r * nKept + pos) * C);
+      }
+      rng.skipNormals((T1 - P1 - K1) * R * C);
     }
-    return tf.tensor(data, [R, ...T, C]);
+    return tf.tensor4d(data, shape4);
   }
 
   /** A filter [H, D, ...P] as a depthwiseConv2d filter [P0 | 1, P1 | P, H·D, 1]. */
@@ -131,16 +151,12 @@ export class ConvSPE extends Module {
     });
     const R = opts.numRealizations ?? this.numRealizations;
     assertInt(R, 'numRealizations');
-    const [H, D, P] = [this.numHeads, this.inFeatures, this.kernelSize];
+    const [H, D] = [this.numHeads, this.inFeatures];
     const C = H * D;
     return tf.tidy(() => {
-      let z = this.noiseChannelsLast(S, R, opts);
-      if (this.ndim === 1) z = z.expandDims(1);  // [R, 1, T, C]
       // The kept outputs [P, P + S) of the valid correlation read only the noise [P, S + 2P − 1):
-      // crop it first, so the correlation computes exactly the S kept outputs.
-      const begin = this.ndim === 1 ? [0, 0, P[0], 0] : [0, P[0], P[1], 0];
-      const size = this.ndim === 1 ? [R, 1, S[0] + P[0] - 1, C] : [R, S[0] + P[0] - 1, S[1] + P[1] - 1, C];
-      const zc = z.slice(begin, size) as tf.Tensor4D;
+      // only that part is made, so the correlation computes exactly the S kept outputs.
+      const zc = this.croppedNoise(S, R, opts);
       const scale = codeScale(R, D);
       const code = (w: tf.Tensor) => {
         const f = this.depthwise(w);
@@ -154,7 +170,7 @@ export class ConvSPE extends Module {
 
   /**
    * The exact positional kernel P(Δ) = Σ_j convK_j · convQ_{j+Δ} (filters' cross-correlation),
-   * in the digest's units: E[Q̄(m) K̄(n)] · √(R·D) = P(m − n).
+   * normalised so that E[Q̄(m) K̄(n)] · √(R·D) = P(m − n).
    * 1-D: [H, D, 2P − 1], index Δ + P − 1 for Δ = −(P−1) .. P−1.
    * 2-D: [H, D, 2P0 − 1, 2P1 − 1], index (Δ0 + P0 − 1, Δ1 + P1 − 1) for the lag (m0 − n0, m1 − n1).
    * Outside these lags the kernel is exactly 0.

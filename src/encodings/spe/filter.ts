@@ -78,8 +78,8 @@ export class SPEFilter extends Module {
   }
 
   /**
-   * Encodes queries and keys with a code (the literal formula: the gated code is
-   * materialised at every position).
+   * Encodes queries and keys with a code (the gated code is materialised at every position;
+   * the projection is `projectOnCode`, checked against `projectOnCodeReference`).
    * @param q queries [B, ...positions, H, D] (1 or 2 position axes).
    * @param k keys, the same shape as q.
    * @param code qbar, kbar [1, ...codePositions, H, D, R] with codePositions >= positions
@@ -124,9 +124,27 @@ export class SPEFilter extends Module {
         qb = qb.mul(keep).add(eps);
         kb = kb.mul(keep).add(eps);
       }
-      const qhat = qb.mul(q.expandDims(-1)).sum(-2);
-      const khat = kb.mul(k.expandDims(-1)).sum(-2);
-      return [qhat, khat] as [tf.Tensor, tf.Tensor];
+      return [projectOnCode(q, qb), projectOnCode(k, kb)] as [tf.Tensor, tf.Tensor];
     });
   }
+}
+
+/**
+ * Σ_d x[b, …, h, d] · code[0, …, h, d, r] as one batched matrix product per position and head
+ * ([N, B, D] × [N, D, R] with N = positions · H), the same sum as `projectOnCodeReference`
+ * without materialising the [B, ...positions, H, D, R] product (nor, in the backward pass, a
+ * tensor of ones that size).
+ * @param x [B, ...positions, H, D]. @param code [1, ...positions, H, D, R]. @returns [B, ...positions, H, R].
+ */
+export function projectOnCode(x: tf.Tensor, code: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const B = x.shape[0];
+    const D = x.shape[x.rank - 1];
+    const R = code.shape[code.rank - 1];
+    const N = x.size / (B * D);
+    const c = code.reshape([N, D, R]) as tf.Tensor3D;
+    const rows = (B === 1 ? x.reshape([N, 1, D]) : x.reshape([B, N, D]).transpose([1, 0, 2])) as tf.Tensor3D;
+    const y = tf.matMul(rows, c);  // [N, B, R]
+    return (B === 1 ? y : y.transpose([1, 0, 2])).reshape([...x.shape.slice(0, -1), R]);
+  });
 }
