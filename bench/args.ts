@@ -35,6 +35,10 @@ export interface BenchArgs {
   /** Baseline file to compare the training step with; default <out>/baseline-<backend>.json. */
   baselineFile: string | null;
   out: string;
+  /** Where the committed summary of each result is written (`bench/summary.ts`). */
+  summaries: string;
+  /** Only write the summaries of these result files, then stop (no benchmark). */
+  summarize: string[];
   /** Kernels kept per point in the per-kernel time breakdown (0: no profiling pass, so no tf.memory peak). */
   topKernels: number;
   /** Free-form label added to the output file name and the JSON. */
@@ -61,9 +65,12 @@ export const USAGE = `npm run bench -- [options]
   --case-seconds SEC       cap on timed seconds per point; reps are reduced to fit (default 60)
   --point-timeout SEC      kill a point (and the larger lengths of its case) after SEC (default 3 x budget + case-seconds)
   --train-steps N          timed training steps per encoding (default 5)
-  --baseline               write <out>/baseline-<backend>.json (the "before" numbers)
-  --baseline-file PATH     compare the training step with this file (default <out>/baseline-<backend>.json)
-  --out DIR                output directory (default bench/results)
+  --baseline               write baseline-<backend>.json (the "before" numbers)
+  --baseline-file PATH     compare the training step with this file (default <summaries>/baseline-<backend>.json)
+  --out DIR                directory of the full result files (default bench/results, git-ignored)
+  --summaries DIR          directory of their committed summaries (default bench/summaries): every
+                           median, ratio and target, 3 kernels per point, no host name or paths
+  --summarize FILE         write the summary of an existing result file and stop (repeatable)
   --top-kernels N          per-kernel time breakdown size per point (default 8; 0 = no profiling pass)
   --tag NAME               label added to the output file name
   --help                   this text
@@ -113,6 +120,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     baseline: false,
     baselineFile: null,
     out: 'bench/results',
+    summaries: 'bench/summaries',
+    summarize: [],
     topKernels: 8,
     tag: null,
     child: false,
@@ -173,6 +182,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--out':
         a.out = value();
+        break;
+      case '--summaries':
+        a.summaries = value();
+        break;
+      case '--summarize':
+        a.summarize.push(value());
         break;
       case '--top-kernels':
         a.topKernels = positiveInt(value(), flag, 0);

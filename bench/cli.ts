@@ -16,6 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { tf, initBackend } from '../src/backend';
+import { summarizeResult, formatSummary } from './summary';
 import { parseArgs, childArgv, USAGE, type BenchArgs, type BackendName, type Suite, type Direction } from './args';
 import { ENCODING_CASES, LAYER_SHAPE, TRAIN_SHAPE, OVERHEAD_ENCODINGS, OVERHEAD_BASELINE, OVERHEAD_LENGTH, QUICK_OVERHEAD_LENGTH } from './cases';
 import { RssSampler, round } from './measure';
@@ -223,7 +224,7 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
   const date = new Date();
   fs.mkdirSync(args.out, { recursive: true });
   const partDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-bench-'));
-  const { child: _c, help: _h, part: _p, microIndex: _m, ...argsOut } = args;
+  const { child: _c, help: _h, part: _p, microIndex: _m, summarize: _s, ...argsOut } = args;
   const result: BenchResult & { overhead: OverheadPoint[] } = {
     schema: RESULT_SCHEMA,
     date: date.toISOString(),
@@ -242,9 +243,10 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
     targets: [],
   };
   const file = path.join(args.out, resultFileName(backend, date, args.baseline, args.tag));
-  const baselineFile = args.baselineFile ?? path.join(args.out, resultFileName(backend, date, true, null));
+  const summaryFile = path.join(args.summaries, path.basename(file));
+  const baselineFile = args.baselineFile ?? path.join(args.summaries, resultFileName(backend, date, true, null));
   const baseline = args.baseline ? null : readJson<BenchResult>(baselineFile);
-  log(`=== backend ${backend}: load ${result.machine.loadStart.join(' ')} on ${result.machine.cpus} cpus; code ${result.code.commit}+${result.code.srcHash}; writing ${file}` +
+  log(`=== backend ${backend}: load ${result.machine.loadStart.join(' ')} on ${result.machine.cpus} cpus; code ${result.code.commit}+${result.code.srcHash}; writing ${file} and ${summaryFile}` +
     (baseline ? `; baseline ${baselineFile} (${baseline.date})` : ''));
 
   const encodings = ENCODING_CASES.filter((c) => args.encodings.includes(c.name)).map((c) => c.name);
@@ -271,6 +273,8 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
     result.machine.loadEnd = os.loadavg().map((x) => round(x, 2));
     result.durationSec = Math.round((Date.now() - date.getTime()) / 1000);
     fs.writeFileSync(file, JSON.stringify(result, null, 1) + '\n');
+    fs.mkdirSync(args.summaries, { recursive: true });
+    fs.writeFileSync(summaryFile, formatSummary(summarizeResult(result)));
   };
   let sawBackend = false;
   for (const [i, job] of jobs.entries()) {
@@ -353,6 +357,17 @@ async function main(): Promise<void> {
   if (args.child) {
     if (!args.part) throw new Error('--part: required with --child');
     return runChild(args);
+  }
+  if (args.summarize.length > 0) {
+    for (const f of args.summarize) {
+      const r = readJson<BenchResult>(f);
+      if (!r || r.schema !== RESULT_SCHEMA) throw new Error(`--summarize: expected a bench result file (schema ${RESULT_SCHEMA}), got ${f}`);
+      const out = path.join(args.summaries, path.basename(f));
+      fs.mkdirSync(args.summaries, { recursive: true });
+      fs.writeFileSync(out, formatSummary(summarizeResult(r)));
+      console.log(`${f} (${fs.statSync(f).size} bytes) -> ${out} (${fs.statSync(out).size} bytes)`);
+    }
+    return;
   }
   const backends: BackendName[] = args.backends === 'auto' ? [...(hasTfjsNode() ? ['tensorflow' as const] : []), 'wasm', 'cpu'] : args.backends;
   if (args.backends === 'auto' && !hasTfjsNode()) log('tfjs-node is not installed: comparing wasm and cpu');

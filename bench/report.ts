@@ -14,7 +14,8 @@ export const RESULT_SCHEMA = 'rpelab-bench/1';
 
 /** Where and on what a run happened. */
 export interface MachineInfo {
-  hostname: string;
+  /** Absent in summaries. */
+  hostname?: string;
   cpus: number;
   cpuModel: string;
   totalMemMB: number;
@@ -52,7 +53,7 @@ export interface BenchResult {
   machine: MachineInfo;
   /** Which code was measured: the git commit and a hash of src/ (the working tree may hold uncommitted work). */
   code: CodeInfo;
-  args: Omit<BenchArgs, 'child' | 'help' | 'part' | 'microIndex'>;
+  args: Omit<BenchArgs, 'child' | 'help' | 'part' | 'microIndex' | 'summarize'>;
   layer: LayerPoint[];
   /** The overhead suite's paired ratios (absent in files written before it existed). */
   overhead?: OverheadPoint[];
