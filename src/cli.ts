@@ -14,6 +14,7 @@ import { spawn } from 'child_process';
 import { parseArgs as parseNodeArgs } from 'util';
 import { initBackend, BACKEND_CHOICES, nativeThreads } from './backend';
 import { formatProgress, formatDuration } from './train';
+import { specKnobs } from './attention';
 import {
   listExperiments, getExperiment, requestedExperiments, planRuns, runExperiments, collectReport, formatReports, checkScale, scaleDirName, readSummary,
   collectClaims, formatLedger, checkStoredConfigs,
@@ -38,7 +39,8 @@ Options:
                              wasm backend uses one core, so N = cores is up to N times faster)
   --shard i/n                only the i-th of n disjoint slices of the runs (run): n machines
                              writing to one shared --results directory run every run once
-  --set key=value,...        override settings (steps, length, batchSize, model, R, K, P, F, ...);
+  --set key=value,...        override settings (steps, length, batchSize, model, ...) and encoding
+                             knobs (any declared integer parameter: R, K, P, F, ...);
                              results go to a separate directory <scale>+key=value,...
   --format ${REPORT_FORMATS.join('|')}     report format (default table; the claims ledger: table|markdown|json)
   --results DIR              results root (default data/results, or $RPELAB_RESULTS_DIR)
@@ -115,8 +117,9 @@ function parseSeeds(s: string): number[] {
   });
 }
 
-/** `steps=20,R=4` -> overrides (encoding keys R, K, P, F go into `encoding`). */
+/** `steps=20,R=4` -> overrides (encoding knobs, the declared integer parameters R, K, P, F, ..., go into `encoding`). */
 function parseSet(s: string): ScaleOverrides {
+  const knobs = specKnobs();
   const o: Record<string, unknown> = {};
   const enc: Record<string, number> = {};
   for (const kv of list(s)) {
@@ -124,7 +127,7 @@ function parseSet(s: string): ScaleOverrides {
     if (!k || v === undefined) throw new Error(`set: expected key=value pairs like steps=20,R=4; got '${kv}'`);
     const n = Number(v);
     if (!Number.isFinite(n)) throw new Error(`set: ${k} expects a number, got '${v}'`);
-    if (['R', 'K', 'P', 'F'].includes(k)) enc[k] = n;
+    if (knobs.has(k)) enc[k] = n;
     else o[k] = n;
   }
   if (Object.keys(enc).length) o.encoding = enc;

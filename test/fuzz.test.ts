@@ -13,7 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import fc from 'fast-check';
 import { tf, Rng } from '../src/backend';
-import { parseSpec, formatSpec, AttentionLayer } from '../src/attention';
+import { parseSpec, formatSpec, AttentionLayer, FEATURE_MAPS } from '../src/attention';
 import { Lrpe, SPE, RoPE, PermuteFormer, RelativePositionBias, SinusoidalAPE, LearnedAPE, listEncodings } from '../src/encodings';
 import { CausalLM, Encoder } from '../src/models';
 import { parseIdx, encodeIdx } from '../src/data/idx';
@@ -77,7 +77,7 @@ const mutation = (base: string) =>
 const validSpec = fc
   .record({
     kind: fc.constantFrom('linear', 'performer', 'softmax'),
-    map: fc.constantFrom('elu', 'relu', 'identity'),
+    map: fc.constantFrom(...FEATURE_MAPS),
     norm: fc.option(fc.constantFrom('denominator', 'layernorm')),
     chunk: fc.option(fc.integer({ min: 1, max: 64 })),
     features: fc.option(fc.integer({ min: 1, max: 512 })),
@@ -88,7 +88,7 @@ const validSpec = fc
     const opts: string[] = [];
     if (kind !== 'softmax' && norm && !(kind === 'linear' && map === 'identity' && norm === 'denominator')) opts.push(`norm=${norm}`);
     if (kind !== 'softmax' && chunk) opts.push(`chunk=${chunk}`);
-    if (kind === 'performer' && features) opts.push(`features=${features}`);
+    if ((kind === 'performer' || (kind === 'linear' && map === 'favor')) && features) opts.push(`features=${features}`);
     let s = kind + (opts.length ? `(${opts.join(',')})` : '') + (kind === 'linear' ? `:${map}` : '');
     const def = enc ? listEncodings().find((d) => d.name === enc)! : null;
     if (def && (def.role !== 'bias' || kind === 'softmax')) {

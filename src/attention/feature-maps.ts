@@ -14,7 +14,7 @@ import { Module } from '../nn';
 
 /** A feature map φ applied to per-head queries or keys. */
 export interface FeatureMap {
-  /** 'elu' (φ = elu + 1), 'relu' (relu + eps), 'identity', or 'favor+' (the Performer's random features). */
+  /** 'elu' (φ = elu + 1), 'relu' (relu + eps), 'identity', or 'favor' (FAVOR+, the Performer's random features). */
   readonly name: string;
   /** x: [batch, length, heads, d] -> [batch, length, heads, outputDim(d)]. */
   apply(x: tf.Tensor4D): tf.Tensor4D;
@@ -100,7 +100,7 @@ export interface FavorPlusOptions {
  * The projection [dim, numFeatures] is a frozen buffer `projection`; `redraw` replaces it.
  */
 export class FavorPlus extends Module implements FeatureMap {
-  readonly name = 'favor+';
+  readonly name = 'favor';
   readonly dim: number;
   readonly numFeatures: number;
   readonly orthogonal: boolean;

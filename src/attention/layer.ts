@@ -5,7 +5,7 @@
  *
  *   x -> q, k, v (one fused projection)
  *     -> pre encoding (SPE: q, k [B,L,H,D] -> [B,L,H,R])
- *     -> feature map (linear: elu+1 | relu | identity; performer: FAVOR+; softmax: none)
+ *     -> feature map (linear: elu+1 | relu | identity | FAVOR+ (the Performer); softmax: none)
  *     -> post encoding (LRPE, RoPE, PermuteFormer)
  *     -> linear attention (O(L)) or softmax attention (O(L^2), with optional relative bias)
  *        (with the denominator and a post encoding that can make features negative, RoPE or
@@ -124,7 +124,7 @@ export class AttentionLayer extends Module {
         dim = this.preEncoding.outputDim(dim);
       }
       if (this.spec.kind === 'softmax') this.featureMap = null;
-      else if (this.spec.kind === 'performer') {
+      else if (this.spec.featureMap === 'favor') {
         this.featureMap = this.addModule('favor', new FavorPlus({ dim, numFeatures: this.spec.numFeatures, rng: rng.fork('favor') }));
       } else this.featureMap = featureMapFromName(this.spec.featureMap);
       if (this.featureMap) dim = this.featureMap.outputDim(dim);

@@ -2,49 +2,84 @@
  * Attention spec strings <-> plain data.
  *
  *   spec      := attention [ '+' encoding ]
- *   attention := ('linear' | 'performer' | 'softmax') [ '(' key=value, ... ')' ] [ ':' featureMap ]
- *   featureMap:= 'elu' (φ = elu + 1, the default) | 'relu' (relu + 1e-3) | 'identity'      (linear only)
+ *   attention := ('linear' | 'softmax' | 'performer') [ '(' key=value, ... ')' ] [ ':' featureMap ]
+ *   featureMap:= 'elu' (φ = elu + 1, the default) | 'relu' (relu + 1e-3) | 'identity'
+ *              | 'favor' (FAVOR+, the Performer's positive random features)   (linear only)
  *   encoding  := name [ '(' arg, ... ')' ]      name from the encoding registry, or 'none'
  *
- * Attention options: `norm=denominator|layernorm` (default: layernorm for LRPE, as the
- * authors' final code, and for the identity feature map, whose scores have any sign so it
- * cannot take the denominator; denominator otherwise), `chunk=N` (causal chunk length),
- * `features=N` (performer random features, default 256).
+ * `performer` is the Performer's name for linear attention with the FAVOR+ feature map:
+ * `performer(features=64)` reads as `linear(features=64):favor`, and specs are written back in
+ * that canonical form. One vocabulary with the code: FAVOR+ is a feature map (`FavorPlus`, named
+ * 'favor': a '+' in the name would read as the encoding separator).
+ *
+ * Attention options (`ATTENTION_OPTIONS`, declared like encoding parameters): `norm=denominator|
+ * layernorm` (default: layernorm for LRPE, as the authors' final code, and for the identity
+ * feature map, whose scores have any sign so it cannot take the denominator; denominator
+ * otherwise), `chunk=N` (causal chunk length), `features=N` or `F=N` (FAVOR+ random features,
+ * default 256; favor only).
  *
  * Examples: `linear:elu+lrpe(unitary,householder,learned)`, `performer+spe(sine,K=10,R=64,gated)`,
  * `linear:relu+spe(conv,P=128)`, `softmax+relbias(max=128)`, `linear:elu+none`.
  */
 import { assertInt } from '../backend';
-import { getEncoding, resolveArgs, type EncodingArgs } from '../encodings';
-import { FEATURE_MAP_NAMES, type FeatureMapName } from './feature-maps';
+import { getEncoding, listEncodings, resolveArgs, type EncodingArgs, type ParamDef } from '../encodings';
+import { FEATURE_MAP_NAMES } from './feature-maps';
 
-export const ATTENTION_KINDS = ['linear', 'performer', 'softmax'] as const;
+export const ATTENTION_KINDS = ['linear', 'softmax'] as const;
 export type AttentionKind = (typeof ATTENTION_KINDS)[number];
-/** One vocabulary with the code: the feature maps' own names (`elu` is φ = elu + 1). */
-export const FEATURE_MAPS = FEATURE_MAP_NAMES;
-export type SpecFeatureMap = FeatureMapName;
+/** Accepted for the paper's name: `performer(...)` is `linear(...):favor`. */
+export const PERFORMER_ALIAS = 'performer';
+/** The feature maps of linear attention: the deterministic ones and FAVOR+ (`favor`). */
+export const FEATURE_MAPS = [...FEATURE_MAP_NAMES, 'favor'] as const;
+export type SpecFeatureMap = (typeof FEATURE_MAPS)[number];
+/** FAVOR+ random features when the spec sets none. */
+export const DEFAULT_FAVOR_FEATURES = 256;
 
 /** The options each attention kind takes inside its parentheses. Softmax has no normaliser choice and no chunking. */
-export const ATTENTION_OPTIONS: Record<AttentionKind, readonly string[]> = {
-  linear: ['norm', 'chunk'],
-  performer: ['norm', 'chunk', 'features'],
+export const ATTENTION_OPTIONS: Record<AttentionKind, readonly ParamDef[]> = {
+  linear: [
+    { name: 'norm', type: 'choice', choices: ['denominator', 'layernorm'], default: 'denominator', doc: 'normaliser (default per encoding and feature map)' },
+    { name: 'chunk', type: 'int', min: 1, default: 0, doc: 'causal chunk length (default: the attention module\'s)' },
+    { name: 'features', type: 'int', aliases: ['F'], min: 1, default: DEFAULT_FAVOR_FEATURES, doc: 'FAVOR+ random features (favor only)' },
+  ],
   softmax: [],
 };
 
 function describeOptions(kind: AttentionKind): string {
   const o = ATTENTION_OPTIONS[kind];
-  return o.length ? o.join(', ') : 'no options';
+  return o.length ? o.map((p) => p.name + (p.aliases?.length ? ` (${p.aliases.join(', ')})` : '')).join(', ') : 'no options';
+}
+
+/**
+ * The integer parameters a spec template may leave as `{name}` placeholders (experiment and
+ * bench knobs), from the declarations: every integer parameter of every registered encoding and
+ * of the attention options, by name and by alias (`R`, `K`, `P`, `F`, `numRealizations`, ...),
+ * each mapped to where it is declared ('spe.numRealizations', 'linear.features').
+ */
+export function specKnobs(): Map<string, string> {
+  const out = new Map<string, string>();
+  const add = (owner: string, p: ParamDef) => {
+    if (p.type !== 'int') return;
+    for (const key of [p.name, ...(p.aliases ?? [])]) {
+      const where = `${owner}.${p.name}`;
+      const prev = out.get(key);
+      out.set(key, prev && prev !== where ? `${prev} / ${where}` : where);
+    }
+  };
+  for (const kind of ATTENTION_KINDS) for (const p of ATTENTION_OPTIONS[kind]) add(kind, p);
+  for (const def of listEncodings()) for (const p of def.params) add(def.name, p);
+  return out;
 }
 
 /** A parsed spec: plain, JSON-serialisable data. */
 export interface AttentionSpec {
   kind: AttentionKind;
-  /** Linear attention's feature map (ignored by performer and softmax). */
+  /** Linear attention's feature map, 'favor' (FAVOR+) for the Performer (ignored by softmax). */
   featureMap: SpecFeatureMap;
   normalize: 'denominator' | 'layernorm';
   /** Causal chunk length for linear attention; undefined = the attention module's default. */
   chunkSize?: number;
-  /** Performer random features. */
+  /** FAVOR+ random features (used with the favor feature map). */
   numFeatures: number;
   /** null = no relative encoding. */
   encoding: { name: string; args: EncodingArgs } | null;
@@ -96,13 +131,14 @@ export function parseSpec(spec: string): AttentionSpec {
   const colon = splitTop(head, ':');
   if (colon.length > 2) throw new Error(`spec: more than one ':' in '${head}'`);
   const att = call(colon[0], 'attention');
-  if (!(ATTENTION_KINDS as readonly string[]).includes(att.name)) {
-    throw new Error(`spec: unknown attention '${att.name}'; expected one of ${ATTENTION_KINDS.join(', ')}`);
+  const performer = att.name === PERFORMER_ALIAS;
+  if (!performer && !(ATTENTION_KINDS as readonly string[]).includes(att.name)) {
+    throw new Error(`spec: unknown attention '${att.name}'; expected one of ${[...ATTENTION_KINDS, PERFORMER_ALIAS].join(', ')} (performer = linear:favor)`);
   }
-  const kind = att.name as AttentionKind;
-  let featureMap: SpecFeatureMap = 'elu';
+  const kind: AttentionKind = performer ? 'linear' : (att.name as AttentionKind);
+  let featureMap: SpecFeatureMap = performer ? 'favor' : 'elu';
   if (colon.length === 2) {
-    if (kind !== 'linear') throw new Error(`spec: a feature map (':${colon[1]}') applies to 'linear' only, not '${kind}'`);
+    if (att.name !== 'linear') throw new Error(`spec: a feature map (':${colon[1]}') applies to 'linear' only, not '${att.name}'${performer ? ' (performer is linear:favor already)' : ''}`);
     if (!(FEATURE_MAPS as readonly string[]).includes(colon[1])) {
       throw new Error(`spec: unknown feature map '${colon[1]}'; expected one of ${FEATURE_MAPS.join(', ')} (elu means elu+1)`);
     }
@@ -119,26 +155,26 @@ export function parseSpec(spec: string): AttentionSpec {
 
   let normalize = defaultNormalize(kind, encoding?.name, featureMap);
   let chunkSize: number | undefined;
-  let numFeatures = 256;
+  let numFeatures = DEFAULT_FAVOR_FEATURES;
   const allowed = ATTENTION_OPTIONS[kind];
   const seen = new Set<string>();
   for (const a of att.args) {
     const eq = a.indexOf('=');
-    if (eq < 0) throw new Error(`spec: attention option '${a}' needs a value (key=value); ${kind} takes ${describeOptions(kind)}`);
+    if (eq < 0) throw new Error(`spec: attention option '${a}' needs a value (key=value); ${att.name} takes ${describeOptions(kind)}`);
     const key = a.slice(0, eq).trim();
     const value = a.slice(eq + 1).trim();
-    if (!(allowed as readonly string[]).includes(key)) {
-      throw new Error(`spec: unknown option '${key}' for ${kind} attention; ${kind} takes ${describeOptions(kind)}`);
-    }
-    if (seen.has(key)) throw new Error(`spec: ${kind} option '${key}' given twice`);
-    seen.add(key);
-    if (key === 'norm') {
-      if (value !== 'denominator' && value !== 'layernorm') throw new Error(`spec: norm expected 'denominator' or 'layernorm', got '${value}'`);
-      normalize = value;
-    } else if (key === 'chunk') {
+    const opt = allowed.find((p) => p.name === key || p.aliases?.includes(key));
+    if (!opt) throw new Error(`spec: unknown option '${key}' for ${att.name} attention; ${att.name} takes ${describeOptions(kind)}`);
+    if (seen.has(opt.name)) throw new Error(`spec: ${att.name} option '${opt.name}' given twice`);
+    seen.add(opt.name);
+    if (opt.name === 'norm') {
+      if (!opt.choices!.includes(value)) throw new Error(`spec: norm expected 'denominator' or 'layernorm', got '${value}'`);
+      normalize = value as AttentionSpec['normalize'];
+    } else if (opt.name === 'chunk') {
       chunkSize = Number(value === '' ? NaN : value);
       assertInt(chunkSize, 'spec: chunk');
     } else {
+      if (featureMap !== 'favor') throw new Error(`spec: features sets the FAVOR+ random features; it needs the favor feature map (linear(features=N):favor or performer(features=N)), not '${featureMap}'`);
       numFeatures = Number(value === '' ? NaN : value);
       assertInt(numFeatures, 'spec: features');
     }
@@ -155,7 +191,7 @@ export function formatSpec(s: AttentionSpec): string {
   const opts: string[] = [];
   if (s.normalize !== defaultNormalize(s.kind, s.encoding?.name, s.featureMap)) opts.push(`norm=${s.normalize}`);
   if (s.chunkSize !== undefined) opts.push(`chunk=${s.chunkSize}`);
-  if (s.kind === 'performer' && s.numFeatures !== 256) opts.push(`features=${s.numFeatures}`);
+  if (s.featureMap === 'favor' && s.numFeatures !== DEFAULT_FAVOR_FEATURES) opts.push(`features=${s.numFeatures}`);
   let out = s.kind + (opts.length ? `(${opts.join(',')})` : '');
   if (s.kind === 'linear') out += `:${s.featureMap}`;
   if (s.encoding) {

@@ -37,6 +37,8 @@
  * permutation core. cos/sin tables are [L, D], built once per call and shared by q and k.
  * Where it is faster (native kernels, or the cpu backend) P and the core run as one fused
  * kernel each way (./lrpe/kernels.ts); elsewhere they are composed from tf ops (`fused` option).
+ * The plain formula, M_s written out as a matrix per position, is ./lrpe/reference.ts
+ * (`lrpeReference`): the tests compare both paths with it.
  */
 import { tf, Rng, assertInt, assertNumber, assertOneOf, assertRank, assertDim } from '../backend';
 import { Module } from '../nn';
@@ -53,6 +55,7 @@ import { checkQK } from './check';
 import { registerEncoding } from './registry';
 
 export { LRPE_CORES, LRPE_PS, initialThetas, dctMatrix, oddEvenIndex, permutationSpectrum };
+export { lrpeReference, lrpeMatrices, coreMatrix, type LrpeParts } from './lrpe/reference';
 export type { LrpeCore, LrpeP };
 
 export const LRPE_THETAS = ['fixed', 'learned'] as const;
@@ -101,6 +104,7 @@ export class Lrpe extends Module implements QKEncoding {
   private readonly pConstant: tf.Variable | null = null;
   /** Permutation core: B [D, D] and the int32 [D] frequency / period of each component (./lrpe/permutation.ts). */
   private readonly basis: tf.Variable | null = null;
+  private readonly pi: tf.Variable | null = null;
   private readonly frequency: tf.Variable | null = null;
   private readonly period: tf.Variable | null = null;
 
@@ -141,7 +145,7 @@ export class Lrpe extends Module implements QKEncoding {
     } else {
       const pi = coreRng.permutation(D);
       const spectrum = permutationSpectrum(pi);
-      this.addBuffer('permutation', tf.tensor1d(pi, 'int32'));
+      this.pi = this.addBuffer('permutation', tf.tensor1d(pi, 'int32'));
       this.basis = this.addBuffer('basis', tf.tensor2d(spectrum.basis, [D, D]));
       this.frequency = this.addBuffer('frequency', tf.tensor1d(spectrum.frequency, 'int32'));
       this.period = this.addBuffer('period', tf.tensor1d(spectrum.period, 'int32'));
@@ -194,6 +198,11 @@ export class Lrpe extends Module implements QKEncoding {
   /** The current θ [channels] (empty for the permutation core). A copy. */
   thetas(): Float32Array {
     return this.thetaVar ? Float32Array.from(this.thetaVar.dataSync()) : new Float32Array(0);
+  }
+
+  /** π of the permutation core ((Π x)_j = x_{π(j)}), a copy; null for the other cores. */
+  permutation(): Int32Array | null {
+    return this.pi ? Int32Array.from(this.pi.dataSync()) : null;
   }
 
   /** The matrix P [headDim, headDim], with (P x)_i = Σ_j P_ij x_j. The caller disposes it. */

@@ -131,7 +131,7 @@ interface LayerInternals {
 
 /**
  * Causal attention weights of every layer and head, averaged over the batch.
- * Linear / performer layers with the denominator: a_st = q̃_s·k̃_t / Σ_{t'<=s} q̃_s·k̃_t' (RoPE and
+ * Linear layers (any feature map, FAVOR+ included) with the denominator: a_st = q̃_s·k̃_t / Σ_{t'<=s} q̃_s·k̃_t' (RoPE and
  * LRPE: over the unencoded Σ_{t'<=s} φ(q_s)·φ(k_t'), RoFormer's linear form);
  * with LayerNorm output normalisation (LRPE) the raw scores q̃_s·k̃_t (the layer applies no row
  * normaliser); PermuteFormer's decay r^(s-t) included; softmax layers: softmax of the logits.

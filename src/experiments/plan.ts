@@ -10,7 +10,8 @@
  */
 import * as path from 'path';
 import { SCALES, type ExperimentDefinition, type ScaleName, type ScaleOverrides, type ScaleSettings, type VariantDefinition } from './types';
-import { getExperiment, listExperiments, resolveSpec, validateSettings, experimentNames } from './registry';
+import { getExperiment, listExperiments, resolveSpec, validateSettings, experimentNames, checkKnobs } from './registry';
+import { specKnobs } from '../attention/spec';
 import { claimRows } from './claim-list';
 
 /** What to run. */
@@ -71,7 +72,6 @@ export function checkSeeds(seeds: unknown): number[] {
 }
 
 const OVERRIDABLE = ['model', 'numLayers', 'numHeads', 'hidden', 'dropout', 'length', 'batchSize', 'steps', 'evalEvery', 'evalSize', 'trainSize', 'imageSize', 'extrapolation', 'listopsDepth', 'weightDecay', 'beta2', 'clipNorm', 'schedule'] as const;
-const ENCODING_KEYS = ['R', 'K', 'P', 'F'] as const;
 
 /** The settings of `scale` with `overrides` applied (unknown keys throw, listing the valid ones). */
 export function applyOverrides(base: ScaleSettings, overrides: ScaleOverrides | undefined): ScaleSettings {
@@ -79,14 +79,12 @@ export function applyOverrides(base: ScaleSettings, overrides: ScaleOverrides | 
   const out: ScaleSettings = { ...base, encoding: { ...base.encoding } };
   for (const [k, v] of Object.entries(overrides)) {
     if (k === 'encoding') {
-      for (const [ek, ev] of Object.entries(v as Record<string, number>)) {
-        if (!(ENCODING_KEYS as readonly string[]).includes(ek)) throw new Error(`overrides.encoding: unknown key '${ek}'; expected one of ${ENCODING_KEYS.join(', ')}`);
-        out.encoding[ek as (typeof ENCODING_KEYS)[number]] = ev;
-      }
+      checkKnobs(v, 'overrides.encoding');
+      Object.assign(out.encoding, v);
     } else if ((OVERRIDABLE as readonly string[]).includes(k)) {
       (out as unknown as Record<string, unknown>)[k] = v;
     } else {
-      throw new Error(`overrides: unknown setting '${k}'; expected one of ${[...OVERRIDABLE, ...ENCODING_KEYS].join(', ')}`);
+      throw new Error(`overrides: unknown setting '${k}'; expected one of ${OVERRIDABLE.join(', ')}, or an encoding knob in overrides.encoding (${[...specKnobs().keys()].join(', ')})`);
     }
   }
   // A shorter run keeps a schedule that ends with it.

@@ -2,7 +2,7 @@
  * The experiment registry: every table and figure of both papers under a name
  * (`rpelab list` prints it). A new experiment is one definition plus one `registerExperiment`.
  */
-import { parseSpec } from '../attention/spec';
+import { parseSpec, specKnobs } from '../attention/spec';
 import { APE_KINDS } from '../encodings';
 import { validateConfig } from '../models';
 import { makeSchedule } from '../train';
@@ -15,24 +15,31 @@ const registry = new Map<string, ExperimentDefinition>();
 
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
 
-/** Fills `{R}`, `{K}`, `{P}`, `{F}` of a spec template from the scale's encoding settings. */
+/** Fills the `{name}` placeholders of a spec template (`{R}`, `{K}`, ...) from the scale's encoding settings. */
 export function resolveSpec(template: string, encoding: ScaleSettings['encoding']): string {
   return template.replace(/\{([A-Za-z]+)\}/g, (whole, key: string) => {
-    if (!(key in encoding)) throw new Error(`attention: unknown placeholder ${whole} in '${template}'; expected {R}, {K}, {P} or {F}`);
-    return String(encoding[key as keyof ScaleSettings['encoding']]);
+    if (!Object.prototype.hasOwnProperty.call(encoding, key)) throw new Error(`attention: unknown placeholder ${whole} in '${template}'; the settings give ${Object.keys(encoding).map((k) => `{${k}}`).join(', ') || 'none'}`);
+    return String(encoding[key]);
   });
+}
+
+/**
+ * Checks the encoding knobs of a scale: every key a declared integer parameter (`specKnobs`),
+ * every value an integer >= 1.
+ */
+export function checkKnobs(encoding: unknown, where: string): void {
+  if (encoding === null || typeof encoding !== 'object' || Array.isArray(encoding)) throw new Error(`${where}: expected an object of integer knobs like {R: 64, K: 8}, got ${JSON.stringify(encoding)}`);
+  const knobs = specKnobs();
+  for (const [k, v] of Object.entries(encoding)) {
+    if (!knobs.has(k)) throw new Error(`${where}: unknown knob '${k}'; expected a declared integer parameter: ${[...knobs.keys()].join(', ')}`);
+    if (!isInt(v, 1)) throw new Error(`${where}.${k} (${knobs.get(k)}): expected an integer >= 1, got ${JSON.stringify(v)}`);
+  }
 }
 
 /** The conv kernel size P of a resolved spec, or null when it has no convSPE. */
 export function convKernelSize(spec: string): number | null {
   const enc = parseSpec(spec).encoding;
   return enc && enc.name === 'spe' && enc.args.variant === 'conv' ? (enc.args.kernelSize as number) : null;
-}
-
-/** The SPE realizations R of a resolved spec, or null when it has no SPE. */
-export function speRealizations(spec: string): number | null {
-  const enc = parseSpec(spec).encoding;
-  return enc && enc.name === 'spe' ? (enc.args.numRealizations as number) : null;
 }
 
 function isInt(x: unknown, min: number): boolean {
@@ -54,10 +61,7 @@ export function validateSettings(def: ExperimentDefinition, scale: string, s: Sc
   if (!(typeof s.weightDecay === 'number' && s.weightDecay >= 0)) throw new Error(`${where}.weightDecay: expected a number >= 0, got ${JSON.stringify(s.weightDecay)}`);
   if (!(typeof s.beta2 === 'number' && s.beta2 > 0 && s.beta2 < 1)) throw new Error(`${where}.beta2: expected a number in (0, 1), got ${JSON.stringify(s.beta2)}`);
   if (s.clipNorm !== undefined && !(s.clipNorm > 0)) throw new Error(`${where}.clipNorm: expected a positive number, got ${JSON.stringify(s.clipNorm)}`);
-  if (!isInt(s.encoding.R, 1)) throw new Error(`${where}.encoding.R: the SPE realizations R must be an integer >= 1, got ${JSON.stringify(s.encoding.R)}`);
-  for (const k of ['K', 'P', 'F'] as const) {
-    if (!isInt(s.encoding[k], 1)) throw new Error(`${where}.encoding.${k}: expected an integer >= 1, got ${JSON.stringify(s.encoding[k])}`);
-  }
+  checkKnobs(s.encoding, `${where}.encoding`);
   if (s.imageSize !== undefined && ![32, 16, 8, 4].includes(s.imageSize)) throw new Error(`${where}.imageSize: expected one of 32, 16, 8, 4, got ${JSON.stringify(s.imageSize)}`);
   if (s.extrapolation !== undefined && !isInt(s.extrapolation, 1)) throw new Error(`${where}.extrapolation: expected an integer >= 1, got ${JSON.stringify(s.extrapolation)}`);
   if (s.listopsDepth !== undefined && !isInt(s.listopsDepth, 1)) throw new Error(`${where}.listopsDepth: expected an integer >= 1, got ${JSON.stringify(s.listopsDepth)}`);
@@ -80,8 +84,6 @@ export function validateSettings(def: ExperimentDefinition, scale: string, s: Sc
     if (p !== null && p > length) {
       throw new Error(`${where}.encoding.P: the convSPE kernel size (${p}) is larger than the training length (${length}) of variant '${vname}'; expected P <= ${length}`);
     }
-    const r = speRealizations(spec);
-    if (r !== null && r < 1) throw new Error(`${where}.encoding.R: expected R >= 1, got ${r}`);
     validateConfig({ vocabSize: 2, model: s.model, numLayers: s.numLayers, numHeads: s.numHeads, hidden: s.hidden, maxLength: length + 1, attention: spec, ape: v.ape, dropout: s.dropout, seed: 0 });
   }
 }

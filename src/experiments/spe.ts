@@ -10,7 +10,7 @@ import { SMOKE, withSettings, quickWithSteps, smallWithSteps } from './scales';
 /** The six rows: {Performer, linear ReLU} x {APE, sineSPE, convSPE}, SPE gated and without APE. */
 export function lraRows(ape: 'sinusoidal' | 'learned'): Record<string, VariantDefinition> {
   const bases = [
-    ['performer', 'Performer', 'performer(features={F})'],
+    ['performer', 'Performer', 'linear(features={F}):favor'],
     ['relu', 'Linear-ReLU', 'linear:relu'],
   ] as const;
   const rows: Record<string, VariantDefinition> = {};

@@ -24,8 +24,8 @@ export interface VariantDefinition {
   /** Human-readable row name, e.g. 'LRPE rotation (learned θ)'. */
   label: string;
   /**
-   * Attention spec template (see `attention/spec.ts`); `{R}`, `{K}`, `{P}` and `{F}` are filled from
-   * the scale's `encoding` settings, e.g. 'performer(features={F})+spe(conv,P={P},R={R},gated)'.
+   * Attention spec template (see `attention/spec.ts`); placeholders such as `{R}`, `{K}`, `{P}`
+   * and `{F}` are filled from the scale's `encoding` settings, e.g. 'linear(features={F}):favor+spe(conv,P={P},R={R},gated)'.
    */
   attention: string;
   /** Absolute PE added to the token embeddings (kept as in the papers). */
@@ -73,8 +73,13 @@ export interface ScaleSettings {
   evalSize: number;
   /** Classification / retrieval: training examples available (a subset at small scales). */
   trainSize: number;
-  /** Values substituted for {R}, {K}, {P}, {F} in variant specs. */
-  encoding: { R: number; K: number; P: number; F: number };
+  /**
+   * Values of the `{name}` placeholders of the variants' spec templates: each key is an integer
+   * parameter that an encoding or an attention option declares, by name or alias (`specKnobs()`:
+   * R, K, P for SPE, F for FAVOR+, max for relbias, ...), so a new encoding's parameter is a knob
+   * without touching the experiments.
+   */
+  encoding: Record<string, number>;
   /** Image tasks: side of the (zero-padded to 32, then average-pooled) image grid. */
   imageSize?: number;
   /** Extrapolation: evaluation length as a multiple of `length`. */

@@ -14,7 +14,8 @@ describe('attention spec strings', () => {
 
   it('parses the SPE example with aliases and flags', () => {
     const s = parseSpec('performer+spe(sine,K=10,R=64,gated)');
-    assert.equal(s.kind, 'performer');
+    assert.equal(s.kind, 'linear', 'performer is linear attention with the FAVOR+ feature map');
+    assert.equal(s.featureMap, 'favor');
     assert.equal(s.normalize, 'denominator');
     assert.equal(s.numFeatures, 256);
     assert.deepEqual(s.encoding, { name: 'spe', args: { variant: 'sine', numSines: 10, numRealizations: 64, kernelSize: 128, gated: true } });
@@ -29,6 +30,8 @@ describe('attention spec strings', () => {
     assert.equal(parseSpec('linear:elu').encoding, null);
     assert.equal(parseSpec('linear:elu+none').encoding, null);
     assert.equal(parseSpec('performer(features=64)').numFeatures, 64);
+    assert.deepEqual(parseSpec('performer(F=64)'), parseSpec('linear(features=64):favor'), 'F is the declared alias of features; performer is linear:favor');
+    assert.equal(formatSpec(parseSpec('performer(features=64)+rope')), 'linear(features=64):favor+rope');
   });
 
   it('round-trips through the canonical form', () => {
@@ -56,7 +59,7 @@ describe('attention spec strings', () => {
   });
 
   it('refuses bad specs, naming the part and the valid choices', () => {
-    assertThrowsNaming(() => parseSpec('quadratic+lrpe'), /unknown attention 'quadratic'/, /linear, performer, softmax/);
+    assertThrowsNaming(() => parseSpec('quadratic+lrpe'), /unknown attention 'quadratic'/, /linear, softmax, performer/);
     assertThrowsNaming(() => parseSpec('linear:tanh'), /unknown feature map 'tanh'/);
     assertThrowsNaming(() => parseSpec('linear:elu+alibi'), /unknown encoding 'alibi'/, /'lrpe'/);
     assertThrowsNaming(() => parseSpec('linear:elu+lrpe(spiral)'), /lrpe: cannot place argument 'spiral'/, /core \(rotation\|mixed\|permutation\|unitary\)/);
@@ -72,7 +75,9 @@ describe('attention spec strings', () => {
   it('refuses options and arguments that the chosen attention or variant does not take (never ignores them)', () => {
     assertThrowsNaming(() => parseSpec('linear:elu+spe(conv,K=5)'), /spe.numSines \(K\): applies only when variant is 'sine', not 'conv'/);
     assertThrowsNaming(() => parseSpec('linear:elu+spe(sine,P=16)'), /spe.kernelSize \(P\): applies only when variant is 'conv'/);
-    assertThrowsNaming(() => parseSpec('linear(features=64)'), /unknown option 'features' for linear attention/, /norm, chunk/);
+    assertThrowsNaming(() => parseSpec('linear(features=64)'), /features sets the FAVOR\+ random features; it needs the favor feature map/, /not 'elu'/);
+    assertThrowsNaming(() => parseSpec('linear(depth=2)'), /unknown option 'depth' for linear attention/, /norm, chunk, features \(F\)/);
+    assertThrowsNaming(() => parseSpec('performer(features=8,F=9)'), /option 'features' given twice/);
     assertThrowsNaming(() => parseSpec('softmax(norm=layernorm)'), /unknown option 'norm' for softmax attention/, /no options/);
     assertThrowsNaming(() => parseSpec('linear(chunk=4,chunk=8)'), /option 'chunk' given twice/);
     assertThrowsNaming(() => parseSpec('linear(norm)'), /option 'norm' needs a value/);

@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { tf, Rng, useNative } from '../../src/backend';
-import { Lrpe, LRPE_CORES, LRPE_PS, dctMatrix, initialThetas, permutationSpectrum, type LrpeCore, type LrpeOptions, type LrpeP } from '../../src/encodings/lrpe';
+import { Lrpe, LRPE_CORES, LRPE_PS, dctMatrix, initialThetas, permutationSpectrum, lrpeReference, lrpeMatrices, type LrpeCore, type LrpeOptions, type LrpeP } from '../../src/encodings/lrpe';
 import { swapPairs } from '../../src/encodings/lrpe/ops';
 import { canFuseLrpe } from '../../src/encodings/lrpe/kernels';
 import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak, itOnKernelPaths } from '../helpers';
@@ -638,6 +638,43 @@ describe('encodings/lrpe', () => {
           });
         });
       }
+    }
+  });
+
+  it('the plain formula (lrpeReference: M_s = Λ^(s) P written out per position) equals the composed and the fused paths, every core × P, even and odd headDim, with an offset', () => {
+    for (const core of ALL_CORES) {
+      for (const p of ALL_P) {
+        for (const headDim of [8, 7]) {
+          const theta = core === 'permutation' ? 'fixed' : 'learned';
+          withLrpe({ core, p, theta, headDim }, (m) => {
+            const x = features(new Rng(23), [2, 9, 3, headDim]);
+            const ref = lrpeReference(x, m, 4);
+            for (const fused of canFuseLrpe() ? [false, true] : [false]) {
+              const alt = new Lrpe({ headDim, core, p, theta, rng: new Rng(5), fused });
+              const y = alt.transform(x, { offset: 4 });
+              assert.ok(maxAbsDiff(y, ref) < 1e-5, `${core}/${p}/D ${headDim}/${fused ? 'fused' : 'composed'}: differs by ${maxAbsDiff(y, ref)}`);
+              tf.dispose(y);
+              alt.dispose();
+            }
+            tf.dispose([x, ref]);
+          }, 5);
+        }
+      }
+    }
+  });
+
+  it('the canonical form: W = M_s^T M_t from the written-out matrices depends on t − s only, for every core (LRPE paper, §3)', () => {
+    for (const core of ALL_CORES) {
+      withLrpe({ core, p: 'householder', headDim: 6 }, (m) => {
+        const t3 = lrpeMatrices(m, 7);
+        const mats = t3.arraySync();
+        t3.dispose();
+        const w = (s: number, t: number) => mats[s][0].map((_, i) => mats[s][0].map((__, j) => mats[s].reduce((acc, row, r) => acc + row[i] * mats[t][r][j], 0)));
+        for (const [s, t, s2, t2] of [[0, 3, 2, 5], [1, 1, 6, 6], [5, 2, 4, 1]]) {
+          assert.ok(maxAbsDiff(w(s, t).flat(), w(s2, t2).flat()) < 1e-5, `${core}: W(${s},${t}) != W(${s2},${t2})`);
+        }
+        assert.ok(maxAbsDiff(w(0, 1).flat(), w(0, 2).flat()) > 1e-3, `${core}: W changes with t − s`);
+      });
     }
   });
 

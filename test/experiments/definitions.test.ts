@@ -63,7 +63,7 @@ describe('experiments: definitions', () => {
   it('the SPE rows are gated, carry no APE, and fill R, K, P from the scale', () => {
     const d = getExperiment('spe-lra-text');
     const plans = planRuns({ experiments: ['spe-lra-text'], scale: 'full', only: ['performer-convspe', 'relu-sinespe'], seeds: [0] });
-    assert.deepEqual(plans.map((p) => p.spec), ['performer(features=256)+spe(conv,P=128,R=64,gated)', 'linear:relu+spe(sine,K=10,R=64,gated)']);
+    assert.deepEqual(plans.map((p) => p.spec), ['linear(features=256):favor+spe(conv,P=128,R=64,gated)', 'linear:relu+spe(sine,K=10,R=64,gated)']);
     assert.equal(d.variants['relu-sinespe'].ape, 'none');
     assert.equal(d.variants['relu-ape'].ape, 'sinusoidal');
   });

@@ -4,6 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { planRuns, runExperiments, registerExperiment, unregisterExperiment, scaleDirName, claimRows, getExperiment, validateSettings } from '../../src/experiments';
 import { tinyLmDefinition } from './fixtures';
+import { specKnobs } from '../../src/attention';
+import { getEncoding, registerEncoding, unregisterEncoding, type EncodingDefinition } from '../../src/encodings';
 
 function refused(fn: () => unknown, ...patterns: RegExp[]): void {
   assert.throws(fn, (e: Error) => patterns.every((p) => p.test(e.message)) || assert.fail(`message was: ${e.message}`));
@@ -40,6 +42,30 @@ describe('experiments: requests are checked before any training', () => {
 
   it('an unknown override is refused, listing the settings', () => {
     refused(() => planRuns({ experiments: ['test-plan-lm'], overrides: { colour: 3 } as never }), /unknown setting 'colour'/, /steps/);
+  });
+
+  it('encoding knobs are the declared integer parameters: a new encoding\'s parameter is a knob of --set and of the scales without touching the experiments', () => {
+    const knobs = specKnobs();
+    for (const [k, where] of [['R', 'spe.numRealizations'], ['K', 'spe.numSines'], ['P', 'spe.kernelSize'], ['F', 'linear.features'], ['max', 'relbias.maxDistance']]) assert.equal(knobs.get(k), where);
+    refused(() => planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { Q: 3 } } }), /overrides.encoding: unknown knob 'Q'/, /R, /);
+    refused(() => planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { K: 2.5 } } }), /overrides.encoding.K \(spe.numSines\): expected an integer >= 1, got 2.5/);
+    const rope = getEncoding('rope');
+    const def = { ...rope, name: 'test-knob', params: [...rope.params, { name: 'zeta', type: 'int', aliases: ['Z'], min: 1, default: 3, doc: 'a test knob' }] } as EncodingDefinition;
+    registerEncoding(def);
+    const lm = tinyLmDefinition('test-knob-lm');
+    lm.variants = { knob: { label: 'knob', attention: 'linear:elu+test-knob(Z={Z})', ape: 'none' } };
+    lm.paperNumbers = {};
+    lm.scales = Object.fromEntries(Object.entries(lm.scales).map(([k, v]) => [k, { ...v, encoding: { ...v.encoding, Z: 5 } }])) as unknown as typeof lm.scales;
+    try {
+      assert.equal(specKnobs().get('Z'), 'test-knob.zeta');
+      registerExperiment(lm);
+      assert.deepEqual(planRuns({ experiments: ['test-knob-lm'], scale: 'smoke' }).map((p) => p.spec), ['linear:elu+test-knob(Z=5)']);
+      assert.deepEqual(planRuns({ experiments: ['test-knob-lm'], scale: 'smoke', overrides: { encoding: { Z: 7 } } }).map((p) => p.spec), ['linear:elu+test-knob(Z=7)']);
+    } finally {
+      unregisterExperiment('test-knob-lm');
+      unregisterEncoding('test-knob');
+    }
+    assert.equal(specKnobs().has('Z'), false);
   });
 
   it('runExperiments rejects a bad request without creating anything', async () => {

@@ -9,11 +9,10 @@
  *
  * i.e. one [B·L, 2KD (+ D)] × [2KD (+ D), R] matmul per head and side, every learned quantity
  * (frequencies and phases in Ω, gains and gate in a and s) in the left operand and the noise, a
- * constant, on the right: the backward pass needs no weight-gradient product. With the native
- * kernels the whole projection is one fused call each way (`sine-kernels.ts` SINE_PROJECT: F is
- * generated 64 positions at a time inside the product, never in memory); without them, per-head
- * feature kernels build F for tfjs's matMul, recomputed per head and never kept, so memory is
- * O(B·L·2KD) and transient.
+ * constant, on the right: the backward pass needs no weight-gradient product. Here F is composed
+ * from tf ops (`composedFeatures`, the formula as written); where the backend has the fused
+ * kernels the same product runs through them (`project-fused.ts`: one native call each way, or
+ * per-head JavaScript feature kernels), tested equal.
  *
  * The code path (`sineSPECodeProject`, for batches): the code depends on the position only, so
  * building it once (O(L·H·D·R)) and applying it to every sequence costs L·H·D·R·(2K + B)
@@ -21,11 +20,9 @@
  * query-side phase is folded into the mixing weights (`headMixing`). `sineProjectPath` picks
  * between the two by measured cost.
  */
-import { tf, assertRank, assertDim, assertInt, assertSameShape, hasJsKernel, runJsKernel, nativeKernels } from '../../backend';
-import { SINE_FEATURES, SINE_FEATURES_GRAD, SINE_PROJECT, SINE_PROJECT_GRAD, registerSineFeatureKernels } from './sine-kernels';
-
-// Kernel registration touches no tensor: done at import, so `hasJsKernel` answers for any backend.
-registerSineFeatureKernels();
+import { tf, assertRank, assertDim, assertInt, assertSameShape, hasJsKernel, nativeKernels } from '../../backend';
+import { SINE_FEATURES } from './sine-kernels';
+import { fusedSineFeatureProject } from './project-fused';
 
 /**
  * The key-side sinusoids of one head at positions m = offset .. offset+length−1, from the
@@ -263,66 +260,7 @@ export function sineSPEFeatureProject(
       return sides.map((y) => y.transpose([1, 0, 2]).reshape([B, L, H, R])) as [tf.Tensor4D, tf.Tensor4D];
     });
   }
-  const kernelInputs = (x: tf.Tensor, om: tf.Tensor, th: tf.Tensor, am: tf.Tensor, ga: tf.Tensor | undefined) =>
-    ({ x, omega: om, theta: th, amp: am, gateAmp: ga ?? null });
-  // With the native kernels, one fused call per direction does every head and both sides (F in cache only).
-  const projectInputs = (xq: tf.Tensor, xk: tf.Tensor, om: tf.Tensor, th: tf.Tensor, am: tf.Tensor, ga: tf.Tensor | undefined, zz: tf.Tensor) =>
-    ({ xq, xk, omega: om, theta: th, amp: am, gateAmp: ga ?? null, z: zz });
-  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const save = args.pop() as tf.GradSaveFunc;
-    const [xq, xk, om, th, am, ga] = args as tf.Tensor[];
-    save([...(args as tf.Tensor[]), z]);  // all small but q and k; F is recomputed, never kept
-    const value = nativeKernels()
-      ? runJsKernel(SINE_PROJECT, projectInputs(xq, xk, om, th, am, ga, z), { offset })[0]  // [2, B·L, H, R]
-      : tf.tidy(() => {
-        const zs = tf.unstack(z);
-        const noTheta = tf.zerosLike(th);
-        const ys: tf.Tensor[] = [];
-        for (let h = 0; h < H; h++) {
-          for (const [x, phase] of [[xq, th], [xk, noTheta]]) {
-            ys.push(tf.tidy(() => tf.matMul(runJsKernel(SINE_FEATURES, kernelInputs(x, om, phase, am, ga), { head: h, offset })[0], zs[h])));
-          }
-        }
-        // [H, 2, B·L, R] -> [2, B·L, H, R]
-        return tf.stack(ys).reshape([H, 2, B * L, R]).transpose([1, 2, 0, 3]);
-      });
-    return {
-      value,
-      // customGrad's gradient function runs outside the engine's per-gradient tidy: tidy here.
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const [sq, sk, so, st, sa] = saved;
-        const sg = ga === undefined ? undefined : saved[5];
-        const sz = saved[saved.length - 1];
-        if (nativeKernels()) {
-          const [dq, dk, dOmega, dTheta, dAmp, dGate] = runJsKernel(SINE_PROJECT_GRAD, { dy, ...projectInputs(sq, sk, so, st, sa, sg, sz) }, { offset });
-          return sg === undefined ? [dq, dk, dOmega, dTheta, dAmp] : [dq, dk, dOmega, dTheta, dAmp, dGate];
-        }
-        const zs = tf.unstack(sz);
-        const noTheta = tf.zerosLike(st);
-        const dys = tf.unstack(dy.transpose([2, 0, 1, 3]).reshape([H * 2, B * L, R]));
-        const per: tf.Tensor[][][] = [];  // [h][side] -> [dx, dOmega, dTheta, dAmp, dGate]
-        for (let h = 0; h < H; h++) {
-          per.push([[sq, st], [sk, noTheta]].map(([x, phase], side) => tf.tidy(() => {
-            const dF = tf.matMul(dys[2 * h + side], zs[h], false, true);  // [B·L, J]
-            return runJsKernel(SINE_FEATURES_GRAD, { dF, ...kernelInputs(x, so, phase, sa, sg) }, { head: h, offset });
-          })));
-        }
-        const both = (i: number) => tf.stack(per.map(([gq, gk]) => gq[i].add(gk[i])));
-        const grads = [
-          tf.stack(per.map(([gq]) => gq[0]), 2),  // dq [B, L, H, D]
-          tf.stack(per.map(([, gk]) => gk[0]), 2),  // dk
-          both(1),  // dω [H, D, K]
-          tf.stack(per.map(([gq]) => gq[2])),  // dθ: queries only
-          both(3),  // da
-        ];
-        return sg === undefined ? grads : [...grads, both(4)];  // ds [H, D]
-      }),
-    };
-  }) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
-  return tf.tidy(() => {
-    const out = op(...[q, k, omega, theta, amp, ...(gateAmp === null ? [] : [gateAmp])]);
-    return tf.unstack(out).map((y) => y.reshape([B, L, H, R])) as [tf.Tensor4D, tf.Tensor4D];
-  });
+  return fusedSineFeatureProject(q, k, omega, theta, amp, gateAmp, z, offset);
 }
 
 /**
