@@ -77,7 +77,10 @@ export const USAGE = `npm run bench -- [options]
 `;
 
 function list(v: string, name: string): string[] {
-  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new Error(`${name}: expected a comma-separated list, got '${v}'`);
   return items;
 }
@@ -154,7 +157,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         a.directions = oneOf(list(value(), flag), DIRECTIONS, flag);
         break;
       case '--lengths':
-        a.lengths = list(value(), flag).map((s) => positiveInt(s, flag)).sort((x, y) => x - y);
+        a.lengths = list(value(), flag)
+          .map((s) => positiveInt(s, flag))
+          .sort((x, y) => x - y);
         break;
       case '--reps':
         a.reps = positiveInt(value(), flag);
@@ -224,15 +229,41 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
  * its points to `part`; the other options are those of `a`.
  */
 export function childArgv(
-  a: BenchArgs, backend: BackendName, part: string,
+  a: BenchArgs,
+  backend: BackendName,
+  part: string,
   job: { suites?: Suite[]; encodings?: string[]; directions?: Direction[]; microIndex?: number } = {},
 ): string[] {
   const out = [
-    '--child', '--part', part, '--backends', backend, '--suites', (job.suites ?? a.suites).join(','),
-    '--encodings', (job.encodings ?? a.encodings).join(','), '--directions', (job.directions ?? a.directions).join(','),
-    '--lengths', a.lengths.join(','), '--reps', String(a.reps), '--pairs', String(a.pairs), '--budget', String(a.budget),
-    '--case-seconds', String(a.caseSeconds), '--point-timeout', String(a.pointTimeout), '--train-steps', String(a.trainSteps), '--out', a.out,
-    '--top-kernels', String(a.topKernels),
+    '--child',
+    '--part',
+    part,
+    '--backends',
+    backend,
+    '--suites',
+    (job.suites ?? a.suites).join(','),
+    '--encodings',
+    (job.encodings ?? a.encodings).join(','),
+    '--directions',
+    (job.directions ?? a.directions).join(','),
+    '--lengths',
+    a.lengths.join(','),
+    '--reps',
+    String(a.reps),
+    '--pairs',
+    String(a.pairs),
+    '--budget',
+    String(a.budget),
+    '--case-seconds',
+    String(a.caseSeconds),
+    '--point-timeout',
+    String(a.pointTimeout),
+    '--train-steps',
+    String(a.trainSteps),
+    '--out',
+    a.out,
+    '--top-kernels',
+    String(a.topKernels),
   ];
   if (a.quick) out.push('--quick');
   if (a.baseline) out.push('--baseline');

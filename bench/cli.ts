@@ -26,8 +26,18 @@ import { runTrainCase, type TrainPoint } from './suites/train';
 import { microCases, runMicroCase, type MicroPoint } from './suites/micro';
 import { evaluateTargets } from './targets';
 import {
-  RESULT_SCHEMA, resultFileName, scalingFits, layerTable, overheadTable, trainTable, microTable, targetLines, backendComparison,
-  type BenchResult, type MachineInfo, type CodeInfo,
+  RESULT_SCHEMA,
+  resultFileName,
+  scalingFits,
+  layerTable,
+  overheadTable,
+  trainTable,
+  microTable,
+  targetLines,
+  backendComparison,
+  type BenchResult,
+  type MachineInfo,
+  type CodeInfo,
 } from './report';
 
 /** Log times count from the parent's start (children inherit it through the environment). */
@@ -35,7 +45,9 @@ const t0 = Number(process.env.RPELAB_BENCH_T0 ?? Date.now());
 process.env.RPELAB_BENCH_T0 = String(t0);
 function log(line: string): void {
   const s = Math.round((Date.now() - t0) / 1000);
-  console.log(`[${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`);
+  console.log(
+    `[${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${line}`,
+  );
 }
 
 /** What one child process reports. */
@@ -97,11 +109,15 @@ function codeInfo(): CodeInfo {
     }
   };
   walk('src');
-  if (fs.existsSync('native')) walk(path.join('native', 'src'));  // the native kernels' sources count too
+  if (fs.existsSync('native')) walk(path.join('native', 'src')); // the native kernels' sources count too
   const h = createHash('sha1');
   for (const f of files.sort()) h.update(f).update('\0').update(fs.readFileSync(f)).update('\0');
   const status = sh('git status --porcelain -- src native/src');
-  return { commit: sh('git rev-parse --short HEAD') || process.env.RPELAB_BENCH_COMMIT || 'unknown', srcHash: h.digest('hex').slice(0, 12), uncommitted: status ? status.split('\n').length : 0 };
+  return {
+    commit: sh('git rev-parse --short HEAD') || process.env.RPELAB_BENCH_COMMIT || 'unknown',
+    srcHash: h.digest('hex').slice(0, 12),
+    uncommitted: status ? status.split('\n').length : 0,
+  };
 }
 
 function readJson<T>(file: string): T | null {
@@ -126,7 +142,9 @@ async function runChild(args: BenchArgs): Promise<void> {
       notes: info.notes,
       native: info.native,
       // XNNPACK threads of the wasm backend: 1 on Node (tfjs-wasm 4.22 turns multithreading off there).
-      ...(info.name === 'wasm' ? { wasmThreads: (tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.() ?? null } : {}),
+      ...(info.name === 'wasm'
+        ? { wasmThreads: (tf.backend() as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } }).wasm?.tfjs?.getThreadsCount?.() ?? null }
+        : {}),
     },
     layer: [],
     overhead: [],
@@ -162,9 +180,11 @@ async function runChild(args: BenchArgs): Promise<void> {
         beat({ suite: 'overhead', encoding: c.name, direction: d, L });
         const p = runOverheadCase(c, base, d, L, args.pairs, args.caseSeconds);
         part.overhead.push(p);
-        log(p.error
-          ? `  error ${c.name.padEnd(17)} ${d.padEnd(13)} L=${String(L).padStart(5)}  ${p.error.slice(0, 160)}`
-          : `  pairs ${c.name.padEnd(17)} ${d.padEnd(13)} L=${String(L).padStart(5)}  x${p.ratio!.toFixed(3)} of ${base.name} (cpu x${p.cpuRatio!.toFixed(3)}; ${p.msMedian} vs ${p.baselineMsMedian} ms; ${p.pairs} pairs)`);
+        log(
+          p.error
+            ? `  error ${c.name.padEnd(17)} ${d.padEnd(13)} L=${String(L).padStart(5)}  ${p.error.slice(0, 160)}`
+            : `  pairs ${c.name.padEnd(17)} ${d.padEnd(13)} L=${String(L).padStart(5)}  x${p.ratio!.toFixed(3)} of ${base.name} (cpu x${p.cpuRatio!.toFixed(3)}; ${p.msMedian} vs ${p.baselineMsMedian} ms; ${p.pairs} pairs)`,
+        );
         save();
       }
     }
@@ -173,7 +193,13 @@ async function runChild(args: BenchArgs): Promise<void> {
     for (const c of cases) {
       for (const d of args.directions) {
         const opts = {
-          lengths: args.lengths, reps: args.reps, budget: args.budget, caseSeconds: args.caseSeconds, topKernels: args.topKernels, backend: info.name, log,
+          lengths: args.lengths,
+          reps: args.reps,
+          budget: args.budget,
+          caseSeconds: args.caseSeconds,
+          topKernels: args.topKernels,
+          backend: info.name,
+          log,
           beat: ({ L }: { L: number }) => beat({ suite: 'layer', encoding: c.name, direction: d, L }),
         };
         part.layer.push(...(await runLayerCase(c, d, opts, rss)));
@@ -213,7 +239,11 @@ function runJob(argv: string[], timeoutSec: number): Promise<{ failure: string |
     }, 1000);
     child.on('exit', (code, signal) => {
       clearInterval(timer);
-      const failure = timedOut ? `timed out after ${timeoutSec} s (--point-timeout)` : code === 0 ? null : `child process exited with ${signal ?? `code ${code}`}`;
+      const failure = timedOut
+        ? `timed out after ${timeoutSec} s (--point-timeout)`
+        : code === 0
+          ? null
+          : `child process exited with ${signal ?? `code ${code}`}`;
       resolve({ failure, last });
     });
   });
@@ -246,8 +276,10 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
   const summaryFile = path.join(args.summaries, path.basename(file));
   const baselineFile = args.baselineFile ?? path.join(args.summaries, resultFileName(backend, date, true, null));
   const baseline = args.baseline ? null : readJson<BenchResult>(baselineFile);
-  log(`=== backend ${backend}: load ${result.machine.loadStart.join(' ')} on ${result.machine.cpus} cpus; code ${result.code.commit}+${result.code.srcHash}; writing ${file} and ${summaryFile}` +
-    (baseline ? `; baseline ${baselineFile} (${baseline.date})` : ''));
+  log(
+    `=== backend ${backend}: load ${result.machine.loadStart.join(' ')} on ${result.machine.cpus} cpus; code ${result.code.commit}+${result.code.srcHash}; writing ${file} and ${summaryFile}` +
+      (baseline ? `; baseline ${baselineFile} (${baseline.date})` : ''),
+  );
 
   const encodings = ENCODING_CASES.filter((c) => args.encodings.includes(c.name)).map((c) => c.name);
   type Job = { suites: Suite[]; encodings?: string[]; directions?: Direction[]; microIndex?: number; label: string };
@@ -331,7 +363,9 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
   if (!sawBackend) return null;
   save();
 
-  console.log(`\n== ${backend} (${result.date}; load ${result.machine.loadStart.join(' ')} -> ${result.machine.loadEnd!.join(' ')}; ${result.durationSec} s) ==`);
+  console.log(
+    `\n== ${backend} (${result.date}; load ${result.machine.loadStart.join(' ')} -> ${result.machine.loadEnd!.join(' ')}; ${result.durationSec} s) ==`,
+  );
   if (result.layer.length) console.log('\n' + layerTable(result.layer, result.fits));
   if (result.overhead.length) console.log('\n' + overheadTable(result.overhead));
   if (result.train.length) console.log('\n' + trainTable(result.train, baseline?.train ?? null));
@@ -379,9 +413,14 @@ async function main(): Promise<void> {
   const cmp = backendComparison(results);
   if (cmp) console.log(cmp + '\n');
   for (const r of results) {
-    for (const [clock, ts] of [['wall', r.targets], ['cpu', r.targetsCpuTime ?? []]] as const) {
+    for (const [clock, ts] of [
+      ['wall', r.targets],
+      ['cpu', r.targetsCpuTime ?? []],
+    ] as const) {
       const bad = ts.filter((t) => t.status !== 'PASS').map((t) => `${t.id} ${t.status}`);
-      console.log(`${r.backend} (${clock} time): ${ts.filter((t) => t.status === 'PASS').length}/${ts.length} targets PASS${bad.length ? ` (${bad.join(', ')})` : ''}`);
+      console.log(
+        `${r.backend} (${clock} time): ${ts.filter((t) => t.status === 'PASS').length}/${ts.length} targets PASS${bad.length ? ` (${bad.join(', ')})` : ''}`,
+      );
     }
   }
 }

@@ -81,7 +81,10 @@ export async function profileCall(fn: () => void, topKernels: number): Promise<P
     e.calls += 1;
     by.set(k.name, e);
   }
-  const kernels = [...by.values()].sort((a, b) => b.ms - a.ms).slice(0, topKernels).map((k) => ({ ...k, ms: round(k.ms, 2) }));
+  const kernels = [...by.values()]
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, topKernels)
+    .map((k) => ({ ...k, ms: round(k.ms, 2) }));
   const peak = info.kernels.length ? info.peakBytes : start;
   return { tensorPeakMB: round(Math.max(peak, start) / MiB, 2), tensorStartMB: round(start / MiB, 2), kernels, kernelMs: round(kernelMs, 1) };
 }
@@ -126,7 +129,9 @@ export function timeCalls(fn: () => void, reps: number, maxSeconds: number, rss:
     msMedian: round(median(ms), 2),
     cpuMs: cpuMs.map((x) => round(x, 2)),
     cpuMsMedian: round(median(cpuMs), 2),
-    rssPeakMB: round(rss.peakMB(), 1), rssBeforeMB: round(rssBeforeMB, 1) };
+    rssPeakMB: round(rss.peakMB(), 1),
+    rssBeforeMB: round(rssBeforeMB, 1),
+  };
 }
 
 export function round(x: number, digits: number): number {

@@ -69,7 +69,11 @@ export interface BenchResult {
 
 /** 2025-01-31T12:34:56.789Z -> '2025-01-31-123456'. */
 export function fileStamp(d: Date): string {
-  return d.toISOString().replace(/\.\d+Z$/, '').replace(/:/g, '').replace('T', '-');
+  return d
+    .toISOString()
+    .replace(/\.\d+Z$/, '')
+    .replace(/:/g, '')
+    .replace('T', '-');
 }
 
 /** `baseline-<backend>.json` or `<stamp>-<backend>[-<tag>].json`. */
@@ -85,7 +89,10 @@ export function scalingFits(points: LayerPoint[], minL = 1024): ScalingFit[] {
   for (const key of keys) {
     const [encoding, direction] = key.split('|');
     const pts = points.filter((p) => p.encoding === encoding && p.direction === direction && p.msMedian !== undefined && p.L >= minL);
-    const fit = fitPowerLaw(pts.map((p) => p.L), pts.map((p) => p.msMedian!));
+    const fit = fitPowerLaw(
+      pts.map((p) => p.L),
+      pts.map((p) => p.msMedian!),
+    );
     if (fit) out.push({ encoding, direction, lengths: pts.map((p) => p.L), ...fit });
   }
   return out;
@@ -149,7 +156,13 @@ export function trainTable(points: TrainPoint[], baseline: TrainPoint[] | null):
   const rows = points.map((p) => {
     const b = baseline?.find((q) => q.encoding === p.encoding);
     const ratio = b?.tokensPerSec && p.tokensPerSec ? (p.tokensPerSec / b.tokensPerSec).toFixed(2) : '';
-    return [p.encoding, p.msMedian !== undefined ? fmtMs(p.msMedian) : 'error', p.tokensPerSec !== undefined ? `${Math.round(p.tokensPerSec)}` : '', b?.tokensPerSec ? `${Math.round(b.tokensPerSec)}` : '', ratio];
+    return [
+      p.encoding,
+      p.msMedian !== undefined ? fmtMs(p.msMedian) : 'error',
+      p.tokensPerSec !== undefined ? `${Math.round(p.tokensPerSec)}` : '',
+      b?.tokensPerSec ? `${Math.round(b.tokensPerSec)}` : '',
+      ratio,
+    ];
   });
   return formatTable(['train step', 'ms/step', 'tok/s', 'baseline tok/s', 'speedup'], rows);
 }
@@ -182,10 +195,13 @@ export function backendComparison(results: BenchResult[]): string {
   const rows: string[][] = [];
   const trainKeys = [...new Set(results.flatMap((r) => r.train.map((p) => p.encoding)))];
   for (const e of trainKeys) {
-    rows.push([`train ${e} (tok/s)`, ...results.map((r) => {
-      const p = r.train.find((q) => q.encoding === e);
-      return p?.tokensPerSec !== undefined ? `${Math.round(p.tokensPerSec)}` : '';
-    })]);
+    rows.push([
+      `train ${e} (tok/s)`,
+      ...results.map((r) => {
+        const p = r.train.find((q) => q.encoding === e);
+        return p?.tokensPerSec !== undefined ? `${Math.round(p.tokensPerSec)}` : '';
+      }),
+    ]);
   }
   const layerKeys = [...new Set(results.flatMap((r) => r.layer.map((p) => `${p.encoding}|${p.direction}|${p.L}`)))];
   for (const k of layerKeys) {
@@ -198,10 +214,13 @@ export function backendComparison(results: BenchResult[]): string {
   }
   const microKeys = [...new Set(results.flatMap((r) => r.micro.map((p) => p.name)))];
   for (const m of microKeys) {
-    rows.push([`${m} (GFLOP/s)`, ...results.map((r) => {
-      const p = r.micro.find((q) => q.name === m);
-      return p?.gflops !== undefined ? p.gflops.toFixed(2) : p?.gbps !== undefined ? `${p.gbps.toFixed(3)} GB/s` : '';
-    })]);
+    rows.push([
+      `${m} (GFLOP/s)`,
+      ...results.map((r) => {
+        const p = r.micro.find((q) => q.name === m);
+        return p?.gflops !== undefined ? p.gflops.toFixed(2) : p?.gbps !== undefined ? `${p.gbps.toFixed(3)} GB/s` : '';
+      }),
+    ]);
   }
   return formatTable(['backend comparison', ...names], rows);
 }

@@ -28,15 +28,16 @@ function stripAll<T>(x: T): T {
 export function summarizeResult(r: BenchResult): BenchResult {
   const { hostname: _h, ...machine } = r.machine;
   const top = <P extends { kernels?: Array<{ ms: number }> }>(p: P): P =>
-    (p.kernels ? { ...p, kernels: [...p.kernels].sort((a, b) => b.ms - a.ms).slice(0, SUMMARY_KERNELS) } : p);
+    p.kernels ? { ...p, kernels: [...p.kernels].sort((a, b) => b.ms - a.ms).slice(0, SUMMARY_KERNELS) } : p;
   return stripAll({ ...r, machine: machine as BenchResult['machine'], layer: r.layer.map(top) });
 }
 
 /** A summary as JSON text: top-level fields one per line, list fields one element per line. */
 export function formatSummary(s: BenchResult): string {
   const lines = Object.entries(s).map(([k, v]) =>
-    (Array.isArray(v) && v.length > 0
+    Array.isArray(v) && v.length > 0
       ? ` ${JSON.stringify(k)}: [\n${v.map((x) => `  ${JSON.stringify(x)}`).join(',\n')}\n ]`
-      : ` ${JSON.stringify(k)}: ${JSON.stringify(v)}`));
+      : ` ${JSON.stringify(k)}: ${JSON.stringify(v)}`,
+  );
   return `{\n${lines.join(',\n')}\n}\n`;
 }

@@ -56,7 +56,10 @@ export function linearScalingTarget(points: LayerPoint[], lo = 1024, hi = 16384,
   let complete = true;
   for (const d of DIRS) {
     const pts = measured(clock, points, 'none', d).filter((p) => p.L >= lo && p.L <= hi);
-    const fit = fitPowerLaw(pts.map((p) => p.L), pts.map((p) => timeOn(clock, p)!));
+    const fit = fitPowerLaw(
+      pts.map((p) => p.L),
+      pts.map((p) => timeOn(clock, p)!),
+    );
     if (!fit) {
       parts.push(`${d}: fewer than 2 lengths measured in [${lo}, ${hi}]`);
       complete = false;
@@ -113,7 +116,14 @@ export function linearMemoryTarget(points: LayerPoint[], lo = 8192, hi = 16384, 
  * of separate runs.
  */
 export function overheadTarget(
-  points: LayerPoint[], id: string, description: string, encodings: string[], L: number, threshold: number, clock: Clock = 'wall', paired: OverheadPoint[] = [],
+  points: LayerPoint[],
+  id: string,
+  description: string,
+  encodings: string[],
+  L: number,
+  threshold: number,
+  clock: Clock = 'wall',
+  paired: OverheadPoint[] = [],
 ): TargetResult {
   const parts: string[] = [];
   let worst: number | null = null;
@@ -143,11 +153,29 @@ export function overheadTarget(
 }
 
 export function lrpeOverheadTarget(points: LayerPoint[], L = 4096, threshold = 1.3, clock: Clock = 'wall', paired: OverheadPoint[] = []): TargetResult {
-  return overheadTarget(points, 'lrpe-overhead', `LRPE (rotation, permutation, unitary; Householder P) time <= ${threshold}x plain elu+1 linear attention at L = ${L}`, LRPE, L, threshold, clock, paired);
+  return overheadTarget(
+    points,
+    'lrpe-overhead',
+    `LRPE (rotation, permutation, unitary; Householder P) time <= ${threshold}x plain elu+1 linear attention at L = ${L}`,
+    LRPE,
+    L,
+    threshold,
+    clock,
+    paired,
+  );
 }
 
 export function speOverheadTarget(points: LayerPoint[], L = 4096, threshold = 2, clock: Clock = 'wall', paired: OverheadPoint[] = []): TargetResult {
-  return overheadTarget(points, 'spe-overhead', `gated sineSPE time <= ${threshold}x plain linear attention at L = ${L}`, ['spe-sine'], L, threshold, clock, paired);
+  return overheadTarget(
+    points,
+    'spe-overhead',
+    `gated sineSPE time <= ${threshold}x plain linear attention at L = ${L}`,
+    ['spe-sine'],
+    L,
+    threshold,
+    clock,
+    paired,
+  );
 }
 
 /**
@@ -176,7 +204,13 @@ export function softmaxTarget(points: LayerPoint[], from = 1024, at = 8192, thre
     let how = 'measured';
     if (softAt === undefined) {
       const pts = soft.filter((p) => p.L >= from);
-      const fit = pts.length >= 2 ? fitPowerLaw(pts.map((p) => p.L), pts.map((p) => timeOn(clock, p)!)) : null;
+      const fit =
+        pts.length >= 2
+          ? fitPowerLaw(
+              pts.map((p) => p.L),
+              pts.map((p) => timeOn(clock, p)!),
+            )
+          : null;
       if (fit) {
         softAt = evalPowerLaw(fit, at);
         how = `extrapolated (p = ${f2(fit.exponent)} from L = ${pts.map((p) => p.L).join(',')})`;
@@ -231,12 +265,25 @@ export function trainTarget(now: TrainPoint[], baseline: TrainPoint[] | null, ba
     parts.push(`${p.encoding}: x${f2(r)}`);
     worst = worst === null ? r : Math.min(worst, r);
   }
-  return { id: 'train-speedup', description, value: worst, threshold, sense: 'min', status: judge(worst, threshold, 'min', complete && worst !== null), detail: parts.join('; ') };
+  return {
+    id: 'train-speedup',
+    description,
+    value: worst,
+    threshold,
+    sense: 'min',
+    status: judge(worst, threshold, 'min', complete && worst !== null),
+    detail: parts.join('; '),
+  };
 }
 
 /** Every target from one run, comparing wall-clock (default) or CPU-time medians; `overhead`: the paired ratios. */
 export function evaluateTargets(
-  layer: LayerPoint[], train: TrainPoint[], baselineTrain: TrainPoint[] | null, baselineName: string, clock: Clock = 'wall', overhead: OverheadPoint[] = [],
+  layer: LayerPoint[],
+  train: TrainPoint[],
+  baselineTrain: TrainPoint[] | null,
+  baselineName: string,
+  clock: Clock = 'wall',
+  overhead: OverheadPoint[] = [],
 ): TargetResult[] {
   return [
     linearScalingTarget(layer, 1024, 16384, 1.15, clock),

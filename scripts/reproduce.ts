@@ -45,7 +45,9 @@ interface Options {
 
 function usage(msg: string): never {
   console.error(`reproduce: ${msg}`);
-  console.error('usage: npm run reproduce -- [--scale NAME] [--only A,B] [--out DIR] [--timeout SEC] [--dir DIR] [--fail-fast] [--jobs N] [--no-experiments] [--no-build]');
+  console.error(
+    'usage: npm run reproduce -- [--scale NAME] [--only A,B] [--out DIR] [--timeout SEC] [--dir DIR] [--fail-fast] [--jobs N] [--no-experiments] [--no-build]',
+  );
   process.exit(2);
 }
 
@@ -53,7 +55,10 @@ function parseArgs(argv: string[]): Options {
   const env = process.env;
   const o: Options = {
     scale: env.RPELAB_SCALE || 'small',
-    only: (env.RPELAB_NOTEBOOKS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    only: (env.RPELAB_NOTEBOOKS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     dir: 'notebooks',
     out: env.RPELAB_REPORTS_DIR || 'reports',
     timeout: Number(env.RPELAB_CELL_TIMEOUT || 3600),
@@ -66,17 +71,42 @@ function parseArgs(argv: string[]): Options {
     const [flag, inline] = argv[i].split(/=(.*)/s, 2);
     const value = () => inline ?? argv[++i] ?? usage(`${flag} needs a value`);
     switch (flag) {
-      case '--scale': o.scale = value(); break;
-      case '--only': o.only = value().split(',').map((s) => s.trim()).filter(Boolean); break;
-      case '--out': o.out = value(); break;
-      case '--dir': o.dir = value(); break;
-      case '--timeout': o.timeout = Number(value()); break;
-      case '--fail-fast': o.failFast = true; break;
-      case '--no-build': o.build = false; break;
-      case '--no-experiments': o.experiments = false; break;
-      case '--jobs': o.jobs = Number(value()); break;
-      case '-h': case '--help': console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0]); process.exit(0);
-      default: usage(`unknown option '${argv[i]}'`);
+      case '--scale':
+        o.scale = value();
+        break;
+      case '--only':
+        o.only = value()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        break;
+      case '--out':
+        o.out = value();
+        break;
+      case '--dir':
+        o.dir = value();
+        break;
+      case '--timeout':
+        o.timeout = Number(value());
+        break;
+      case '--fail-fast':
+        o.failFast = true;
+        break;
+      case '--no-build':
+        o.build = false;
+        break;
+      case '--no-experiments':
+        o.experiments = false;
+        break;
+      case '--jobs':
+        o.jobs = Number(value());
+        break;
+      case '-h':
+      case '--help':
+        console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0]);
+        process.exit(0);
+      default:
+        usage(`unknown option '${argv[i]}'`);
     }
   }
   if (!/^[a-z][a-z0-9-]*$/.test(o.scale)) usage(`--scale / RPELAB_SCALE: expected a scale name such as smoke, small or full, got '${o.scale}'`);
@@ -179,7 +209,12 @@ function formatSeconds(s: number): string {
 }
 
 function selectNotebooks(dir: string, only: string[]): string[] {
-  const all = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort() : [];
+  const all = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => f.endsWith('.ipynb'))
+        .sort()
+    : [];
   if (all.length === 0) usage(`no notebooks in ${dir}`);
   if (only.length === 0) return all;
   const picked = new Set<string>();
@@ -249,10 +284,15 @@ function main(): void {
   let experimentSeconds: number | null = null;
   if (o.experiments && o.only.length === 0) {
     console.log(`[rpelab] reproduce: training every unfinished experiment run at scale ${o.scale} with ${o.jobs} worker(s) (rpelab run all)`);
-    const e = spawnSync('npx', ['--no-install', 'tsx', 'src/cli.ts', 'run', 'all', '--scale', o.scale, '--jobs', String(o.jobs)], { cwd: ROOT, stdio: 'inherit' });
+    const e = spawnSync('npx', ['--no-install', 'tsx', 'src/cli.ts', 'run', 'all', '--scale', o.scale, '--jobs', String(o.jobs)], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
     experimentSeconds = (Date.now() - t0) / 1000;
     if (e.status !== 0) {
-      console.error(`[rpelab] reproduce: \`rpelab run all --scale ${o.scale}\` failed (exit ${e.status ?? e.signal}); run it again to resume, or pass --no-experiments`);
+      console.error(
+        `[rpelab] reproduce: \`rpelab run all --scale ${o.scale}\` failed (exit ${e.status ?? e.signal}); run it again to resume, or pass --no-experiments`,
+      );
       process.exit(1);
     }
     console.log(`[rpelab] reproduce: experiments done in ${formatSeconds(experimentSeconds)}`);
@@ -265,7 +305,8 @@ function main(): void {
     process.stdout.write(`[${i + 1}/${notebooks.length}] ${name.padEnd(width)}  `);
     const r = runNotebook(name, o, outDir, kernel);
     results.push(r);
-    const status = r.status === 'ok' ? (r.htmlError ? 'ok (HTML export failed)' : 'ok') : `FAILED (${r.status}${r.cell != null ? ` in cell ${r.cell + 1}` : ''})`;
+    const status =
+      r.status === 'ok' ? (r.htmlError ? 'ok (HTML export failed)' : 'ok') : `FAILED (${r.status}${r.cell != null ? ` in cell ${r.cell + 1}` : ''})`;
     process.stdout.write(`${status.padEnd(12)} ${formatSeconds(r.seconds)}\n`);
     if (r.status !== 'ok' || r.htmlError) {
       for (const l of describeFailure(r)) console.log(l);
@@ -277,7 +318,11 @@ function main(): void {
   const notebookSeconds = (Date.now() - tNotebooks) / 1000;
   fs.writeFileSync(
     path.join(outDir, 'reproduce-summary.json'),
-    JSON.stringify({ scale: o.scale, cellTimeoutSec: o.timeout, jobs: o.jobs, experimentSeconds, notebookSeconds, totalSeconds: total, notebooks: results }, null, 2) + '\n',
+    JSON.stringify(
+      { scale: o.scale, cellTimeoutSec: o.timeout, jobs: o.jobs, experimentSeconds, notebookSeconds, totalSeconds: total, notebooks: results },
+      null,
+      2,
+    ) + '\n',
   );
   const failed = results.filter((r) => r.status !== 'ok' || r.htmlError);
   const skipped = notebooks.length - results.length;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing (npm packages, data, Debian's Jupyter, the tslab kernel),
-# type-checks, runs the mocha suite once per backend, every experiment and notebook at smoke scale,
+# type-checks, lints, runs the mocha suite once per backend, every experiment and notebook at smoke scale,
 # checks the executed notebooks and renders one in headless Chromium.
 #   RPELAB_TEST_BACKENDS  backends to run (default "wasm cpu")
 set -euo pipefail
@@ -10,6 +10,8 @@ bash scripts/install-data.sh
 bash scripts/setup-jupyter.sh --quiet --with-chromium
 echo "[rpelab] type-checking"
 npx tsc -p tsconfig.test.json
+echo "[rpelab] lint (ESLint) and format check (Prettier): npm run lint"
+npm run --silent lint
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0

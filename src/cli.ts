@@ -16,9 +16,25 @@ import { initBackend, BACKEND_CHOICES, nativeThreads } from './backend';
 import { formatProgress, formatDuration } from './train';
 import { specKnobs } from './attention';
 import {
-  listExperiments, getExperiment, requestedExperiments, planRuns, runExperiments, collectReport, formatReports, checkScale, scaleDirName, readSummary,
-  collectClaims, formatLedger, checkStoredConfigs,
-  REPORT_FORMATS, SCALES, type RunnerEvent, type ReportFormat, type ScaleOverrides, type ExperimentReport,
+  listExperiments,
+  getExperiment,
+  requestedExperiments,
+  planRuns,
+  runExperiments,
+  collectReport,
+  formatReports,
+  checkScale,
+  scaleDirName,
+  readSummary,
+  collectClaims,
+  formatLedger,
+  checkStoredConfigs,
+  REPORT_FORMATS,
+  SCALES,
+  type RunnerEvent,
+  type ReportFormat,
+  type ScaleOverrides,
+  type ExperimentReport,
 } from './experiments';
 
 const HELP = `rpelab: the LRPE and SPE paper experiments as named, resumable runs
@@ -74,7 +90,9 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const OPTION_LIST = Object.keys(OPTIONS).map((f) => `--${f}`).join(', ');
+const OPTION_LIST = Object.keys(OPTIONS)
+  .map((f) => `--${f}`)
+  .join(', ');
 
 function parseArgs(argv: string[]): Args {
   const parse = () => parseNodeArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
@@ -107,7 +125,10 @@ function parseArgs(argv: string[]): Args {
 }
 
 function list(s: string): string[] {
-  return s.split(',').map((x) => x.trim()).filter(Boolean);
+  return s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 function parseSeeds(s: string): number[] {
@@ -147,11 +168,14 @@ function cmdList(targets: string[]): void {
       print(`  ${d.description}`);
       print('  variants:');
       const w = Math.max(...Object.keys(d.variants).map((v) => v.length));
-      for (const [v, def] of Object.entries(d.variants)) print(`    ${v.padEnd(w)}  ${def.attention}${def.ape !== 'none' ? ` + ${def.ape} APE` : ''}${def.grid ? ' (2-D grid)' : ''}`);
+      for (const [v, def] of Object.entries(d.variants))
+        print(`    ${v.padEnd(w)}  ${def.attention}${def.ape !== 'none' ? ` + ${def.ape} APE` : ''}${def.grid ? ' (2-D grid)' : ''}`);
       print('  scales:');
       for (const sc of SCALES) {
         const s = d.scales[sc];
-        print(`    ${sc.padEnd(5)}  ${s.numLayers}x${s.model} (${s.numHeads} heads), length ${s.length}, batch ${s.batchSize}, ${s.steps} steps, seeds ${s.seeds.join(',')}`);
+        print(
+          `    ${sc.padEnd(5)}  ${s.numLayers}x${s.model} (${s.numHeads} heads), length ${s.length}, batch ${s.batchSize}, ${s.steps} steps, seeds ${s.seeds.join(',')}`,
+        );
       }
       print(`  metrics: ${d.metrics.map((m) => m.name).join(', ')}`);
       print();
@@ -201,7 +225,9 @@ function progressPrinter(): (ev: RunnerEvent) => void {
         return;
       case 'run-end': {
         clear();
-        const m = Object.entries(ev.summary.metrics).map(([k, v]) => `${k} ${Number.isFinite(v) ? Number(v.toPrecision(4)) : 'not finite'}`).join(' ');
+        const m = Object.entries(ev.summary.metrics)
+          .map(([k, v]) => `${k} ${Number.isFinite(v) ? Number(v.toPrecision(4)) : 'not finite'}`)
+          .join(' ');
         print(`  -> ${m} (train ${formatDuration(ev.summary.trainSec)}, test ${formatDuration(ev.summary.evalSec)})`);
         return;
       }
@@ -242,9 +268,17 @@ async function cmdRun(a: Args): Promise<number> {
     for (const p of plans) if (readSummary(p.dir) === null) print(`  ${p.experiment.name}/${p.variantName}/seed-${p.seed}  ${p.dir}`);
     return 0;
   }
-  if (jobs > 1) return runInWorkers(a, plans.filter((p) => readSummary(p.dir) === null), jobs, plans.length);
+  if (jobs > 1)
+    return runInWorkers(
+      a,
+      plans.filter((p) => readSummary(p.dir) === null),
+      jobs,
+      plans.length,
+    );
   const backend = await initBackend(a.flags.backend);
-  print(`backend: ${backend.name}${backend.notes.length ? ` (${backend.notes.join('; ')})` : ''}; native kernels: ${backend.native.active ? 'on' : `off (${backend.native.detail})`}`);
+  print(
+    `backend: ${backend.name}${backend.notes.length ? ` (${backend.notes.join('; ')})` : ''}; native kernels: ${backend.native.active ? 'on' : `off (${backend.native.detail})`}`,
+  );
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -309,7 +343,9 @@ async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: n
       else {
         if (code !== 0) failed += 1;
         done += 1;
-        print(`[sweep] ${done}/${plans.length} run(s) done${failed ? `, ${failed} failed` : ''}; elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${eta()}`);
+        print(
+          `[sweep] ${done}/${plans.length} run(s) done${failed ? `, ${failed} failed` : ''}; elapsed ${formatDuration((performance.now() - started) / 1000)}, ETA ${eta()}`,
+        );
       }
     }
   };
@@ -318,15 +354,19 @@ async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: n
   } finally {
     process.off('SIGINT', onSigint);
   }
-  print(`workers done: ${failed} run(s) failed${interrupted ? ', interrupted (run again to resume)' : ''}; wall ${formatDuration((performance.now() - started) / 1000)}`);
+  print(
+    `workers done: ${failed} run(s) failed${interrupted ? ', interrupted (run again to resume)' : ''}; wall ${formatDuration((performance.now() - started) / 1000)}`,
+  );
   return interrupted ? 130 : failed > 0 ? 1 : 0;
 }
 
 async function cmdClaims(a: Args): Promise<void> {
   const scale = checkScale(a.flags.scale ?? 'small');
   const format = a.flags.format ?? 'table';
-  if (!['table', 'markdown', 'json'].includes(format)) throw new Error(`format: unknown format '${format}' for the claims ledger; expected one of table, markdown, json`);
-  for (const f of ['only', 'set', 'seeds'] as const) if (a.flags[f] !== undefined) throw new Error(`report claims: --${f} does not apply to the claims ledger (it reads every claim row at --scale)`);
+  if (!['table', 'markdown', 'json'].includes(format))
+    throw new Error(`format: unknown format '${format}' for the claims ledger; expected one of table, markdown, json`);
+  for (const f of ['only', 'set', 'seeds'] as const)
+    if (a.flags[f] !== undefined) throw new Error(`report claims: --${f} does not apply to the claims ledger (it reads every claim row at --scale)`);
   await initBackend(a.flags.backend);
   const ledger = await collectClaims(scale, { resultsDir: a.flags.results });
   print(formatLedger(ledger, format as 'table' | 'markdown' | 'json'));
@@ -336,14 +376,18 @@ function cmdReport(a: Args): void {
   if (a.targets.length === 0) throw new Error('report: name an experiment or all (see rpelab list)');
   const scale = checkScale(a.flags.scale ?? 'small');
   const format = (a.flags.format ?? 'table') as ReportFormat;
-  if (!(REPORT_FORMATS as readonly string[]).includes(format)) throw new Error(`format: unknown format '${format}'; expected one of ${REPORT_FORMATS.join(', ')}`);
+  if (!(REPORT_FORMATS as readonly string[]).includes(format))
+    throw new Error(`format: unknown format '${format}'; expected one of ${REPORT_FORMATS.join(', ')}`);
   const dir = scaleDirName(scale, a.flags.set !== undefined ? parseSet(a.flags.set) : undefined);
   let reports: ExperimentReport[] = requestedExperiments(a.targets).map((d) => collectReport(d, dir, { resultsDir: a.flags.results }));
   if (a.flags.only !== undefined) {
     const only = list(a.flags.only);
     const known = new Set(reports.flatMap((r) => r.rows.map((row) => row.variant)));
     const unknown = only.filter((v) => !known.has(v));
-    if (unknown.length > 0) throw new Error(`only: unknown variant${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `'${v}'`).join(', ')}; expected some of ${[...known].join(', ')}`);
+    if (unknown.length > 0)
+      throw new Error(
+        `only: unknown variant${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `'${v}'`).join(', ')}; expected some of ${[...known].join(', ')}`,
+      );
     reports = reports.map((r) => ({ ...r, rows: r.rows.filter((row) => only.includes(row.variant)) }));
   }
   print(formatReports(reports, format));

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { tf, Rng } from '../src/backend';
 import { parseSpec, formatSpec, AttentionLayer, FEATURE_MAPS } from '../src/attention';
 import { Lrpe, SPE, RoPE, PermuteFormer, RelativePositionBias, SinusoidalAPE, LearnedAPE, listEncodings } from '../src/encodings';
-import { CausalLM, Encoder } from '../src/models';
+import { CausalLM } from '../src/models';
 import { parseIdx, encodeIdx } from '../src/data/idx';
 import { parseMidiFile, midiToEvents } from '../src/data/midi';
 import { readCheckpoint, saveCheckpoint, readJsonl, repairJsonl } from '../src/train';
@@ -44,9 +44,16 @@ function namesOneOf(e: unknown, names: string[], what: string): void {
 // Spec strings
 
 const VALID_SPECS = [
-  'linear:elu+lrpe(unitary,householder,learned)', 'linear:elu+lrpe(core=permutation,p=odd-even)', 'performer+spe(sine,K=10,R=64,gated)',
-  'linear:relu+spe(conv,P=16,ungated)', 'softmax+relbias(max=32)', 'linear(norm=layernorm,chunk=16):elu+rope', 'linear:elu+permuteformer',
-  'performer(features=64)+lrpe(rotation,identity)', 'softmax', 'linear:identity+rope(interleaved)',
+  'linear:elu+lrpe(unitary,householder,learned)',
+  'linear:elu+lrpe(core=permutation,p=odd-even)',
+  'performer+spe(sine,K=10,R=64,gated)',
+  'linear:relu+spe(conv,P=16,ungated)',
+  'softmax+relbias(max=32)',
+  'linear(norm=layernorm,chunk=16):elu+rope',
+  'linear:elu+permuteformer',
+  'performer(features=64)+lrpe(rotation,identity)',
+  'softmax',
+  'linear:identity+rope(interleaved)',
 ];
 const SPEC_NAMES = ['spec', 'encoding', ...listEncodings().map((d) => d.name)];
 const specChars = fc.constantFrom(...'linearsoftmaxperformerlrpespe()+:,=0123456789 -_KRPabcdefghijklmnopqrstuvwxyz'.split(''));
@@ -125,17 +132,46 @@ interface Ctor {
 }
 
 const CTORS: Ctor[] = [
-  { name: 'Lrpe', base: () => ({ headDim: 8, core: 'rotation', p: 'householder', theta: 'fixed', base: 10000, rng: new Rng(1), fused: false }), make: (o) => new Lrpe(o as never) },
-  { name: 'SPE', base: () => ({ variant: 'sine', numHeads: 2, headDim: 4, numRealizations: 8, numSines: 3, kernelSize: 5, ndim: 1, gated: true, rng: new Rng(1) }), make: (o) => new SPE(o as never) },
+  {
+    name: 'Lrpe',
+    base: () => ({ headDim: 8, core: 'rotation', p: 'householder', theta: 'fixed', base: 10000, rng: new Rng(1), fused: false }),
+    make: (o) => new Lrpe(o as never),
+  },
+  {
+    name: 'SPE',
+    base: () => ({ variant: 'sine', numHeads: 2, headDim: 4, numRealizations: 8, numSines: 3, kernelSize: 5, ndim: 1, gated: true, rng: new Rng(1) }),
+    make: (o) => new SPE(o as never),
+  },
   { name: 'RoPE', base: () => ({ headDim: 8, base: 10000, layout: 'split-half' }), make: (o) => new RoPE(o as never) },
   { name: 'PermuteFormer', base: () => ({ headDim: 8, numHeads: 2, rng: new Rng(1) }), make: (o) => new PermuteFormer(o as never) },
-  { name: 'RelativePositionBias', base: () => ({ numHeads: 2, maxDistance: 8, bidirectional: true, rng: new Rng(1), std: 0.02 }), make: (o) => new RelativePositionBias(o as never) },
+  {
+    name: 'RelativePositionBias',
+    base: () => ({ numHeads: 2, maxDistance: 8, bidirectional: true, rng: new Rng(1), std: 0.02 }),
+    make: (o) => new RelativePositionBias(o as never),
+  },
   { name: 'SinusoidalAPE', base: () => ({ model: 8, maxLength: 16, base: 10000 }), make: (o) => new SinusoidalAPE(o as never) },
   { name: 'LearnedAPE', base: () => ({ model: 8, maxLength: 16, rng: new Rng(1), std: 0.02 }), make: (o) => new LearnedAPE(o as never) },
-  { name: 'AttentionLayer', base: () => ({ model: 8, numHeads: 2, spec: 'linear:elu+lrpe', maxLength: 16, rng: new Rng(1) }), make: (o) => new AttentionLayer(o as never), extra: SPEC_NAMES },
+  {
+    name: 'AttentionLayer',
+    base: () => ({ model: 8, numHeads: 2, spec: 'linear:elu+lrpe', maxLength: 16, rng: new Rng(1) }),
+    make: (o) => new AttentionLayer(o as never),
+    extra: SPEC_NAMES,
+  },
   {
     name: 'CausalLM',
-    base: () => ({ vocabSize: 10, model: 8, numLayers: 1, numHeads: 2, hidden: 16, maxLength: 16, attention: 'linear:elu+rope', ape: 'none', dropout: 0, activation: 'relu', seed: 1 }),
+    base: () => ({
+      vocabSize: 10,
+      model: 8,
+      numLayers: 1,
+      numHeads: 2,
+      hidden: 16,
+      maxLength: 16,
+      attention: 'linear:elu+rope',
+      ape: 'none',
+      dropout: 0,
+      activation: 'relu',
+      seed: 1,
+    }),
     make: (o) => new CausalLM(o as never),
     extra: ['config', ...SPEC_NAMES],
   },
@@ -156,7 +192,10 @@ describe('fuzz: bad input is refused by name, never a crash', function () {
   });
 
   it(`parseSpec: ${RUNS.specMutated} mutations of valid specs (1-3 edits)`, () => {
-    const mutated = fc.constantFrom(...VALID_SPECS).chain((s) => mutation(s)).chain((s) => fc.oneof(fc.constant(s), mutation(s), mutation(s).chain(mutation)));
+    const mutated = fc
+      .constantFrom(...VALID_SPECS)
+      .chain((s) => mutation(s))
+      .chain((s) => fc.oneof(fc.constant(s), mutation(s), mutation(s).chain(mutation)));
     fc.assert(fc.property(mutated, checkSpec), { numRuns: RUNS.specMutated });
   });
 
@@ -211,12 +250,18 @@ describe('fuzz: bad input is refused by name, never a crash', function () {
     );
 
   it(`IDX: ${RUNS.loaders} truncated / corrupted / extended files`, () => {
-    const good = encodeIdx([3, 4, 5], new Uint8Array(60).map((_, i) => i));
+    const good = encodeIdx(
+      [3, 4, 5],
+      new Uint8Array(60).map((_, i) => i),
+    );
     fc.assert(
       fc.property(corrupt(good), (b) => {
         try {
           const a = parseIdx(b, 'images.idx');
-          assert.equal(a.data.length, a.dims.reduce((x, y) => x * y, 1));
+          assert.equal(
+            a.data.length,
+            a.dims.reduce((x, y) => x * y, 1),
+          );
         } catch (e) {
           namesOneOf(e, ['images.idx'], 'parseIdx');
         }
@@ -254,21 +299,25 @@ describe('fuzz: bad input is refused by name, never a crash', function () {
     const manifest = new Uint8Array(fs.readFileSync(path.join(ckpt, 'manifest.json')));
     const data = new Uint8Array(fs.readFileSync(path.join(ckpt, 'data.bin')));
     fc.assert(
-      fc.property(fc.boolean(), fc.boolean().chain((m) => corrupt(m ? manifest : data)), (which, bytes) => {
-        const d = path.join(dir, `ck-${Math.random().toString(36).slice(2)}`);
-        fs.mkdirSync(d);
-        fs.writeFileSync(path.join(d, 'manifest.json'), which ? bytes : manifest);
-        fs.writeFileSync(path.join(d, 'data.bin'), which ? data : bytes);
-        try {
-          const c = readCheckpoint(d);
-          // Anything that reads back must be exactly the original tensors (the checksum guards the data).
-          assert.equal(c.weights['fc.weight'].data.length, 6);
-        } catch (e) {
-          namesOneOf(e, [d, 'checkpoint'], 'readCheckpoint');
-        } finally {
-          fs.rmSync(d, { recursive: true, force: true });
-        }
-      }),
+      fc.property(
+        fc.boolean(),
+        fc.boolean().chain((m) => corrupt(m ? manifest : data)),
+        (which, bytes) => {
+          const d = path.join(dir, `ck-${Math.random().toString(36).slice(2)}`);
+          fs.mkdirSync(d);
+          fs.writeFileSync(path.join(d, 'manifest.json'), which ? bytes : manifest);
+          fs.writeFileSync(path.join(d, 'data.bin'), which ? data : bytes);
+          try {
+            const c = readCheckpoint(d);
+            // Anything that reads back must be exactly the original tensors (the checksum guards the data).
+            assert.equal(c.weights['fc.weight'].data.length, 6);
+          } catch (e) {
+            namesOneOf(e, [d, 'checkpoint'], 'readCheckpoint');
+          } finally {
+            fs.rmSync(d, { recursive: true, force: true });
+          }
+        },
+      ),
       { numRuns: RUNS.loaders },
     );
   });
@@ -301,12 +350,75 @@ describe('fuzz: bad input is refused by name, never a crash', function () {
     const results = path.join(dir, 'results');
     fs.mkdirSync(results);
     const words = fc.constantFrom(
-      'lrpe-alm', 'spe-lra', 'all', 'nope', 'bogus', 'lrpe-alm,spe-lra', '--scale', 'smoke', 'quick', 'huge', '--seeds', '0,1', '-1', 'x',
-      '--only', 'rope', 'lrpe-unitary', '--set', 'steps=3', 'steps=-1', 'R=abc', 'schedule=5', 'length=7', '--format', 'json', 'csv', 'markdown', 'table',
-      '--jobs', '2', '0', '--shard', '1/2', '3/2', '--backend', 'wasm', 'gpu', '--results', '--frob', '--set=steps=2', '--scale=smoke', '',
+      'lrpe-alm',
+      'spe-lra',
+      'all',
+      'nope',
+      'bogus',
+      'lrpe-alm,spe-lra',
+      '--scale',
+      'smoke',
+      'quick',
+      'huge',
+      '--seeds',
+      '0,1',
+      '-1',
+      'x',
+      '--only',
+      'rope',
+      'lrpe-unitary',
+      '--set',
+      'steps=3',
+      'steps=-1',
+      'R=abc',
+      'schedule=5',
+      'length=7',
+      '--format',
+      'json',
+      'csv',
+      'markdown',
+      'table',
+      '--jobs',
+      '2',
+      '0',
+      '--shard',
+      '1/2',
+      '3/2',
+      '--backend',
+      'wasm',
+      'gpu',
+      '--results',
+      '--frob',
+      '--set=steps=2',
+      '--scale=smoke',
+      '',
     );
     const argv = fc.tuple(fc.constantFrom('run', 'report', 'list', 'frobnicate'), fc.array(words, { maxLength: 7 }));
-    const FLAG_NAMES = ['scale', 'seeds', 'only', 'set', 'format', 'jobs', 'shard', 'backend', 'results', 'steps', 'R', 'schedule', 'length', 'experiment', 'run', 'report', 'list', 'report claims', 'command', 'option', 'variant', 'variants', 'only'];
+    const FLAG_NAMES = [
+      'scale',
+      'seeds',
+      'only',
+      'set',
+      'format',
+      'jobs',
+      'shard',
+      'backend',
+      'results',
+      'steps',
+      'R',
+      'schedule',
+      'length',
+      'experiment',
+      'run',
+      'report',
+      'list',
+      'report claims',
+      'command',
+      'option',
+      'variant',
+      'variants',
+      'only',
+    ];
     const write = process.stdout.write.bind(process.stdout);
     const writeErr = process.stderr.write.bind(process.stderr);
     await fc.assert(

@@ -13,13 +13,7 @@ export function maxAbsDiff(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | Arra
 }
 
 /** Asserts |a - b| <= atol + rtol * |b| elementwise, reporting the worst index. */
-export function assertClose(
-  a: tf.Tensor | ArrayLike<number>,
-  b: tf.Tensor | ArrayLike<number>,
-  atol = 1e-5,
-  rtol = 1e-4,
-  msg = '',
-): void {
+export function assertClose(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | ArrayLike<number>, atol = 1e-5, rtol = 1e-4, msg = ''): void {
   if (a instanceof tf.Tensor && b instanceof tf.Tensor) {
     assert.deepEqual(a.shape, b.shape, `${msg} shape mismatch`);
   }
@@ -66,15 +60,13 @@ export function assertNoLeak(step: () => void, reps = 3, label?: string): void {
 }
 
 /** A standard-normal tensor [B, L, H, D] from `rng`. */
-export const randn = (rng: Rng, shape: [number, number, number, number]): tf.Tensor4D =>
-  tf.tensor4d(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+export const randn = (rng: Rng, shape: [number, number, number, number]): tf.Tensor4D => tf.tensor4d(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 
 /** Per-head score matrices A[b, h, s, t] = q_s · k_t. q, k: [B, L, H, D] -> [B, H, L, L]. */
 export const scores = (q: tf.Tensor4D, k: tf.Tensor4D): tf.Tensor4D => tf.matMul(q.transpose([0, 2, 1, 3]), k.transpose([0, 2, 3, 1]));
 
 /** The same content vector at every position: [1, L, H, D]. */
-export const repeated = (rng: Rng, L: number, H: number, D: number): tf.Tensor4D =>
-  tf.tile(randn(rng, [1, 1, H, D]), [1, L, 1, 1]) as tf.Tensor4D;
+export const repeated = (rng: Rng, L: number, H: number, D: number): tf.Tensor4D => tf.tile(randn(rng, [1, 1, H, D]), [1, L, 1, 1]) as tf.Tensor4D;
 
 /**
  * Declares the test `title` once per kernel path: `[native kernels]`, which is skipped (and

@@ -9,7 +9,9 @@ export const mochaHooks = {
     this.timeout(60000);
     const info = await initBackend();
     // Tests may print; library code may not.
-    console.log(`  [rpelab] backend: ${info.name} (requested ${info.requested}); native kernels: ${info.native.active ? info.native.detail : `off, ${info.native.detail}`}` +
-      (info.fallbackKernels.length ? `; cpu-delegated kernels: ${info.fallbackKernels.join(', ')}` : ''));
+    console.log(
+      `  [rpelab] backend: ${info.name} (requested ${info.requested}); native kernels: ${info.native.active ? info.native.detail : `off, ${info.native.detail}`}` +
+        (info.fallbackKernels.length ? `; cpu-delegated kernels: ${info.fallbackKernels.join(', ')}` : ''),
+    );
   },
 };

@@ -72,13 +72,20 @@ export async function runLayerCase(c: EncodingCase, direction: Direction, opts: 
     const done = points.filter((p) => p.msMedian !== undefined);
     if (!stop && done.length > 0) {
       const last = done[done.length - 1];
-      const fit = done.length >= 2 ? fitPowerLaw(done.map((p) => p.L), done.map((p) => p.msMedian!)) : null;
+      const fit =
+        done.length >= 2
+          ? fitPowerLaw(
+              done.map((p) => p.L),
+              done.map((p) => p.msMedian!),
+            )
+          : null;
       const p = fit ? Math.min(Math.max(fit.exponent, growth === 2 ? 1.5 : 0.9), 2.2) : growth;
       const predictedSec = (last.msMedian! / 1000) * (L / last.L) ** p;
       if (predictedSec > opts.budget) stop = `predicted ${predictedSec.toFixed(1)} s per call > budget ${opts.budget} s`;
       if (last.tensorPeakMB !== undefined && last.tensorStartMB !== undefined) {
         const predictedMB = (last.tensorPeakMB - last.tensorStartMB) * (L / last.L) ** growth;
-        if (predictedMB > memoryLimitMB(opts.backend)) stop = `predicted ${Math.round(predictedMB)} MB of tensors > ${Math.round(memoryLimitMB(opts.backend))} MB on ${opts.backend}`;
+        if (predictedMB > memoryLimitMB(opts.backend))
+          stop = `predicted ${Math.round(predictedMB)} MB of tensors > ${Math.round(memoryLimitMB(opts.backend))} MB on ${opts.backend}`;
       }
     }
     if (stop) {
@@ -93,7 +100,8 @@ export async function runLayerCase(c: EncodingCase, direction: Direction, opts: 
       opts.log(
         `  layer ${c.name.padEnd(17)} ${direction.padEnd(13)} L=${String(L).padStart(5)}  ${p.msMedian!.toFixed(1).padStart(9)} ms (cpu ${p.cpuMsMedian!.toFixed(0)})` +
           `  ${Math.round(p.tokensPerSec!).toString().padStart(7)} tok/s  rss ${p.rssPeakMB} MB` +
-          (p.tensorPeakMB !== undefined ? `  tensors ${p.tensorPeakMB} MB` : '') + `  (${p.ms!.length} reps)`,
+          (p.tensorPeakMB !== undefined ? `  tensors ${p.tensorPeakMB} MB` : '') +
+          `  (${p.ms!.length} reps)`,
       );
     } catch (e) {
       const msg = (e as Error)?.message ?? String(e);
@@ -116,7 +124,13 @@ export function layerCall(spec: string, L: number, causal: boolean): { call: () 
     const { value, grads } = tf.variableGrads(() => layer.apply(x, { causal, training: true }).square().mean() as tf.Scalar, vars);
     tf.dispose([value, ...Object.values(grads)]);
   };
-  return { call, dispose: () => { x.dispose(); layer.dispose(); } };
+  return {
+    call,
+    dispose: () => {
+      x.dispose();
+      layer.dispose();
+    },
+  };
 }
 
 async function measureLayerPoint(spec: string, L: number, causal: boolean, opts: LayerSuiteOptions, rss: RssSampler): Promise<Partial<LayerPoint>> {

@@ -89,7 +89,8 @@ function linearCase(l: number, causal: boolean, backward: boolean, chunk?: numbe
     setup: () => {
       const rng = new Rng(6);
       const [q, k, v] = [0, 1, 2].map(() => rnd(rng, [b, l, h, f]) as tf.Tensor4D);
-      const run = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => linearAttention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, { causal, chunkSize: c });
+      const run = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) =>
+        linearAttention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, { causal, chunkSize: c });
       const call = backward
         ? () => {
             const g = tf.grads((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => run(qq, kk, vv).square().mean())([q, k, v]);
@@ -243,7 +244,8 @@ export function runMicroCase(c: MicroCase, reps: number, caseSeconds: number, rs
       ...(c.flops !== null ? { gflops: round(c.flops / sec / 1e9, 3), gflopsCpu: round(c.flops / (t.cpuMsMedian / 1000) / 1e9, 3) } : {}),
       ...(c.bytes ? { gbps: round(c.bytes / sec / 1e9, 3) } : {}),
     };
-    const rate = p.gflops !== undefined ? `${p.gflops.toFixed(2).padStart(8)} GFLOP/s (cpu ${p.gflopsCpu!.toFixed(2)})` : `${p.gbps!.toFixed(3).padStart(8)} GB/s`;
+    const rate =
+      p.gflops !== undefined ? `${p.gflops.toFixed(2).padStart(8)} GFLOP/s (cpu ${p.gflopsCpu!.toFixed(2)})` : `${p.gbps!.toFixed(3).padStart(8)} GB/s`;
     log(`  micro ${c.name.padEnd(52)} ${p.msMedian!.toFixed(1).padStart(9)} ms  ${rate}  ${c.shape}`);
     return p;
   } catch (e) {

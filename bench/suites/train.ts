@@ -59,8 +59,19 @@ export function runTrainCase(c: EncodingCase, steps: number, rss: RssSampler, lo
     for (let i = 0; i < WARMUP_STEPS; i++) step();
     const t = timeCalls(step, steps, Number.POSITIVE_INFINITY, rss);
     tf.dispose([ids, targets]);
-    const point = { ...base, params: m.numParameters(), ms: t.ms, msMedian: t.msMedian, cpuMs: t.cpuMs, cpuMsMedian: t.cpuMsMedian, tokensPerSec: round((batch * length) / (t.msMedian / 1000), 1), rssPeakMB: t.rssPeakMB };
-    log(`  train ${c.name.padEnd(17)} ${point.msMedian.toFixed(1).padStart(9)} ms/step (cpu ${point.cpuMsMedian.toFixed(0)})  ${Math.round(point.tokensPerSec).toString().padStart(7)} tok/s  (${t.ms.length} steps)`);
+    const point = {
+      ...base,
+      params: m.numParameters(),
+      ms: t.ms,
+      msMedian: t.msMedian,
+      cpuMs: t.cpuMs,
+      cpuMsMedian: t.cpuMsMedian,
+      tokensPerSec: round((batch * length) / (t.msMedian / 1000), 1),
+      rssPeakMB: t.rssPeakMB,
+    };
+    log(
+      `  train ${c.name.padEnd(17)} ${point.msMedian.toFixed(1).padStart(9)} ms/step (cpu ${point.cpuMsMedian.toFixed(0)})  ${Math.round(point.tokensPerSec).toString().padStart(7)} tok/s  (${t.ms.length} steps)`,
+    );
     return point;
   } catch (e) {
     const msg = ((e as Error)?.message ?? String(e)).split('\n')[0].slice(0, 300);

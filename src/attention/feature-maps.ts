@@ -144,7 +144,10 @@ export class FavorPlus extends Module implements FeatureMap {
       const xs = x.reshape([-1, this.dim]).mul(this.dim ** -0.25);
       const halfNorm = xs.square().sum(1, true).mul(0.5);
       const wx = tf.matMul(xs, this.projection);
-      const phi = tf.exp(wx.sub(halfNorm)).add(this.stabilizer).mul(1 / Math.sqrt(m));
+      const phi = tf
+        .exp(wx.sub(halfNorm))
+        .add(this.stabilizer)
+        .mul(1 / Math.sqrt(m));
       return phi.reshape([b, l, h, m]) as tf.Tensor4D;
     });
   }

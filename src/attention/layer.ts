@@ -59,7 +59,8 @@ export function disposeAttentionState(state: AttentionState): void {
 /** A spec string, or a parsed spec (checked by a round trip through its canonical string). */
 function checkedSpec(spec: unknown): AttentionSpec {
   if (typeof spec === 'string') return parseSpec(spec);
-  if (spec === null || typeof spec !== 'object') throw new Error(`spec: expected a spec string like 'linear:elu+lrpe' or a parsed AttentionSpec, got ${String(spec)}`);
+  if (spec === null || typeof spec !== 'object')
+    throw new Error(`spec: expected a spec string like 'linear:elu+lrpe' or a parsed AttentionSpec, got ${String(spec)}`);
   let canonical: string;
   try {
     canonical = formatSpec(spec as AttentionSpec);
@@ -67,7 +68,8 @@ function checkedSpec(spec: unknown): AttentionSpec {
     throw new Error(`spec: not a parsed AttentionSpec (${(e as Error).message})`);
   }
   const parsed = parseSpec(canonical);
-  if (canonicalJson(parsed) !== canonicalJson(spec)) throw new Error(`spec: not a valid AttentionSpec (fields the spec string '${canonical}' does not carry); pass parseSpec('${canonical}')`);
+  if (canonicalJson(parsed) !== canonicalJson(spec))
+    throw new Error(`spec: not a valid AttentionSpec (fields the spec string '${canonical}' does not carry); pass parseSpec('${canonical}')`);
   return parsed;
 }
 
@@ -89,7 +91,8 @@ export class AttentionLayer extends Module {
     super();
     assertInt(opts.model, 'model');
     assertInt(opts.numHeads, 'numHeads');
-    if (3 * opts.model * opts.model > MAX_TENSOR_SIZE) throw new Error(`model: the q/k/v projection of width ${opts.model} would hold 3 x ${opts.model}² values; a tensor holds at most ${MAX_TENSOR_SIZE}`);
+    if (3 * opts.model * opts.model > MAX_TENSOR_SIZE)
+      throw new Error(`model: the q/k/v projection of width ${opts.model} would hold 3 x ${opts.model}² values; a tensor holds at most ${MAX_TENSOR_SIZE}`);
     if (opts.model % opts.numHeads !== 0) throw new Error(`numHeads: model (${opts.model}) must be divisible by numHeads (${opts.numHeads})`);
     this.model = opts.model;
     this.numHeads = opts.numHeads;
@@ -113,14 +116,22 @@ export class AttentionLayer extends Module {
         try {
           return make(ctx(headDim));
         } catch (e) {
-          throw new Error(`spec: ${enc!.name} on ${this.numHeads} heads of ${headDim} features (model ${this.model} / numHeads ${this.numHeads}${headDim !== this.headDim ? ', after the feature map' : ''}): ${(e as Error).message}`);
+          throw new Error(
+            `spec: ${enc!.name} on ${this.numHeads} heads of ${headDim} features (model ${this.model} / numHeads ${this.numHeads}${headDim !== this.headDim ? ', after the feature map' : ''}): ${(e as Error).message}`,
+          );
         }
       };
       let dim = this.headDim;
       if (def?.role === 'bias') {
-        this.relBias = this.addModule('relbias', build(dim, (c) => def.build(enc!.args, c)));
+        this.relBias = this.addModule(
+          'relbias',
+          build(dim, (c) => def.build(enc!.args, c)),
+        );
       } else if (def?.role === 'qk' && def.stage === 'pre') {
-        this.preEncoding = this.addModule('encoding', build(dim, (c) => def.build(enc!.args, c)));
+        this.preEncoding = this.addModule(
+          'encoding',
+          build(dim, (c) => def.build(enc!.args, c)),
+        );
         dim = this.preEncoding.outputDim(dim);
       }
       if (this.spec.kind === 'softmax') this.featureMap = null;
@@ -129,7 +140,10 @@ export class AttentionLayer extends Module {
       } else this.featureMap = featureMapFromName(this.spec.featureMap);
       if (this.featureMap) dim = this.featureMap.outputDim(dim);
       if (def?.role === 'qk' && def.stage === 'post') {
-        this.postEncoding = this.addModule('encoding', build(dim, (c) => def.build(enc!.args, c)));
+        this.postEncoding = this.addModule(
+          'encoding',
+          build(dim, (c) => def.build(enc!.args, c)),
+        );
       }
       if (this.spec.normalize === 'layernorm' && this.spec.kind !== 'softmax') this.norm = this.addModule('norm', new LayerNorm(this.model));
     } catch (e) {
@@ -161,14 +175,21 @@ export class AttentionLayer extends Module {
    * attention with the denominator and a post encoding that does not keep features positive.
    */
   get plainDenominator(): boolean {
-    return this.spec.kind !== 'softmax' && this.spec.normalize === 'denominator' && this.postEncoding !== null && this.postEncoding.preservesPositivity !== true;
+    return (
+      this.spec.kind !== 'softmax' && this.spec.normalize === 'denominator' && this.postEncoding !== null && this.postEncoding.preservesPositivity !== true
+    );
   }
 
   /**
    * Positional pipeline on q, k [B, L, H, headDim] -> attention-ready q, k [B, L, H, F], and,
    * when `plainDenominator`, the features before the post encoding [B, L, H, F'] (else null).
    */
-  private encodeQK(q: tf.Tensor4D, k: tf.Tensor4D, opts: AttentionCallOptions, offset: number): { q: tf.Tensor4D; k: tf.Tensor4D; plain: [tf.Tensor4D, tf.Tensor4D] | null } {
+  private encodeQK(
+    q: tf.Tensor4D,
+    k: tf.Tensor4D,
+    opts: AttentionCallOptions,
+    offset: number,
+  ): { q: tf.Tensor4D; k: tf.Tensor4D; plain: [tf.Tensor4D, tf.Tensor4D] | null } {
     const encOpts: EncodeOptions = { offset, grid: opts.grid, rng: opts.rng ?? this.rng, training: opts.training };
     if (this.preEncoding) [q, k] = this.preEncoding.encode(q, k, encOpts);
     if (this.featureMap) {

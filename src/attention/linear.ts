@@ -234,7 +234,16 @@ function causalSums(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, decay: numbe
     // [B, L, H, X] -> [B, H, L, X] (zero-padded to N·C) -> [G, C, X].
     const toChunks = (x: tf.Tensor4D, dim: number) => {
       const t = x.transpose([0, 2, 1, 3]);
-      return (n * c > l ? tf.pad(t, [[0, 0], [0, 0], [0, n * c - l], [0, 0]]) : t).reshape([g, c, dim]);
+      return (
+        n * c > l
+          ? tf.pad(t, [
+              [0, 0],
+              [0, 0],
+              [0, n * c - l],
+              [0, 0],
+            ])
+          : t
+      ).reshape([g, c, dim]);
     };
     const qc = toChunks(q, f);
     const kc = toChunks(k, f);
@@ -264,7 +273,10 @@ function causalSums(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, decay: numbe
  */
 function exclusiveCumsum(x: tf.Tensor4D): tf.Tensor {
   const [b, h, n, d] = x.shape;
-  return tf.cumsum(x.reshape([b * h, n, d]).transpose([0, 2, 1]), 2, true).transpose([0, 2, 1]).reshape(x.shape);
+  return tf
+    .cumsum(x.reshape([b * h, n, d]).transpose([0, 2, 1]), 2, true)
+    .transpose([0, 2, 1])
+    .reshape(x.shape);
 }
 
 /**
@@ -278,7 +290,10 @@ function decayedExclusiveScan(x: tf.Tensor4D, gain: number[]): tf.Tensor {
   const shiftedBy = (t: tf.Tensor, rows: number) => tf.concat([tf.zeros([b, h, rows, d]), t.slice([0, 0, 0, 0], [b, h, n - rows, d])], 2);
   let s = shiftedBy(x, 1);
   for (let step = 1; step < n; step *= 2) {
-    const weight = tf.tensor3d(gain.map((r) => r ** step), [h, 1, 1]);
+    const weight = tf.tensor3d(
+      gain.map((r) => r ** step),
+      [h, 1, 1],
+    );
     s = s.add(shiftedBy(s, step).mul(weight));
   }
   return s;

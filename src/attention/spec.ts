@@ -39,7 +39,7 @@ export const DEFAULT_FAVOR_FEATURES = 256;
 export const ATTENTION_OPTIONS: Record<AttentionKind, readonly ParamDef[]> = {
   linear: [
     { name: 'norm', type: 'choice', choices: ['denominator', 'layernorm'], default: 'denominator', doc: 'normaliser (default per encoding and feature map)' },
-    { name: 'chunk', type: 'int', min: 1, default: 0, doc: 'causal chunk length (default: the attention module\'s)' },
+    { name: 'chunk', type: 'int', min: 1, default: 0, doc: "causal chunk length (default: the attention module's)" },
     { name: 'features', type: 'int', aliases: ['F'], min: 1, default: DEFAULT_FAVOR_FEATURES, doc: 'FAVOR+ random features (favor only)' },
   ],
   softmax: [],
@@ -124,7 +124,8 @@ function call(s: string, what: string): { name: string; args: string[] } {
 
 /** Parses a spec string; throws an Error naming the part that is wrong and the valid choices. */
 export function parseSpec(spec: string): AttentionSpec {
-  if (typeof spec !== 'string' || spec.trim() === '') throw new Error(`spec: expected a non-empty string like 'linear:elu+lrpe(rotation)', got ${JSON.stringify(spec)}`);
+  if (typeof spec !== 'string' || spec.trim() === '')
+    throw new Error(`spec: expected a non-empty string like 'linear:elu+lrpe(rotation)', got ${JSON.stringify(spec)}`);
   const parts = splitTop(spec, '+');
   if (parts.length > 2) throw new Error(`spec: at most one encoding per layer, got '${spec}'`);
   const [head, enc] = parts;
@@ -138,7 +139,10 @@ export function parseSpec(spec: string): AttentionSpec {
   const kind: AttentionKind = performer ? 'linear' : (att.name as AttentionKind);
   let featureMap: SpecFeatureMap = performer ? 'favor' : 'elu';
   if (colon.length === 2) {
-    if (att.name !== 'linear') throw new Error(`spec: a feature map (':${colon[1]}') applies to 'linear' only, not '${att.name}'${performer ? ' (performer is linear:favor already)' : ''}`);
+    if (att.name !== 'linear')
+      throw new Error(
+        `spec: a feature map (':${colon[1]}') applies to 'linear' only, not '${att.name}'${performer ? ' (performer is linear:favor already)' : ''}`,
+      );
     if (!(FEATURE_MAPS as readonly string[]).includes(colon[1])) {
       throw new Error(`spec: unknown feature map '${colon[1]}'; expected one of ${FEATURE_MAPS.join(', ')} (elu means elu+1)`);
     }
@@ -149,7 +153,8 @@ export function parseSpec(spec: string): AttentionSpec {
   if (enc !== undefined && enc !== 'none') {
     const e = call(enc, 'encoding');
     const def = getEncoding(e.name);
-    if (def.role === 'bias' && kind !== 'softmax') throw new Error(`spec: '${e.name}' adds a bias to softmax logits; it needs 'softmax' attention, not '${kind}'`);
+    if (def.role === 'bias' && kind !== 'softmax')
+      throw new Error(`spec: '${e.name}' adds a bias to softmax logits; it needs 'softmax' attention, not '${kind}'`);
     encoding = { name: e.name, args: resolveArgs(def, e.args) };
   }
 
@@ -174,14 +179,19 @@ export function parseSpec(spec: string): AttentionSpec {
       chunkSize = Number(value === '' ? NaN : value);
       assertInt(chunkSize, 'spec: chunk');
     } else {
-      if (featureMap !== 'favor') throw new Error(`spec: features sets the FAVOR+ random features; it needs the favor feature map (linear(features=N):favor or performer(features=N)), not '${featureMap}'`);
+      if (featureMap !== 'favor')
+        throw new Error(
+          `spec: features sets the FAVOR+ random features; it needs the favor feature map (linear(features=N):favor or performer(features=N)), not '${featureMap}'`,
+        );
       numFeatures = Number(value === '' ? NaN : value);
       assertInt(numFeatures, 'spec: features');
     }
   }
   if (kind === 'linear' && featureMap === 'identity' && normalize === 'denominator') {
     // Features of any sign: Σ_t q_s·k_t can be zero or negative, and a clamped denominator gives outputs of any size.
-    throw new Error(`spec: norm=denominator needs positive features, and the identity feature map has scores of any sign (the denominator can be 0 or negative); use norm=layernorm (its default) or the elu / relu map`);
+    throw new Error(
+      `spec: norm=denominator needs positive features, and the identity feature map has scores of any sign (the denominator can be 0 or negative); use norm=layernorm (its default) or the elu / relu map`,
+    );
   }
   return { kind, featureMap, normalize, chunkSize, numFeatures, encoding };
 }

@@ -10,9 +10,7 @@ export function assertRank(t: Tensor, rank: number, name: string, layout?: strin
     throw new Error(`${name}: expected a tensor${layout ? ` of shape ${layout}` : ''}, got ${String(t)}`);
   }
   if (t.rank !== rank) {
-    throw new Error(
-      `${name}: expected rank ${rank}${layout ? ` (${layout})` : ''}, got rank ${t.rank} with shape [${t.shape.join(', ')}]`,
-    );
+    throw new Error(`${name}: expected rank ${rank}${layout ? ` (${layout})` : ''}, got rank ${t.rank} with shape [${t.shape.join(', ')}]`);
   }
 }
 
@@ -22,18 +20,14 @@ export function assertRankIn(t: Tensor, ranks: number[], name: string, layout?: 
     throw new Error(`${name}: expected a tensor${layout ? ` of shape ${layout}` : ''}, got ${String(t)}`);
   }
   if (!ranks.includes(t.rank)) {
-    throw new Error(
-      `${name}: expected rank ${ranks.join(' or ')}${layout ? ` (${layout})` : ''}, got rank ${t.rank} with shape [${t.shape.join(', ')}]`,
-    );
+    throw new Error(`${name}: expected rank ${ranks.join(' or ')}${layout ? ` (${layout})` : ''}, got rank ${t.rank} with shape [${t.shape.join(', ')}]`);
   }
 }
 
 /** Throws unless the two shapes are identical. */
 export function assertSameShape(a: Tensor, b: Tensor, nameA: string, nameB: string): void {
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
-    throw new Error(
-      `${nameB}: expected the same shape as ${nameA} [${a.shape.join(', ')}], got [${b.shape.join(', ')}]`,
-    );
+    throw new Error(`${nameB}: expected the same shape as ${nameA} [${a.shape.join(', ')}], got [${b.shape.join(', ')}]`);
   }
 }
 
@@ -79,5 +73,7 @@ export function assertOneOf<T extends string>(v: unknown, choices: readonly T[],
 
 /** JSON text with object keys in a stable (sorted) order, for comparing plain data. */
 export function canonicalJson(x: unknown): string {
-  return JSON.stringify(x, (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+  return JSON.stringify(x, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  );
 }

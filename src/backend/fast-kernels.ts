@@ -223,7 +223,9 @@ export function registerFastKernels(): string[] {
       tf.unregisterKernel(kernelName, backendName);
       tf.registerKernel({
         ...prev,
-        kernelFunc: (args) => (nativeDepthwise(kernelName, args.inputs as Record<string, Info>, args.attrs as DepthwiseAttrs, storeOf(args.backend)) ?? prev.kernelFunc(args)) as Info,
+        kernelFunc: (args) =>
+          (nativeDepthwise(kernelName, args.inputs as Record<string, Info>, args.attrs as DepthwiseAttrs, storeOf(args.backend)) ??
+            prev.kernelFunc(args)) as Info,
       });
       replaced.push(`${kernelName}/${backendName}`);
     }
@@ -276,8 +278,12 @@ function wasmSumLeading(args: { inputs: { x: Info }; attrs: { axis: number | num
 
 const DEPTHWISE_KERNELS = ['DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput'] as const;
 type DepthwiseAttrs = {
-  strides?: number | number[]; dilations?: number | number[]; pad?: unknown; dataFormat?: string;
-  filterShape?: number[]; inputShape?: number[];
+  strides?: number | number[];
+  dilations?: number | number[];
+  pad?: unknown;
+  dataFormat?: string;
+  filterShape?: number[];
+  inputShape?: number[];
 };
 
 const allOnes = (v: number | number[] | undefined) => v === undefined || (Array.isArray(v) ? v.every((x) => x === 1) : v === 1);
@@ -291,7 +297,12 @@ function nativeDepthwise(kernelName: (typeof DEPTHWISE_KERNELS)[number], inputs:
   const native = nativeKernels();
   if (!native || !allOnes(attrs.strides) || !allOnes(attrs.dilations) || (attrs.dataFormat ?? 'NHWC') !== 'NHWC') return null;
   if (!(attrs.pad === 'valid' || attrs.pad === 0)) return null;
-  const [a, b] = kernelName === 'DepthwiseConv2dNative' ? [inputs.x, inputs.filter] : kernelName === 'DepthwiseConv2dNativeBackpropFilter' ? [inputs.x, inputs.dy] : [inputs.dy, inputs.filter];
+  const [a, b] =
+    kernelName === 'DepthwiseConv2dNative'
+      ? [inputs.x, inputs.filter]
+      : kernelName === 'DepthwiseConv2dNativeBackpropFilter'
+        ? [inputs.x, inputs.dy]
+        : [inputs.dy, inputs.filter];
   if (a === undefined || b === undefined || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
   const xShape = kernelName === 'DepthwiseConv2dNativeBackpropInput' ? attrs.inputShape : a.shape;
   const fShape = kernelName === 'DepthwiseConv2dNativeBackpropFilter' ? attrs.filterShape : b.shape;
@@ -299,13 +310,19 @@ function nativeDepthwise(kernelName: (typeof DEPTHWISE_KERNELS)[number], inputs:
   const [n, h, w, c] = xShape;
   const [fh, fw] = fShape;
   if (fh > h || fw > w) return null;
-  const outShape = kernelName === 'DepthwiseConv2dNative' ? [n, h - fh + 1, w - fw + 1, c] : kernelName === 'DepthwiseConv2dNativeBackpropFilter' ? fShape : xShape;
+  const outShape =
+    kernelName === 'DepthwiseConv2dNative' ? [n, h - fh + 1, w - fw + 1, c] : kernelName === 'DepthwiseConv2dNativeBackpropFilter' ? fShape : xShape;
   // cpu kernels occasionally hold float32 values in plain arrays: those go to tfjs's kernel.
   if (![a, b].every((t) => store.values(t) instanceof Float32Array)) return null;
   const out = store.output(outShape, 'float32');
   // Input views after the output's allocation (a wasm heap that grows detaches older views).
   const [av, bv] = [store.values(a), store.values(b)] as Float32Array[];
-  const run = kernelName === 'DepthwiseConv2dNative' ? native.depthwiseConv : kernelName === 'DepthwiseConv2dNativeBackpropFilter' ? native.depthwiseFilterGrad : native.depthwiseInputGrad;
+  const run =
+    kernelName === 'DepthwiseConv2dNative'
+      ? native.depthwiseConv
+      : kernelName === 'DepthwiseConv2dNativeBackpropFilter'
+        ? native.depthwiseFilterGrad
+        : native.depthwiseInputGrad;
   run.call(native, n, h, w, c, fh, fw, av, bv, out.values as Float32Array);
   return out.info;
 }
@@ -326,7 +343,19 @@ function cpuNativeMatMul(args: { inputs: { a: Info; b: Info }; attrs: { transpos
   // cpu kernels occasionally hold float32 values in plain arrays: those go to tfjs's kernel.
   if (!(av instanceof Float32Array) || !(bv instanceof Float32Array)) return null;
   const out = store.output(outShape, 'float32');
-  native.matMul(av, bv, out.values as Float32Array, Math.max(batchA, batchB), batchA, batchB, m, n, k, args.attrs.transposeA ? 1 : 0, args.attrs.transposeB ? 1 : 0);
+  native.matMul(
+    av,
+    bv,
+    out.values as Float32Array,
+    Math.max(batchA, batchB),
+    batchA,
+    batchB,
+    m,
+    n,
+    k,
+    args.attrs.transposeA ? 1 : 0,
+    args.attrs.transposeB ? 1 : 0,
+  );
   return out.info;
 }
 
@@ -385,7 +414,10 @@ const TRANSPOSE_NS = 8;
  */
 function cheaperFlipped(m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, a: Info, b: Info): boolean {
   const asIs = (transposeA ? TRANSPOSE_NS * m * k : 0) + (transposeB ? TRANSPOSE_NS * k * n : seenRight.has(b.dataId) ? 0 : PACK_NS * k * n);
-  const flipped = (transposeB ? 0 : TRANSPOSE_NS * k * n) + (transposeA ? (seenRight.has(a.dataId) ? 0 : PACK_NS * m * k) : (TRANSPOSE_NS + PACK_NS) * m * k) + TRANSPOSE_NS * m * n;
+  const flipped =
+    (transposeB ? 0 : TRANSPOSE_NS * k * n) +
+    (transposeA ? (seenRight.has(a.dataId) ? 0 : PACK_NS * m * k) : (TRANSPOSE_NS + PACK_NS) * m * k) +
+    TRANSPOSE_NS * m * n;
   if (!transposeB) seenRight.add(b.dataId);
   return flipped < asIs;
 }

@@ -20,8 +20,17 @@ export interface NativeKernels {
    * 1 meaning one shared by every g. op(a) is [m, k] (a is [k, m] when transA = 1), op(b) [k, n].
    */
   matMul(
-    a: Float32Array, b: Float32Array, out: Float32Array, batch: number, batchA: number, batchB: number,
-    m: number, n: number, k: number, transA: 0 | 1, transB: 0 | 1,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    batch: number,
+    batchA: number,
+    batchB: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: 0 | 1,
+    transB: 0 | 1,
   ): void;
   /** Threads the native kernels may use (1..64); each stays on one below its own size limit (products under ~4M multiply-adds, for one). */
   setThreads(n: number): void;
@@ -37,34 +46,104 @@ export interface NativeKernels {
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
   /** See `encodings/spe/sine-kernels.ts` (SINE_PROJECT). Writes `out` [2, B·L, H, R]; theta may be null (0). */
   sineProject(
-    xq: Float32Array, xk: Float32Array, omega: Float32Array, theta: Float32Array | null, amp: Float32Array, gateAmp: Float32Array | null,
-    z: Float32Array, B: number, L: number, H: number, D: number, K: number, R: number, offset: number, out: Float32Array,
+    xq: Float32Array,
+    xk: Float32Array,
+    omega: Float32Array,
+    theta: Float32Array | null,
+    amp: Float32Array,
+    gateAmp: Float32Array | null,
+    z: Float32Array,
+    B: number,
+    L: number,
+    H: number,
+    D: number,
+    K: number,
+    R: number,
+    offset: number,
+    out: Float32Array,
   ): void;
   /** See `encodings/spe/sine-kernels.ts` (SINE_PROJECT_GRAD); dGate is null exactly when gateAmp is. */
   sineProjectGrad(
-    xq: Float32Array, xk: Float32Array, omega: Float32Array, theta: Float32Array | null, amp: Float32Array, gateAmp: Float32Array | null,
-    z: Float32Array, B: number, L: number, H: number, D: number, K: number, R: number, offset: number, dy: Float32Array,
-    dxq: Float32Array, dxk: Float32Array, dOmega: Float32Array, dTheta: Float32Array, dAmp: Float32Array, dGate: Float32Array | null,
+    xq: Float32Array,
+    xk: Float32Array,
+    omega: Float32Array,
+    theta: Float32Array | null,
+    amp: Float32Array,
+    gateAmp: Float32Array | null,
+    z: Float32Array,
+    B: number,
+    L: number,
+    H: number,
+    D: number,
+    K: number,
+    R: number,
+    offset: number,
+    dy: Float32Array,
+    dxq: Float32Array,
+    dxk: Float32Array,
+    dOmega: Float32Array,
+    dTheta: Float32Array,
+    dAmp: Float32Array,
+    dGate: Float32Array | null,
   ): void;
   /** cos and sin of x (float32 cosf/sinf): `backend/trig.ts`. */
   sinCos(x: Float32Array, cos: Float32Array, sin: Float32Array): void;
   /** See `nn/layernorm-kernels.ts`: y [n, f], and each row's mean and 1/√(var + eps) [n]. */
-  layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, n: number, f: number, eps: number, y: Float32Array, mean: Float32Array, rstd: Float32Array): void;
+  layerNorm(
+    x: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    n: number,
+    f: number,
+    eps: number,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+  ): void;
   /** See `nn/layernorm-kernels.ts`: dx [n, f], dgamma and dbeta [f]. */
   layerNormGrad(
-    dy: Float32Array, x: Float32Array, mean: Float32Array, rstd: Float32Array, gamma: Float32Array, n: number, f: number,
-    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array,
+    dy: Float32Array,
+    x: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    gamma: Float32Array,
+    n: number,
+    f: number,
+    dx: Float32Array,
+    dgamma: Float32Array,
+    dbeta: Float32Array,
   ): void;
   /** See `encodings/lrpe/kernels.ts` (LRPE_MAP): y = Λ P x, unitary 1 for the [z ⊙ C, z ⊙ S] form. */
   lrpeMap(
-    x: Float32Array, u: Float32Array | null, cos: Float32Array, sin: Float32Array,
-    B: number, L: number, H: number, D: number, W: number, unitary: 0 | 1, y: Float32Array,
+    x: Float32Array,
+    u: Float32Array | null,
+    cos: Float32Array,
+    sin: Float32Array,
+    B: number,
+    L: number,
+    H: number,
+    D: number,
+    W: number,
+    unitary: 0 | 1,
+    y: Float32Array,
   ): void;
   /** See `encodings/lrpe/kernels.ts` (LRPE_MAP_GRAD); dC, dS and du are only computed when given. */
   lrpeMapGrad(
-    dy: Float32Array, x: Float32Array, u: Float32Array | null, cos: Float32Array, sin: Float32Array,
-    B: number, L: number, H: number, D: number, W: number, unitary: 0 | 1,
-    dx: Float32Array, dC: Float32Array | null, dS: Float32Array | null, du: Float32Array | null,
+    dy: Float32Array,
+    x: Float32Array,
+    u: Float32Array | null,
+    cos: Float32Array,
+    sin: Float32Array,
+    B: number,
+    L: number,
+    H: number,
+    D: number,
+    W: number,
+    unitary: 0 | 1,
+    dx: Float32Array,
+    dC: Float32Array | null,
+    dS: Float32Array | null,
+    du: Float32Array | null,
   ): void;
 }
 

@@ -114,21 +114,30 @@ export class Rng {
     }
     if (i >= end) return;
     const st = this.s;
-    let s0 = st[0] | 0, s1 = st[1] | 0, s2 = st[2] | 0, s3 = st[3] | 0;
+    let s0 = st[0] | 0,
+      s1 = st[1] | 0,
+      s2 = st[2] | 0,
+      s3 = st[3] | 0;
     let spare: number | null = null;
     while (i < end) {
       let u = 0;
       let v = 0;
-      for (let k = 0; k < 2; k++) {  // u (redrawn while 0), then v: two nextUint32 steps
+      for (let k = 0; k < 2; k++) {
+        // u (redrawn while 0), then v: two nextUint32 steps
         let x: number;
         do {
           const m = Math.imul(s1, 5);
           x = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
           const t = s1 << 9;
-          s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t;
+          s2 ^= s0;
+          s3 ^= s1;
+          s1 ^= s2;
+          s0 ^= s3;
+          s2 ^= t;
           s3 = (s3 << 11) | (s3 >>> 21);
         } while (k === 0 && x === 0);
-        if (k === 0) u = x / 4294967296; else v = x / 4294967296;
+        if (k === 0) u = x / 4294967296;
+        else v = x / 4294967296;
       }
       const r = Math.sqrt(-2 * Math.log(u));
       const a = 2 * Math.PI * v;
@@ -136,7 +145,10 @@ export class Rng {
       if (i < end) out[i++] = r * Math.sin(a);
       else spare = r * Math.sin(a);
     }
-    st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
+    st[0] = s0;
+    st[1] = s1;
+    st[2] = s2;
+    st[3] = s3;
     this.spare = spare;
   }
 
@@ -151,7 +163,7 @@ export class Rng {
       while (this.nextUint32() === 0);
       this.nextUint32();
     }
-    if (n === 1) this.fillNormal(new Float32Array(1));  // leaves the pair's second draw as the spare
+    if (n === 1) this.fillNormal(new Float32Array(1)); // leaves the pair's second draw as the spare
   }
 
   /** `n` uniform draws in [lo, hi). */

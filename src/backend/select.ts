@@ -79,18 +79,16 @@ function tryLoadTfjsNode(): string | null {
  * @param choice defaults to `process.env.RPELAB_BACKEND` or `auto`.
  */
 export async function initBackend(choice?: string): Promise<BackendInfo> {
-  const requested = assertOneOf(
-    choice ?? process.env.RPELAB_BACKEND ?? 'auto',
-    BACKEND_CHOICES,
-    choice !== undefined ? 'choice' : 'RPELAB_BACKEND',
-  );
+  const requested = assertOneOf(choice ?? process.env.RPELAB_BACKEND ?? 'auto', BACKEND_CHOICES, choice !== undefined ? 'choice' : 'RPELAB_BACKEND');
   const notes: string[] = [];
   const order: string[] = [];
   if (requested === 'auto' || requested === 'tensorflow') {
     const why = tryLoadTfjsNode();
     if (why === null) order.push('tensorflow');
     else if (requested === 'tensorflow') {
-      throw new Error(`RPELAB_BACKEND: 'tensorflow' needs @tensorflow/tfjs-node@4.22.0 or, with CUDA, @tensorflow/tfjs-node-gpu@4.22.0 (npm install one of them); ${why}`);
+      throw new Error(
+        `RPELAB_BACKEND: 'tensorflow' needs @tensorflow/tfjs-node@4.22.0 or, with CUDA, @tensorflow/tfjs-node-gpu@4.22.0 (npm install one of them); ${why}`,
+      );
     } else notes.push(why);
   }
   if (requested === 'auto' || requested === 'wasm') order.push('wasm');
@@ -106,7 +104,7 @@ export async function initBackend(choice?: string): Promise<BackendInfo> {
       ok = false;
     }
     if (ok && tf.getBackend() === name) {
-      const fallbackKernels = name === 'wasm' ? registerWasmFallbacks() : [];  // idempotent
+      const fallbackKernels = name === 'wasm' ? registerWasmFallbacks() : []; // idempotent
       const native = name === 'tensorflow' ? { active: false, detail: 'not used on tfjs-node' } : nativeStatus();
       current = { name, requested, fallbackKernels, notes, native };
       return current;

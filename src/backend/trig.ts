@@ -36,15 +36,16 @@ registerJsKernel<Record<string, never>>({
 export function sinCos<T extends tf.Tensor>(x: T): [T, T] {
   if (!hasJsKernel(SIN_COS) || x.dtype !== 'float32') return tf.tidy(() => [tf.cos(x), tf.sin(x)] as [T, T]);
   const op = tf.customGrad((xi, save) => {
-    const both = runJsKernel(SIN_COS, { x: xi as tf.Tensor }, {})[0];  // [2, ...shape]
+    const both = runJsKernel(SIN_COS, { x: xi as tf.Tensor }, {})[0]; // [2, ...shape]
     (save as tf.GradSaveFunc)([both]);
     return {
       value: both,
-      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.tidy(() => {
-        const [c, s] = tf.unstack(saved);
-        const [dc, ds] = tf.unstack(dy);
-        return ds.mul(c).sub(dc.mul(s));
-      }),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [c, s] = tf.unstack(saved);
+          const [dc, ds] = tf.unstack(dy);
+          return ds.mul(c).sub(dc.mul(s));
+        }),
     };
   });
   return tf.tidy(() => tf.unstack(op(x)) as [T, T]);

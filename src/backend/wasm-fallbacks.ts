@@ -21,8 +21,19 @@ type AnyBackend = {
 
 /** Kernels never delegated: complex dtypes, strings, drawing to a canvas. */
 const NOT_DELEGATED = new Set([
-  'Complex', 'ComplexAbs', 'Real', 'Imag', 'FFT', 'IFFT', 'RFFT', 'IRFFT',
-  'Draw', 'StaticRegexReplace', 'StringNGrams', 'StringSplit', 'StringToHashBucketFast',
+  'Complex',
+  'ComplexAbs',
+  'Real',
+  'Imag',
+  'FFT',
+  'IFFT',
+  'RFFT',
+  'IRFFT',
+  'Draw',
+  'StaticRegexReplace',
+  'StringNGrams',
+  'StringSplit',
+  'StringToHashBucketFast',
 ]);
 
 let registered: string[] | null = null;

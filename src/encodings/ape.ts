@@ -13,9 +13,7 @@ import type { AbsoluteEncoding } from './types';
 /** Throws unless positions offset .. offset+length-1 fit in a table of `maxLength` rows. */
 function assertFits(length: number, offset: number, maxLength: number, name: string): void {
   if (offset + length > maxLength) {
-    throw new Error(
-      `${name}: expected offset + length <= maxLength = ${maxLength}, got offset ${offset} + length ${length} = ${offset + length}`,
-    );
+    throw new Error(`${name}: expected offset + length <= maxLength = ${maxLength}, got offset ${offset} + length ${length} = ${offset + length}`);
   }
 }
 

@@ -44,8 +44,19 @@ import { tf, Rng, assertInt, assertNumber, assertOneOf, assertRank, assertDim } 
 import { Module } from '../nn';
 import type { EncodeOptions, QKEncoding } from './types';
 import {
-  LRPE_CORES, type LrpeCore, type Grid, type Trig, rotatedDims, rotationWidth, frequencyChannels, initialThetas, phases,
-  rotationTrig, rotate, unitaryTrig, unitary,
+  LRPE_CORES,
+  type LrpeCore,
+  type Grid,
+  type Trig,
+  rotatedDims,
+  rotationWidth,
+  frequencyChannels,
+  initialThetas,
+  phases,
+  rotationTrig,
+  rotate,
+  unitaryTrig,
+  unitary,
 } from './lrpe/core';
 import { LRPE_PS, type LrpeP, dctMatrix, oddEvenIndex, oddEvenMatrix, householderReflect, householderMatrix } from './lrpe/p-matrix';
 import { permutationSpectrum, permutationTrig } from './lrpe/permutation';
@@ -83,9 +94,7 @@ export interface LrpeOptions {
 
 /** What one call needs per core, built once and applied to q and to k. */
 type CorePlan =
-  | { kind: 'rotation'; trig: Trig }
-  | { kind: 'unitary'; trig: Trig }
-  | { kind: 'permutation'; trig: Trig; basis: tf.Tensor2D; basisT: tf.Tensor2D };
+  { kind: 'rotation'; trig: Trig } | { kind: 'unitary'; trig: Trig } | { kind: 'permutation'; trig: Trig; basis: tf.Tensor2D; basisT: tf.Tensor2D };
 
 const LAYOUT = '[batch, length, heads, headDim]';
 
@@ -228,7 +237,9 @@ export class Lrpe extends Module implements QKEncoding {
     assertInt(offset, 'offset', 0);
     if (opts.grid != null) {
       if (this.core === 'permutation') {
-        throw new Error(`grid: the permutation core has no 2-D form (one π permutes all headDim features, so it cannot separate rows from columns); use the rotation, mixed or unitary core`);
+        throw new Error(
+          `grid: the permutation core has no 2-D form (one π permutes all headDim features, so it cannot separate rows from columns); use the rotation, mixed or unitary core`,
+        );
       }
       assertInt(opts.grid.rows, 'grid.rows');
       assertInt(opts.grid.cols, 'grid.cols');
@@ -238,7 +249,9 @@ export class Lrpe extends Module implements QKEncoding {
       }
       const n = frequencyChannels(this.core, this.headDim);
       if (n < 2) {
-        throw new Error(`grid: the ${this.core} core with headDim ${this.headDim} has ${n} frequency channel(s); a 2-D grid needs at least 2 (one per axis), so a larger headDim`);
+        throw new Error(
+          `grid: the ${this.core} core with headDim ${this.headDim} has ${n} frequency channel(s); a 2-D grid needs at least 2 (one per axis), so a larger headDim`,
+        );
       }
     }
     return offset;
@@ -270,7 +283,10 @@ export class Lrpe extends Module implements QKEncoding {
     const householder = this.p === 'householder' || this.p === 'householder-learned';
     const input = householder || this.p === 'identity' ? x : this.applyP(x);
     const u = householder ? this.householderUnit() : null;
-    return fusedLrpeMap(input, u, cos, sin, plan.kind === 'unitary' ? 'unitary' : 'pairs', { u: this.p === 'householder-learned', tables: this.theta === 'learned' });
+    return fusedLrpeMap(input, u, cos, sin, plan.kind === 'unitary' ? 'unitary' : 'pairs', {
+      u: this.p === 'householder-learned',
+      tables: this.theta === 'learned',
+    });
   }
 
   /** The unit Householder vector: the frozen one, or v / (‖v‖ + 1e−6) for the learned one. [D] */
@@ -336,6 +352,5 @@ export const lrpeEncoding = registerEncoding({
   defaultNormalize: 'layernorm',
   relative: 'exact',
   examples: LRPE_CORES.map((core) => [core, core === 'permutation' ? 'fixed' : 'learned']),
-  build: (a, ctx) =>
-    new Lrpe({ headDim: ctx.headDim, core: a.core as LrpeCore, p: a.p as LrpeP, theta: a.theta as 'fixed' | 'learned', rng: ctx.rng }),
+  build: (a, ctx) => new Lrpe({ headDim: ctx.headDim, core: a.core as LrpeCore, p: a.p as LrpeP, theta: a.theta as 'fixed' | 'learned', rng: ctx.rng }),
 });

@@ -138,7 +138,11 @@ export class PermuteFormer extends Module implements QKEncoding {
       // (s·H + h)·D + π^s(i). Built in float32 (exact below 2^24; wasm broadcasts int32 slowly).
       const rows = tf.range(0, L * H * D, D, 'float32').reshape([L, H, 1]);
       const pi = this.pi.dataSync();
-      const flat = (powers: tf.Tensor2D) => rows.add(powers.toFloat().reshape([L, 1, D])).reshape([L * H * D]).toInt() as tf.Tensor1D;
+      const flat = (powers: tf.Tensor2D) =>
+        rows
+          .add(powers.toFloat().reshape([L, 1, D]))
+          .reshape([L * H * D])
+          .toInt() as tf.Tensor1D;
       const forward = flat(permutationPowers(pi, L, false, offset));
       const backward = flat(permutationPowers(pi, L, true, offset));
       const permute = (x: tf.Tensor4D) => permuteColumns(x.reshape([B, L * H * D]), forward, backward).reshape([B, L, H, D]) as tf.Tensor4D;

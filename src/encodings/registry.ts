@@ -81,7 +81,8 @@ const registry = new Map<string, EncodingDefinition>();
 export function registerEncoding<D extends EncodingDefinition>(def: D): D {
   if (registry.has(def.name)) throw new Error(`name: encoding '${def.name}' is already registered`);
   for (const p of def.params) {
-    if (p.only && !def.params.some((q) => q.name === p.only!.param)) throw new Error(`${def.name}.${p.name}: 'only' refers to an unknown parameter '${p.only.param}'`);
+    if (p.only && !def.params.some((q) => q.name === p.only!.param))
+      throw new Error(`${def.name}.${p.name}: 'only' refers to an unknown parameter '${p.only.param}'`);
   }
   registry.set(def.name, def);
   return def;
@@ -153,13 +154,15 @@ function parseValue(def: EncodingDefinition, p: ParamDef, v: string): string | n
 }
 
 function describeParams(def: EncodingDefinition): string {
-  return def.params
-    .map((p) => `${p.name}${p.choices ? ` (${p.choices.join('|')})` : p.flags ? ` (${p.flags.join('|')})` : ` (${p.type})`}`)
-    .join(', ');
+  return def.params.map((p) => `${p.name}${p.choices ? ` (${p.choices.join('|')})` : p.flags ? ` (${p.flags.join('|')})` : ` (${p.type})`}`).join(', ');
 }
 
 /** Builds the module for `name(args...)` in a layer described by `ctx`. */
-export function buildEncoding(name: string, rawArgs: string[], ctx: EncodingContext): { def: EncodingDefinition; args: EncodingArgs; module: QKEncoding | BiasEncoding } {
+export function buildEncoding(
+  name: string,
+  rawArgs: string[],
+  ctx: EncodingContext,
+): { def: EncodingDefinition; args: EncodingArgs; module: QKEncoding | BiasEncoding } {
   const def = getEncoding(name);
   const args = resolveArgs(def, rawArgs);
   return { def, args, module: def.build(args, ctx) };
@@ -169,4 +172,3 @@ export function buildEncoding(name: string, rawArgs: string[], ctx: EncodingCont
 export function unregisterEncoding(name: string): void {
   registry.delete(name);
 }
-

@@ -62,8 +62,15 @@ export class RelativePositionBias extends Module implements BiasEncoding {
       // u[h, j] = b[h, clip(t − s)] for the offset t − s ≡ j (mod n), j = 0..n−1, i.e.
       // t − s = ((j + Lq − 1) mod n) − (Lq − 1), queries starting at `offset`.
       // (Offsets in float32, exact below 2^24: wasm's clipByValue mishandles int32.)
-      const rel = tf.range(0, n, 1, 'float32').add(Lq - 1).mod(n).sub(Lq - 1 + offset);
-      const bucket = rel.clipByValue(-m, this.bidirectional ? m : 0).add(m).toInt();
+      const rel = tf
+        .range(0, n, 1, 'float32')
+        .add(Lq - 1)
+        .mod(n)
+        .sub(Lq - 1 + offset);
+      const bucket = rel
+        .clipByValue(-m, this.bidirectional ? m : 0)
+        .add(m)
+        .toInt();
       // u = w Eᵀ with E [n, buckets] one-hot: a gather would do, but tfjs computes a gather's
       // gradient with one pass over its output per bucket (seconds at 255 buckets).
       const E = tf.oneHot(bucket, this.weight.shape[1] as number).toFloat(); // (wasm's OneHot ignores a float32 dtype)
@@ -94,9 +101,16 @@ function circulantBlock(u: tf.Tensor2D, Lq: number, Lk: number): tf.Tensor3D {
       value: tf.gather(input as tf.Tensor, index, 1) as tf.Tensor3D,
       gradFunc: (dy: tf.Tensor) =>
         dy
-          .pad([[0, 0], [0, 0], [0, n - 1 - Lk]])
+          .pad([
+            [0, 0],
+            [0, 0],
+            [0, n - 1 - Lk],
+          ])
           .reshape([H, Lq * (n - 1)])
-          .pad([[0, 0], [0, Lq]])
+          .pad([
+            [0, 0],
+            [0, Lq],
+          ])
           .reshape([H, Lq, n])
           .sum(1),
     };

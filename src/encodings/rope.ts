@@ -98,7 +98,8 @@ export class RoPE extends Module implements QKEncoding {
     assertInt(opts.headDim, 'headDim');
     if (opts.headDim % 2 !== 0) throw new Error(`headDim: RoPE rotates pairs of dimensions, so expected an even integer, got ${opts.headDim}`);
     // The rotation is applied as x cos + (J x) sin with a dense d x d quarter turn J (one matMul on wasm).
-    if (opts.headDim > ROPE_MAX_HEAD_DIM) throw new Error(`headDim: RoPE builds a headDim x headDim quarter-turn matrix; expected headDim <= ${ROPE_MAX_HEAD_DIM}, got ${opts.headDim}`);
+    if (opts.headDim > ROPE_MAX_HEAD_DIM)
+      throw new Error(`headDim: RoPE builds a headDim x headDim quarter-turn matrix; expected headDim <= ${ROPE_MAX_HEAD_DIM}, got ${opts.headDim}`);
     const base = opts.base ?? 10000;
     assertNumber(base, 'base', { positive: true });
     this.headDim = opts.headDim;

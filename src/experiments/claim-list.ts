@@ -66,7 +66,14 @@ const SPE_PAPER = 'SPE (Liutkus et al., ICML 2021)';
 /** The other PEs of the LRPE tables, compared with LRPE unitary (learned θ). */
 const OTHER_PES = ['nope', 'ape-sinusoidal', 'ape-learned', 'rope', 'spe', 'permuteformer'];
 
-function versus(experiment: string, metric: string, treatment: string, baselines: string[], expect: Comparison['expect'] = 'better', margin?: number): Comparison[] {
+function versus(
+  experiment: string,
+  metric: string,
+  treatment: string,
+  baselines: string[],
+  expect: Comparison['expect'] = 'better',
+  margin?: number,
+): Comparison[] {
   return baselines.map((baseline) => ({ experiment, metric, treatment, baseline, expect, ...(margin !== undefined ? { margin } : {}) }));
 }
 
@@ -133,7 +140,9 @@ export const CLAIMS: ClaimDefinition[] = [
     paper: 'LRPE',
     claim: 'The choice of the basis change P matters little: Householder P is within 2 % perplexity of identity and odd-even P for every core.',
     where: `${LRPE}, ablation of P; Householder is the authors' default`,
-    comparisons: P_CORES.flatMap((core) => versus('lrpe-p-ablation', 'test_ppl', `${core}-householder`, [`${core}-identity`, `${core}-odd-even`], 'equivalent', 0.02)),
+    comparisons: P_CORES.flatMap((core) =>
+      versus('lrpe-p-ablation', 'test_ppl', `${core}-householder`, [`${core}-identity`, `${core}-odd-even`], 'equivalent', 0.02),
+    ),
   },
   {
     id: 'lrpe-learned-theta',
@@ -149,16 +158,24 @@ export const CLAIMS: ClaimDefinition[] = [
   {
     id: 'lrpe-canonical-form',
     paper: 'LRPE',
-    claim: 'RoPE, PermuteFormer and every LRPE variant are special cases of one canonical form a_st = q_sᴴ W_(t−s) k_t: their scores depend on positions only through t − s.',
+    claim:
+      'RoPE, PermuteFormer and every LRPE variant are special cases of one canonical form a_st = q_sᴴ W_(t−s) k_t: their scores depend on positions only through t − s.',
     where: `${LRPE}, abstract ("a variety of existing linear relative positional encoding approaches under a canonical form")`,
     exact: {
       describe: 'constant content at every position; the score matrix must be Toeplitz (max |A[s,t] − A[s−1,t−1]| / max |A| below 1e-4)',
       async run() {
-        const encodings = ['rope', 'permuteformer', ...['rotation', 'mixed', 'permutation', 'unitary'].flatMap((core) => ['identity', 'householder', 'dct', 'odd-even'].map((p) => `lrpe(${core},${p},${core === 'permutation' ? 'fixed' : 'learned'})`))];
+        const encodings = [
+          'rope',
+          'permuteformer',
+          ...['rotation', 'mixed', 'permutation', 'unitary'].flatMap((core) =>
+            ['identity', 'householder', 'dct', 'odd-even'].map((p) => `lrpe(${core},${p},${core === 'permutation' ? 'fixed' : 'learned'})`),
+          ),
+        ];
         const devs = encodings.map((e) => [e, relativeDeviation(e)] as const);
         const worst = devs.reduce((a, d) => (d[1] > a[1] ? d : a));
         const lines = devs.map(([e, d]) => `${e}: ${fmt(d)}`);
-        if (worst[1] < 1e-4) return { verdict: 'supported', lines, reason: `all ${devs.length} encodings are Toeplitz to ${fmt(worst[1])} (worst: ${worst[0]})` };
+        if (worst[1] < 1e-4)
+          return { verdict: 'supported', lines, reason: `all ${devs.length} encodings are Toeplitz to ${fmt(worst[1])} (worst: ${worst[0]})` };
         return { verdict: 'contradicted', lines, reason: `${worst[0]} deviates by ${fmt(worst[1])}` };
       },
     },
@@ -169,16 +186,28 @@ export const CLAIMS: ClaimDefinition[] = [
     claim: 'LRPE (and SPE) keep the linear space complexity of linear attention.',
     where: `${LRPE}, abstract ("preserve linear space-time complexity"); ${SPE_PAPER}, abstract`,
     exact: {
-      describe: 'peak memory of one causal layer forward + backward at L = 256 … 2048: log-log slope; linear if the 95 % interval is below 1.15, quadratic softmax as the control (time: npm run bench)',
+      describe:
+        'peak memory of one causal layer forward + backward at L = 256 … 2048: log-log slope; linear if the 95 % interval is below 1.15, quadratic softmax as the control (time: npm run bench)',
       async run() {
-        const specs = ['linear:elu', 'linear:elu+lrpe(rotation,householder,learned)', 'linear:elu+lrpe(permutation,householder)', 'linear:elu+lrpe(unitary,householder,learned)', 'linear:elu+spe(sine,K=8,R=64,gated)', 'linear:elu+spe(conv,P=32,R=64,gated)'];
+        const specs = [
+          'linear:elu',
+          'linear:elu+lrpe(rotation,householder,learned)',
+          'linear:elu+lrpe(permutation,householder)',
+          'linear:elu+lrpe(unitary,householder,learned)',
+          'linear:elu+spe(sine,K=8,R=64,gated)',
+          'linear:elu+spe(conv,P=32,R=64,gated)',
+        ];
         const results = [];
         for (const s of specs) results.push([s, (await memoryExponent(s)).exponent] as const);
         const control = (await memoryExponent('softmax')).exponent;
-        const lines = [...results.map(([s, e]) => `${s}: exponent ${fmt(e.estimate)} [${fmt(e.lo)}, ${fmt(e.hi)}]`), `softmax (control): exponent ${fmt(control.estimate)} [${fmt(control.lo)}, ${fmt(control.hi)}]`];
+        const lines = [
+          ...results.map(([s, e]) => `${s}: exponent ${fmt(e.estimate)} [${fmt(e.lo)}, ${fmt(e.hi)}]`),
+          `softmax (control): exponent ${fmt(control.estimate)} [${fmt(control.lo)}, ${fmt(control.hi)}]`,
+        ];
         const bad = results.filter(([, e]) => e.lo >= 1.5);
         if (bad.length) return { verdict: 'contradicted', lines, reason: `super-linear memory: ${bad.map(([s]) => s).join(', ')}` };
-        if (results.every(([, e]) => e.hi <= 1.15) && control.lo > 1.5) return { verdict: 'supported', lines, reason: `every exponent's interval is below 1.15 (softmax control ${fmt(control.estimate)})` };
+        if (results.every(([, e]) => e.hi <= 1.15) && control.lo > 1.5)
+          return { verdict: 'supported', lines, reason: `every exponent's interval is below 1.15 (softmax control ${fmt(control.estimate)})` };
         return { verdict: 'inconclusive', lines, reason: 'an interval crosses 1.15, or the softmax control did not separate' };
       },
     },
@@ -189,7 +218,8 @@ export const CLAIMS: ClaimDefinition[] = [
     claim: 'SPE codes reproduce a relative (Toeplitz) positional kernel in expectation, with a Monte-Carlo error falling as 1/√R.',
     where: `${SPE_PAPER}, abstract ("provably behaves like RPE"); §2`,
     exact: {
-      describe: 'relative error of the R-realization estimate against the exact kernel, R = 16 … 4096, slope on log-log axes; supported if the 95 % interval contains −1/2 and excludes 0',
+      describe:
+        'relative error of the R-realization estimate against the exact kernel, R = 16 … 4096, slope on log-log axes; supported if the 95 % interval contains −1/2 and excludes 0',
       async run() {
         const lines: string[] = [];
         let verdict: Verdict = 'supported';
@@ -197,7 +227,9 @@ export const CLAIMS: ClaimDefinition[] = [
         for (const variant of ['sine', 'conv'] as const) {
           const r = monteCarloConvergence(variant, { realizations: [16, 64, 256, 1024, 4096], length: 32, draws: 4 });
           const s = r.slope;
-          lines.push(`${variant}SPE: error ${r.error.map(fmt).join(', ')} at R = ${r.realizations.join(', ')}; slope ${fmt(s.estimate)} [${fmt(s.lo)}, ${fmt(s.hi)}]`);
+          lines.push(
+            `${variant}SPE: error ${r.error.map(fmt).join(', ')} at R = ${r.realizations.join(', ')}; slope ${fmt(s.estimate)} [${fmt(s.lo)}, ${fmt(s.hi)}]`,
+          );
           const contains = s.lo <= -0.5 && s.hi >= -0.5;
           if (!contains) {
             verdict = 'contradicted';
@@ -211,15 +243,13 @@ export const CLAIMS: ClaimDefinition[] = [
       },
     },
   },
-  ...(['listops', 'text', 'retrieval', 'image'] as const).map(
-    (task): ClaimDefinition => ({
-      id: `spe-lra-${task}`,
-      paper: 'SPE',
-      claim: `SPE is competitive with absolute PE on LRA ${task[0].toUpperCase()}${task.slice(1)}: within 2 % accuracy of APE for Performer and linear-ReLU attention.`,
-      where: `${SPE_PAPER}, Table 1 (Long-Range Arena)`,
-      comparisons: ['performer', 'relu'].flatMap((base) => versus(`spe-lra-${task}`, 'test_acc', `${base}-sinespe`, [`${base}-ape`], 'equivalent', 0.02)),
-    }),
-  ),
+  ...(['listops', 'text', 'retrieval', 'image'] as const).map((task): ClaimDefinition => ({
+    id: `spe-lra-${task}`,
+    paper: 'SPE',
+    claim: `SPE is competitive with absolute PE on LRA ${task[0].toUpperCase()}${task.slice(1)}: within 2 % accuracy of APE for Performer and linear-ReLU attention.`,
+    where: `${SPE_PAPER}, Table 1 (Long-Range Arena)`,
+    comparisons: ['performer', 'relu'].flatMap((base) => versus(`spe-lra-${task}`, 'test_acc', `${base}-sinespe`, [`${base}-ape`], 'equivalent', 0.02)),
+  })),
   {
     id: 'spe-lra-retrieval-gain',
     paper: 'SPE',
@@ -232,9 +262,15 @@ export const CLAIMS: ClaimDefinition[] = [
     paper: 'SPE',
     claim: 'Beyond the training length, SPE models keep their NLL while absolute-PE models degrade.',
     where: `${SPE_PAPER}, music generation (pop piano: trained on 2048 tokens, evaluated on 4096)`,
-    comparisons: ['sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated'].map(
-      (t): Comparison => ({ experiment: 'extrapolation-midi', metric: 'nll_8x', minus: 'nll_1x', better: 'lower', treatment: t, baseline: 'ape', expect: 'better' }),
-    ),
+    comparisons: ['sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated'].map((t): Comparison => ({
+      experiment: 'extrapolation-midi',
+      metric: 'nll_8x',
+      minus: 'nll_1x',
+      better: 'lower',
+      treatment: t,
+      baseline: 'ape',
+      expect: 'better',
+    })),
   },
   {
     id: 'rpe-extrapolation',
@@ -242,7 +278,15 @@ export const CLAIMS: ClaimDefinition[] = [
     claim: 'LRPE and RoPE, like SPE, keep their NLL beyond the training length better than absolute PE (on MIDI and on text).',
     where: `rpelab's extension of the ${SPE_PAPER} extrapolation protocol`,
     comparisons: ['extrapolation-midi', 'extrapolation-text'].flatMap((experiment) =>
-      ['rope', 'lrpe-rotation', 'lrpe-unitary-learned'].map((t): Comparison => ({ experiment, metric: 'nll_8x', minus: 'nll_1x', better: 'lower', treatment: t, baseline: 'ape', expect: 'better' })),
+      ['rope', 'lrpe-rotation', 'lrpe-unitary-learned'].map((t): Comparison => ({
+        experiment,
+        metric: 'nll_8x',
+        minus: 'nll_1x',
+        better: 'lower',
+        treatment: t,
+        baseline: 'ape',
+        expect: 'better',
+      })),
     ),
   },
   {
@@ -250,21 +294,30 @@ export const CLAIMS: ClaimDefinition[] = [
     paper: 'SPE',
     claim: 'Ungated SPE extrapolates better than gated SPE (the gate trades positional information for stability).',
     where: `${SPE_PAPER}, gated SPE (§2) and the music experiments; the authors' companion site singles out ungated convSPE`,
-    comparisons: (['sinespe', 'convspe'] as const).map(
-      (v): Comparison => ({ experiment: 'extrapolation-midi', metric: 'nll_8x', minus: 'nll_1x', better: 'lower', treatment: `${v}-ungated`, baseline: `${v}-gated`, expect: 'better' }),
-    ),
+    comparisons: (['sinespe', 'convspe'] as const).map((v): Comparison => ({
+      experiment: 'extrapolation-midi',
+      metric: 'nll_8x',
+      minus: 'nll_1x',
+      better: 'lower',
+      treatment: `${v}-ungated`,
+      baseline: `${v}-gated`,
+      expect: 'better',
+    })),
   },
   {
     id: 'spe-groove-continuation',
     paper: 'SPE',
     claim: 'In groove continuation past the training length, SPE continuations stay similar to the prompt longer than APE continuations.',
     where: `${SPE_PAPER}, §3.3 (groove continuation); rpelab: windows of the MIDI test stream, pitch-class and time-shift histograms`,
-    comparisons: ['sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated'].map(
-      (t): Comparison => ({ experiment: 'spe-groove-continuation', metric: 'sim_late', treatment: t, baseline: 'ape', expect: 'better' }),
-    ),
+    comparisons: ['sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated'].map((t): Comparison => ({
+      experiment: 'spe-groove-continuation',
+      metric: 'sim_late',
+      treatment: t,
+      baseline: 'ape',
+      expect: 'better',
+    })),
   },
 ];
-
 
 /**
  * The rows of `experiment` that some claim compares (treatment or baseline), from `claims`.

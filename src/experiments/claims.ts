@@ -82,7 +82,11 @@ function seedValues(report: ExperimentReport, variant: string, c: Comparison): R
   const a = row.values[c.metric] ?? {};
   if (!c.minus) return a;
   const b = row.values[c.minus] ?? {};
-  return Object.fromEntries(Object.keys(a).filter((s) => s in b).map((s) => [s, a[Number(s)] - b[Number(s)]]));
+  return Object.fromEntries(
+    Object.keys(a)
+      .filter((s) => s in b)
+      .map((s) => [s, a[Number(s)] - b[Number(s)]]),
+  );
 }
 
 function divergedRuns(report: ExperimentReport, variant: string): number {
@@ -119,7 +123,12 @@ export function judgeComparison(c: Comparison, report: ExperimentReport): Compar
   if (chance !== undefined) {
     const best = bestMean(report, c.metric);
     if (best !== null && best < chance + CHANCE_MARGIN) {
-      return { ...base, interval: null, verdict: 'inconclusive', reason: `at chance: the best row reaches ${fmt(best)} % against chance ${chance} % (needs ${chance + CHANCE_MARGIN} %)${lost}` };
+      return {
+        ...base,
+        interval: null,
+        verdict: 'inconclusive',
+        reason: `at chance: the best row reaches ${fmt(best)} % against chance ${chance} % (needs ${chance + CHANCE_MARGIN} %)${lost}`,
+      };
     }
   }
   // Improvement = treatment − baseline for higher-is-better metrics, baseline − treatment otherwise.
@@ -148,11 +157,14 @@ export function combineVerdicts(results: ComparisonResult[]): { verdict: Verdict
   const total = results.length;
   if (total === 0) throw new Error('comparisons: a claim needs at least one comparison');
   if (count('not run') === total) return { verdict: 'not run', reason: 'no finished runs of its rows at this scale' };
-  const tally = VERDICTS.filter((v) => count(v) > 0).map((v) => `${count(v)} ${v}`).join(', ');
+  const tally = VERDICTS.filter((v) => count(v) > 0)
+    .map((v) => `${count(v)} ${v}`)
+    .join(', ');
   if (count('contradicted') > 0) return { verdict: 'contradicted', reason: `${count('contradicted')} of ${total} comparisons contradict it (${tally})` };
   if (count('supported') === total) return { verdict: 'supported', reason: `all ${total} comparisons support it` };
   const atChance = results.filter((r) => r.reason.startsWith('at chance'));
-  if (atChance.length > 0 && atChance.length + count('not run') === total) return { verdict: 'inconclusive', reason: `at chance: ${atChance[0].reason.slice('at chance: '.length)}` };
+  if (atChance.length > 0 && atChance.length + count('not run') === total)
+    return { verdict: 'inconclusive', reason: `at chance: ${atChance[0].reason.slice('at chance: '.length)}` };
   return { verdict: 'inconclusive', reason: `${tally}` };
 }
 
@@ -170,10 +182,12 @@ export function validateClaims(claims: ClaimDefinition[] = CLAIMS): void {
     for (const cmp of c.comparisons ?? []) {
       const def = getExperiment(cmp.experiment);
       for (const v of [cmp.treatment, cmp.baseline]) {
-        if (!(v in def.variants)) throw new Error(`claims.${c.id}: experiment '${cmp.experiment}' has no variant '${v}'; expected one of ${Object.keys(def.variants).join(', ')}`);
+        if (!(v in def.variants))
+          throw new Error(`claims.${c.id}: experiment '${cmp.experiment}' has no variant '${v}'; expected one of ${Object.keys(def.variants).join(', ')}`);
       }
       for (const m of [cmp.metric, ...(cmp.minus ? [cmp.minus] : [])]) {
-        if (!def.metrics.some((d) => d.name === m)) throw new Error(`claims.${c.id}: experiment '${cmp.experiment}' has no metric '${m}'; expected one of ${def.metrics.map((d) => d.name).join(', ')}`);
+        if (!def.metrics.some((d) => d.name === m))
+          throw new Error(`claims.${c.id}: experiment '${cmp.experiment}' has no metric '${m}'; expected one of ${def.metrics.map((d) => d.name).join(', ')}`);
       }
     }
   }
@@ -189,7 +203,10 @@ export function claimExperiments(claims: ClaimDefinition[] = CLAIMS): string[] {
  * @param opts.exact run the exact checks (default true; a few seconds)
  * @param opts.reports reports to use instead of reading the results directory (tests)
  */
-export async function collectClaims(scale: string, opts: { resultsDir?: string; exact?: boolean; claims?: ClaimDefinition[]; reports?: Record<string, ExperimentReport> } = {}): Promise<Ledger> {
+export async function collectClaims(
+  scale: string,
+  opts: { resultsDir?: string; exact?: boolean; claims?: ClaimDefinition[]; reports?: Record<string, ExperimentReport> } = {},
+): Promise<Ledger> {
   const claims = opts.claims ?? CLAIMS;
   validateClaims(claims);
   const reports: Record<string, ExperimentReport> = { ...opts.reports };
@@ -218,14 +235,20 @@ function comparisonLine(r: ComparisonResult): string {
   const metric = c.minus ? `${c.metric} − ${c.minus}` : c.metric;
   const what = c.expect === 'better' ? `${r.treatmentLabel} better than ${r.baselineLabel}` : `${r.treatmentLabel} ≈ ${r.baselineLabel}`;
   const iv = r.interval;
-  const stat = iv ? `${fmt(iv.estimate)} [${fmt(iv.lo)}, ${fmt(iv.hi)}] (${iv.method}, n ${Array.isArray(iv.n) ? iv.n.join('+') : iv.n})` : `n ${r.n[0]}/${r.n[1]}`;
+  const stat = iv
+    ? `${fmt(iv.estimate)} [${fmt(iv.lo)}, ${fmt(iv.hi)}] (${iv.method}, n ${Array.isArray(iv.n) ? iv.n.join('+') : iv.n})`
+    : `n ${r.n[0]}/${r.n[1]}`;
   return `${r.verdict.padEnd(12)} ${c.experiment} ${metric}: ${what}: ${stat}; ${r.reason}`;
 }
 
 /** The ledger as text (one block per claim) or markdown (a table and the comparisons) or JSON. */
 export function formatLedger(ledger: Ledger, format: 'table' | 'markdown' | 'json' = 'table'): string {
   if (format === 'json') {
-    return JSON.stringify({ ...ledger, claims: ledger.claims.map((r) => ({ ...r, claim: { ...r.claim, exact: r.claim.exact ? r.claim.exact.describe : undefined } })) }, null, 2);
+    return JSON.stringify(
+      { ...ledger, claims: ledger.claims.map((r) => ({ ...r, claim: { ...r.claim, exact: r.claim.exact ? r.claim.exact.describe : undefined } })) },
+      null,
+      2,
+    );
   }
   const counts = VERDICTS.map((v) => `${ledger.counts[v]} ${v}`).join(', ');
   if (format === 'markdown') {

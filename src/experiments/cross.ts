@@ -55,7 +55,8 @@ const MUSIC_FULL: ScaleSettings = {
   seeds: [0],
 };
 
-const CAVEAT_MIDI = 'The MIDI corpus is ~100 game / demo tunes from Debian packages (a toy stand-in for the 1 747 pop-piano pieces); windows of the test stream, not whole songs.';
+const CAVEAT_MIDI =
+  'The MIDI corpus is ~100 game / demo tunes from Debian packages (a toy stand-in for the 1 747 pop-piano pieces); windows of the test stream, not whole songs.';
 
 function extrapolation(dataset: DatasetName, key: string, quick: ScaleSettings, small: ScaleSettings): ExperimentDefinition {
   return {
@@ -73,7 +74,12 @@ function extrapolation(dataset: DatasetName, key: string, quick: ScaleSettings, 
       { name: 'nll_4x', label: 'NLL 2L..4L', better: 'lower' },
       { name: 'nll_8x', label: 'NLL 4L..8L', better: 'lower' },
     ],
-    scales: { smoke: withSettings(SMOKE, {}), quick, small, full: key === 'midi' ? MUSIC_FULL : withSettings(MUSIC_FULL, { numLayers: 6, length: 512, batchSize: 32, extrapolation: 4, evalSize: 256 }) },
+    scales: {
+      smoke: withSettings(SMOKE, {}),
+      quick,
+      small,
+      full: key === 'midi' ? MUSIC_FULL : withSettings(MUSIC_FULL, { numLayers: 6, length: 512, batchSize: 32, extrapolation: 4, evalSize: 256 }),
+    },
     notes: [
       key === 'midi' ? CAVEAT_MIDI : 'Text extrapolation has no paper counterpart; it applies the same protocol to Gutenberg bytes.',
       'Full scale evaluates at 2 x L on MIDI (the paper: 4096 = 2 x 2048), so NLL 2L..4L and 4L..8L are absent there; quick evaluates at 4 x L (no 4L..8L).',
@@ -83,7 +89,9 @@ function extrapolation(dataset: DatasetName, key: string, quick: ScaleSettings, 
 }
 
 /** The SPE groove-continuation rows: APE against sine / conv SPE, gated and ungated. */
-const CONTINUATION_ROWS = Object.fromEntries(['ape', 'sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated'].map((k) => [k, EXTRAPOLATION_ROWS[k]]));
+const CONTINUATION_ROWS = Object.fromEntries(
+  ['ape', 'sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated'].map((k) => [k, EXTRAPOLATION_ROWS[k]]),
+);
 
 export const CROSS_EXPERIMENTS: ExperimentDefinition[] = [
   extrapolation('midi', 'midi', quickWithSteps(400, { evalSize: 16 }), smallWithSteps(400, { length: 64, evalSize: 64 })),
@@ -94,7 +102,7 @@ export const CROSS_EXPERIMENTS: ExperimentDefinition[] = [
     source: 'SPE (Liutkus et al., ICML 2021), §3.3 (groove continuation)',
     title: 'Groove continuation on MIDI: continue held-out prompts of L events to 2L, style similarity by segment',
     description:
-      'Causal LM trained on windows of L events; each of `evalSize` held-out prompts of L events is continued by sampling L more (nucleus 0.9). Per quarter of the continuation: the median over prompts of the cosine similarity of its pitch-class and time-shift histograms to the prompt\'s; sim_early / sim_late average the first / second half (higher: the style is kept), sim_true_late is the same score of the true continuations.',
+      "Causal LM trained on windows of L events; each of `evalSize` held-out prompts of L events is continued by sampling L more (nucleus 0.9). Per quarter of the continuation: the median over prompts of the cosine similarity of its pitch-class and time-shift histograms to the prompt's; sim_early / sim_late average the first / second half (higher: the style is kept), sim_true_late is the same score of the true continuations.",
     task: 'continuation',
     dataset: 'midi',
     variants: CONTINUATION_ROWS,
@@ -104,7 +112,12 @@ export const CROSS_EXPERIMENTS: ExperimentDefinition[] = [
       { name: 'sim_late', label: 'similarity 1.5L..2L', better: 'higher' },
       { name: 'sim_true_late', label: 'true continuation 1.5L..2L', better: 'higher' },
     ],
-    scales: { smoke: withSettings(SMOKE, {}), quick: quickWithSteps(400, { evalSize: 16 }), small: smallWithSteps(400, { length: 64, evalSize: 32 }), full: withSettings(MUSIC_FULL, { evalSize: 32 }) },
+    scales: {
+      smoke: withSettings(SMOKE, {}),
+      quick: quickWithSteps(400, { evalSize: 16 }),
+      small: smallWithSteps(400, { length: 64, evalSize: 32 }),
+      full: withSettings(MUSIC_FULL, { evalSize: 32 }),
+    },
     notes: [
       CAVEAT_MIDI,
       'The paper continues Groove2Groove accompaniments and compares style features of the continuation with the prompt; Groove2Groove is not available offline, so the prompts are windows of the test MIDI stream and the features are pitch-class and time-shift histograms.',
@@ -115,11 +128,15 @@ export const CROSS_EXPERIMENTS: ExperimentDefinition[] = [
     paper: 'SPE',
     source: 'SPE paper, Liutkus et al. 2021 (pe_eval.py: translation invariance, monotonicity; Wang et al. 2021)',
     title: 'PE quality of learned causal attention maps (MIDI)',
-    description: 'After causal-LM training on MIDI events, the translation-invariance and monotonicity scores (0 = perfect Toeplitz, monotone map) of every layer and head, averaged; plus test NLL.',
+    description:
+      'After causal-LM training on MIDI events, the translation-invariance and monotonicity scores (0 = perfect Toeplitz, monotone map) of every layer and head, averaged; plus test NLL.',
     task: 'pe-quality',
     dataset: 'midi',
     variants: Object.fromEntries(
-      ['ape', 'nope', 'sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated', 'rope', 'lrpe-rotation', 'lrpe-unitary'].map((k) => [k, EXTRAPOLATION_ROWS[k]]),
+      ['ape', 'nope', 'sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated', 'rope', 'lrpe-rotation', 'lrpe-unitary'].map((k) => [
+        k,
+        EXTRAPOLATION_ROWS[k],
+      ]),
     ),
     metrics: [
       { name: 'ti', label: 'transl. invariance', better: 'lower' },
@@ -127,7 +144,15 @@ export const CROSS_EXPERIMENTS: ExperimentDefinition[] = [
       { name: 'test_nll', label: 'test NLL', better: 'lower' },
     ],
     // Not a claim of the ledger: one seed at small scale.
-    scales: { smoke: withSettings(SMOKE, {}), quick: quickWithSteps(400, { evalSize: 16 }), small: smallWithSteps(400, { length: 64, evalSize: 16, seeds: [0] }), full: MUSIC_FULL },
-    notes: [CAVEAT_MIDI, 'Scores of the maps the layers apply (rows normalised when the layer uses the denominator; raw q̃·k̃ for LRPE\'s LayerNorm form). The paper\'s values are unknown ("—").'],
+    scales: {
+      smoke: withSettings(SMOKE, {}),
+      quick: quickWithSteps(400, { evalSize: 16 }),
+      small: smallWithSteps(400, { length: 64, evalSize: 16, seeds: [0] }),
+      full: MUSIC_FULL,
+    },
+    notes: [
+      CAVEAT_MIDI,
+      'Scores of the maps the layers apply (rows normalised when the layer uses the denominator; raw q̃·k̃ for LRPE\'s LayerNorm form). The paper\'s values are unknown ("—").',
+    ],
   },
 ];

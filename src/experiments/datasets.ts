@@ -14,8 +14,21 @@
  */
 import { Rng, assertInt } from '../backend';
 import {
-  gutenberg, gutenbergBooks, imdb, mnist, fashionMnist, asSequence, listOpsSplits, passagePairs, midiCorpus, concatPieces,
-  type SequenceClassificationSet, type ImageSet, type PassagePairs, type SplitName, type Book,
+  gutenberg,
+  gutenbergBooks,
+  imdb,
+  mnist,
+  fashionMnist,
+  asSequence,
+  listOpsSplits,
+  passagePairs,
+  midiCorpus,
+  concatPieces,
+  type SequenceClassificationSet,
+  type ImageSet,
+  type PassagePairs,
+  type SplitName,
+  type Book,
 } from '../data';
 
 const cache = new Map<string, unknown>();
@@ -147,7 +160,10 @@ export function imageData(name: 'mnist' | 'fashion-mnist', size: number, trainSi
 export function listOpsData(length: number, depth: number, trainSize: number, evalSize: number): ClassificationData {
   checkSizes(trainSize, evalSize);
   return cached(`listops:${length}:${depth}:${trainSize}:${evalSize}`, () => {
-    const s = listOpsSplits({ train: trainSize, valid: evalSize, test: evalSize }, { maxLength: length, minLength: Math.floor(length / 4), maxDepth: depth, seed: 0 });
+    const s = listOpsSplits(
+      { train: trainSize, valid: evalSize, test: evalSize },
+      { maxLength: length, minLength: Math.floor(length / 4), maxDepth: depth, seed: 0 },
+    );
     return { train: s.train, valid: s.valid, test: s.test, padded: true };
   });
 }

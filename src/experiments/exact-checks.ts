@@ -20,7 +20,15 @@ import { slopeInterval, type Interval } from './stats';
 function splitEncoding(enc: string): { name: string; args: string[] } {
   const m = /^([a-z]+)(?:\((.*)\))?$/.exec(enc.trim());
   if (!m) throw new Error(`encoding: expected name or name(args), like lrpe(rotation,householder); got '${enc}'`);
-  return { name: m[1], args: m[2] ? m[2].split(',').map((s) => s.trim()).filter(Boolean) : [] };
+  return {
+    name: m[1],
+    args: m[2]
+      ? m[2]
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [],
+  };
 }
 
 /**
@@ -34,7 +42,8 @@ export function relativeDeviation(encoding: string, opts: { headDim?: number; he
   const { headDim = 8, heads = 2, length = 48, seed = 0 } = opts;
   const { name, args } = splitEncoding(encoding);
   const def = getEncoding(name);
-  if (def.role !== 'qk' || def.stage !== 'post') throw new Error(`encoding: '${encoding}' is not a query/key encoding acting after the feature map; relativeDeviation checks post encodings`);
+  if (def.role !== 'qk' || def.stage !== 'post')
+    throw new Error(`encoding: '${encoding}' is not a query/key encoding acting after the feature map; relativeDeviation checks post encodings`);
   const enc = def.build(resolveArgs(def, args), { numHeads: heads, headDim, maxLength: length, rng: new Rng(seed) });
   try {
     const rng = new Rng(seed + 1);
@@ -124,7 +133,14 @@ export async function memoryExponent(spec: string, opts: { lengths?: number[]; m
     const x = tf.tensor3d(new Rng(1).normalArray(L * model), [1, L, model]);
     try {
       const info = await tf.profile(() => {
-        const { value, grads } = tf.variableGrads(() => layer.apply(x, { causal, rng: new Rng(2) }).square().mean() as tf.Scalar, layer.trainableVariables());
+        const { value, grads } = tf.variableGrads(
+          () =>
+            layer
+              .apply(x, { causal, rng: new Rng(2) })
+              .square()
+              .mean() as tf.Scalar,
+          layer.trainableVariables(),
+        );
         tf.dispose([value, ...Object.values(grads)]);
       });
       peakBytes.push(info.peakBytes);

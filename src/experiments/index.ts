@@ -3,10 +3,29 @@
  * (definitions, registry, runner, report, PE-quality scores). The CLI (`src/cli.ts`) drives them.
  */
 export * from './types';
-export { registerExperiment, unregisterExperiment, getExperiment, listExperiments, experimentNames, validateDefinition, validateSettings, resolveSpec } from './registry';
+export {
+  registerExperiment,
+  unregisterExperiment,
+  getExperiment,
+  listExperiments,
+  experimentNames,
+  validateDefinition,
+  validateSettings,
+  resolveSpec,
+} from './registry';
 export { planRuns, shardOf, requestedExperiments, defaultResultsDir, checkScale, checkSeeds, applyOverrides, scaleDirName } from './plan';
 export type { RunRequest, RunPlan } from './plan';
-export { runExperiments, readSummary, runConfig, checkStoredConfigs, storedConfigDifference, SUMMARY_FILE, CONFIG_FILE, METRICS_FILE, CHECKPOINT_DIR } from './runner';
+export {
+  runExperiments,
+  readSummary,
+  runConfig,
+  checkStoredConfigs,
+  storedConfigDifference,
+  SUMMARY_FILE,
+  CONFIG_FILE,
+  METRICS_FILE,
+  CHECKPOINT_DIR,
+} from './runner';
 export type { RunInfo, RunSummary, RunnerEvent, RunnerOptions, RunnerOutcome } from './runner';
 export { collectReport, formatReports, formatTable, formatCsv, formatCell, formatPaper, meanStd, REPORT_FORMATS } from './report';
 export type { ExperimentReport, ReportRow, Cell, RunStatus, ReportFormat } from './report';
@@ -16,7 +35,18 @@ export { buildTask } from './tasks';
 export type { TaskInput, TaskRun, TaskResult } from './tasks';
 export { clearDatasetCache, imageSequences } from './datasets';
 export { SMOKE, QUICK, SMALL } from './scales';
-export { CLAIMS, VERDICTS, CHANCE_MARGIN, claimRows, collectClaims, judgeComparison, combineVerdicts, validateClaims, claimExperiments, formatLedger } from './claims';
+export {
+  CLAIMS,
+  VERDICTS,
+  CHANCE_MARGIN,
+  claimRows,
+  collectClaims,
+  judgeComparison,
+  combineVerdicts,
+  validateClaims,
+  claimExperiments,
+  formatLedger,
+} from './claims';
 export type { ClaimDefinition, Comparison, ComparisonResult, ClaimResult, Ledger, Verdict, ExactCheck, ExactOutcome } from './claims';
 export { tQuantile, pairedDifference, welchDifference, seedDifference, slopeInterval } from './stats';
 export type { Interval } from './stats';

@@ -36,7 +36,12 @@ export function lrpeRows(ape: Exclude<ApeKind, 'none'>, opts: { grid?: boolean; 
     'lrpe-unitary-learned': { label: 'LRPE unitary (learned θ)', attention: 'linear:elu+lrpe(unitary,householder,learned)', ape, grid },
   };
   if (opts.controls) {
-    rows['lrpe-unitary-learned-denominator'] = { label: 'LRPE unitary (learned θ), denominator', attention: 'linear(norm=denominator):elu+lrpe(unitary,householder,learned)', ape, grid };
+    rows['lrpe-unitary-learned-denominator'] = {
+      label: 'LRPE unitary (learned θ), denominator',
+      attention: 'linear(norm=denominator):elu+lrpe(unitary,householder,learned)',
+      ape,
+      grid,
+    };
     rows['rope-layernorm'] = { label: 'RoPE, LayerNorm', attention: 'linear(norm=layernorm):elu+rope', ape, grid };
     rows['nope-layernorm'] = { label: 'NoPE, LayerNorm', attention: 'linear(norm=layernorm):elu+none', ape: 'none' };
   }
@@ -149,7 +154,8 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     paper: 'LRPE',
     source: 'LRPE paper (Qin et al. 2023), autoregressive LM table (WikiText-103)',
     title: 'LRPE autoregressive LM: every PE on 1+elu linear attention',
-    description: 'Causal byte-level LM on Gutenberg (stand-in for WikiText-103). Rows: NoPE, sinusoidal / learned APE, RoPE, SPE, PermuteFormer and the four LRPE variants (Householder P).',
+    description:
+      'Causal byte-level LM on Gutenberg (stand-in for WikiText-103). Rows: NoPE, sinusoidal / learned APE, RoPE, SPE, PermuteFormer and the four LRPE variants (Householder P).',
     task: 'causal-lm',
     dataset: 'gutenberg',
     variants: lrpeRows('sinusoidal', { controls: true, extra: true }),
@@ -205,7 +211,8 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     paper: 'LRPE',
     source: 'LRPE paper (Qin et al. 2023), text classification (GLUE)',
     title: 'LRPE text classification (IMDB bytes)',
-    description: 'Byte-level IMDB sentiment, trained from scratch (stand-in for the paper\'s GLUE fine-tuning, whose tasks and settings are unknown), CLS pooling, learned APE kept.',
+    description:
+      "Byte-level IMDB sentiment, trained from scratch (stand-in for the paper's GLUE fine-tuning, whose tasks and settings are unknown), CLS pooling, learned APE kept.",
     task: 'classification',
     dataset: 'imdb',
     variants: lrpeRows('learned'),
@@ -213,20 +220,26 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     scales: { smoke: lrpeSmoke(), quick: lrpeQuick(300, { length: 128 }), small: lrpeSmall(400, { evalSize: 1024 }), full: TEXT_FULL },
     notes: [DESIGN, 'Reviews are truncated to the training length; a balanced 50 % baseline applies.'],
   },
-  ...(['mnist', 'fashion-mnist'] as const).map(
-    (dataset): ExperimentDefinition => ({
-      name: `lrpe-${dataset}`,
-      paper: 'LRPE',
-      source: 'LRPE paper (Qin et al. 2023), image classification',
-      title: `LRPE image classification (${dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} pixels, 2-D LRPE)`,
-      description: `${dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} as a pixel sequence (stand-in for ImageNet-1k), mean pooling, learned APE kept; RoPE and the rotation / unitary LRPE see (row, col) positions (2-D, axial), permutation LRPE, PermuteFormer and SPE the flattened sequence.`,
-      task: 'classification',
-      dataset,
-      variants: lrpeRows('learned', { grid: true }),
-      metrics: ACC_METRICS,
-      // MNIST is the easy twin of the claim table (Fashion-MNIST): one seed at small scale.
-      scales: { smoke: lrpeSmoke(), quick: lrpeQuick(300), small: lrpeSmall(300, dataset === 'mnist' ? { seeds: [0], evalSize: 1024 } : { evalSize: 1024 }), full: IMAGE_FULL },
-      notes: [DESIGN, 'Grid: 32 x 32 (zero-padded 28 x 28) at full scale; average-pooled to 16 x 16 (256 tokens) at small and 8 x 8 (64 tokens) at smoke and quick scale.'],
-    }),
-  ),
+  ...(['mnist', 'fashion-mnist'] as const).map((dataset): ExperimentDefinition => ({
+    name: `lrpe-${dataset}`,
+    paper: 'LRPE',
+    source: 'LRPE paper (Qin et al. 2023), image classification',
+    title: `LRPE image classification (${dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} pixels, 2-D LRPE)`,
+    description: `${dataset === 'mnist' ? 'MNIST' : 'Fashion-MNIST'} as a pixel sequence (stand-in for ImageNet-1k), mean pooling, learned APE kept; RoPE and the rotation / unitary LRPE see (row, col) positions (2-D, axial), permutation LRPE, PermuteFormer and SPE the flattened sequence.`,
+    task: 'classification',
+    dataset,
+    variants: lrpeRows('learned', { grid: true }),
+    metrics: ACC_METRICS,
+    // MNIST is the easy twin of the claim table (Fashion-MNIST): one seed at small scale.
+    scales: {
+      smoke: lrpeSmoke(),
+      quick: lrpeQuick(300),
+      small: lrpeSmall(300, dataset === 'mnist' ? { seeds: [0], evalSize: 1024 } : { evalSize: 1024 }),
+      full: IMAGE_FULL,
+    },
+    notes: [
+      DESIGN,
+      'Grid: 32 x 32 (zero-padded 28 x 28) at full scale; average-pooled to 16 x 16 (256 tokens) at small and 8 x 8 (64 tokens) at smoke and quick scale.',
+    ],
+  })),
 ];

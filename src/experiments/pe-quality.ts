@@ -164,7 +164,10 @@ export function causalAttentionMaps(lm: CausalLM, ids: tf.Tensor2D, opts: { rng?
         const decay = layer.encoding?.decay?.() ?? null;
         if (decay) {
           const pos = tf.range(0, L, 1, 'float32');
-          const lag = pos.reshape([L, 1]).sub(pos.reshape([1, L])).relu(); // s - t >= 0 below the diagonal
+          const lag = pos
+            .reshape([L, 1])
+            .sub(pos.reshape([1, L]))
+            .relu(); // s - t >= 0 below the diagonal
           const d = tf.tensor1d(decay).reshape([1, decay.length, 1, 1]);
           scores = scores.mul(tf.pow(d, lag.reshape([1, 1, L, L])));
         }

@@ -71,7 +71,26 @@ export function checkSeeds(seeds: unknown): number[] {
   return seeds as number[];
 }
 
-const OVERRIDABLE = ['model', 'numLayers', 'numHeads', 'hidden', 'dropout', 'length', 'batchSize', 'steps', 'evalEvery', 'evalSize', 'trainSize', 'imageSize', 'extrapolation', 'listopsDepth', 'weightDecay', 'beta2', 'clipNorm', 'schedule'] as const;
+const OVERRIDABLE = [
+  'model',
+  'numLayers',
+  'numHeads',
+  'hidden',
+  'dropout',
+  'length',
+  'batchSize',
+  'steps',
+  'evalEvery',
+  'evalSize',
+  'trainSize',
+  'imageSize',
+  'extrapolation',
+  'listopsDepth',
+  'weightDecay',
+  'beta2',
+  'clipNorm',
+  'schedule',
+] as const;
 
 /** The settings of `scale` with `overrides` applied (unknown keys throw, listing the valid ones). */
 export function applyOverrides(base: ScaleSettings, overrides: ScaleOverrides | undefined): ScaleSettings {
@@ -84,7 +103,9 @@ export function applyOverrides(base: ScaleSettings, overrides: ScaleOverrides | 
     } else if ((OVERRIDABLE as readonly string[]).includes(k)) {
       (out as unknown as Record<string, unknown>)[k] = v;
     } else {
-      throw new Error(`overrides: unknown setting '${k}'; expected one of ${OVERRIDABLE.join(', ')}, or an encoding knob in overrides.encoding (${[...specKnobs().keys()].join(', ')})`);
+      throw new Error(
+        `overrides: unknown setting '${k}'; expected one of ${OVERRIDABLE.join(', ')}, or an encoding knob in overrides.encoding (${[...specKnobs().keys()].join(', ')})`,
+      );
     }
   }
   // A shorter run keeps a schedule that ends with it.
@@ -111,7 +132,8 @@ export function scaleDirName(scale: ScaleName, overrides: ScaleOverrides | undef
 /** The experiments a request names ('all' = every registered one). Unknown names throw, listing the choices. */
 export function requestedExperiments(names: string[] | 'all'): ExperimentDefinition[] {
   if (names === 'all') return listExperiments();
-  if (!Array.isArray(names) || names.length === 0) throw new Error(`experiments: expected 'all' or a non-empty list of names; choices: ${experimentNames().join(', ')}`);
+  if (!Array.isArray(names) || names.length === 0)
+    throw new Error(`experiments: expected 'all' or a non-empty list of names; choices: ${experimentNames().join(', ')}`);
   if (names.includes('all')) return listExperiments();
   return names.map((n) => getExperiment(n));
 }
@@ -135,7 +157,9 @@ export function planRuns(req: RunRequest): RunPlan[] {
     const known = new Set(defs.flatMap((d) => Object.keys(d.variants)));
     for (const v of only) {
       if (!known.has(v)) {
-        throw new Error(`only: unknown variant '${v}' for ${defs.length === 1 ? `experiment '${defs[0].name}'` : 'the requested experiments'}; expected one of ${[...known].join(', ')}`);
+        throw new Error(
+          `only: unknown variant '${v}' for ${defs.length === 1 ? `experiment '${defs[0].name}'` : 'the requested experiments'}; expected one of ${[...known].join(', ')}`,
+        );
       }
     }
   }
@@ -167,7 +191,10 @@ export function planRuns(req: RunRequest): RunPlan[] {
   }
   // Seed-major: by the seed's index in its experiment's seed list, then in definition order.
   const rank = (p: RunPlan) => (req.seeds ?? p.settings.seeds).indexOf(p.seed);
-  const ordered = plans.map((p, i) => ({ p, i })).sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i).map(({ p }) => p);
+  const ordered = plans
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i)
+    .map(({ p }) => p);
   return req.shard !== undefined ? shardOf(ordered, req.shard) : ordered;
 }
 

@@ -18,7 +18,14 @@ const NAME = /^[a-z0-9][a-z0-9-]*$/;
 /** Fills the `{name}` placeholders of a spec template (`{R}`, `{K}`, ...) from the scale's encoding settings. */
 export function resolveSpec(template: string, encoding: ScaleSettings['encoding']): string {
   return template.replace(/\{([A-Za-z]+)\}/g, (whole, key: string) => {
-    if (!Object.prototype.hasOwnProperty.call(encoding, key)) throw new Error(`attention: unknown placeholder ${whole} in '${template}'; the settings give ${Object.keys(encoding).map((k) => `{${k}}`).join(', ') || 'none'}`);
+    if (!Object.prototype.hasOwnProperty.call(encoding, key))
+      throw new Error(
+        `attention: unknown placeholder ${whole} in '${template}'; the settings give ${
+          Object.keys(encoding)
+            .map((k) => `{${k}}`)
+            .join(', ') || 'none'
+        }`,
+      );
     return String(encoding[key]);
   });
 }
@@ -28,7 +35,8 @@ export function resolveSpec(template: string, encoding: ScaleSettings['encoding'
  * every value an integer >= 1.
  */
 export function checkKnobs(encoding: unknown, where: string): void {
-  if (encoding === null || typeof encoding !== 'object' || Array.isArray(encoding)) throw new Error(`${where}: expected an object of integer knobs like {R: 64, K: 8}, got ${JSON.stringify(encoding)}`);
+  if (encoding === null || typeof encoding !== 'object' || Array.isArray(encoding))
+    throw new Error(`${where}: expected an object of integer knobs like {R: 64, K: 8}, got ${JSON.stringify(encoding)}`);
   const knobs = specKnobs();
   for (const [k, v] of Object.entries(encoding)) {
     if (!knobs.has(k)) throw new Error(`${where}: unknown knob '${k}'; expected a declared integer parameter: ${[...knobs.keys()].join(', ')}`);
@@ -57,21 +65,29 @@ export function validateSettings(def: ExperimentDefinition, scale: string, s: Sc
     if (!isInt(s[k], 1)) throw new Error(`${where}.${k}: expected an integer >= 1, got ${JSON.stringify(s[k])}`);
   }
   if (s.model % s.numHeads !== 0) throw new Error(`${where}.numHeads: must divide model (${s.model}), got ${s.numHeads}`);
-  if (!(typeof s.dropout === 'number' && s.dropout >= 0 && s.dropout < 1)) throw new Error(`${where}.dropout: expected a number in [0, 1), got ${JSON.stringify(s.dropout)}`);
-  if (!(typeof s.weightDecay === 'number' && s.weightDecay >= 0)) throw new Error(`${where}.weightDecay: expected a number >= 0, got ${JSON.stringify(s.weightDecay)}`);
-  if (!(typeof s.beta2 === 'number' && s.beta2 > 0 && s.beta2 < 1)) throw new Error(`${where}.beta2: expected a number in (0, 1), got ${JSON.stringify(s.beta2)}`);
+  if (!(typeof s.dropout === 'number' && s.dropout >= 0 && s.dropout < 1))
+    throw new Error(`${where}.dropout: expected a number in [0, 1), got ${JSON.stringify(s.dropout)}`);
+  if (!(typeof s.weightDecay === 'number' && s.weightDecay >= 0))
+    throw new Error(`${where}.weightDecay: expected a number >= 0, got ${JSON.stringify(s.weightDecay)}`);
+  if (!(typeof s.beta2 === 'number' && s.beta2 > 0 && s.beta2 < 1))
+    throw new Error(`${where}.beta2: expected a number in (0, 1), got ${JSON.stringify(s.beta2)}`);
   if (s.clipNorm !== undefined && !(s.clipNorm > 0)) throw new Error(`${where}.clipNorm: expected a positive number, got ${JSON.stringify(s.clipNorm)}`);
   checkKnobs(s.encoding, `${where}.encoding`);
-  if (s.imageSize !== undefined && ![32, 16, 8, 4].includes(s.imageSize)) throw new Error(`${where}.imageSize: expected one of 32, 16, 8, 4, got ${JSON.stringify(s.imageSize)}`);
-  if (s.extrapolation !== undefined && !isInt(s.extrapolation, 1)) throw new Error(`${where}.extrapolation: expected an integer >= 1, got ${JSON.stringify(s.extrapolation)}`);
-  if (s.listopsDepth !== undefined && !isInt(s.listopsDepth, 1)) throw new Error(`${where}.listopsDepth: expected an integer >= 1, got ${JSON.stringify(s.listopsDepth)}`);
+  if (s.imageSize !== undefined && ![32, 16, 8, 4].includes(s.imageSize))
+    throw new Error(`${where}.imageSize: expected one of 32, 16, 8, 4, got ${JSON.stringify(s.imageSize)}`);
+  if (s.extrapolation !== undefined && !isInt(s.extrapolation, 1))
+    throw new Error(`${where}.extrapolation: expected an integer >= 1, got ${JSON.stringify(s.extrapolation)}`);
+  if (s.listopsDepth !== undefined && !isInt(s.listopsDepth, 1))
+    throw new Error(`${where}.listopsDepth: expected an integer >= 1, got ${JSON.stringify(s.listopsDepth)}`);
   try {
     makeSchedule(s.schedule);
   } catch (e) {
     throw new Error(`${where}.schedule: expected a schedule object like {kind: 'cosine', lr, warmup, decaySteps}; ${(e as Error).message}`);
   }
-  if (!Array.isArray(s.seeds) || s.seeds.length === 0 || !s.seeds.every((x) => isInt(x, 0))) throw new Error(`${where}.seeds: expected a non-empty list of integers >= 0, got ${JSON.stringify(s.seeds)}`);
-  if (s.supportSeeds !== undefined && !(isInt(s.supportSeeds, 1) && s.supportSeeds <= s.seeds.length)) throw new Error(`${where}.supportSeeds: expected an integer in [1, ${s.seeds.length}] (the number of seeds), got ${JSON.stringify(s.supportSeeds)}`);
+  if (!Array.isArray(s.seeds) || s.seeds.length === 0 || !s.seeds.every((x) => isInt(x, 0)))
+    throw new Error(`${where}.seeds: expected a non-empty list of integers >= 0, got ${JSON.stringify(s.seeds)}`);
+  if (s.supportSeeds !== undefined && !(isInt(s.supportSeeds, 1) && s.supportSeeds <= s.seeds.length))
+    throw new Error(`${where}.supportSeeds: expected an integer in [1, ${s.seeds.length}] (the number of seeds), got ${JSON.stringify(s.supportSeeds)}`);
   const length = def.dataset === 'mnist' || def.dataset === 'fashion-mnist' ? (s.imageSize ?? 32) ** 2 : s.length;
   for (const [vname, v] of Object.entries(def.variants)) {
     const spec = resolveSpec(v.attention, s.encoding);
@@ -82,24 +98,41 @@ export function validateSettings(def: ExperimentDefinition, scale: string, s: Sc
     }
     const p = convKernelSize(spec);
     if (p !== null && p > length) {
-      throw new Error(`${where}.encoding.P: the convSPE kernel size (${p}) is larger than the training length (${length}) of variant '${vname}'; expected P <= ${length}`);
+      throw new Error(
+        `${where}.encoding.P: the convSPE kernel size (${p}) is larger than the training length (${length}) of variant '${vname}'; expected P <= ${length}`,
+      );
     }
-    validateConfig({ vocabSize: 2, model: s.model, numLayers: s.numLayers, numHeads: s.numHeads, hidden: s.hidden, maxLength: length + 1, attention: spec, ape: v.ape, dropout: s.dropout, seed: 0 });
+    validateConfig({
+      vocabSize: 2,
+      model: s.model,
+      numLayers: s.numLayers,
+      numHeads: s.numHeads,
+      hidden: s.hidden,
+      maxLength: length + 1,
+      attention: spec,
+      ape: v.ape,
+      dropout: s.dropout,
+      seed: 0,
+    });
   }
 }
 
 /** Checks a definition completely (names, task, dataset, variants at every scale, paper numbers). */
 export function validateDefinition(def: ExperimentDefinition): void {
-  if (!def || typeof def.name !== 'string' || !NAME.test(def.name)) throw new Error(`name: expected lower-case letters, digits and '-', got ${JSON.stringify(def?.name)}`);
+  if (!def || typeof def.name !== 'string' || !NAME.test(def.name))
+    throw new Error(`name: expected lower-case letters, digits and '-', got ${JSON.stringify(def?.name)}`);
   const w = def.name;
-  if (!(TASK_KINDS as readonly string[]).includes(def.task)) throw new Error(`${w}.task: expected one of ${TASK_KINDS.join(', ')}, got ${JSON.stringify(def.task)}`);
-  if (!(DATASETS as readonly string[]).includes(def.dataset)) throw new Error(`${w}.dataset: expected one of ${DATASETS.join(', ')}, got ${JSON.stringify(def.dataset)}`);
+  if (!(TASK_KINDS as readonly string[]).includes(def.task))
+    throw new Error(`${w}.task: expected one of ${TASK_KINDS.join(', ')}, got ${JSON.stringify(def.task)}`);
+  if (!(DATASETS as readonly string[]).includes(def.dataset))
+    throw new Error(`${w}.dataset: expected one of ${DATASETS.join(', ')}, got ${JSON.stringify(def.dataset)}`);
   const variants = Object.keys(def.variants ?? {});
   if (variants.length === 0) throw new Error(`${w}.variants: expected at least one variant`);
   for (const v of variants) {
     if (!NAME.test(v)) throw new Error(`${w}.variants: variant names are lower-case letters, digits and '-', got '${v}'`);
     const ape = def.variants[v].ape;
-    if (!(APE_KINDS as readonly string[]).includes(ape)) throw new Error(`${w}.variants.${v}.ape: expected one of ${APE_KINDS.map((k) => `'${k}'`).join(', ')}, got ${JSON.stringify(ape)}`);
+    if (!(APE_KINDS as readonly string[]).includes(ape))
+      throw new Error(`${w}.variants.${v}.ape: expected one of ${APE_KINDS.map((k) => `'${k}'`).join(', ')}, got ${JSON.stringify(ape)}`);
   }
   if (!Array.isArray(def.metrics) || def.metrics.length === 0) throw new Error(`${w}.metrics: expected at least one metric`);
   for (const scale of SCALES) {

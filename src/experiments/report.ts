@@ -110,7 +110,10 @@ function unfinishedState(dir: string): { metrics: Record<string, number>; step: 
     if (typeof r.elapsedSec === 'number') wallSec = r.elapsedSec;
     if (r.kind === 'start' && typeof r.totalSteps === 'number') totalSteps = r.totalSteps;
     if (r.kind === 'eval') {
-      metrics = Object.fromEntries(Object.entries(r).filter(([k, v]) => typeof v === 'number' && !['step', 'elapsedSec'].includes(k))) as Record<string, number>;
+      metrics = Object.fromEntries(Object.entries(r).filter(([k, v]) => typeof v === 'number' && !['step', 'elapsedSec'].includes(k))) as Record<
+        string,
+        number
+      >;
     }
   }
   if (totalSteps === null && fs.existsSync(path.join(dir, CONFIG_FILE))) {
@@ -180,7 +183,14 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
     for (const m of def.metrics) {
       const vs = values[m.name] ?? [];
       const d = diverged[m.name] ?? 0;
-      cells[m.name] = { ...meanStd(vs.map((x) => x.v)), n: vs.length, unfinished: vs.filter((x) => x.unfinished).length, diverged: d, missing: seeds.length - vs.length - d, planned: seeds.length };
+      cells[m.name] = {
+        ...meanStd(vs.map((x) => x.v)),
+        n: vs.length,
+        unfinished: vs.filter((x) => x.unfinished).length,
+        diverged: d,
+        missing: seeds.length - vs.length - d,
+        planned: seeds.length,
+      };
       perSeed[m.name] = Object.fromEntries(vs.filter((x) => !x.unfinished).map((x) => [x.seed, x.v]));
       paper[m.name] = def.paperNumbers?.[variant]?.[m.name] ?? null;
     }
@@ -247,7 +257,13 @@ export function formatPaper(p: PaperNumber | null): string {
 /** The columns of a report: ours per metric, each followed by the paper's when the paper has one; else one '—' paper column. */
 function columns(r: ExperimentReport): Array<{ header: string; cell: (row: ReportRow) => string }> {
   const cols: Array<{ header: string; cell: (row: ReportRow) => string }> = [];
-  const paperMetrics = new Set(r.rows.flatMap((row) => Object.entries(row.paper).filter(([, p]) => p !== null).map(([m]) => m)));
+  const paperMetrics = new Set(
+    r.rows.flatMap((row) =>
+      Object.entries(row.paper)
+        .filter(([, p]) => p !== null)
+        .map(([m]) => m),
+    ),
+  );
   for (const m of r.metrics) {
     cols.push({ header: m.label, cell: (row) => formatCell(row.cells[m.name]) });
     if (paperMetrics.has(m.name)) cols.push({ header: `paper ${m.label}`, cell: (row) => formatPaper(row.paper[m.name]) });
@@ -262,7 +278,11 @@ export function formatTable(r: ExperimentReport): string {
   const header = ['variant', ...cols.map((c) => c.header)];
   const body = r.rows.map((row) => [row.label, ...cols.map((c) => c.cell(row))]);
   const widths = header.map((h, i) => Math.max([...h].length, ...body.map((b) => [...b[i]].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(widths[i] - [...c].length)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c + ' '.repeat(widths[i] - [...c].length))
+      .join('  ')
+      .trimEnd();
   const out = [
     `${r.experiment}: ${r.title}`,
     `  ${r.paper} · ${r.source} · task ${r.task} on ${r.dataset}`,
@@ -272,7 +292,9 @@ export function formatTable(r: ExperimentReport): string {
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
   ];
-  const unfinished = r.rows.flatMap((row) => row.runs.filter((x) => x.status === 'unfinished').map((x) => `${row.variant} seed ${x.seed} at step ${x.step ?? 0}/${x.totalSteps ?? '?'}`));
+  const unfinished = r.rows.flatMap((row) =>
+    row.runs.filter((x) => x.status === 'unfinished').map((x) => `${row.variant} seed ${x.seed} at step ${x.step ?? 0}/${x.totalSteps ?? '?'}`),
+  );
   if (unfinished.length > 0) out.push('', `* includes unfinished runs (their last validation; no test numbers yet): ${unfinished.join('; ')}`);
   const missing = r.rows.reduce((a, row) => a + row.runs.filter((x) => x.status === 'missing').length, 0);
   if (missing > 0) out.push(`  ${missing} run(s) not started.`);
@@ -282,7 +304,23 @@ export function formatTable(r: ExperimentReport): string {
   return out.join('\n');
 }
 
-const CSV_HEADER = ['experiment', 'scale', 'variant', 'label', 'metric', 'mean', 'std', 'n', 'unfinished', 'diverged', 'missing', 'planned', 'paper_mean', 'paper_std', 'paper_n'];
+const CSV_HEADER = [
+  'experiment',
+  'scale',
+  'variant',
+  'label',
+  'metric',
+  'mean',
+  'std',
+  'n',
+  'unfinished',
+  'diverged',
+  'missing',
+  'planned',
+  'paper_mean',
+  'paper_std',
+  'paper_n',
+];
 
 function csvField(x: unknown): string {
   const s = x === null || x === undefined ? '' : String(x);
@@ -297,7 +335,11 @@ export function formatCsv(reports: ExperimentReport[]): string {
       for (const m of r.metrics) {
         const c = row.cells[m.name];
         const p = row.paper[m.name];
-        lines.push([r.experiment, r.scale, row.variant, row.label, m.name, c.mean, c.std, c.n, c.unfinished, c.diverged, c.missing, c.planned, p?.mean, p?.std, p?.n].map(csvField).join(','));
+        lines.push(
+          [r.experiment, r.scale, row.variant, row.label, m.name, c.mean, c.std, c.n, c.unfinished, c.diverged, c.missing, c.planned, p?.mean, p?.std, p?.n]
+            .map(csvField)
+            .join(','),
+        );
       }
     }
   }

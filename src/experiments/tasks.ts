@@ -366,7 +366,12 @@ function classificationTask(t: TaskInput): TaskRun<ClassBatchTensors> {
   return {
     model: enc,
     modelConfig: cfg,
-    nextBatch: (_step, rng) => rowsOf(data.train, Int32Array.from({ length: s.batchSize }, () => rng.int(data.train.count)), data.padded),
+    nextBatch: (_step, rng) =>
+      rowsOf(
+        data.train,
+        Int32Array.from({ length: s.batchSize }, () => rng.int(data.train.count)),
+        data.padded,
+      ),
     loss: (b, ctx) => crossEntropy(enc.classify(b.ids, opts(b, { training: true, rng: ctx.rng })), b.labels),
     tokensIn: () => s.batchSize * L,
     validate: () => ({ val_acc: evaluate(data.valid) }),

@@ -17,8 +17,6 @@ export type DatasetName = (typeof DATASETS)[number];
 export const SCALES = ['smoke', 'quick', 'small', 'full'] as const;
 export type ScaleName = (typeof SCALES)[number];
 
-
-
 /** One row of an experiment's table. */
 export interface VariantDefinition {
   /** Human-readable row name, e.g. 'LRPE rotation (learned θ)'. */

@@ -78,11 +78,17 @@ export class Block extends Module {
   private readonly ln2: LayerNorm;
   private readonly ffn: FeedForward;
 
-  constructor(private readonly cfg: TransformerConfig, rng: Rng) {
+  constructor(
+    private readonly cfg: TransformerConfig,
+    rng: Rng,
+  ) {
     super();
     try {
       this.ln1 = this.addModule('ln1', new LayerNorm(cfg.model));
-      this.attn = this.addModule('attn', new AttentionLayer({ model: cfg.model, numHeads: cfg.numHeads, spec: cfg.attention, maxLength: cfg.maxLength, rng: rng.fork('attn') }));
+      this.attn = this.addModule(
+        'attn',
+        new AttentionLayer({ model: cfg.model, numHeads: cfg.numHeads, spec: cfg.attention, maxLength: cfg.maxLength, rng: rng.fork('attn') }),
+      );
       this.ln2 = this.addModule('ln2', new LayerNorm(cfg.model));
       this.ffn = this.addModule('ffn', new FeedForward(cfg.model, cfg.hidden, cfg.activation ?? 'relu', rng.fork('ffn')));
     } catch (e) {
@@ -94,7 +100,14 @@ export class Block extends Module {
   apply(x: tf.Tensor3D, opts: ForwardOptions & { causal: boolean; offset?: number; layerRng?: Rng }): tf.Tensor3D {
     return tf.tidy(() => {
       const training = opts.training ?? false;
-      const a = this.attn.apply(this.ln1.apply(x), { causal: opts.causal, offset: opts.offset, rng: opts.layerRng, training, keyMask: opts.keyMask, grid: opts.grid });
+      const a = this.attn.apply(this.ln1.apply(x), {
+        causal: opts.causal,
+        offset: opts.offset,
+        rng: opts.layerRng,
+        training,
+        keyMask: opts.keyMask,
+        grid: opts.grid,
+      });
       const h = x.add(dropout(a, this.cfg.dropout, opts.rng, training));
       const f = this.ffn.apply(this.ln2.apply(h), this.cfg.dropout, opts.rng, training);
       return h.add(dropout(f, this.cfg.dropout, opts.rng, training)) as tf.Tensor3D;
@@ -251,7 +264,11 @@ export class Encoder extends Module {
   private readonly head: Linear | null;
 
   /** @param numClasses classes of the classification head (0: no head, e.g. MLM only). */
-  constructor(readonly config: TransformerConfig, readonly numClasses: number, readonly pool: 'cls' | 'mean' = 'cls') {
+  constructor(
+    readonly config: TransformerConfig,
+    readonly numClasses: number,
+    readonly pool: 'cls' | 'mean' = 'cls',
+  ) {
     super();
     assertInt(numClasses, 'numClasses', 0);
     assertOneOf(pool, ['cls', 'mean'] as const, 'pool');
@@ -308,7 +325,10 @@ export class DualEncoder extends Module {
   private readonly mlp: Linear;
   private readonly outLayer: Linear;
 
-  constructor(readonly config: TransformerConfig, readonly numClasses = 2) {
+  constructor(
+    readonly config: TransformerConfig,
+    readonly numClasses = 2,
+  ) {
     super();
     this.encoder = this.addModule('encoder', new Encoder(config, 0, 'cls'));
     const rng = new Rng(config.seed).fork('dual-head');

@@ -15,7 +15,14 @@ export function glorotUniform(rng: Rng, fanIn: number, fanOut: number): tf.Tenso
 
 /** Normal-initialised tensor of any shape from `rng`. */
 export function normalInit(rng: Rng, shape: number[], std: number): tf.Tensor {
-  return tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1), 0, std), shape);
+  return tf.tensor(
+    rng.normalArray(
+      shape.reduce((a, b) => a * b, 1),
+      0,
+      std,
+    ),
+    shape,
+  );
 }
 
 export interface LinearOptions {
@@ -32,7 +39,11 @@ export const MAX_TENSOR_SIZE = 2 ** 30;
 export class Linear extends Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: LinearOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: LinearOptions = {},
+  ) {
     super();
     assertInt(inFeatures, 'inFeatures');
     assertInt(outFeatures, 'outFeatures');
@@ -63,7 +74,10 @@ export class Linear extends Module {
 export class LayerNorm extends Module {
   readonly gamma: tf.Variable;
   readonly beta: tf.Variable;
-  constructor(readonly features: number, readonly eps = 1e-5) {
+  constructor(
+    readonly features: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     assertInt(features, 'features');
     this.gamma = this.addParameter('gamma', tf.ones([features]));
@@ -93,7 +107,11 @@ export class LayerNorm extends Module {
 export class Embedding extends Module {
   static readonly ONE_HOT_MAX_VOCAB = 1024;
   readonly table: tf.Variable;
-  constructor(readonly vocabSize: number, readonly dim: number, opts: { rng?: Rng; std?: number } = {}) {
+  constructor(
+    readonly vocabSize: number,
+    readonly dim: number,
+    opts: { rng?: Rng; std?: number } = {},
+  ) {
     super();
     assertInt(vocabSize, 'vocabSize');
     assertInt(dim, 'dim');
@@ -117,7 +135,12 @@ export class Embedding extends Module {
 export class FeedForward extends Module {
   private readonly fc1: Linear;
   private readonly fc2: Linear;
-  constructor(readonly model: number, readonly hidden: number, readonly activation: 'relu' | 'gelu' = 'relu', rng: Rng = new Rng(0)) {
+  constructor(
+    readonly model: number,
+    readonly hidden: number,
+    readonly activation: 'relu' | 'gelu' = 'relu',
+    rng: Rng = new Rng(0),
+  ) {
     super();
     this.fc1 = this.addModule('fc1', new Linear(model, hidden, { rng: rng.fork('fc1') }));
     this.fc2 = this.addModule('fc2', new Linear(hidden, model, { rng: rng.fork('fc2') }));

@@ -47,7 +47,9 @@ export abstract class Module {
 
   /** The trainable variables of the tree. */
   trainableVariables(): tf.Variable[] {
-    return this.namedVariables().filter(([, v]) => v.trainable).map(([, v]) => v);
+    return this.namedVariables()
+      .filter(([, v]) => v.trainable)
+      .map(([, v]) => v);
   }
 
   /** Number of trainable scalars. */

@@ -98,7 +98,7 @@ function writeFileSynced(file: string, chunks: Iterable<Uint8Array>): void {
   const fd = fs.openSync(file, 'w');
   try {
     for (const c of chunks) {
-      for (let done = 0; done < c.byteLength; ) done += fs.writeSync(fd, c, done, c.byteLength - done);
+      for (let done = 0; done < c.byteLength;) done += fs.writeSync(fd, c, done, c.byteLength - done);
     }
     fs.fsyncSync(fd);
   } finally {
@@ -212,9 +212,12 @@ function readManifest(ckpt: string): Manifest {
   } catch (e) {
     throw new CheckpointError(ckpt, `checkpoint: cannot read ${file}: ${(e as Error).message}`);
   }
-  if (m?.format !== CHECKPOINT_FORMAT) throw new CheckpointError(ckpt, `checkpoint: ${file} is not an ${CHECKPOINT_FORMAT} manifest (format ${JSON.stringify(m?.format)})`);
-  if (!READABLE_VERSIONS.includes(m.version)) throw new CheckpointError(ckpt, `checkpoint: ${file} has version ${m.version}; this code reads versions ${READABLE_VERSIONS.join(', ')}`);
-  if (m.byteOrder !== 'little-endian') throw new CheckpointError(ckpt, `checkpoint: ${file} has byteOrder ${JSON.stringify(m.byteOrder)}, expected 'little-endian'`);
+  if (m?.format !== CHECKPOINT_FORMAT)
+    throw new CheckpointError(ckpt, `checkpoint: ${file} is not an ${CHECKPOINT_FORMAT} manifest (format ${JSON.stringify(m?.format)})`);
+  if (!READABLE_VERSIONS.includes(m.version))
+    throw new CheckpointError(ckpt, `checkpoint: ${file} has version ${m.version}; this code reads versions ${READABLE_VERSIONS.join(', ')}`);
+  if (m.byteOrder !== 'little-endian')
+    throw new CheckpointError(ckpt, `checkpoint: ${file} has byteOrder ${JSON.stringify(m.byteOrder)}, expected 'little-endian'`);
   if (m.version >= 2 && !(typeof m.dataSha256 === 'string' && /^[0-9a-f]{64}$/.test(m.dataSha256))) {
     throw new CheckpointError(ckpt, `checkpoint: ${file} has no valid dataSha256 (version ${m.version} manifests carry one)`);
   }
@@ -304,7 +307,14 @@ export function readCheckpoint(ckpt: string): CheckpointContents {
     const out: HostTensors = {};
     if (!Array.isArray(entries)) throw new CheckpointError(ckpt, `checkpoint ${what}: the manifest's tensor table is not a list`);
     for (const e of entries) {
-      if (e === null || typeof e !== 'object' || typeof e.name !== 'string' || !Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0) || !Number.isInteger(e.offset)) {
+      if (
+        e === null ||
+        typeof e !== 'object' ||
+        typeof e.name !== 'string' ||
+        !Array.isArray(e.shape) ||
+        !e.shape.every((d) => Number.isInteger(d) && d >= 0) ||
+        !Number.isInteger(e.offset)
+      ) {
         throw new CheckpointError(ckpt, `checkpoint ${what}: malformed tensor entry ${JSON.stringify(e)?.slice(0, 80)}`);
       }
       if (e.name in out) throw new CheckpointError(ckpt, `checkpoint ${what}: '${e.name}' appears twice`);
@@ -350,7 +360,9 @@ function validateWeights(model: Module, weights: HostTensors): void {
     const h = weights[name];
     if (!h) throw new Error(`checkpoint: variable '${name}' of the model is missing from the checkpoint`);
     if (h.dtype !== v.dtype || !sameShape(h.shape, v.shape)) {
-      throw new Error(`checkpoint: variable '${name}' is ${describeShape(h.shape, h.dtype)} in the checkpoint but ${describeShape(v.shape, v.dtype)} in the model`);
+      throw new Error(
+        `checkpoint: variable '${name}' is ${describeShape(h.shape, h.dtype)} in the checkpoint but ${describeShape(v.shape, v.dtype)} in the model`,
+      );
     }
   }
   for (const name of Object.keys(weights)) {
@@ -418,4 +430,3 @@ export function restoreCheckpoint(
   for (const [role, r] of Object.entries(target.rngs ?? {})) r.setState(c.rngs![role]);
   return c;
 }
-

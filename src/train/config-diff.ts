@@ -32,6 +32,8 @@ export function describeDifference(stored: unknown, current: unknown, keys: stri
     const s = v === undefined ? 'absent' : JSON.stringify(v);
     return s.length > 40 ? `${s.slice(0, 37)}...` : s;
   };
-  const parts = keys.slice(0, limit).map((k) => (k === '(root)' ? `${show(stored)} -> ${show(current)}` : `${k} ${show(at(stored, k))} -> ${show(at(current, k))}`));
+  const parts = keys
+    .slice(0, limit)
+    .map((k) => (k === '(root)' ? `${show(stored)} -> ${show(current)}` : `${k} ${show(at(stored, k))} -> ${show(at(current, k))}`));
   return parts.join(', ') + (keys.length > limit ? `, and ${keys.length - limit} more` : '');
 }

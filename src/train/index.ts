@@ -3,14 +3,36 @@ export type { Optimizer, OptimizerState, AdamOptions, AdamWOptions, NamedGrads }
 export { constantLr, rsqrtWarmup, cosineWarmup, inverseSqrt, polynomialDecay, makeSchedule } from './schedule';
 export type { Schedule, ScheduleConfig } from './schedule';
 export {
-  CHECKPOINT_FORMAT, CHECKPOINT_VERSION, checkpointName, writeCheckpoint, readCheckpoint, saveCheckpoint, restoreCheckpoint,
-  loadWeights, modelWeights, listCheckpoints, latestCheckpoint, removeTemporaries, scanCheckpoints, CheckpointError,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  checkpointName,
+  writeCheckpoint,
+  readCheckpoint,
+  saveCheckpoint,
+  restoreCheckpoint,
+  loadWeights,
+  modelWeights,
+  listCheckpoints,
+  latestCheckpoint,
+  removeTemporaries,
+  scanCheckpoints,
+  CheckpointError,
 } from './checkpoint';
 export { differingKeys, describeDifference, canonicalJson } from './config-diff';
 export type { CheckpointContents, Snapshot, CheckpointEntry } from './checkpoint';
 export {
-  JsonlWriter, readJsonl, repairJsonl, filterJsonl, tokenNll, crossEntropy, accuracy, meanNll, perplexity, bitsPerByte,
-  nllByPosition, windowedMeans,
+  JsonlWriter,
+  readJsonl,
+  repairJsonl,
+  filterJsonl,
+  tokenNll,
+  crossEntropy,
+  accuracy,
+  meanNll,
+  perplexity,
+  bitsPerByte,
+  nllByPosition,
+  windowedMeans,
 } from './metrics';
 export { formatProgress, formatDuration, formatCount, formatLr, progressBar, Throughput } from './progress';
 export type { ProgressEvent } from './progress';

@@ -227,7 +227,12 @@ export async function train<B>(cfg: TrainConfig<B>): Promise<TrainResult> {
   try {
     for (const sk of skipped) {
       record('checkpoint-skipped', { path: sk.path, movedTo: sk.movedTo, reason: sk.reason });
-      emit({ kind: 'warning', step, totalSteps: steps, message: `skipped checkpoint ${sk.path} (${sk.reason}); moved to ${sk.movedTo}; ${resumedFrom ? `resumed from ${resumedFrom}` : 'starting from step 0'}` });
+      emit({
+        kind: 'warning',
+        step,
+        totalSteps: steps,
+        message: `skipped checkpoint ${sk.path} (${sk.reason}); moved to ${sk.movedTo}; ${resumedFrom ? `resumed from ${resumedFrom}` : 'starting from step 0'}`,
+      });
     }
     record('start', { resumedFrom, totalSteps: steps });
     emit({ kind: 'start', step, totalSteps: steps, resumedFrom });
@@ -265,7 +270,17 @@ export async function train<B>(cfg: TrainConfig<B>): Promise<TrainResult> {
         const tokensPerSec = cfg.tokensIn ? meter.tokensPerSec() : undefined;
         const etaSec = meter.eta(steps - step);
         record('train', { loss: tally.loss, lr: p.lr, gradNorm: p.gradNorm, tokens: tally.tokens, tokensPerSec });
-        emit({ kind: 'step', step, totalSteps: steps, loss: tally.loss, lr: p.lr, gradNorm: p.gradNorm, tokensPerSec, etaSec, elapsedSec: tally.elapsedSec + sinceStart() });
+        emit({
+          kind: 'step',
+          step,
+          totalSteps: steps,
+          loss: tally.loss,
+          lr: p.lr,
+          gradNorm: p.gradNorm,
+          tokensPerSec,
+          etaSec,
+          elapsedSec: tally.elapsedSec + sinceStart(),
+        });
         tally.pending = { steps: 0, lossSum: 0, tokens: 0, gradNorm: NaN, lr: NaN };
       }
 
@@ -322,7 +337,8 @@ function trainStep<B>(cfg: TrainConfig<B>, step: number, lr: number, rngs: Recor
     const ctx: StepContext = { step, rng: rngs.forward, training: true };
     const { loss, grads: raw } = lossAndGrads(cfg.model, () => {
       const l = cfg.loss(batch, ctx);
-      if (!(l instanceof tf.Tensor) || l.rank !== 0) throw new Error(`cfg.loss: expected a scalar tensor, got ${l instanceof tf.Tensor ? `shape [${l.shape.join(', ')}]` : typeof l}`);
+      if (!(l instanceof tf.Tensor) || l.rank !== 0)
+        throw new Error(`cfg.loss: expected a scalar tensor, got ${l instanceof tf.Tensor ? `shape [${l.shape.join(', ')}]` : typeof l}`);
       return l;
     });
     let grads = raw;
@@ -340,7 +356,6 @@ function trainStep<B>(cfg: TrainConfig<B>, step: number, lr: number, rngs: Recor
 }
 
 const RESERVED_FIELDS = ['kind', 'step', 'elapsedSec', 'time'];
-
 
 function checkMetrics(metrics: unknown): asserts metrics is Record<string, number> {
   if (metrics === null || typeof metrics !== 'object') throw new Error(`cfg.evaluate: expected an object of named numbers, got ${String(metrics)}`);
@@ -377,7 +392,9 @@ function newestUsableCheckpoint(dir: string): {
 
 /** What must match between a checkpoint and the run that resumes from it, as plain JSON data. */
 function resumeIdentity(train: Record<string, unknown> | undefined, run: unknown): unknown {
-  return JSON.parse(JSON.stringify({ train: { steps: train?.steps, seed: train?.seed, clipNorm: train?.clipNorm, optimizer: train?.optimizer }, run: run ?? null }));
+  return JSON.parse(
+    JSON.stringify({ train: { steps: train?.steps, seed: train?.seed, clipNorm: train?.clipNorm, optimizer: train?.optimizer }, run: run ?? null }),
+  );
 }
 
 function checkResumeConfig<B>(cfg: TrainConfig<B>, c: CheckpointContents, ckpt: string): void {
@@ -407,4 +424,3 @@ function trainSettings<B>(cfg: TrainConfig<B>): Record<string, unknown> {
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
-

@@ -103,7 +103,13 @@ export function filterJsonl(file: string, keep: (record: Record<string, unknown>
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeSync(fd, records.filter(keep).map((r) => JSON.stringify(r) + '\n').join(''));
+    fs.writeSync(
+      fd,
+      records
+        .filter(keep)
+        .map((r) => JSON.stringify(r) + '\n')
+        .join(''),
+    );
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -208,4 +214,3 @@ export function windowedMeans(values: ArrayLike<number>, window: number, counts?
   }
   return out;
 }
-

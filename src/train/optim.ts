@@ -91,7 +91,12 @@ abstract class AdamFamily implements Optimizer {
   private readonly eps: number;
   private t = 0;
 
-  protected constructor(params: Params, opts: AdamOptions, private readonly weightDecay: number, decay: (name: string, v: tf.Variable) => boolean) {
+  protected constructor(
+    params: Params,
+    opts: AdamOptions,
+    private readonly weightDecay: number,
+    decay: (name: string, v: tf.Variable) => boolean,
+  ) {
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
@@ -231,7 +236,13 @@ export class AdamW extends AdamFamily {
 export function globalNorm(grads: NamedGrads): number {
   const gs = Object.values(grads);
   if (gs.length === 0) return 0;
-  return tf.tidy(() => tf.addN(gs.map((g) => g.square().sum())).sqrt().dataSync()[0]);
+  return tf.tidy(
+    () =>
+      tf
+        .addN(gs.map((g) => g.square().sum()))
+        .sqrt()
+        .dataSync()[0],
+  );
 }
 
 /**
@@ -258,7 +269,10 @@ export function lossAndGrads(model: Module, f: () => tf.Scalar): { loss: tf.Scal
   const named = model.namedVariables().filter(([, v]) => v.trainable);
   if (named.length === 0) throw new Error('model: expected at least one trainable variable, got none');
   const nameOf = new Map(named.map(([n, v]) => [v.name, n]));
-  const { value, grads } = tf.variableGrads(f, named.map(([, v]) => v));
+  const { value, grads } = tf.variableGrads(
+    f,
+    named.map(([, v]) => v),
+  );
   const out: NamedGrads = {};
   for (const [id, g] of Object.entries(grads)) out[nameOf.get(id)!] = g;
   return { loss: value, grads: out };

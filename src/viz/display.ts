@@ -39,8 +39,10 @@ export function displaySink(): DisplaySink {
         try {
           display.html(fragment);
         } catch (e) {
-          throw new Error(`display: no notebook to display in (tslab says: ${(e as Error).message}); ` +
-            'run inside a tslab kernel (npm run notebook) or call setDisplaySink first');
+          throw new Error(
+            `display: no notebook to display in (tslab says: ${(e as Error).message}); ` +
+              'run inside a tslab kernel (npm run notebook) or call setDisplaySink first',
+          );
         }
       },
     };

@@ -63,25 +63,64 @@ export function nllByPositionFigure(report: ExperimentReport, opts: { trainLengt
       const colour = PALETTE[i % PALETTE.length];
       const dash = row.variant.endsWith('ungated') ? 'dot' : 'solid';
       data.push({
-        type: 'scatter', mode: 'lines', ...axes, x: [...centres, ...[...centres].reverse()], y: [...mean.map((m, k) => m + std[k]), ...mean.map((m, k) => m - std[k]).reverse()],
-        fill: 'toself', fillcolor: colour, opacity: 0.15, line: { width: 0 }, hoverinfo: 'skip', showlegend: false, legendgroup: row.variant,
+        type: 'scatter',
+        mode: 'lines',
+        ...axes,
+        x: [...centres, ...[...centres].reverse()],
+        y: [...mean.map((m, k) => m + std[k]), ...mean.map((m, k) => m - std[k]).reverse()],
+        fill: 'toself',
+        fillcolor: colour,
+        opacity: 0.15,
+        line: { width: 0 },
+        hoverinfo: 'skip',
+        showlegend: false,
+        legendgroup: row.variant,
       });
       data.push({
-        type: 'scatter', mode: 'lines', ...axes, name: `${row.label} (n=${seeds.length})`, legendgroup: row.variant, showlegend: !shown.has(row.variant),
-        x: centres, y: mean, line: { color: colour, dash, width: 1.8 },
+        type: 'scatter',
+        mode: 'lines',
+        ...axes,
+        name: `${row.label} (n=${seeds.length})`,
+        legendgroup: row.variant,
+        showlegend: !shown.has(row.variant),
+        x: centres,
+        y: mean,
+        line: { color: colour, dash, width: 1.8 },
       });
       shown.add(row.variant);
     });
   });
   const L = opts.trainLength;
-  const annotations = groups.map((g, panel) => ({ text: g.title, showarrow: false, xref: `x${panel ? 2 : ''} domain`, yref: `y${panel ? 2 : ''} domain`, x: 0.5, y: 1.0, yanchor: 'bottom', font: { size: 13 } }));
+  const annotations = groups.map((g, panel) => ({
+    text: g.title,
+    showarrow: false,
+    xref: `x${panel ? 2 : ''} domain`,
+    yref: `y${panel ? 2 : ''} domain`,
+    x: 0.5,
+    y: 1.0,
+    yanchor: 'bottom',
+    font: { size: 13 },
+  }));
   const xaxis = (domain: number[], anchor: string) => ({ type: 'log', domain, anchor, title: { text: 'position (log scale)' } });
   return figure(data, {
     title: { text: opts.title ?? `${report.experiment}: NLL by position, trained at L = ${L} (dashed), scale ${report.scale}; band: ± 1 std over seeds` },
-    xaxis: xaxis([0, 0.47], 'y'), xaxis2: xaxis([0.53, 1], 'y2'),
-    yaxis: { title: { text: 'NLL (nats), log-spaced bins' } }, yaxis2: { anchor: 'x2' },
+    xaxis: xaxis([0, 0.47], 'y'),
+    xaxis2: xaxis([0.53, 1], 'y2'),
+    yaxis: { title: { text: 'NLL (nats), log-spaced bins' } },
+    yaxis2: { anchor: 'x2' },
     annotations,
-    shapes: ['x', 'x2'].map((x) => ({ type: 'line', xref: x, yref: `${x.replace('x', 'y')} domain`, x0: L, x1: L, y0: 0, y1: 1, line: { dash: 'dash', color: 'black', width: 1 } })),
-    height: 520, legend: { orientation: 'h', y: -0.2 }, margin: { t: 80, l: 60, r: 20, b: 60 },
+    shapes: ['x', 'x2'].map((x) => ({
+      type: 'line',
+      xref: x,
+      yref: `${x.replace('x', 'y')} domain`,
+      x0: L,
+      x1: L,
+      y0: 0,
+      y1: 1,
+      line: { dash: 'dash', color: 'black', width: 1 },
+    })),
+    height: 520,
+    legend: { orientation: 'h', y: -0.2 },
+    margin: { t: 80, l: 60, r: 20, b: 60 },
   });
 }

@@ -4,10 +4,7 @@
  */
 export { setDisplaySink, displaySink } from './display';
 export type { DisplaySink } from './display';
-export {
-  figure, heatmap, plot, figureHtml, bundleHtml, plotlyBundle, plotlyBundlePath, resetPlotlyBundle,
-  FIGURE_CLASS, BUNDLE_MARKER,
-} from './plotly';
+export { figure, heatmap, plot, figureHtml, bundleHtml, plotlyBundle, plotlyBundlePath, resetPlotlyBundle, FIGURE_CLASS, BUNDLE_MARKER } from './plotly';
 export type { Figure, Trace, Layout, PlotConfig, HeatmapOptions } from './plotly';
 export { toPng, findChromium, runHeadlessChromium, HEADLESS_CHROMIUM_FLAGS } from './png';
 export type { PngOptions } from './png';

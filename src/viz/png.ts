@@ -106,8 +106,14 @@ export async function toPng(fig: Figure, file: string, opts: PngOptions = {}): P
         `</body></html>`,
     );
     await runHeadlessChromium(
-      [`--window-size=${width},${height}`, `--force-device-scale-factor=${scale}`, '--virtual-time-budget=15000',
-        '--allow-file-access-from-files', `--screenshot=${out}`, pathToFileURL(page).href],
+      [
+        `--window-size=${width},${height}`,
+        `--force-device-scale-factor=${scale}`,
+        '--virtual-time-budget=15000',
+        '--allow-file-access-from-files',
+        `--screenshot=${out}`,
+        pathToFileURL(page).href,
+      ],
       opts,
     );
   } finally {

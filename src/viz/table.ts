@@ -28,7 +28,8 @@ function loadDanfo(): Danfo {
 export function dataFrame(rows: Array<Record<string, TableCell>>, opts: { columns?: string[] } = {}): DataFrame {
   if (!Array.isArray(rows) || rows.length === 0) throw new Error(`rows: expected a non-empty array of records, got ${JSON.stringify(rows)}`);
   rows.forEach((r, i) => {
-    if (r == null || typeof r !== 'object' || Array.isArray(r)) throw new Error(`rows: expected row ${i} to be a record {column: value}, got ${JSON.stringify(r)}`);
+    if (r == null || typeof r !== 'object' || Array.isArray(r))
+      throw new Error(`rows: expected row ${i} to be a record {column: value}, got ${JSON.stringify(r)}`);
   });
   const columns = opts.columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
   if (columns.length === 0) throw new Error('columns: expected at least one column');
@@ -187,11 +188,9 @@ export function paperVsOurs(rows: ComparisonRow[], run: RunDescription, metrics?
     return rec;
   });
   const seeds = run.seeds.length === 1 ? `seed ${run.seeds[0]}` : `${run.seeds.length} seeds (${run.seeds.join(', ')}), ${run.aggregate ?? 'mean over seeds'}`;
-  const caption = [
-    run.title ? `${run.title}.` : '',
-    `Ours: scale ${run.scale}, ${seeds}, wall time ${formatWallTime(run.wallTimeSec)}.`,
-    run.note ?? '',
-  ].filter(Boolean).join(' ');
+  const caption = [run.title ? `${run.title}.` : '', `Ours: scale ${run.scale}, ${seeds}, wall time ${formatWallTime(run.wallTimeSec)}.`, run.note ?? '']
+    .filter(Boolean)
+    .join(' ');
   return {
     df: dataFrame(records, { columns }),
     caption,

@@ -1,12 +1,6 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
-import {
-  eluPlusOne,
-  reluFeatureMap,
-  identityFeatureMap,
-  featureMapFromName,
-  FavorPlus,
-} from '../../src/attention/feature-maps';
+import { eluPlusOne, reluFeatureMap, identityFeatureMap, featureMapFromName, FavorPlus } from '../../src/attention/feature-maps';
 import { assertClose, assertThrowsNaming, withBackend } from '../helpers';
 
 const xs = [-2, -0.5, 0, 1.5];
@@ -90,7 +84,11 @@ describe('feature maps', () => {
       const favor = new FavorPlus({ dim: 8, numFeatures: 20, rng: new Rng(3) });
       const w = favor.projection.dataSync(); // [8, 20]: column i is w_i
       const col = (i: number) => Array.from({ length: 8 }, (_, j) => w[j * 20 + i]);
-      for (const [start, n] of [[0, 8], [8, 8], [16, 4]]) {
+      for (const [start, n] of [
+        [0, 8],
+        [8, 8],
+        [16, 4],
+      ]) {
         for (let a = start; a < start + n; a++) {
           for (let b = a + 1; b < start + n; b++) {
             const dot = col(a).reduce((acc, x, j) => acc + x * col(b)[j], 0);
@@ -134,7 +132,10 @@ describe('feature maps', () => {
         c.redraw(new Rng(42));
         assert.deepEqual(feats(a), feats(c), 'the same given rng gives the same features');
         assert.equal(a.trainableVariables().length, 0, 'the projection is a frozen buffer');
-        assert.deepEqual(a.namedVariables().map(([n]) => n), ['projection']);
+        assert.deepEqual(
+          a.namedVariables().map(([n]) => n),
+          ['projection'],
+        );
         // Redrawing keeps the variable (no new tensors).
         const before = tf.memory().numTensors;
         a.redraw();

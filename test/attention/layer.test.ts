@@ -40,7 +40,14 @@ describe('AttentionLayer', () => {
         try {
           const x = input(2, 2, 9);
           const vars = layer.trainableVariables();
-          const { value, grads } = tf.variableGrads(() => layer.apply(x, { causal: true, training: true, rng: new Rng(5) }).square().mean() as tf.Scalar, vars);
+          const { value, grads } = tf.variableGrads(
+            () =>
+              layer
+                .apply(x, { causal: true, training: true, rng: new Rng(5) })
+                .square()
+                .mean() as tf.Scalar,
+            vars,
+          );
           assert.ok(Number.isFinite(value.dataSync()[0]));
           for (const v of vars) {
             const g = grads[v.name];
@@ -121,7 +128,10 @@ describe('AttentionLayer', () => {
     for (const causal of [false, true]) {
       tf.tidy(() => {
         const d = MODEL / HEADS;
-        const qkv = tf.matMul(x.reshape([b * l, MODEL]), vars['qkv.weight']).add(vars['qkv.bias']).reshape([b, l, 3, HEADS, d]);
+        const qkv = tf
+          .matMul(x.reshape([b * l, MODEL]), vars['qkv.weight'])
+          .add(vars['qkv.bias'])
+          .reshape([b, l, 3, HEADS, d]);
         const [q, k, v] = tf.unstack(qkv, 2) as tf.Tensor4D[];
         const fq = tf.elu(q).add(1) as tf.Tensor4D;
         const fk = tf.elu(k).add(1) as tf.Tensor4D;
@@ -131,14 +141,22 @@ describe('AttentionLayer', () => {
         const mask = causal ? tf.linalg.bandPart(tf.ones([l, l]), -1, 0) : tf.ones([l, l]);
         const num = tf.matMul(scores(rq, rk).mul(mask), v.transpose([0, 2, 1, 3]));
         const den = scores(fq, fk).mul(mask).sum(-1, true);
-        const o = num.div(den).transpose([0, 2, 1, 3]).reshape([b * l, MODEL]);
+        const o = num
+          .div(den)
+          .transpose([0, 2, 1, 3])
+          .reshape([b * l, MODEL]);
         const expected = tf.matMul(o, vars['out.weight']).add(vars['out.bias']).reshape([b, l, MODEL]);
         assertClose(layer.apply(x, { causal }), expected, 1e-4, 1e-4, `causal ${causal}`);
       });
     }
     x.dispose();
     layer.dispose();
-    for (const [spec, plain] of [['linear:elu+permuteformer', false], ['linear:elu+lrpe(unitary)', false], ['linear(norm=denominator):elu+lrpe(rotation)', true], ['softmax+rope', false]] as const) {
+    for (const [spec, plain] of [
+      ['linear:elu+permuteformer', false],
+      ['linear:elu+lrpe(unitary)', false],
+      ['linear(norm=denominator):elu+lrpe(rotation)', true],
+      ['softmax+rope', false],
+    ] as const) {
       const other = new AttentionLayer({ model: MODEL, numHeads: HEADS, spec });
       assert.equal(other.plainDenominator, plain, spec);
       other.dispose();
@@ -151,7 +169,10 @@ describe('AttentionLayer', () => {
       const layer = new AttentionLayer({ model: 32, numHeads: 2, spec, rng: new Rng(5) });
       const peak = (l: number) =>
         tf.tidy(() => {
-          const x = tf.tensor3d(new Rng(l).normalArray(l * 32).map((z) => 3 * z), [1, l, 32]);
+          const x = tf.tensor3d(
+            new Rng(l).normalArray(l * 32).map((z) => 3 * z),
+            [1, l, 32],
+          );
           return layer.apply(x, { causal: true }).abs().max().dataSync()[0];
         });
       const [short, long] = [peak(256), peak(2048)];
@@ -161,11 +182,23 @@ describe('AttentionLayer', () => {
   });
 
   it('does not leak tensors over repeated forward + backward passes', () => {
-    for (const spec of ['linear:elu+lrpe(unitary,householder-learned,learned)', 'linear:elu+rope', 'performer(features=16)+spe(conv,P=3,R=8)', 'softmax+relbias(max=8)']) {
+    for (const spec of [
+      'linear:elu+lrpe(unitary,householder-learned,learned)',
+      'linear:elu+rope',
+      'performer(features=16)+spe(conv,P=3,R=8)',
+      'softmax+relbias(max=8)',
+    ]) {
       const layer = new AttentionLayer({ model: MODEL, numHeads: HEADS, spec, rng: new Rng(1) });
       const x = input(8, 2, 6);
       const run = () => {
-        const { value, grads } = tf.variableGrads(() => layer.apply(x, { causal: true, training: true, rng: new Rng(2) }).square().mean() as tf.Scalar, layer.trainableVariables());
+        const { value, grads } = tf.variableGrads(
+          () =>
+            layer
+              .apply(x, { causal: true, training: true, rng: new Rng(2) })
+              .square()
+              .mean() as tf.Scalar,
+          layer.trainableVariables(),
+        );
         tf.dispose([value, ...Object.values(grads)]);
       };
       assertNoLeak(run, 3, spec);

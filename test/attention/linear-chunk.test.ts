@@ -30,7 +30,11 @@ describe('linear attention: default causal chunk length', () => {
   });
 
   it('causal output with the default chunk equals the literal prefix sums (L not a multiple of C)', () => {
-    for (const [L, F] of [[75, 16], [150, 64], [200, 128]]) {
+    for (const [L, F] of [
+      [75, 16],
+      [150, 64],
+      [200, 128],
+    ]) {
       tf.tidy(() => {
         const H = 2;
         const rng = new Rng(F);

@@ -81,7 +81,13 @@ describe('linearAttentionReference (attention/reference.ts): the plain formula',
 describe('linearAttention', () => {
   describe('linear-time equals quadratic (LRPE paper, Qin et al. 2023)', () => {
     // (L, chunkSize): lengths that are not a multiple of the chunk, one that is, a single chunk longer than L, L = 1.
-    const shapes: Array<[number, number]> = [[37, 8], [50, 16], [16, 4], [11, 64], [1, 4]];
+    const shapes: Array<[number, number]> = [
+      [37, 8],
+      [50, 16],
+      [16, 4],
+      [11, 64],
+      [1, 4],
+    ];
 
     for (const [L, C] of shapes) {
       it(`causal chunked == masked quadratic with denominator (L=${L}, chunk=${C})`, () => {
@@ -172,18 +178,16 @@ describe('linearAttention', () => {
         const q = draw(rng, [2, 33, 2, 4]);
         const k = draw(rng, [2, 33, 2, 4]);
         const v = draw(rng, [2, 33, 2, 4]);
-        const elu1 = (x: tf.Tensor4D) => tf.tensor4d(Array.from(x.dataSync(), (a) => (a > 0 ? a + 1 : Math.exp(a))), x.shape);
+        const elu1 = (x: tf.Tensor4D) =>
+          tf.tensor4d(
+            Array.from(x.dataSync(), (a) => (a > 0 ? a + 1 : Math.exp(a))),
+            x.shape,
+          );
         const want = quadraticReference(elu1(q), elu1(k), v, { causal: true });
         for (const chunkSize of [1, 5, 8, 33, 100]) {
           assertClose(linearAttention(q, k, v, { causal: true, chunkSize }), want, 1e-5, 1e-4, `chunkSize ${chunkSize}`);
         }
-        assertClose(
-          linearAttention(q, k, v, { causal: false }),
-          quadraticReference(elu1(q), elu1(k), v, { causal: false }),
-          1e-5,
-          1e-4,
-          'bidirectional',
-        );
+        assertClose(linearAttention(q, k, v, { causal: false }), quadraticReference(elu1(q), elu1(k), v, { causal: false }), 1e-5, 1e-4, 'bidirectional');
       });
     });
 
@@ -227,7 +231,7 @@ describe('linearAttention', () => {
       try {
         const quadraticBytes = L * L * 4;
         assert.ok(big.peak < quadraticBytes / 20, `peak ${big.peak} bytes vs L² floats ${quadraticBytes} bytes`);
-        assert.ok(big.largest < L * L / 100, `largest kernel output has ${big.largest} elements`);
+        assert.ok(big.largest < (L * L) / 100, `largest kernel output has ${big.largest} elements`);
         // Quadrupling L must roughly quadruple the peak (a quadratic implementation would multiply it by 16).
         assert.ok(big.peak / small.peak < 5, `peak grows ${big.peak / small.peak}x for 4x the length`);
 
@@ -272,7 +276,11 @@ describe('linearAttention', () => {
         const k = draw(rng, [2, 19, 2, 3], [0.05, 1]);
         const v = draw(rng, [2, 19, 2, 4]);
         const R = draw(rng, [2, 19, 2, 4]);
-        const g = tf.grads((a, b, c) => f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D).mul(R).sum())([q, k, v]);
+        const g = tf.grads((a, b, c) =>
+          f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D)
+            .mul(R)
+            .sum(),
+        )([q, k, v]);
         return g.map((t) => Array.from(t.dataSync()));
       });
     }
@@ -283,7 +291,10 @@ describe('linearAttention', () => {
         const got = gradsOf((q, k, v) => linearAttention(q, k, v, o));
         const want = gradsOf((q, k, v) => linearAttentionReference(q, k, v, { causal: !!o.causal, decay: o.decay, normalize: o.normalize }));
         ['q', 'k', 'v'].forEach((n, i) => {
-          assert.ok(got[i].some((x) => x !== 0), `d${n} is not all zero`);
+          assert.ok(
+            got[i].some((x) => x !== 0),
+            `d${n} is not all zero`,
+          );
           assertClose(got[i], want[i], 1e-4, 1e-3, `d${n}`);
         });
       });
@@ -306,7 +317,11 @@ describe('linearAttention', () => {
         const before = tf.memory().numTensors;
         for (let i = 0; i < 3; i++) {
           for (const [, opts] of variants) {
-            const { value, grads } = tf.valueAndGrads((a, b, c) => linearAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, opts).sum())([q, k, v]);
+            const { value, grads } = tf.valueAndGrads((a, b, c) => linearAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, opts).sum())([
+              q,
+              k,
+              v,
+            ]);
             tf.dispose([value, ...grads]);
           }
           const q1 = q.slice([0, 0, 0, 0], [2, 1, 2, 3]);

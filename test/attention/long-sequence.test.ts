@@ -22,7 +22,12 @@ describe('attention at L = 65536 (float32)', function () {
   const specs = listEncodings()
     .filter((d) => d.role === 'qk')
     .flatMap((d) => {
-      const specFor = d.name === 'spe' ? ['spe(sine,R=16,K=4)', 'spe(conv,R=16,P=16)'] : d.name === 'lrpe' ? ['lrpe(rotation)', 'lrpe(permutation)', 'lrpe(unitary,learned)', 'lrpe(unitary)'] : [d.name];
+      const specFor =
+        d.name === 'spe'
+          ? ['spe(sine,R=16,K=4)', 'spe(conv,R=16,P=16)']
+          : d.name === 'lrpe'
+            ? ['lrpe(rotation)', 'lrpe(permutation)', 'lrpe(unitary,learned)', 'lrpe(unitary)']
+            : [d.name];
       return specFor.flatMap((e) => [`linear:elu+${e}`, ...(d.name === 'lrpe' || d.name === 'rope' ? [`linear(norm=denominator):elu+${e}`] : [])]);
     });
 
@@ -40,10 +45,17 @@ describe('attention at L = 65536 (float32)', function () {
         // |rotated| to plain scores; 10× the convex bound leaves room for that and still catches a blow-up (it was 1e10).
         const vars = Object.fromEntries(layer.namedVariables());
         const wv = vars['qkv.weight'].slice([0, 2 * MODEL], [MODEL, MODEL]);
-        const v = x.reshape([L, MODEL]).matMul(wv).add(vars['qkv.bias'].slice([2 * MODEL], [MODEL]));
+        const v = x
+          .reshape([L, MODEL])
+          .matMul(wv)
+          .add(vars['qkv.bias'].slice([2 * MODEL], [MODEL]));
         const o = layer.spec.normalize === 'layernorm' ? Math.sqrt(MODEL) * maxAbs(vars['norm.gamma']) + maxAbs(vars['norm.beta']) : maxAbs(v);
         const rowSum = maxAbs(vars['out.weight'].abs().sum(0));
-        const slack = layer.spec.normalize === 'denominator' && !(layer.spec.encoding?.name === 'permuteformer' || layer.spec.encoding?.name === 'spe' || !layer.spec.encoding) ? 10 : 1.001;
+        const slack =
+          layer.spec.normalize === 'denominator' &&
+          !(layer.spec.encoding?.name === 'permuteformer' || layer.spec.encoding?.name === 'spe' || !layer.spec.encoding)
+            ? 10
+            : 1.001;
         const bound = slack * o * rowSum + maxAbs(vars['out.bias']);
         const got = maxAbs(y);
         assert.ok(got <= bound, `${spec}: max |y| = ${got} exceeds the bound ${bound}`);
@@ -61,7 +73,11 @@ describe('softmax attention past the backend memory', () => {
     const before = tf.memory().numTensors;
     tf.tidy(() => {
       const q = tf.zeros([1, len, 8, 1]) as tf.Tensor4D;
-      assertThrowsNaming(() => softmaxAttention(q, q, q, { causal: true }), new RegExp(`softmaxAttention: length Lq ${len} x Lk ${len} on 1 x 8 heads .* more than the ${limit} the ${tf.getBackend()} backend holds`), /L <= \d+/);
+      assertThrowsNaming(
+        () => softmaxAttention(q, q, q, { causal: true }),
+        new RegExp(`softmaxAttention: length Lq ${len} x Lk ${len} on 1 x 8 heads .* more than the ${limit} the ${tf.getBackend()} backend holds`),
+        /L <= \d+/,
+      );
     });
     assert.equal(tf.memory().numTensors, before);
     // Just under the limit is accepted (checked on a shape, not computed: the check comes first).

@@ -89,7 +89,13 @@ describe('softmaxAttention', () => {
       const v = draw(rng, [2, 6, 3, 2]) as tf.Tensor4D;
       const bias3 = draw(rng, [3, 6, 6]);
       const bias4 = draw(rng, [2, 3, 6, 6]);
-      assertClose(softmaxAttention(q, k, v, { bias: bias3 }), loopReference(q, k, v, { bias: { data: bias3.dataSync(), batched: false } }), 1e-5, 1e-4, '[H, Lq, Lk]');
+      assertClose(
+        softmaxAttention(q, k, v, { bias: bias3 }),
+        loopReference(q, k, v, { bias: { data: bias3.dataSync(), batched: false } }),
+        1e-5,
+        1e-4,
+        '[H, Lq, Lk]',
+      );
       assertClose(
         softmaxAttention(q, k, v, { bias: bias4, causal: true }),
         loopReference(q, k, v, { bias: { data: bias4.dataSync(), batched: true }, causal: true }),
@@ -128,13 +134,20 @@ describe('softmaxAttention', () => {
         const v = draw(rng, [2, 5, 2, 4]);
         const bias = draw(rng, [2, 5, 5]);
         const R = draw(rng, [2, 5, 2, 4]);
-        const g = tf.grads((a, b, c) => softmaxAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, { causal: true, bias }).mul(R).sum())([q, k, v]);
+        const g = tf.grads((a, b, c) =>
+          softmaxAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, { causal: true, bias })
+            .mul(R)
+            .sum(),
+        )([q, k, v]);
         return g.map((t) => Array.from(t.dataSync()));
       });
     const onCpu = await withBackend('cpu', run);
     const onWasm = await withBackend('wasm', run);
     ['q', 'k', 'v'].forEach((n, i) => {
-      assert.ok(onCpu[i].some((x) => Math.abs(x) > 1e-6), `d${n} is not zero`);
+      assert.ok(
+        onCpu[i].some((x) => Math.abs(x) > 1e-6),
+        `d${n} is not zero`,
+      );
       assertClose(onWasm[i], onCpu[i], 1e-5, 1e-4, `d${n}`);
     });
 
@@ -142,7 +155,11 @@ describe('softmaxAttention', () => {
     const [q, k, v] = [draw(rng, [1, 4, 2, 3]), draw(rng, [1, 4, 2, 3]), draw(rng, [1, 4, 2, 3])];
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) {
-      const { value, grads } = tf.valueAndGrads((a, b, c) => softmaxAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, { causal: true }).sum())([q, k, v]);
+      const { value, grads } = tf.valueAndGrads((a, b, c) => softmaxAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, { causal: true }).sum())([
+        q,
+        k,
+        v,
+      ]);
       tf.dispose([value, ...grads]);
     }
     assert.equal(tf.memory().numTensors, before);

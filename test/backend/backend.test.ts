@@ -17,6 +17,7 @@ describe('backend', () => {
   it('says how to get tfjs-node when it is asked for and absent', async function () {
     let hasNode = true;
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- probing an optional package
       hasNode = require('@tensorflow/tfjs-node/package.json').name === '@tensorflow/tfjs-node';
     } catch {
       hasNode = false;
@@ -37,14 +38,37 @@ describe('backend', () => {
       return [value, ...g];
     };
     const cases: Array<[string, (rng: Rng) => tf.Tensor[]]> = [
-      ['gather (UnsortedSegmentSum)', (rng) => {
-        const idx = tf.tensor1d([0, 3, 3, 1, 4, 0, 2], 'int32');
-        return grads((x) => tf.gather(x, idx).square().sum(), [t(rng, [5, 6])]);
-      }],
-      ['conv1d filter gradient (Conv2DBackpropFilter)', (rng) =>
-        grads((x, w) => tf.conv1d(x as tf.Tensor3D, w as tf.Tensor3D, 1, 'valid').square().sum(), [t(rng, [2, 20, 3]), t(rng, [4, 3, 5])])],
-      ['depthwiseConv2d gradients (DepthwiseConv2dNativeBackprop*)', (rng) =>
-        grads((x, w) => tf.depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid').square().sum(), [t(rng, [1, 9, 9, 4]), t(rng, [3, 3, 4, 1])])],
+      [
+        'gather (UnsortedSegmentSum)',
+        (rng) => {
+          const idx = tf.tensor1d([0, 3, 3, 1, 4, 0, 2], 'int32');
+          return grads((x) => tf.gather(x, idx).square().sum(), [t(rng, [5, 6])]);
+        },
+      ],
+      [
+        'conv1d filter gradient (Conv2DBackpropFilter)',
+        (rng) =>
+          grads(
+            (x, w) =>
+              tf
+                .conv1d(x as tf.Tensor3D, w as tf.Tensor3D, 1, 'valid')
+                .square()
+                .sum(),
+            [t(rng, [2, 20, 3]), t(rng, [4, 3, 5])],
+          ),
+      ],
+      [
+        'depthwiseConv2d gradients (DepthwiseConv2dNativeBackprop*)',
+        (rng) =>
+          grads(
+            (x, w) =>
+              tf
+                .depthwiseConv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid')
+                .square()
+                .sum(),
+            [t(rng, [1, 9, 9, 4]), t(rng, [3, 3, 4, 1])],
+          ),
+      ],
       ['einsum', (rng) => [tf.einsum('bij,bjk->bik', t(rng, [2, 3, 4]), t(rng, [2, 4, 5]))]],
     ];
     const runOn = (backend: string, run: (rng: Rng) => tf.Tensor[]) =>
@@ -126,7 +150,10 @@ describe('backend', () => {
 
     it('permutation is a permutation', () => {
       const p = Array.from(new Rng(3).permutation(100)).sort((x, y) => x - y);
-      assert.deepEqual(p, Array.from({ length: 100 }, (_, i) => i));
+      assert.deepEqual(
+        p,
+        Array.from({ length: 100 }, (_, i) => i),
+      );
     });
 
     it('rejects a bad seed, naming it', () => {

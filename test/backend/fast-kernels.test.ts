@@ -12,7 +12,14 @@ function literalSlice(src: ArrayLike<number>, shape: number[], begin: number[], 
   const out: number[] = [];
   const loc = size.map(() => 0);
   for (let n = 0; n < sizeOf(size); n++) {
-    out.push(src[flat(loc.map((l, i) => l + begin[i]), shape)]);
+    out.push(
+      src[
+        flat(
+          loc.map((l, i) => l + begin[i]),
+          shape,
+        )
+      ],
+    );
     for (let j = size.length - 1; j >= 0 && ++loc[j] === size[j]; j--) loc[j] = 0;
   }
   return out;
@@ -95,14 +102,29 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
       try {
         const rng = new Rng(3);
         const cases: Array<[number[], number[], boolean, boolean]> = [
-          [[5, 7], [7, 3], false, false], [[7, 5], [7, 3], true, false], [[5, 7], [3, 7], false, true], [[7, 5], [3, 7], true, true],
-          [[4, 5, 7], [4, 7, 3], false, false], [[4, 7, 5], [4, 7, 3], true, false], [[4, 5, 7], [4, 3, 7], false, true], [[4, 7, 5], [4, 3, 7], true, true],
-          [[4, 5, 7], [7, 3], false, false], [[4, 5, 7], [1, 7, 3], false, false], [[4, 7, 5], [1, 3, 7], true, true], [[5, 7], [4, 7, 3], false, false],
-          [[2, 3, 5, 7], [2, 3, 3, 7], false, true], [[6, 33, 40], [6, 40, 17], false, false],
+          [[5, 7], [7, 3], false, false],
+          [[7, 5], [7, 3], true, false],
+          [[5, 7], [3, 7], false, true],
+          [[7, 5], [3, 7], true, true],
+          [[4, 5, 7], [4, 7, 3], false, false],
+          [[4, 7, 5], [4, 7, 3], true, false],
+          [[4, 5, 7], [4, 3, 7], false, true],
+          [[4, 7, 5], [4, 3, 7], true, true],
+          [[4, 5, 7], [7, 3], false, false],
+          [[4, 5, 7], [1, 7, 3], false, false],
+          [[4, 7, 5], [1, 3, 7], true, true],
+          [[5, 7], [4, 7, 3], false, false],
+          [[2, 3, 5, 7], [2, 3, 3, 7], false, true],
+          [[6, 33, 40], [6, 40, 17], false, false],
           // A thin a against a large fresh b: computed as (bᵀaᵀ)ᵀ (see cheaperFlipped).
-          [[2, 300], [300, 400], false, false], [[300, 2], [300, 400], true, false], [[2, 300], [400, 300], false, true], [[300, 2], [400, 300], true, true],
+          [[2, 300], [300, 400], false, false],
+          [[300, 2], [300, 400], true, false],
+          [[2, 300], [400, 300], false, true],
+          [[300, 2], [400, 300], true, true],
           // Past the native kernel's blocks (rows 72, depth 256, columns 16) and their remainders.
-          [[75, 520], [520, 37], false, false], [[520, 75], [37, 520], true, true], [[2, 150, 257], [2, 257, 33], false, false],
+          [[75, 520], [520, 37], false, false],
+          [[520, 75], [37, 520], true, true],
+          [[2, 150, 257], [2, 257, 33], false, false],
         ];
         for (const [sa, sb, ta, tb] of cases) {
           tf.tidy(() => {
@@ -123,13 +145,13 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     });
   }
 
-  it('native depthwise convolution and both its gradients equal tfjs\'s kernels (1-D and 2-D filters; strided and padded cases fall back)', function () {
+  it("native depthwise convolution and both its gradients equal tfjs's kernels (1-D and 2-D filters; strided and padded cases fall back)", function () {
     requireNative(this);
     const cases: Array<[number[], number[], number, 'valid' | 'same']> = [
-      [[2, 1, 40, 6], [1, 7, 6, 1], 1, 'valid'],  // convSPE 1-D: one row per realization
-      [[1, 9, 8, 4], [3, 2, 4, 1], 1, 'valid'],  // convSPE 2-D
-      [[1, 9, 8, 4], [3, 3, 4, 1], 2, 'valid'],  // stride 2: tfjs's kernels
-      [[1, 9, 8, 4], [3, 3, 4, 1], 1, 'same'],  // padding: tfjs's kernels
+      [[2, 1, 40, 6], [1, 7, 6, 1], 1, 'valid'], // convSPE 1-D: one row per realization
+      [[1, 9, 8, 4], [3, 2, 4, 1], 1, 'valid'], // convSPE 2-D
+      [[1, 9, 8, 4], [3, 3, 4, 1], 2, 'valid'], // stride 2: tfjs's kernels
+      [[1, 9, 8, 4], [3, 3, 4, 1], 1, 'same'], // padding: tfjs's kernels
     ];
     const rng = new Rng(8);
     for (const [xs, fs, stride, pad] of cases) {
@@ -139,7 +161,11 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
         const was = useNative(native);
         try {
           const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) =>
-            tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad).square().sum())([x, f]);
+            tf
+              .depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad)
+              .square()
+              .sum(),
+          )([x, f]);
           const y = tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, stride, pad);
           return [y, value, ...grads];
         } finally {
@@ -187,47 +213,59 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
   });
 
   itOnKernelPaths('Sum over leading axes is the sequential float32 sum of the rows (bit-exact on wasm)', () => {
-        tf.tidy(() => {
-          const shape = [3, 4, 5];
-          const x = rnd(new Rng(7), shape);
-          const xv = x.dataSync();
-          for (const [axes, keep] of [[[0], false], [[0, 1], true], [[1, 0], false]] as Array<[number[], boolean]>) {
-            const rows = axes.length === 1 ? 3 : 12;
-            const cols = 60 / rows;
-            const want = Array.from({ length: cols }, (_, j) => {
-              let acc = 0;
-              for (let i = 0; i < rows; i++) acc = Math.fround(acc + xv[i * cols + j]);
-              return acc;
-            });
-            const got = x.sum(axes, keep);
-            assert.deepEqual(got.shape, keep ? [1, 1, 5] : shape.slice(axes.length));
-            if (tf.getBackend() === 'wasm') assert.deepEqual(Array.from(got.dataSync()), want, `axes ${axes}`);
-            else assertClose(got.dataSync(), want, 1e-6, 1e-6, `axes ${axes}`);
-          }
-          // Other reductions are left to the backend's own kernel.
-          assertClose(x.sum(2), tf.tensor(Array.from({ length: 12 }, (_, i) => [0, 1, 2, 3, 4].reduce((a, k) => a + xv[i * 5 + k], 0)), [3, 4]), 1e-5, 1e-5);
+    tf.tidy(() => {
+      const shape = [3, 4, 5];
+      const x = rnd(new Rng(7), shape);
+      const xv = x.dataSync();
+      for (const [axes, keep] of [
+        [[0], false],
+        [[0, 1], true],
+        [[1, 0], false],
+      ] as Array<[number[], boolean]>) {
+        const rows = axes.length === 1 ? 3 : 12;
+        const cols = 60 / rows;
+        const want = Array.from({ length: cols }, (_, j) => {
+          let acc = 0;
+          for (let i = 0; i < rows; i++) acc = Math.fround(acc + xv[i * cols + j]);
+          return acc;
         });
+        const got = x.sum(axes, keep);
+        assert.deepEqual(got.shape, keep ? [1, 1, 5] : shape.slice(axes.length));
+        if (tf.getBackend() === 'wasm') assert.deepEqual(Array.from(got.dataSync()), want, `axes ${axes}`);
+        else assertClose(got.dataSync(), want, 1e-6, 1e-6, `axes ${axes}`);
+      }
+      // Other reductions are left to the backend's own kernel.
+      assertClose(
+        x.sum(2),
+        tf.tensor(
+          Array.from({ length: 12 }, (_, i) => [0, 1, 2, 3, 4].reduce((a, k) => a + xv[i * 5 + k], 0)),
+          [3, 4],
+        ),
+        1e-5,
+        1e-5,
+      );
+    });
   });
 
   itOnKernelPaths('sinCos equals Math.cos / Math.sin with the gradient of tf.cos / tf.sin, without leaks', (native) => {
     const r = new Rng(31);
-    const xs = r.normalArray(40000).map((v) => v * 500);  // > 2^14 elements: the native kernel splits them over its threads
+    const xs = r.normalArray(40000).map((v) => v * 500); // > 2^14 elements: the native kernel splits them over its threads
     const x = tf.tensor2d(xs, [200, 200]);
     const w = tf.tensor2d(r.normalArray(40000), [200, 200]);
     const before = tf.memory().numTensors;
-        tf.tidy(() => {
-          const [c, s] = sinCos(x);
-          assert.deepEqual(c.shape, [200, 200]);
-          assertClose(c, xs.map(Math.cos), 2e-6, 0, `cos (${native ? 'native' : 'JavaScript'})`);
-          assertClose(s, xs.map(Math.sin), 2e-6, 0, `sin (${native ? 'native' : 'JavaScript'})`);
-          const loss = (f: (t: tf.Tensor) => [tf.Tensor, tf.Tensor]) => (t: tf.Tensor) => {
-            const [cc, ss] = f(t);
-            return cc.mul(w).add(ss.square()).sum();
-          };
-          const got = tf.grad(loss((t) => sinCos(t)))(x);
-          const want = tf.grad(loss((t) => [tf.cos(t), tf.sin(t)]))(x);
-          assertClose(got, want, 1e-4, 1e-4, `gradient (${native ? 'native' : 'JavaScript'})`);
-        });
+    tf.tidy(() => {
+      const [c, s] = sinCos(x);
+      assert.deepEqual(c.shape, [200, 200]);
+      assertClose(c, xs.map(Math.cos), 2e-6, 0, `cos (${native ? 'native' : 'JavaScript'})`);
+      assertClose(s, xs.map(Math.sin), 2e-6, 0, `sin (${native ? 'native' : 'JavaScript'})`);
+      const loss = (f: (t: tf.Tensor) => [tf.Tensor, tf.Tensor]) => (t: tf.Tensor) => {
+        const [cc, ss] = f(t);
+        return cc.mul(w).add(ss.square()).sum();
+      };
+      const got = tf.grad(loss((t) => sinCos(t)))(x);
+      const want = tf.grad(loss((t) => [tf.cos(t), tf.sin(t)]))(x);
+      assertClose(got, want, 1e-4, 1e-4, `gradient (${native ? 'native' : 'JavaScript'})`);
+    });
     assert.equal(tf.memory().numTensors, before);
     tf.dispose([x, w]);
   });
@@ -244,12 +282,15 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
   it('leaves no tensors and no backend buffers behind', () => {
     const rng = new Rng(6);
     const [a, b] = [rnd(rng, [4, 8, 8]), rnd(rng, [4, 8, 8])];
-    const run = () => tf.tidy(() => {
-      const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, false, true).sum())([a, b]);
-      tf.unstack(a.reshape([2, 2, 8, 8, 1]), 2);
-      a.clone().sum([0, 1]);
-      return g[0].add(g[1]).sum();
-    }).dispose();
+    const run = () =>
+      tf
+        .tidy(() => {
+          const g = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y, false, true).sum())([a, b]);
+          tf.unstack(a.reshape([2, 2, 8, 8, 1]), 2);
+          a.clone().sum([0, 1]);
+          return g[0].add(g[1]).sum();
+        })
+        .dispose();
     run();
     const tensors = tf.memory().numTensors;
     const buffers = tf.backend().numDataIds();

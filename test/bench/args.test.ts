@@ -27,7 +27,18 @@ describe('bench/args', () => {
   });
 
   it('parses subsets and sorts lengths', () => {
-    const a = parseArgs(['--suites', 'layer,micro', '--backends', 'wasm,cpu', '--encodings', 'none,softmax', '--directions', 'causal', '--lengths', '4096,1024']);
+    const a = parseArgs([
+      '--suites',
+      'layer,micro',
+      '--backends',
+      'wasm,cpu',
+      '--encodings',
+      'none,softmax',
+      '--directions',
+      'causal',
+      '--lengths',
+      '4096,1024',
+    ]);
     assert.deepEqual(a.suites, ['layer', 'micro']);
     assert.deepEqual(a.backends, ['wasm', 'cpu']);
     assert.deepEqual(a.encodings, ['none', 'softmax']);
@@ -54,7 +65,23 @@ describe('bench/args', () => {
     assert.deepEqual([one.suites, one.encodings, one.directions, one.backends], [['layer'], ['rope'], ['causal'], ['cpu']]);
     assert.equal(one.microIndex, null);
     assert.equal(parseArgs(childArgv(a, 'wasm', 'y.json', { suites: ['micro'], microIndex: 0 })).microIndex, 0);
-    for (const k of ['quick', 'suites', 'encodings', 'directions', 'lengths', 'reps', 'pairs', 'budget', 'caseSeconds', 'pointTimeout', 'trainSteps', 'baseline', 'out', 'topKernels', 'tag'] as const) {
+    for (const k of [
+      'quick',
+      'suites',
+      'encodings',
+      'directions',
+      'lengths',
+      'reps',
+      'pairs',
+      'budget',
+      'caseSeconds',
+      'pointTimeout',
+      'trainSteps',
+      'baseline',
+      'out',
+      'topKernels',
+      'tag',
+    ] as const) {
       assert.deepEqual(c[k], a[k], k);
     }
   });

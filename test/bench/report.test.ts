@@ -12,7 +12,13 @@ describe('bench/report', () => {
   });
 
   it('formats an aligned table', () => {
-    const t = formatTable(['name', 'ms'], [['a', '1.5'], ['longer', '100']]).split('\n');
+    const t = formatTable(
+      ['name', 'ms'],
+      [
+        ['a', '1.5'],
+        ['longer', '100'],
+      ],
+    ).split('\n');
     assert.deepEqual(t, ['name     ms', '------  ---', 'a       1.5', 'longer  100']);
     assert.equal(fmtMs(1234.4), '1234');
     assert.equal(fmtMs(12.34), '12.3');
@@ -21,7 +27,14 @@ describe('bench/report', () => {
 
   it('fits and tabulates per (encoding, direction), marking skipped points', () => {
     const mk = (L: number, ms?: number): LayerPoint => ({
-      encoding: 'none', spec: 'linear:elu+none', attention: 'linear', direction: 'causal', L, batch: 1, heads: 8, headDim: 64,
+      encoding: 'none',
+      spec: 'linear:elu+none',
+      attention: 'linear',
+      direction: 'causal',
+      L,
+      batch: 1,
+      heads: 8,
+      headDim: 64,
       ...(ms !== undefined ? { msMedian: ms, tokensPerSec: L / (ms / 1000), rssPeakMB: 10, tensorPeakMB: 5 } : { skipped: 'budget' }),
     });
     const pts = [mk(512, 5), mk(1024, 10), mk(2048, 20), mk(4096)];

@@ -11,11 +11,17 @@ describe('bench/stats', () => {
 
   it('power-law fit recovers the exponent of exact data (linear and quadratic time)', () => {
     const L = [1024, 2048, 4096, 8192, 16384];
-    const lin = fitPowerLaw(L, L.map((l) => 0.5 * l))!;
+    const lin = fitPowerLaw(
+      L,
+      L.map((l) => 0.5 * l),
+    )!;
     assert.ok(Math.abs(lin.exponent - 1) < 1e-12, `p = ${lin.exponent}`);
     assert.ok(Math.abs(lin.prefactor - 0.5) < 1e-9);
     assert.ok(Math.abs(lin.r2 - 1) < 1e-12);
-    const quad = fitPowerLaw(L, L.map((l) => 3e-6 * l * l))!;
+    const quad = fitPowerLaw(
+      L,
+      L.map((l) => 3e-6 * l * l),
+    )!;
     assert.ok(Math.abs(quad.exponent - 2) < 1e-12, `p = ${quad.exponent}`);
     assert.ok(Math.abs(evalPowerLaw(quad, 32768) - 3e-6 * 32768 ** 2) < 1e-6 * 3e-6 * 32768 ** 2);
   });

@@ -3,12 +3,25 @@ import type { LayerPoint } from '../../bench/suites/layer';
 import type { TrainPoint } from '../../bench/suites/train';
 import { pairedRatio, type OverheadPoint } from '../../bench/suites/overhead';
 import {
-  linearScalingTarget, linearMemoryTarget, lrpeOverheadTarget, speOverheadTarget, softmaxTarget, trainTarget, evaluateTargets,
+  linearScalingTarget,
+  linearMemoryTarget,
+  lrpeOverheadTarget,
+  speOverheadTarget,
+  softmaxTarget,
+  trainTarget,
+  evaluateTargets,
 } from '../../bench/targets';
 
 type Dir = 'causal' | 'bidirectional';
 const pt = (encoding: string, direction: Dir, L: number, msMedian?: number, tensorPeakMB?: number): LayerPoint => ({
-  encoding, spec: encoding, attention: encoding === 'softmax' ? 'softmax' : 'linear', direction, L, batch: 1, heads: 8, headDim: 64,
+  encoding,
+  spec: encoding,
+  attention: encoding === 'softmax' ? 'softmax' : 'linear',
+  direction,
+  L,
+  batch: 1,
+  heads: 8,
+  headDim: 64,
   ...(msMedian !== undefined ? { msMedian, tensorPeakMB, rssPeakMB: 100 } : { skipped: 'budget' }),
 });
 const LS = [1024, 2048, 4096, 8192, 16384];
@@ -29,8 +42,10 @@ describe('bench/targets', () => {
 
   it('linear memory ratio uses the tensor peaks at 16k and 8k, worst direction', () => {
     const pts = [
-      pt('none', 'causal', 8192, 10, 100), pt('none', 'causal', 16384, 20, 190),
-      pt('none', 'bidirectional', 8192, 10, 100), pt('none', 'bidirectional', 16384, 20, 250),
+      pt('none', 'causal', 8192, 10, 100),
+      pt('none', 'causal', 16384, 20, 190),
+      pt('none', 'bidirectional', 8192, 10, 100),
+      pt('none', 'bidirectional', 16384, 20, 250),
     ];
     const r = linearMemoryTarget(pts);
     assert.equal(r.value, 2.5);
@@ -41,7 +56,10 @@ describe('bench/targets', () => {
 
   it('LRPE overhead takes the worst core and direction at L = 4096', () => {
     const pts = both((d) => [
-      pt('none', d, 4096, 100), pt('lrpe-rotation', d, 4096, 110), pt('lrpe-permutation', d, 4096, d === 'causal' ? 140 : 120), pt('lrpe-unitary', d, 4096, 125),
+      pt('none', d, 4096, 100),
+      pt('lrpe-rotation', d, 4096, 110),
+      pt('lrpe-permutation', d, 4096, d === 'causal' ? 140 : 120),
+      pt('lrpe-unitary', d, 4096, 125),
     ]);
     const r = lrpeOverheadTarget(pts);
     assert.ok(Math.abs(r.value! - 1.4) < 1e-12);
@@ -59,21 +77,37 @@ describe('bench/targets', () => {
   });
 
   it('overhead targets prefer the paired ratios (median of per-pair ratios) over separate runs, per clock', () => {
-    assert.equal(pairedRatio([110, 300, 120], [100, 100, 100]), 1.2);  // a slow pair (a drifting machine) does not move the median
+    assert.equal(pairedRatio([110, 300, 120], [100, 100, 100]), 1.2); // a slow pair (a drifting machine) does not move the median
     assert.throws(() => pairedRatio([1], []), /pairedRatio: expected two non-empty lists of one length/);
     const pts = both((d) => [pt('none', d, 4096, 100), pt('spe-sine', d, 4096, 250), pt('lrpe-rotation', d, 4096, 140)]);
-    const pair = (encoding: string, direction: Dir, ratio: number, cpuRatio: number): OverheadPoint =>
-      ({ encoding, spec: encoding, baseline: 'none', direction, L: 4096, pairs: 9, ratio, cpuRatio, ratios: [ratio], cpuRatios: [cpuRatio] });
+    const pair = (encoding: string, direction: Dir, ratio: number, cpuRatio: number): OverheadPoint => ({
+      encoding,
+      spec: encoding,
+      baseline: 'none',
+      direction,
+      L: 4096,
+      pairs: 9,
+      ratio,
+      cpuRatio,
+      ratios: [ratio],
+      cpuRatios: [cpuRatio],
+    });
     assert.equal(speOverheadTarget(pts).status, 'FAIL');
     const paired = [pair('spe-sine', 'causal', 1.8, 1.9), pair('spe-sine', 'bidirectional', 1.95, 2.1)];
     const wall = speOverheadTarget(pts, 4096, 2, 'wall', paired);
     assert.equal(wall.status, 'PASS');
     assert.equal(wall.value, 1.95);
     assert.match(wall.detail, /spe-sine bidirectional: x1\.95 \(9 pairs\)/);
-    const cpu = speOverheadTarget(pts, 4096, 2, 'cpu', paired);  // the pairs' CPU-time ratios (the layer points have none)
+    const cpu = speOverheadTarget(pts, 4096, 2, 'cpu', paired); // the pairs' CPU-time ratios (the layer points have none)
     assert.deepEqual([cpu.value, cpu.status], [2.1, 'FAIL']);
     // A direction without a pair falls back to the separate runs and says so.
-    const mixed = lrpeOverheadTarget(pts.filter((p) => p.encoding !== 'lrpe-rotation' || p.direction === 'causal'), 4096, 1.3, 'wall', [pair('lrpe-rotation', 'bidirectional', 1.1, 1.1)]);
+    const mixed = lrpeOverheadTarget(
+      pts.filter((p) => p.encoding !== 'lrpe-rotation' || p.direction === 'causal'),
+      4096,
+      1.3,
+      'wall',
+      [pair('lrpe-rotation', 'bidirectional', 1.1, 1.1)],
+    );
     assert.match(mixed.detail, /lrpe-rotation causal: x1\.40 \(separate runs\)/);
     assert.match(mixed.detail, /lrpe-rotation bidirectional: x1\.10 \(9 pairs\)/);
   });
@@ -92,8 +126,15 @@ describe('bench/targets', () => {
   });
 
   it('training speedup is the worst encoding ratio of tokens/s against the baseline; N/A without one', () => {
-    const step = (encoding: string, msMedian: number, cpuMsMedian: number): TrainPoint =>
-      ({ encoding, spec: '', batch: 8, length: 256, msMedian, cpuMsMedian, tokensPerSec: 2048 / (msMedian / 1000) });
+    const step = (encoding: string, msMedian: number, cpuMsMedian: number): TrainPoint => ({
+      encoding,
+      spec: '',
+      batch: 8,
+      length: 256,
+      msMedian,
+      cpuMsMedian,
+      tokensPerSec: 2048 / (msMedian / 1000),
+    });
     const now = [step('none', 100, 50), step('rope', 1000 / 4.5, 60)];
     const base = [step('none', 600, 400), step('rope', 1000, 400)];
     const r = trainTarget(now, base, 'baseline-wasm.json');
@@ -117,8 +158,9 @@ describe('bench/targets', () => {
   });
 
   it('evaluateTargets lists the six targets of the issue', () => {
-    assert.deepEqual(evaluateTargets([], [], null, 'none').map((t) => t.id), [
-      'linear-time-exponent', 'linear-memory-ratio', 'lrpe-overhead', 'spe-overhead', 'linear-vs-softmax', 'train-speedup',
-    ]);
+    assert.deepEqual(
+      evaluateTargets([], [], null, 'none').map((t) => t.id),
+      ['linear-time-exponent', 'linear-memory-ratio', 'lrpe-overhead', 'spe-overhead', 'linear-vs-softmax', 'train-speedup'],
+    );
   });
 });

@@ -51,7 +51,10 @@ describe('encodings/ape', () => {
       t.dispose();
       const capped = new SinusoidalAPE({ model: 4, maxLength: 10 });
       tf.tidy(() => {
-        assertThrowsNaming(() => capped.apply(tf.zeros([1, 8, 4]) as tf.Tensor3D, { offset: 3 }), /x: expected offset \+ length <= maxLength = 10, got offset 3 \+ length 8 = 11/);
+        assertThrowsNaming(
+          () => capped.apply(tf.zeros([1, 8, 4]) as tf.Tensor3D, { offset: 3 }),
+          /x: expected offset \+ length <= maxLength = 10, got offset 3 \+ length 8 = 11/,
+        );
         assert.deepEqual(capped.apply(tf.zeros([1, 8, 4]) as tf.Tensor3D, { offset: 2 }).shape, [1, 8, 4]);
       });
     });
@@ -71,7 +74,12 @@ describe('encodings/ape', () => {
       const x = randn(new Rng(2), [2, 7, 6]) as tf.Tensor3D;
       const w = randn(new Rng(3), [2, 7, 6]);
       const step = () => {
-        const [g] = tf.grads((xx: tf.Tensor) => ape.apply(xx as tf.Tensor3D, { offset: 4 }).mul(w).sum())([x]);
+        const [g] = tf.grads((xx: tf.Tensor) =>
+          ape
+            .apply(xx as tf.Tensor3D, { offset: 4 })
+            .mul(w)
+            .sum(),
+        )([x]);
         assertClose(g, w, 1e-6, 0);
         g.dispose();
       };
@@ -85,7 +93,10 @@ describe('encodings/ape', () => {
       const a = new LearnedAPE({ model: 16, maxLength: 64, rng: new Rng(5) });
       const b = new LearnedAPE({ model: 16, maxLength: 64, rng: new Rng(5) });
       assert.deepEqual(a.weight.shape, [64, 16]);
-      assert.deepEqual(a.namedVariables().map(([n]) => n), ['weight']);
+      assert.deepEqual(
+        a.namedVariables().map(([n]) => n),
+        ['weight'],
+      );
       assert.equal(a.numParameters(), 64 * 16);
       const v = Array.from(a.weight.dataSync());
       assert.deepEqual(v, Array.from(b.weight.dataSync()));
@@ -123,7 +134,10 @@ describe('encodings/ape', () => {
     it('throws past maxLength, naming the length', () => {
       const ape = new LearnedAPE({ model: 4, maxLength: 16 });
       tf.tidy(() => {
-        assertThrowsNaming(() => ape.apply(tf.zeros([1, 20, 4]) as tf.Tensor3D), /x: expected offset \+ length <= maxLength = 16, got offset 0 \+ length 20 = 20/);
+        assertThrowsNaming(
+          () => ape.apply(tf.zeros([1, 20, 4]) as tf.Tensor3D),
+          /x: expected offset \+ length <= maxLength = 16, got offset 0 \+ length 20 = 20/,
+        );
         assertThrowsNaming(() => ape.apply(tf.zeros([1, 4, 4]) as tf.Tensor3D, { offset: 13 }), /maxLength = 16, got offset 13 \+ length 4 = 17/);
         assertThrowsNaming(() => ape.table(17), /length: expected offset \+ length <= maxLength = 16/);
         assertThrowsNaming(() => ape.apply(tf.zeros([1, 4, 5]) as tf.Tensor3D), /x: expected the model axis \(axis 2\) to be 4, got 5/);

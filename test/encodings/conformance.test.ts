@@ -159,18 +159,29 @@ describe('encodings: conformance of every registered encoding', () => {
           layer.dispose();
         });
 
-        it('in an attention layer: every trainable parameter gets a finite gradient, the encoding\'s own nonzero', () => {
+        it("in an attention layer: every trainable parameter gets a finite gradient, the encoding's own nonzero", () => {
           const layer = new AttentionLayer({ model: H * D, numHeads: H, spec: label, maxLength: 64, rng: new Rng(7) });
           tf.tidy(() => {
             const x = randomInput(8, [B, L, H * D]) as tf.Tensor3D;
             const vars = layer.namedVariables().filter(([, v]) => v.trainable);
-            const { grads } = tf.variableGrads(() => layer.apply(x, { causal: true, rng: new Rng(9) }).square().sum() as tf.Scalar, vars.map(([, v]) => v));
+            const { grads } = tf.variableGrads(
+              () =>
+                layer
+                  .apply(x, { causal: true, rng: new Rng(9) })
+                  .square()
+                  .sum() as tf.Scalar,
+              vars.map(([, v]) => v),
+            );
             for (const [name, v] of vars) {
               const g = grads[v.name];
               assert.ok(g, `${label}: no gradient for ${name}`);
               const values = g.dataSync();
               assert.ok(values.every(Number.isFinite), `${label}: non-finite gradient for ${name}`);
-              if (name.startsWith('encoding.') || name.startsWith('relbias.')) assert.ok(values.some((x) => x !== 0), `${label}: zero gradient for ${name}`);
+              if (name.startsWith('encoding.') || name.startsWith('relbias.'))
+                assert.ok(
+                  values.some((x) => x !== 0),
+                  `${label}: zero gradient for ${name}`,
+                );
             }
           });
           layer.dispose();

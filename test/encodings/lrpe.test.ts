@@ -1,6 +1,18 @@
 import { strict as assert } from 'assert';
 import { tf, Rng, useNative } from '../../src/backend';
-import { Lrpe, LRPE_CORES, LRPE_PS, dctMatrix, initialThetas, permutationSpectrum, lrpeReference, lrpeMatrices, type LrpeCore, type LrpeOptions, type LrpeP } from '../../src/encodings/lrpe';
+import {
+  Lrpe,
+  LRPE_CORES,
+  LRPE_PS,
+  dctMatrix,
+  initialThetas,
+  permutationSpectrum,
+  lrpeReference,
+  lrpeMatrices,
+  type LrpeCore,
+  type LrpeOptions,
+  type LrpeP,
+} from '../../src/encodings/lrpe';
 import { swapPairs } from '../../src/encodings/lrpe/ops';
 import { canFuseLrpe } from '../../src/encodings/lrpe/kernels';
 import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak, itOnKernelPaths } from '../helpers';
@@ -95,23 +107,58 @@ describe('encodings/lrpe', () => {
 
   it('θ initial values: rotation θ_0 = 1, θ_(d/2−1) = 10000^(−(d−2)/d); unitary has d of them; mixed uses e = d/2 (§5.11)', () => {
     const d = 8;
-    assertClose(withLrpe({ core: 'rotation' }, (m) => m.thetas()), [1, 0.1, 0.01, 0.001], 0, 1e-6);
+    assertClose(
+      withLrpe({ core: 'rotation' }, (m) => m.thetas()),
+      [1, 0.1, 0.01, 0.001],
+      0,
+      1e-6,
+    );
     const rot64 = withLrpe({ core: 'rotation', headDim: 64 }, (m) => m.thetas());
     assert.equal(rot64.length, 32);
     assertClose([rot64[0], rot64[31]], [1, Math.pow(10000, -62 / 64)], 0, 1e-6);
     // Odd d: e = d − 1.
-    assertClose(withLrpe({ core: 'rotation', headDim: 9 }, (m) => m.thetas()), [1, 0.1, 0.01, 0.001], 0, 1e-6);
+    assertClose(
+      withLrpe({ core: 'rotation', headDim: 9 }, (m) => m.thetas()),
+      [1, 0.1, 0.01, 0.001],
+      0,
+      1e-6,
+    );
     // Unitary: θ_k = 10000^(−2k/d), k < d; θ_(d−1) = 10000^(−2(d−1)/d).
     const un = withLrpe({ core: 'unitary' }, (m) => m.thetas());
     assert.equal(un.length, d);
-    assertClose(un, Array.from({ length: d }, (_, k) => Math.pow(10000, (-2 * k) / d)), 0, 1e-6);
+    assertClose(
+      un,
+      Array.from({ length: d }, (_, k) => Math.pow(10000, (-2 * k) / d)),
+      0,
+      1e-6,
+    );
     assertClose([un[d - 1]], [Math.pow(10000, (-2 * (d - 1)) / d)], 0, 1e-5);
     // Mixed: e = d/2 in the exponent (d = 8: e = 4 -> θ = [1, 10000^(−1/2)]); d = 6: floor(3) bumped to 4.
-    assertClose(withLrpe({ core: 'mixed' }, (m) => m.thetas()), [1, 0.01], 0, 1e-6);
-    assertClose(withLrpe({ core: 'mixed', headDim: 6 }, (m) => m.thetas()), [1, 0.01], 0, 1e-6);
+    assertClose(
+      withLrpe({ core: 'mixed' }, (m) => m.thetas()),
+      [1, 0.01],
+      0,
+      1e-6,
+    );
+    assertClose(
+      withLrpe({ core: 'mixed', headDim: 6 }, (m) => m.thetas()),
+      [1, 0.01],
+      0,
+      1e-6,
+    );
     // Learned θ starts at the fixed values; base is honoured; permutation has none.
-    assertClose(withLrpe({ core: 'rotation', theta: 'learned' }, (m) => m.thetas()), [1, 0.1, 0.01, 0.001], 0, 1e-6);
-    assertClose(withLrpe({ core: 'unitary', headDim: 4, base: 100 }, (m) => m.thetas()), [1, 0.1, 0.01, 0.001], 0, 1e-6);
+    assertClose(
+      withLrpe({ core: 'rotation', theta: 'learned' }, (m) => m.thetas()),
+      [1, 0.1, 0.01, 0.001],
+      0,
+      1e-6,
+    );
+    assertClose(
+      withLrpe({ core: 'unitary', headDim: 4, base: 100 }, (m) => m.thetas()),
+      [1, 0.1, 0.01, 0.001],
+      0,
+      1e-6,
+    );
     assert.equal(withLrpe({ core: 'permutation' }, (m) => m.thetas()).length, 0);
     assertClose(initialThetas('rotation', 4, 10000), [1, 0.01], 0, 1e-6);
   });
@@ -172,17 +219,42 @@ describe('encodings/lrpe', () => {
       const x = randn(new Rng(3), [1, 6, 1, 7]);
       const xs = x.arraySync()[0].map((r) => r[0]);
       withLrpe({ core: 'rotation', p: 'identity', headDim: 7 }, (m) => {
-        const ys = m.transform(x, { offset: 2 }).arraySync()[0].map((r) => r[0]);
+        const ys = m
+          .transform(x, { offset: 2 })
+          .arraySync()[0]
+          .map((r) => r[0]);
         const th = Array.from(m.thetas()); // e = 6: 3 pairs
         assert.equal(th.length, 3);
-        for (let s = 0; s < 6; s++) assertClose(ys[s], rotateRef(xs[s], th.map((t) => (s + 2) * t)), 1e-5, 1e-4, `pos ${s}`);
+        for (let s = 0; s < 6; s++)
+          assertClose(
+            ys[s],
+            rotateRef(
+              xs[s],
+              th.map((t) => (s + 2) * t),
+            ),
+            1e-5,
+            1e-4,
+            `pos ${s}`,
+          );
       });
       withLrpe({ core: 'mixed', p: 'identity', headDim: 7 }, (m) => {
-        const ys = m.transform(x, { offset: 2 }).arraySync()[0].map((r) => r[0]);
+        const ys = m
+          .transform(x, { offset: 2 })
+          .arraySync()[0]
+          .map((r) => r[0]);
         const th = Array.from(m.thetas()); // e = floor(7/2) = 3 -> 4: 2 pairs, 3 features untouched
         assert.equal(th.length, 2);
         for (let s = 0; s < 6; s++) {
-          assertClose(ys[s], rotateRef(xs[s], th.map((t) => (s + 2) * t)), 1e-5, 1e-4, `pos ${s}`);
+          assertClose(
+            ys[s],
+            rotateRef(
+              xs[s],
+              th.map((t) => (s + 2) * t),
+            ),
+            1e-5,
+            1e-4,
+            `pos ${s}`,
+          );
           assertClose(ys[s].slice(4), xs[s].slice(4), 0, 0, `pos ${s} identity block`);
         }
       });
@@ -261,7 +333,11 @@ describe('encodings/lrpe', () => {
   });
 
   it('P-placement invariance: M_s = P^T Λ^(s) P gives the same scores as Λ^(s) P (§5.6)', () => {
-    for (const [core, p] of [['rotation', 'householder'], ['mixed', 'dct'], ['permutation', 'odd-even']] as Array<[LrpeCore, LrpeP]>) {
+    for (const [core, p] of [
+      ['rotation', 'householder'],
+      ['mixed', 'dct'],
+      ['permutation', 'odd-even'],
+    ] as Array<[LrpeCore, LrpeP]>) {
       withLrpe({ core, p }, (m) => {
         tf.tidy(() => {
           const rng = new Rng(51);
@@ -348,9 +424,22 @@ describe('encodings/lrpe', () => {
       const P = tf.tidy(() => m.pMatrix().arraySync());
       const D = 6;
       for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) assert.ok(Math.abs(P[i][j] - P[j][i]) < 1e-6, `P[${i}][${j}] = P[${j}][${i}]`);
-      const P2 = P.map((row) => P[0].map((_, j) => dot(row, P.map((r) => r[j]))));
+      const P2 = P.map((row) =>
+        P[0].map((_, j) =>
+          dot(
+            row,
+            P.map((r) => r[j]),
+          ),
+        ),
+      );
       for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) assert.ok(Math.abs(P2[i][j] - (i === j ? 1 : 0)) < 1e-5, `P²[${i}][${j}]`);
-      assertClose(matVec(P, v), v.map((x) => -x), 1e-5, 1e-5, 'P v = −v');
+      assertClose(
+        matVec(P, v),
+        v.map((x) => -x),
+        1e-5,
+        1e-5,
+        'P v = −v',
+      );
       const w = new Rng(5).normalArray(D);
       const u = Array.from(w, (x, i) => x - dot(w, v) * v[i]); // u ⟂ v
       assertClose(matVec(P, u), u, 1e-5, 1e-5, 'P u = u');
@@ -372,8 +461,15 @@ describe('encodings/lrpe', () => {
         const raw = Array.from(v.dataSync());
         const P = tf.tidy(() => m.pMatrix().arraySync());
         const PPt = P.map((row) => P.map((r) => dot(row, r)));
-        for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) assert.ok(Math.abs(PPt[i][j] - (i === j ? 1 : 0)) < 1e-4, `scale ${scale}: (P P^T)[${i}][${j}]`);
-        assertClose(matVec(P, raw), raw.map((x) => -x), 1e-4, 1e-4, `scale ${scale}: P v = −v`);
+        for (let i = 0; i < 6; i++)
+          for (let j = 0; j < 6; j++) assert.ok(Math.abs(PPt[i][j] - (i === j ? 1 : 0)) < 1e-4, `scale ${scale}: (P P^T)[${i}][${j}]`);
+        assertClose(
+          matVec(P, raw),
+          raw.map((x) => -x),
+          1e-4,
+          1e-4,
+          `scale ${scale}: P v = −v`,
+        );
       }
     });
   });
@@ -455,20 +551,29 @@ describe('encodings/lrpe', () => {
 
     it('Π^s x equals the s-fold composition of π (even and odd headDim)', () => {
       for (const d of [D, 7]) {
-        withLrpe({ core: 'permutation', p: 'identity', headDim: d }, (m) => {
-          const pi = piOf(m);
-          assert.deepEqual([...pi].sort(), Array.from({ length: d }, (_, i) => i), 'π is a permutation');
-          tf.tidy(() => {
-            const x = randn(new Rng(81), [2, 30, 2, d]);
-            const ys = m.transform(x, { offset: 7 }).arraySync();
-            const xs = x.arraySync();
-            for (let b = 0; b < 2; b++) {
-              for (let l = 0; l < 30; l++) {
-                for (let hh = 0; hh < 2; hh++) assertClose(ys[b][l][hh], applyPi(xs[b][l][hh], pi, l + 7), 1e-5, 1e-5, `d ${d} b ${b} pos ${l + 7} head ${hh}`);
+        withLrpe(
+          { core: 'permutation', p: 'identity', headDim: d },
+          (m) => {
+            const pi = piOf(m);
+            assert.deepEqual(
+              [...pi].sort(),
+              Array.from({ length: d }, (_, i) => i),
+              'π is a permutation',
+            );
+            tf.tidy(() => {
+              const x = randn(new Rng(81), [2, 30, 2, d]);
+              const ys = m.transform(x, { offset: 7 }).arraySync();
+              const xs = x.arraySync();
+              for (let b = 0; b < 2; b++) {
+                for (let l = 0; l < 30; l++) {
+                  for (let hh = 0; hh < 2; hh++)
+                    assertClose(ys[b][l][hh], applyPi(xs[b][l][hh], pi, l + 7), 1e-5, 1e-5, `d ${d} b ${b} pos ${l + 7} head ${hh}`);
+                }
               }
-            }
-          });
-        }, 3);
+            });
+          },
+          3,
+        );
       }
     });
 
@@ -482,7 +587,9 @@ describe('encodings/lrpe', () => {
       for (let s = 0; s < 8; s++) {
         const z = matVec(B, x);
         const angle = (r: number) => (2 * Math.PI * ((s * frequency[r]) % period[r])) / period[r];
-        const turned = z.map((_, r) => (r % 2 === 0 ? z[r] * Math.cos(angle(r)) - z[r + 1] * Math.sin(angle(r)) : z[r] * Math.cos(angle(r)) + z[r - 1] * Math.sin(angle(r))));
+        const turned = z.map((_, r) =>
+          r % 2 === 0 ? z[r] * Math.cos(angle(r)) - z[r + 1] * Math.sin(angle(r)) : z[r] * Math.cos(angle(r)) + z[r - 1] * Math.sin(angle(r)),
+        );
         // Non-turning components (k = 0 or k = m/2) have sin = 0 exactly; the formula above only pairs turning ones.
         const y = B[0].map((_, j) => B.reduce((acc, row, r) => acc + row[j] * turned[r], 0));
         assertClose(y, applyPi(x, pi, s), 1e-5, 1e-5, `s = ${s}`);
@@ -491,37 +598,45 @@ describe('encodings/lrpe', () => {
     });
 
     it('scores equal q^T Π^(t−s) k and are periodic in the order of π', () => {
-      withLrpe({ core: 'permutation', p: 'identity', headDim: D }, (m) => {
-        const pi = piOf(m);
-        const order = orderOf(pi);
-        assert.ok(order >= 2 && order <= 6, `order ${order}`);
-        const L = order + 5;
-        tf.tidy(() => {
-          const rng = new Rng(82);
-          const q = repeated(rng, L, 1, D);
-          const k = repeated(rng, L, 1, D);
-          const a = scores(...m.encode(q, k)).arraySync()[0][0];
-          const qv = Array.from(q.dataSync().slice(0, D));
-          const kv = Array.from(k.dataSync().slice(0, D));
-          for (let s = 0; s < L; s++) {
-            for (let t = 0; t < L; t++) {
-              const steps = (((t - s) % order) + order) % order;
-              assert.ok(Math.abs(a[s][t] - dot(qv, applyPi(kv, pi, steps))) < 1e-4, `A[${s}, ${t}]`);
+      withLrpe(
+        { core: 'permutation', p: 'identity', headDim: D },
+        (m) => {
+          const pi = piOf(m);
+          const order = orderOf(pi);
+          assert.ok(order >= 2 && order <= 6, `order ${order}`);
+          const L = order + 5;
+          tf.tidy(() => {
+            const rng = new Rng(82);
+            const q = repeated(rng, L, 1, D);
+            const k = repeated(rng, L, 1, D);
+            const a = scores(...m.encode(q, k)).arraySync()[0][0];
+            const qv = Array.from(q.dataSync().slice(0, D));
+            const kv = Array.from(k.dataSync().slice(0, D));
+            for (let s = 0; s < L; s++) {
+              for (let t = 0; t < L; t++) {
+                const steps = (((t - s) % order) + order) % order;
+                assert.ok(Math.abs(a[s][t] - dot(qv, applyPi(kv, pi, steps))) < 1e-4, `A[${s}, ${t}]`);
+              }
             }
-          }
-          for (let t = 0; t + order < L; t++) assert.ok(Math.abs(a[0][t + order] - a[0][t]) < 1e-5, `a(${t} + order) = a(${t})`);
-          const y = m.transform(repeated(rng, order + 1, 1, D)).arraySync()[0]; // same x at every position
-          assertClose(y[order][0], y[0][0], 1e-5, 1e-5, 'Π^order = I');
-          assert.ok(maxAbsDiff(y[1][0], y[0][0]) > 1e-3, 'Π ≠ I');
-        });
-      }, 4);
+            for (let t = 0; t + order < L; t++) assert.ok(Math.abs(a[0][t + order] - a[0][t]) < 1e-5, `a(${t} + order) = a(${t})`);
+            const y = m.transform(repeated(rng, order + 1, 1, D)).arraySync()[0]; // same x at every position
+            assertClose(y[order][0], y[0][0], 1e-5, 1e-5, 'Π^order = I');
+            assert.ok(maxAbsDiff(y[1][0], y[0][0]) > 1e-3, 'Π ≠ I');
+          });
+        },
+        4,
+      );
     });
   });
 
   describe('2-D grid (axial): scores depend only on (Δrow, Δcol)', () => {
     const rows = 3;
     const cols = 4;
-    for (const [core, D] of [['rotation', 8], ['mixed', 12], ['unitary', 6]] as Array<[LrpeCore, number]>) {
+    for (const [core, D] of [
+      ['rotation', 8],
+      ['mixed', 12],
+      ['unitary', 6],
+    ] as Array<[LrpeCore, number]>) {
       it(`${core} core, headDim ${D}`, () => {
         withLrpe({ core, headDim: D, p: 'householder' }, (m) => {
           tf.tidy(() => {
@@ -579,7 +694,14 @@ describe('encodings/lrpe', () => {
   it('learned θ and learned Householder v receive non-zero gradients that match finite differences', () => {
     for (const core of ['rotation', 'mixed', 'unitary'] as const) {
       withLrpe({ core, p: 'householder-learned', theta: 'learned' }, (m) => {
-        assert.deepEqual(m.namedVariables().filter(([, v]) => v.trainable).map(([n]) => n).sort(), ['theta', 'v']);
+        assert.deepEqual(
+          m
+            .namedVariables()
+            .filter(([, v]) => v.trainable)
+            .map(([n]) => n)
+            .sort(),
+          ['theta', 'v'],
+        );
         const rng = new Rng(111);
         const x = randn(rng, [2, 12, 2, 8]);
         const w = randn(rng, [2, 12, 2, m.outputDim(8)]);
@@ -624,7 +746,11 @@ describe('encodings/lrpe', () => {
             const shape = [1, 5, 2, 6];
             const x0 = rng.normalArray(size(shape));
             const w = randn(rng, [1, 5, 2, m.outputDim(6)]);
-            const loss = (x: tf.Tensor) => m.transform(x as tf.Tensor4D, { offset: 2 }).mul(w).sum();
+            const loss = (x: tf.Tensor) =>
+              m
+                .transform(x as tf.Tensor4D, { offset: 2 })
+                .mul(w)
+                .sum();
             const g = tf.grad(loss)(tf.tensor(x0, shape)).dataSync();
             for (const i of [0, 7, 20, 33, 59]) {
               const at = (delta: number) => {
@@ -646,18 +772,22 @@ describe('encodings/lrpe', () => {
       for (const p of ALL_P) {
         for (const headDim of [8, 7]) {
           const theta = core === 'permutation' ? 'fixed' : 'learned';
-          withLrpe({ core, p, theta, headDim }, (m) => {
-            const x = features(new Rng(23), [2, 9, 3, headDim]);
-            const ref = lrpeReference(x, m, 4);
-            for (const fused of canFuseLrpe() ? [false, true] : [false]) {
-              const alt = new Lrpe({ headDim, core, p, theta, rng: new Rng(5), fused });
-              const y = alt.transform(x, { offset: 4 });
-              assert.ok(maxAbsDiff(y, ref) < 1e-5, `${core}/${p}/D ${headDim}/${fused ? 'fused' : 'composed'}: differs by ${maxAbsDiff(y, ref)}`);
-              tf.dispose(y);
-              alt.dispose();
-            }
-            tf.dispose([x, ref]);
-          }, 5);
+          withLrpe(
+            { core, p, theta, headDim },
+            (m) => {
+              const x = features(new Rng(23), [2, 9, 3, headDim]);
+              const ref = lrpeReference(x, m, 4);
+              for (const fused of canFuseLrpe() ? [false, true] : [false]) {
+                const alt = new Lrpe({ headDim, core, p, theta, rng: new Rng(5), fused });
+                const y = alt.transform(x, { offset: 4 });
+                assert.ok(maxAbsDiff(y, ref) < 1e-5, `${core}/${p}/D ${headDim}/${fused ? 'fused' : 'composed'}: differs by ${maxAbsDiff(y, ref)}`);
+                tf.dispose(y);
+                alt.dispose();
+              }
+              tf.dispose([x, ref]);
+            },
+            5,
+          );
         }
       }
     }
@@ -669,8 +799,13 @@ describe('encodings/lrpe', () => {
         const t3 = lrpeMatrices(m, 7);
         const mats = t3.arraySync();
         t3.dispose();
-        const w = (s: number, t: number) => mats[s][0].map((_, i) => mats[s][0].map((__, j) => mats[s].reduce((acc, row, r) => acc + row[i] * mats[t][r][j], 0)));
-        for (const [s, t, s2, t2] of [[0, 3, 2, 5], [1, 1, 6, 6], [5, 2, 4, 1]]) {
+        const w = (s: number, t: number) =>
+          mats[s][0].map((_, i) => mats[s][0].map((__, j) => mats[s].reduce((acc, row, r) => acc + row[i] * mats[t][r][j], 0)));
+        for (const [s, t, s2, t2] of [
+          [0, 3, 2, 5],
+          [1, 1, 6, 6],
+          [5, 2, 4, 1],
+        ]) {
           assert.ok(maxAbsDiff(w(s, t).flat(), w(s2, t2).flat()) < 1e-5, `${core}: W(${s},${t}) != W(${s2},${t2})`);
         }
         assert.ok(maxAbsDiff(w(0, 1).flat(), w(0, 2).flat()) > 1e-3, `${core}: W changes with t − s`);
@@ -688,35 +823,49 @@ describe('encodings/lrpe', () => {
       }
     }
     cases.push([{ core: 'unitary', p: 'householder-learned', theta: 'learned', headDim: 8 }, { grid: { rows: 3, cols: 4 } }]);
-    cases.push([{ core: 'rotation', p: 'householder', theta: 'learned', headDim: 8 }, { grid: { rows: 3, cols: 4 }, offset: 2 }]);
+    cases.push([
+      { core: 'rotation', p: 'householder', theta: 'learned', headDim: 8 },
+      { grid: { rows: 3, cols: 4 }, offset: 2 },
+    ]);
     for (const [o, enc] of cases) {
-      const run = (fused: boolean, native: boolean) => withLrpe({ ...o, fused }, (m) => tf.tidy(() => {
-        const was = useNative(native);
-        try {
-          const rng = new Rng(17);
-          const D = o.headDim!;
-          const q = features(rng, [2, 10, 3, D]);
-          const k = features(rng, [2, 10, 3, D]);
-          const w = randn(rng, [2, 10, 3, m.outputDim(D)]);
-          const vars = m.trainableVariables();
-          const loss = (a: tf.Tensor, b: tf.Tensor) => {
-            const [qe, ke] = m.encode(a as tf.Tensor4D, b as tf.Tensor4D, enc);
-            return qe.mul(w).sum().add(ke.mul(w).square().sum()) as tf.Scalar;
-          };
-          const [dq, dk] = tf.grads(loss)([q, k]);
-          const value = loss(q, k);
-          const grads = vars.length > 0 ? tf.variableGrads(() => loss(q, k), vars).grads : {};
-          return [value, dq, dk, ...vars.map((v) => grads[v.name])].map((t) => Array.from(t.dataSync()));
-        } finally {
-          useNative(was);
-        }
-      }), 5);
+      const run = (fused: boolean, native: boolean) =>
+        withLrpe(
+          { ...o, fused },
+          (m) =>
+            tf.tidy(() => {
+              const was = useNative(native);
+              try {
+                const rng = new Rng(17);
+                const D = o.headDim!;
+                const q = features(rng, [2, 10, 3, D]);
+                const k = features(rng, [2, 10, 3, D]);
+                const w = randn(rng, [2, 10, 3, m.outputDim(D)]);
+                const vars = m.trainableVariables();
+                const loss = (a: tf.Tensor, b: tf.Tensor) => {
+                  const [qe, ke] = m.encode(a as tf.Tensor4D, b as tf.Tensor4D, enc);
+                  return qe.mul(w).sum().add(ke.mul(w).square().sum()) as tf.Scalar;
+                };
+                const [dq, dk] = tf.grads(loss)([q, k]);
+                const value = loss(q, k);
+                const grads = vars.length > 0 ? tf.variableGrads(() => loss(q, k), vars).grads : {};
+                return [value, dq, dk, ...vars.map((v) => grads[v.name])].map((t) => Array.from(t.dataSync()));
+              } finally {
+                useNative(was);
+              }
+            }),
+          5,
+        );
       const want = run(false, native);
       const got = run(true, native);
       const label = `${o.core}/${o.p}/θ ${o.theta}/D ${o.headDim}${enc.grid ? '/grid' : ''} (${native ? 'native' : 'JavaScript'})`;
       assert.equal(got.length, want.length, label);
       const names = ['loss', 'dq', 'dk', 'theta / v'];
-      got.forEach((g, i) => assert.ok(maxAbsDiff(g, want[i]) <= 1e-4 * (1 + Math.max(...want[i].map(Math.abs))), `${label}: ${names[Math.min(i, 3)]} differs by ${maxAbsDiff(g, want[i])}`));
+      got.forEach((g, i) =>
+        assert.ok(
+          maxAbsDiff(g, want[i]) <= 1e-4 * (1 + Math.max(...want[i].map(Math.abs))),
+          `${label}: ${names[Math.min(i, 3)]} differs by ${maxAbsDiff(g, want[i])}`,
+        ),
+      );
     }
   });
 
@@ -726,11 +875,16 @@ describe('encodings/lrpe', () => {
 
   it('fused: true on a backend without the fused kernels throws naming the option', function () {
     if (canFuseLrpe()) this.skip(); // wasm and cpu have them; this runs on other backends (webgl, tfjs-node)
-    withLrpe({ core: 'rotation', fused: true }, (m) => tf.tidy(() => assertThrowsNaming(() => m.transform(features(new Rng(1), [1, 4, 1, 8])), /fused: the fused LRPE kernels exist on the wasm and cpu backends/)));
+    withLrpe({ core: 'rotation', fused: true }, (m) =>
+      tf.tidy(() =>
+        assertThrowsNaming(() => m.transform(features(new Rng(1), [1, 4, 1, 8])), /fused: the fused LRPE kernels exist on the wasm and cpu backends/),
+      ),
+    );
   });
 
   it('frozen variants have no trainable parameters; the Householder v and π are drawn from rng', () => {
-    for (const core of ALL_CORES) for (const p of ['identity', 'householder', 'dct', 'odd-even'] as const) withLrpe({ core, p }, (m) => assert.equal(m.numParameters(), 0));
+    for (const core of ALL_CORES)
+      for (const p of ['identity', 'householder', 'dct', 'odd-even'] as const) withLrpe({ core, p }, (m) => assert.equal(m.numParameters(), 0));
     const vOf = (o: Partial<LrpeOptions> & { core: LrpeCore }, seed: number) => withLrpe(o, (m) => Array.from(variable(m, 'v').dataSync()), seed);
     assert.deepEqual(vOf({ core: 'rotation' }, 5), vOf({ core: 'rotation' }, 5), 'same seed, same v');
     assert.deepEqual(vOf({ core: 'rotation' }, 5), vOf({ core: 'unitary' }, 5), 'v does not depend on the core');
@@ -768,7 +922,9 @@ describe('encodings/lrpe', () => {
       });
     });
     withLrpe({ core: 'rotation', headDim: 3 }, (m) =>
-      tf.tidy(() => assertThrowsNaming(() => m.transform(randn(new Rng(1), [1, 4, 1, 3]), { grid: { rows: 2, cols: 2 } }), /grid: .*headDim 3 has 1 frequency channel/)),
+      tf.tidy(() =>
+        assertThrowsNaming(() => m.transform(randn(new Rng(1), [1, 4, 1, 3]), { grid: { rows: 2, cols: 2 } }), /grid: .*headDim 3 has 1 frequency channel/),
+      ),
     );
   });
 
@@ -785,7 +941,13 @@ describe('encodings/lrpe', () => {
         const D = m.headDim;
         const q = features(new Rng(121), [2, 6, 2, D]);
         const k = features(new Rng(122), [2, 6, 2, D]);
-        const loss = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => scores(...m.encode(a as tf.Tensor4D, b as tf.Tensor4D, enc)).square().mean() as tf.Scalar);
+        const loss = (a: tf.Tensor, b: tf.Tensor) =>
+          tf.tidy(
+            () =>
+              scores(...m.encode(a as tf.Tensor4D, b as tf.Tensor4D, enc))
+                .square()
+                .mean() as tf.Scalar,
+          );
         const step = () => {
           const { value, grads } = tf.valueAndGrads(loss)([q, k]);
           value.dispose();

@@ -3,10 +3,6 @@ import { tf, Rng } from '../../src/backend';
 import { PermuteFormer, permutationPowers } from '../../src/encodings/permuteformer';
 import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak, randn, scores, repeated } from '../helpers';
 
-
-
-
-
 /** Rows π^offset .. π^(offset+count−1) as plain arrays. */
 const powersOf = (pf: PermuteFormer, count: number, offset = 0) => permutationPowers(pf.pi.dataSync(), count, false, offset).arraySync() as number[][];
 
@@ -20,10 +16,22 @@ describe('encodings/permuteformer', () => {
     // Any window of positions, however far, is the same closed form (no table of positions).
     assert.deepEqual(powersOf(pf, 5, 35), rows.slice(35, 40));
     const inv = permutationPowers(pf.pi.dataSync(), 40, true).arraySync() as number[][];
-    for (let s = 0; s < 40; s++) assert.deepEqual(rows[s].map((_, i) => rows[s][inv[s][i]]), rows[0], `π^s ∘ π^(−s) = identity at s = ${s}`);
-    assert.deepEqual(rows[0], Array.from({ length: 16 }, (_, i) => i));
+    for (let s = 0; s < 40; s++)
+      assert.deepEqual(
+        rows[s].map((_, i) => rows[s][inv[s][i]]),
+        rows[0],
+        `π^s ∘ π^(−s) = identity at s = ${s}`,
+      );
+    assert.deepEqual(
+      rows[0],
+      Array.from({ length: 16 }, (_, i) => i),
+    );
     const pi = rows[1];
-    assert.deepEqual([...pi].sort((a, b) => a - b), rows[0], 'row 1 is a permutation');
+    assert.deepEqual(
+      [...pi].sort((a, b) => a - b),
+      rows[0],
+      'row 1 is a permutation',
+    );
     assert.notDeepEqual(pi, rows[0], 'π is not the identity');
     let idx = rows[0];
     for (let s = 1; s < 40; s++) {
@@ -56,12 +64,21 @@ describe('encodings/permuteformer', () => {
       const k = randn(new Rng(4), [2, 5, 3, 6]);
       const [qe, ke] = pf.encode(q, k, { offset: 7 });
       assert.deepEqual(qe.shape, [2, 5, 3, 6]);
-      for (const [x, y] of [[q, qe], [k, ke]] as const) {
+      for (const [x, y] of [
+        [q, qe],
+        [k, ke],
+      ] as const) {
         const xs = x.arraySync();
         const ys = y.arraySync();
-        for (let b = 0; b < 2; b++) for (let s = 0; s < 5; s++) for (let h = 0; h < 3; h++) {
-          assert.deepEqual(ys[b][s][h], rows[7 + s].map((j) => xs[b][s][h][j]), `b ${b} s ${s} h ${h}`);
-        }
+        for (let b = 0; b < 2; b++)
+          for (let s = 0; s < 5; s++)
+            for (let h = 0; h < 3; h++) {
+              assert.deepEqual(
+                ys[b][s][h],
+                rows[7 + s].map((j) => xs[b][s][h][j]),
+                `b ${b} s ${s} h ${h}`,
+              );
+            }
       }
     });
     pf.dispose();
@@ -78,9 +95,11 @@ describe('encodings/permuteformer', () => {
 
       const L = 12;
       const A = scores(...pf.encode(repeated(new Rng(8), L, 2, 16), repeated(new Rng(9), L, 2, 16))).arraySync()[0];
-      for (const Ah of A) for (let s = 0; s + 1 < L; s++) for (let t = 0; t + 1 < L; t++) {
-        assert.ok(Math.abs(Ah[s + 1][t + 1] - Ah[s][t]) < 1e-5, `A[${s + 1}][${t + 1}] vs A[${s}][${t}]`);
-      }
+      for (const Ah of A)
+        for (let s = 0; s + 1 < L; s++)
+          for (let t = 0; t + 1 < L; t++) {
+            assert.ok(Math.abs(Ah[s + 1][t + 1] - Ah[s][t]) < 1e-5, `A[${s + 1}][${t + 1}] vs A[${s}][${t}]`);
+          }
     });
     pf.dispose();
   });
@@ -105,10 +124,15 @@ describe('encodings/permuteformer', () => {
 
   it('decay r_h = sigmoid(3h/H + 2) per head, and it is not applied inside encode', () => {
     const pf = new PermuteFormer({ headDim: 4, numHeads: 8 });
-    assertClose(pf.decay(), [
-      0.8807970779778823, 0.9149009549929797, 0.9399133498259924, 0.9579122720843811,
-      0.9706877692486436, 0.9796676466573412, 0.9859363729567544, 0.9902915235185259,
-    ], 1e-15, 0);
+    assertClose(
+      pf.decay(),
+      [
+        0.8807970779778823, 0.9149009549929797, 0.9399133498259924, 0.9579122720843811, 0.9706877692486436, 0.9796676466573412, 0.9859363729567544,
+        0.9902915235185259,
+      ],
+      1e-15,
+      0,
+    );
     assertClose(new PermuteFormer({ headDim: 4, numHeads: 1 }).decay(), [0.8807970779778823], 1e-15, 0);
     // encode is a pure permutation: every token keeps the multiset of its values (no r^s scaling).
     const far = new PermuteFormer({ headDim: 4, numHeads: 8 });
@@ -129,12 +153,19 @@ describe('encodings/permuteformer', () => {
     tf.tidy(() => {
       const x = randn(new Rng(15), [1, 4, 2, 5]);
       const g = randn(new Rng(16), [1, 4, 2, 5]);
-      const [dx] = tf.grads((a: tf.Tensor) => pf.encode(a as tf.Tensor4D, a as tf.Tensor4D, { offset: 3 })[0].mul(g).sum())([x]);
+      const [dx] = tf.grads((a: tf.Tensor) =>
+        pf
+          .encode(a as tf.Tensor4D, a as tf.Tensor4D, { offset: 3 })[0]
+          .mul(g)
+          .sum(),
+      )([x]);
       const d = (dx as tf.Tensor4D).arraySync()[0];
       const gs = g.arraySync()[0];
-      for (let s = 0; s < 4; s++) for (let h = 0; h < 2; h++) for (let i = 0; i < 5; i++) {
-        assert.ok(Math.abs(d[s][h][rows[3 + s][i]] - gs[s][h][i]) < 1e-6, `s ${s} h ${h} i ${i}`);
-      }
+      for (let s = 0; s < 4; s++)
+        for (let h = 0; h < 2; h++)
+          for (let i = 0; i < 5; i++) {
+            assert.ok(Math.abs(d[s][h][rows[3 + s][i]] - gs[s][h][i]) < 1e-6, `s ${s} h ${h} i ${i}`);
+          }
     });
     pf.dispose();
   });
@@ -162,7 +193,11 @@ describe('encodings/permuteformer', () => {
     const k = randn(new Rng(19), [2, 10, 2, 8]);
     const before = tf.memory().numTensors;
     assertNoLeak(() => {
-      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) => scores(...pf.encode(a as tf.Tensor4D, b as tf.Tensor4D, { offset: 5 })).square().mean())([q, k]);
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        scores(...pf.encode(a as tf.Tensor4D, b as tf.Tensor4D, { offset: 5 }))
+          .square()
+          .mean(),
+      )([q, k]);
       tf.dispose(grads);
     });
     assert.equal(tf.memory().numTensors, before);

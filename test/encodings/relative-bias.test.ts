@@ -3,7 +3,6 @@ import { tf, Rng } from '../../src/backend';
 import { RelativePositionBias } from '../../src/encodings/relative-bias';
 import { assertClose, assertThrowsNaming, assertNoLeak } from '../helpers';
 
-
 const clip = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
 describe('encodings/relative-bias', () => {
@@ -13,14 +12,22 @@ describe('encodings/relative-bias', () => {
       const rb = new RelativePositionBias({ numHeads: 3, maxDistance: m, bidirectional, rng: new Rng(1) });
       assert.deepEqual(rb.weight.shape, [3, bidirectional ? 2 * m - 1 : m]);
       const w = rb.weight.arraySync() as number[][];
-      for (const [Lq, Lk, offset] of [[6, 9, 0], [9, 4, 0], [1, 1, 0], [3, 7, 4], [5, 2, 11]]) {
+      for (const [Lq, Lk, offset] of [
+        [6, 9, 0],
+        [9, 4, 0],
+        [1, 1, 0],
+        [3, 7, 4],
+        [5, 2, 11],
+      ]) {
         const b = rb.bias(Lq, Lk, { offset });
         assert.deepEqual(b.shape, [3, Lq, Lk]);
         const bs = b.arraySync();
-        for (let h = 0; h < 3; h++) for (let s = 0; s < Lq; s++) for (let t = 0; t < Lk; t++) {
-          const rel = clip(t - (offset + s), -(m - 1), bidirectional ? m - 1 : 0);
-          assert.equal(bs[h][s][t], w[h][rel + m - 1], `Lq ${Lq} Lk ${Lk} offset ${offset}: h ${h} s ${s} t ${t}`);
-        }
+        for (let h = 0; h < 3; h++)
+          for (let s = 0; s < Lq; s++)
+            for (let t = 0; t < Lk; t++) {
+              const rel = clip(t - (offset + s), -(m - 1), bidirectional ? m - 1 : 0);
+              assert.equal(bs[h][s][t], w[h][rel + m - 1], `Lq ${Lq} Lk ${Lk} offset ${offset}: h ${h} s ${s} t ${t}`);
+            }
         b.dispose();
       }
       rb.dispose();
@@ -71,15 +78,22 @@ describe('encodings/relative-bias', () => {
       const m = 3;
       const rb = new RelativePositionBias({ numHeads: 2, maxDistance: m, bidirectional, rng: new Rng(7) });
       const buckets = rb.weight.shape[1] as number;
-      for (const [Lq, Lk, offset] of [[7, 4, 0], [1, 6, 5], [4, 9, 2], [5, 5, 0]]) {
+      for (const [Lq, Lk, offset] of [
+        [7, 4, 0],
+        [1, 6, 5],
+        [4, 9, 2],
+        [5, 5, 0],
+      ]) {
         const rng = new Rng(Lq * 100 + Lk);
         const g = tf.tensor3d(rng.normalArray(2 * Lq * Lk), [2, Lq, Lk]);
         const { value, grads } = tf.variableGrads(() => rb.bias(Lq, Lk, { offset }).mul(g).sum() as tf.Scalar);
         const gs = g.arraySync();
         const want = Array.from({ length: 2 * buckets }, () => 0);
-        for (let h = 0; h < 2; h++) for (let s = 0; s < Lq; s++) for (let t = 0; t < Lk; t++) {
-          want[h * buckets + clip(t - (offset + s), -(m - 1), bidirectional ? m - 1 : 0) + m - 1] += gs[h][s][t];
-        }
+        for (let h = 0; h < 2; h++)
+          for (let s = 0; s < Lq; s++)
+            for (let t = 0; t < Lk; t++) {
+              want[h * buckets + clip(t - (offset + s), -(m - 1), bidirectional ? m - 1 : 0) + m - 1] += gs[h][s][t];
+            }
         assertClose(grads[rb.weight.name], want, 1e-5, 1e-5, `Lq ${Lq} Lk ${Lk} offset ${offset}`);
         tf.dispose([g, value, ...Object.values(grads)]);
       }

@@ -33,7 +33,7 @@ function parallelRetention(q: number[][][], k: number[][][], v: number[][][], ga
 }
 
 describe('encodings/retnet (Retention, Sun et al. 2023)', () => {
-  it('γ_h = 1 − 2^(−5−h), the paper\'s per-head decays', () => {
+  it("γ_h = 1 − 2^(−5−h), the paper's per-head decays", () => {
     assert.deepEqual(retentionDecays(3), [1 - 1 / 32, 1 - 1 / 64, 1 - 1 / 128]);
     const r = new Retention({ headDim: 8, numHeads: 4 });
     assert.deepEqual(r.decay(), retentionDecays(4));
@@ -48,7 +48,12 @@ describe('encodings/retnet (Retention, Sun et al. 2023)', () => {
       const q = randn(rng, [1, L, H, d]);
       const k = randn(rng, [1, L, H, d]);
       const v = randn(rng, [1, L, H, dv]);
-      const want = parallelRetention((q.arraySync() as number[][][][])[0], (k.arraySync() as number[][][][])[0], (v.arraySync() as number[][][][])[0], r.decay());
+      const want = parallelRetention(
+        (q.arraySync() as number[][][][])[0],
+        (k.arraySync() as number[][][][])[0],
+        (v.arraySync() as number[][][][])[0],
+        r.decay(),
+      );
       const [qe, ke] = r.encode(q, k);
       const base = { causal: true, featureMap: 'identity' as const, normalize: 'none' as const, decay: r.decay() };
       assertClose(linearAttention(qe, ke, v, base), tf.tensor4d([want]), 1e-4, 1e-4, 'default (parallel / chunked) form');
@@ -73,7 +78,8 @@ describe('encodings/retnet (Retention, Sun et al. 2023)', () => {
     assert.equal(def.role === 'qk' && def.stage, 'post');
     assert.equal(parseSpec('linear:elu+retnet').normalize, 'layernorm');
     assert.equal(parseSpec('linear:identity+retnet').normalize, 'layernorm');
-    for (const name of ['lrpe-alm', 'extrapolation-midi', 'extrapolation-text']) assert.equal(getExperiment(name).variants.retnet?.attention, 'linear:elu+retnet', name);
+    for (const name of ['lrpe-alm', 'extrapolation-midi', 'extrapolation-text'])
+      assert.equal(getExperiment(name).variants.retnet?.attention, 'linear:elu+retnet', name);
     const layer = new AttentionLayer({ model: 16, numHeads: 2, spec: 'linear:elu+retnet', rng: new Rng(1) });
     tf.tidy(() => assert.deepEqual(layer.apply(tf.tensor3d(new Rng(2).normalArray(2 * 9 * 16), [2, 9, 16]), { causal: true }).shape, [2, 9, 16]));
     layer.dispose();

@@ -3,10 +3,6 @@ import { tf, Rng } from '../../src/backend';
 import { RoPE, ropeFrequencies, type RopeLayout } from '../../src/encodings/rope';
 import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak, randn, scores, repeated } from '../helpers';
 
-
-
-
-
 const LAYOUTS: RopeLayout[] = ['split-half', 'interleaved'];
 
 describe('encodings/rope', () => {
@@ -29,7 +25,16 @@ describe('encodings/rope', () => {
           const [y] = rope.encode(x, x, { offset: 3 });
           const xs = x.arraySync()[0];
           const ys = y.arraySync()[0];
-          const pairs = layout === 'split-half' ? [[0, 2], [1, 3]] : [[0, 1], [2, 3]];
+          const pairs =
+            layout === 'split-half'
+              ? [
+                  [0, 2],
+                  [1, 3],
+                ]
+              : [
+                  [0, 1],
+                  [2, 3],
+                ];
           for (let s = 0; s < 6; s++) {
             pairs.forEach(([a, b], kk) => {
               const angle = (s + 3) * rope.frequencies[kk];
@@ -66,7 +71,8 @@ describe('encodings/rope', () => {
           const k = repeated(new Rng(5), L, 2, 8);
           const A = scores(...rope.encode(q, k)).arraySync()[0];
           for (const Ah of A) {
-            for (let s = 0; s + 1 < L; s++) for (let t = 0; t + 1 < L; t++) assert.ok(Math.abs(Ah[s + 1][t + 1] - Ah[s][t]) < 1e-5, `A[${s + 1}][${t + 1}] vs A[${s}][${t}]`);
+            for (let s = 0; s + 1 < L; s++)
+              for (let t = 0; t + 1 < L; t++) assert.ok(Math.abs(Ah[s + 1][t + 1] - Ah[s][t]) < 1e-5, `A[${s + 1}][${t + 1}] vs A[${s}][${t}]`);
           }
           // The rotation core has sin terms: A(Δ) ≠ A(−Δ) for generic content.
           assert.ok(Math.abs(A[0][0][3] - A[0][3][0]) > 1e-3);
@@ -90,7 +96,12 @@ describe('encodings/rope', () => {
           const q = randn(new Rng(7), [2, 5, 2, 8]);
           const g = randn(new Rng(8), [2, 5, 2, 8]);
           const u = randn(new Rng(9), [2, 5, 2, 8]);
-          const [dq] = tf.grads((x: tf.Tensor) => rope.encode(x as tf.Tensor4D, x as tf.Tensor4D, { offset: 2 })[0].mul(g).sum())([q]);
+          const [dq] = tf.grads((x: tf.Tensor) =>
+            rope
+              .encode(x as tf.Tensor4D, x as tf.Tensor4D, { offset: 2 })[0]
+              .mul(g)
+              .sum(),
+          )([q]);
           const lhs = dq.mul(u).sum().dataSync()[0];
           const rhs = rope.encode(u, u, { offset: 2 })[0].mul(g).sum().dataSync()[0];
           assert.ok(Math.abs(lhs - rhs) < 1e-4, `${lhs} vs ${rhs}`);
@@ -160,14 +171,23 @@ describe('encodings/rope', () => {
     const rope = new RoPE({ headDim: 6 });
     tf.tidy(() => {
       const q = tf.zeros([1, 4, 2, 6]) as tf.Tensor4D;
-      assertThrowsNaming(() => rope.encode(tf.zeros([4, 2, 6]) as unknown as tf.Tensor4D, q), /q: expected rank 4 \(\[batch, length, heads, headDim\]\), got rank 3/);
-      assertThrowsNaming(() => rope.encode(tf.zeros([1, 4, 2, 8]) as tf.Tensor4D, tf.zeros([1, 4, 2, 8]) as tf.Tensor4D), /q: expected headDim \(axis 3\) to be 6, got 8/);
+      assertThrowsNaming(
+        () => rope.encode(tf.zeros([4, 2, 6]) as unknown as tf.Tensor4D, q),
+        /q: expected rank 4 \(\[batch, length, heads, headDim\]\), got rank 3/,
+      );
+      assertThrowsNaming(
+        () => rope.encode(tf.zeros([1, 4, 2, 8]) as tf.Tensor4D, tf.zeros([1, 4, 2, 8]) as tf.Tensor4D),
+        /q: expected headDim \(axis 3\) to be 6, got 8/,
+      );
       assertThrowsNaming(() => rope.encode(q, tf.zeros([1, 5, 2, 6]) as tf.Tensor4D), /k: expected the same shape as q \[1, 4, 2, 6\], got \[1, 5, 2, 6\]/);
       assertThrowsNaming(() => rope.encode(q, q, { offset: 1.5 }), /offset: expected an integer >= 0, got 1.5/);
       assertThrowsNaming(() => rope.encode(q, q, { grid: { rows: 2, cols: 2 } }), /headDim: axial 2-D RoPE .* multiple of 4, got 6/);
       const r8 = new RoPE({ headDim: 8 });
       const q8 = tf.zeros([1, 4, 2, 8]) as tf.Tensor4D;
-      assertThrowsNaming(() => r8.encode(q8, q8, { grid: { rows: 1, cols: 3 } }), /q: expected offset \+ length <= grid.rows \* grid.cols = 3, got offset 0 \+ length 4 = 4/);
+      assertThrowsNaming(
+        () => r8.encode(q8, q8, { grid: { rows: 1, cols: 3 } }),
+        /q: expected offset \+ length <= grid.rows \* grid.cols = 3, got offset 0 \+ length 4 = 4/,
+      );
       assertThrowsNaming(() => r8.encode(q8, q8, { grid: { rows: 0, cols: 3 } }), /grid.rows: expected an integer >= 1, got 0/);
     });
   });

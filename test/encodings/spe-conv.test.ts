@@ -30,7 +30,13 @@ function exactCovariance(spe: ConvSPE, spatial: number[]): { cov: Float32Array; 
     const n = spatial.reduce((a, b) => a * b, 1);
     const q = qbar.reshape([n, C, R]).transpose([1, 0, 2]);
     const k = kbar.reshape([n, C, R]).transpose([1, 0, 2]);
-    return { cov: tf.matMul(q, k, false, true).mul(Math.sqrt(R * spe.inFeatures)).dataSync() as Float32Array, n };
+    return {
+      cov: tf
+        .matMul(q, k, false, true)
+        .mul(Math.sqrt(R * spe.inFeatures))
+        .dataSync() as Float32Array,
+      n,
+    };
   });
 }
 
@@ -61,17 +67,19 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
     const scale = Math.pow(R * D, -0.25);
     const expQ: number[] = [];
     const expK: number[] = [];
-    for (let m = 0; m < L; m++) for (let c = 0; c < H * D; c++) for (let r = 0; r < R; r++) {
-      let yq = 0;
-      let yk = 0;
-      for (let j = 0; j < P; j++) {
-        const zz = z[(r * H * D + c) * T + m + P + j];
-        yq += wk[c * P + j] * zz;  // the reference's swap: conv_k makes qbar
-        yk += wq[c * P + j] * zz;
-      }
-      expQ.push(yq * scale);
-      expK.push(yk * scale);
-    }
+    for (let m = 0; m < L; m++)
+      for (let c = 0; c < H * D; c++)
+        for (let r = 0; r < R; r++) {
+          let yq = 0;
+          let yk = 0;
+          for (let j = 0; j < P; j++) {
+            const zz = z[(r * H * D + c) * T + m + P + j];
+            yq += wk[c * P + j] * zz; // the reference's swap: conv_k makes qbar
+            yk += wq[c * P + j] * zz;
+          }
+          expQ.push(yq * scale);
+          expK.push(yk * scale);
+        }
     assertClose(qbar.dataSync(), expQ, 1e-5, 1e-4, 'qbar');
     assertClose(kbar.dataSync(), expK, 1e-5, 1e-4, 'kbar');
     tf.dispose([noise, qbar, kbar]);
@@ -92,16 +100,18 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
     }, [spe.convQ, spe.convK]);
     const [z, w] = [noise.dataSync(), weight.dataSync()];
     const scale = Math.pow(R * D, -0.25);
-    const expK = new Array<number>(C * P).fill(0);  // convK makes qbar (the reference's swap)
+    const expK = new Array<number>(C * P).fill(0); // convK makes qbar (the reference's swap)
     const expQ = new Array<number>(C * P).fill(0);
-    for (let m = 0; m < L; m++) for (let c = 0; c < C; c++) for (let r = 0; r < R; r++) {
-      const g = w[(m * C + c) * R + r];
-      for (let j = 0; j < P; j++) {
-        const zz = z[(r * C + c) * T + m + P + j] * scale;
-        expK[c * P + j] += g * zz;
-        expQ[c * P + j] += g * g * zz;
-      }
-    }
+    for (let m = 0; m < L; m++)
+      for (let c = 0; c < C; c++)
+        for (let r = 0; r < R; r++) {
+          const g = w[(m * C + c) * R + r];
+          for (let j = 0; j < P; j++) {
+            const zz = z[(r * C + c) * T + m + P + j] * scale;
+            expK[c * P + j] += g * zz;
+            expQ[c * P + j] += g * g * zz;
+          }
+        }
     assertClose(grads[spe.convK.name], expK, 1e-5, 1e-4, 'd/d convK');
     assertClose(grads[spe.convQ.name], expQ, 1e-5, 1e-4, 'd/d convQ');
     tf.dispose([noise, weight, ...Object.values(grads)]);
@@ -116,13 +126,17 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
     const { qbar } = spe.forward([1, S0, S1], { noise });
     const [z, wk] = [noise, spe.convK].map((v) => v.dataSync());
     const expQ: number[] = [];
-    for (let a = 0; a < S0; a++) for (let b = 0; b < S1; b++) for (let c = 0; c < H * D; c++) for (let r = 0; r < R; r++) {
-      let y = 0;
-      for (let i = 0; i < P0; i++) for (let j = 0; j < P1; j++) {
-        y += wk[(c * P0 + i) * P1 + j] * z[((r * H * D + c) * T0 + a + P0 + i) * T1 + b + P1 + j];
-      }
-      expQ.push(y * Math.pow(R * D, -0.25));
-    }
+    for (let a = 0; a < S0; a++)
+      for (let b = 0; b < S1; b++)
+        for (let c = 0; c < H * D; c++)
+          for (let r = 0; r < R; r++) {
+            let y = 0;
+            for (let i = 0; i < P0; i++)
+              for (let j = 0; j < P1; j++) {
+                y += wk[(c * P0 + i) * P1 + j] * z[((r * H * D + c) * T0 + a + P0 + i) * T1 + b + P1 + j];
+              }
+            expQ.push(y * Math.pow(R * D, -0.25));
+          }
     assertClose(qbar.dataSync(), expQ, 1e-5, 1e-4, 'qbar');
     tf.dispose([noise, qbar]);
     spe.dispose();
@@ -134,13 +148,22 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
     const hi = 1 / Math.sqrt(P / 2);
     for (const w of [spe.convQ, spe.convK]) {
       const v = w.dataSync();
-      assert.ok(v.every((x) => x >= 0 && x < hi), `weights in [0, ${hi})`);
+      assert.ok(
+        v.every((x) => x >= 0 && x < hi),
+        `weights in [0, ${hi})`,
+      );
     }
     // Reference draw order: conv_q then conv_k, U[0,1) each, scaled.
     const rng = new Rng(7);
     assertClose(spe.convQ.dataSync(), rng.uniformArray(H * D * P, 0, hi), 1e-7, 1e-6, 'convQ');
     assertClose(spe.convK.dataSync(), rng.uniformArray(H * D * P, 0, hi), 1e-7, 1e-6, 'convK');
-    const mean = tf.tidy(() => spe.positionalKernel().reshape([H * D, 2 * P - 1]).mean(0).dataSync());
+    const mean = tf.tidy(() =>
+      spe
+        .positionalKernel()
+        .reshape([H * D, 2 * P - 1])
+        .mean(0)
+        .dataSync(),
+    );
     for (let t = 0; t < 2 * P - 1; t++) {
       const lag = Math.abs(t - (P - 1));
       const expected = (P - lag) / (2 * P);
@@ -156,27 +179,48 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
     const [H, D, P, L] = [1, 2, 3, 7];
     const spe = new ConvSPE({ numHeads: H, inFeatures: D, kernelSize: P, rng: new Rng(8) });
     const { cov } = exactCovariance(spe, [L]);
-    const kern = spe.positionalKernel().dataSync();  // [H, D, 2P−1]
+    const kern = spe.positionalKernel().dataSync(); // [H, D, 2P−1]
     const [wq, wk] = [spe.convQ.dataSync(), spe.convK.dataSync()];
     let worst = 0;
-    for (let c = 0; c < H * D; c++) for (let m = 0; m < L; m++) for (let n = 0; n < L; n++) {
-      const got = cov[(c * L + m) * L + n];
-      const delta = m - n;
-      if (Math.abs(delta) >= P) {
-        assert.equal(got, 0, `lag ${delta} ≥ P must be exactly 0`);
-        continue;
-      }
-      const want = crossCorrelation(wk, wq, c, P, delta);
-      worst = Math.max(worst, Math.abs(got - want), Math.abs(kern[c * (2 * P - 1) + delta + P - 1] - want));
-    }
+    for (let c = 0; c < H * D; c++)
+      for (let m = 0; m < L; m++)
+        for (let n = 0; n < L; n++) {
+          const got = cov[(c * L + m) * L + n];
+          const delta = m - n;
+          if (Math.abs(delta) >= P) {
+            assert.equal(got, 0, `lag ${delta} ≥ P must be exactly 0`);
+            continue;
+          }
+          const want = crossCorrelation(wk, wq, c, P, delta);
+          worst = Math.max(worst, Math.abs(got - want), Math.abs(kern[c * (2 * P - 1) + delta + P - 1] - want));
+        }
     assert.ok(worst < 1e-5, `max |covariance − Σ w^k w^q| = ${worst}`);
     // Code variances: Var[Q̄] = Σ(w^k)², Var[K̄] = Σ(w^q)², read off the basis codes.
     const T = L + 4 * P;
     const R = H * D * T;
-    const basis = tf.tidy(() => tf.oneHot(tf.range(0, R, 1, 'int32'), R).reshape([R, H * D, T]).mul(1));
+    const basis = tf.tidy(() =>
+      tf
+        .oneHot(tf.range(0, R, 1, 'int32'), R)
+        .reshape([R, H * D, T])
+        .mul(1),
+    );
     const { qbar, kbar } = spe.forward([1, L], { noise: basis, numRealizations: R });
-    const varQ = tf.tidy(() => qbar.square().sum(-1).mul(Math.sqrt(R * D)).reshape([L, H * D]).dataSync());
-    const varK = tf.tidy(() => kbar.square().sum(-1).mul(Math.sqrt(R * D)).reshape([L, H * D]).dataSync());
+    const varQ = tf.tidy(() =>
+      qbar
+        .square()
+        .sum(-1)
+        .mul(Math.sqrt(R * D))
+        .reshape([L, H * D])
+        .dataSync(),
+    );
+    const varK = tf.tidy(() =>
+      kbar
+        .square()
+        .sum(-1)
+        .mul(Math.sqrt(R * D))
+        .reshape([L, H * D])
+        .dataSync(),
+    );
     for (let c = 0; c < H * D; c++) {
       let sk = 0;
       let sq = 0;
@@ -197,32 +241,35 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
     const [P0, P1, S0, S1] = [2, 3, 4, 5];
     const spe = new ConvSPE({ ndim: 2, numHeads: 1, inFeatures: 1, kernelSize: [P0, P1], rng: new Rng(9) });
     const { cov, n } = exactCovariance(spe, [S0, S1]);
-    const kern = spe.positionalKernel().dataSync();  // [1, 1, 2P0−1, 2P1−1]
+    const kern = spe.positionalKernel().dataSync(); // [1, 1, 2P0−1, 2P1−1]
     const [wq, wk] = [spe.convQ.dataSync(), spe.convK.dataSync()];
     let worst = 0;
-    for (let m = 0; m < n; m++) for (let p = 0; p < n; p++) {
-      const [d0, d1] = [Math.floor(m / S1) - Math.floor(p / S1), (m % S1) - (p % S1)];
-      const got = cov[m * n + p];
-      if (Math.abs(d0) >= P0 || Math.abs(d1) >= P1) {
-        assert.equal(got, 0, `lag (${d0}, ${d1}) outside the support must be exactly 0`);
-        continue;
+    for (let m = 0; m < n; m++)
+      for (let p = 0; p < n; p++) {
+        const [d0, d1] = [Math.floor(m / S1) - Math.floor(p / S1), (m % S1) - (p % S1)];
+        const got = cov[m * n + p];
+        if (Math.abs(d0) >= P0 || Math.abs(d1) >= P1) {
+          assert.equal(got, 0, `lag (${d0}, ${d1}) outside the support must be exactly 0`);
+          continue;
+        }
+        let want = 0;
+        for (let i = 0; i < P0; i++)
+          for (let j = 0; j < P1; j++) {
+            if (i + d0 >= 0 && i + d0 < P0 && j + d1 >= 0 && j + d1 < P1) want += wk[i * P1 + j] * wq[(i + d0) * P1 + j + d1];
+          }
+        worst = Math.max(worst, Math.abs(got - want), Math.abs(kern[(d0 + P0 - 1) * (2 * P1 - 1) + d1 + P1 - 1] - want));
       }
-      let want = 0;
-      for (let i = 0; i < P0; i++) for (let j = 0; j < P1; j++) {
-        if (i + d0 >= 0 && i + d0 < P0 && j + d1 >= 0 && j + d1 < P1) want += wk[i * P1 + j] * wq[(i + d0) * P1 + j + d1];
-      }
-      worst = Math.max(worst, Math.abs(got - want), Math.abs(kern[(d0 + P0 - 1) * (2 * P1 - 1) + d1 + P1 - 1] - want));
-    }
     assert.ok(worst < 1e-5, `max deviation from the 2-D kernel ${worst}`);
     spe.dispose();
   });
 
   it('w^q = w^k gives an even kernel; independent random filters do not (§10.6)', () => {
     const spe = new ConvSPE({ numHeads: 1, inFeatures: 3, kernelSize: 5, rng: new Rng(10) });
-    const odd = () => tf.tidy(() => {
-      const P = spe.positionalKernel();
-      return P.sub(P.reverse(-1)).abs().max().dataSync()[0];
-    });
+    const odd = () =>
+      tf.tidy(() => {
+        const P = spe.positionalKernel();
+        return P.sub(P.reverse(-1)).abs().max().dataSync()[0];
+      });
     assert.ok(odd() > 1e-2, `random filters: max |P(Δ) − P(−Δ)| = ${odd()}`);
     spe.convQ.assign(spe.convK);
     assert.ok(odd() < 1e-6, `w^q = w^k: max |P(Δ) − P(−Δ)| = ${odd()}`);
@@ -241,7 +288,10 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
       const E = tf.tidy(() => {
         const q = qbar.reshape([L, D, R]).transpose([1, 0, 2]);
         const k = kbar.reshape([L, D, R]).transpose([1, 0, 2]);
-        return tf.matMul(q, k, false, true).mul(Math.sqrt(D / R)).dataSync();
+        return tf
+          .matMul(q, k, false, true)
+          .mul(Math.sqrt(D / R))
+          .dataSync();
       });
       const [wq, wk] = [spe.convQ.dataSync(), spe.convK.dataSync()];
       let absErr = 0;
@@ -254,12 +304,13 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
           vq += wk[d * P + j] ** 2;
           vk += wq[d * P + j] ** 2;
         }
-        for (let m = 0; m < L; m++) for (let n = 0; n < L; n++) {
-          const p = Math.abs(m - n) < P ? crossCorrelation(wk, wq, d, P, m - n) : 0;
-          absErr += Math.abs(E[(d * L + m) * L + n] - p);
-          absP += Math.abs(p);
-          expErr += Math.sqrt((vq * vk + p * p) / R) * Math.sqrt(2 / Math.PI);
-        }
+        for (let m = 0; m < L; m++)
+          for (let n = 0; n < L; n++) {
+            const p = Math.abs(m - n) < P ? crossCorrelation(wk, wq, d, P, m - n) : 0;
+            absErr += Math.abs(E[(d * L + m) * L + n] - p);
+            absP += Math.abs(p);
+            expErr += Math.sqrt((vq * vk + p * p) / R) * Math.sqrt(2 / Math.PI);
+          }
       }
       const [err, pred] = [absErr / absP, expErr / absP];
       assert.ok(Math.abs(err / pred - 1) < 0.15, `R=${R}: relative error ${err.toFixed(3)} vs predicted ${pred.toFixed(3)}`);

@@ -7,7 +7,14 @@ const normal = (rng: Rng, shape: number[]) => tf.tensor(rng.normalArray(shape.re
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** q[b, m, 0, d] = δ(b, d): applying the filter to it returns the (gated) code of feature b. */
-const featureProbe = (D: number, L: number) => tf.tidy(() => tf.oneHot(tf.range(0, D, 1, 'int32'), D).reshape([D, 1, 1, D]).tile([1, L, 1, 1]).mul(1));
+const featureProbe = (D: number, L: number) =>
+  tf.tidy(() =>
+    tf
+      .oneHot(tf.range(0, D, 1, 'int32'), D)
+      .reshape([D, 1, 1, D])
+      .tile([1, L, 1, 1])
+      .mul(1),
+  );
 
 describe('SPEFilter (applying a code, with gating; SPE paper, Liutkus et al. 2021)', () => {
   it('maps q, k [B, ...S, H, D] and a code [1, ...S, H, D, R] to q̂, k̂ [B, ...S, H, R] (§10.1)', () => {
@@ -31,24 +38,33 @@ describe('SPEFilter (applying a code, with gating; SPE paper, Liutkus et al. 202
     const [B, L, H, D, R] = [2, 3, 2, 3, 4];
     const f = new SPEFilter({ numHeads: H, inFeatures: D, rng: new Rng(2) });
     const rng = new Rng(3);
-    const [q, k, qbar, kbar, gateNoise] = [[B, L, H, D], [B, L, H, D], [1, L, H, D, R], [1, L, H, D, R], [H, D, R]].map((s) => normal(rng, s));
+    const [q, k, qbar, kbar, gateNoise] = [
+      [B, L, H, D],
+      [B, L, H, D],
+      [1, L, H, D, R],
+      [1, L, H, D, R],
+      [H, D, R],
+    ].map((s) => normal(rng, s));
     const [qh, kh] = f.apply(q, k, { qbar, kbar }, { gateNoise });
     const [qv, kv, qb, kb, eps, gamma] = [q, k, qbar, kbar, gateNoise, f.gamma!].map((t) => t.dataSync());
     const expQ: number[] = [];
     const expK: number[] = [];
-    for (let b = 0; b < B; b++) for (let m = 0; m < L; m++) for (let h = 0; h < H; h++) for (let r = 0; r < R; r++) {
-      let sq = 0;
-      let sk = 0;
-      for (let d = 0; d < D; d++) {
-        const g = sigmoid(gamma[h * D + d]);
-        const e = eps[(h * D + d) * R + r] / Math.pow(D * R, 0.25);
-        const c = ((m * H + h) * D + d) * R + r;
-        sq += qv[((b * L + m) * H + h) * D + d] * (Math.sqrt(1 - g) * qb[c] + Math.sqrt(g) * e);
-        sk += kv[((b * L + m) * H + h) * D + d] * (Math.sqrt(1 - g) * kb[c] + Math.sqrt(g) * e);
-      }
-      expQ.push(sq);
-      expK.push(sk);
-    }
+    for (let b = 0; b < B; b++)
+      for (let m = 0; m < L; m++)
+        for (let h = 0; h < H; h++)
+          for (let r = 0; r < R; r++) {
+            let sq = 0;
+            let sk = 0;
+            for (let d = 0; d < D; d++) {
+              const g = sigmoid(gamma[h * D + d]);
+              const e = eps[(h * D + d) * R + r] / Math.pow(D * R, 0.25);
+              const c = ((m * H + h) * D + d) * R + r;
+              sq += qv[((b * L + m) * H + h) * D + d] * (Math.sqrt(1 - g) * qb[c] + Math.sqrt(g) * e);
+              sk += kv[((b * L + m) * H + h) * D + d] * (Math.sqrt(1 - g) * kb[c] + Math.sqrt(g) * e);
+            }
+            expQ.push(sq);
+            expK.push(sk);
+          }
     assertClose(qh.dataSync(), expQ, 1e-5, 1e-4, 'q̂');
     assertClose(kh.dataSync(), expK, 1e-5, 1e-4, 'k̂');
     tf.dispose([q, k, qbar, kbar, gateNoise, qh, kh]);
@@ -57,7 +73,11 @@ describe('SPEFilter (applying a code, with gating; SPE paper, Liutkus et al. 202
 
   it('the batched-product projection equals the plain formula (projectOnCodeReference), values and gradients, 1-D and 2-D, batch 1 and 3', () => {
     const rng = new Rng(11);
-    for (const [xShape, R] of [[[1, 5, 2, 3], 4], [[3, 5, 2, 3], 7], [[3, 2, 3, 2, 4], 5]] as Array<[number[], number]>) {
+    for (const [xShape, R] of [
+      [[1, 5, 2, 3], 4],
+      [[3, 5, 2, 3], 7],
+      [[3, 2, 3, 2, 4], 5],
+    ] as Array<[number[], number]>) {
       const x = normal(rng, xShape);
       const code = normal(rng, [1, ...xShape.slice(1), R]);
       const dy = normal(rng, [...xShape.slice(0, -1), R]);
@@ -74,7 +94,7 @@ describe('SPEFilter (applying a code, with gating; SPE paper, Liutkus et al. 202
   it('ungated: no parameters, q̂ = Σ_d q_d Q̄_d exactly', () => {
     const f = new SPEFilter({ numHeads: 1, inFeatures: 2, gated: false });
     assert.equal(f.numParameters(), 0);
-    const q = tf.tensor([[[[1, 2]]]]);  // [1, 1, 1, 2]
+    const q = tf.tensor([[[[1, 2]]]]); // [1, 1, 1, 2]
     const qbar = tf.tensor([1, 10, 100, 1000], [1, 1, 1, 2, 2]);
     const [qh] = f.apply(q, q, { qbar, kbar: qbar });
     assert.deepEqual(Array.from(qh.dataSync()), [1 * 1 + 2 * 100, 1 * 10 + 2 * 1000]);
@@ -85,21 +105,21 @@ describe('SPEFilter (applying a code, with gating; SPE paper, Liutkus et al. 202
   it('a longer code is truncated to the first positions (1-D and 2-D); a shorter one is an error (§10.1)', () => {
     const f = new SPEFilter({ numHeads: 1, inFeatures: 2, rng: new Rng(4) });
     tf.tidy(() => {
-    const rng = new Rng(5);
-    const gateNoise = normal(rng, [1, 2, 3]);
-    const q = normal(rng, [2, 5, 1, 2]);
-    const code = { qbar: normal(rng, [1, 9, 1, 2, 3]), kbar: normal(rng, [1, 9, 1, 2, 3]) };
-    const sliced = { qbar: code.qbar.slice(0, [1, 5, 1, 2, 3]), kbar: code.kbar.slice(0, [1, 5, 1, 2, 3]) };
-    const [a, b] = [f.apply(q, q, code, { gateNoise }), f.apply(q, q, sliced, { gateNoise })];
-    assert.equal(maxAbsDiff(a[0], b[0]), 0);
-    assert.equal(maxAbsDiff(a[1], b[1]), 0);
-    const q2 = normal(rng, [1, 3, 4, 1, 2]);
-    const code2 = { qbar: normal(rng, [1, 5, 6, 1, 2, 3]), kbar: normal(rng, [1, 5, 6, 1, 2, 3]) };
-    const sliced2 = { qbar: code2.qbar.slice(0, [1, 3, 4, 1, 2, 3]), kbar: code2.kbar.slice(0, [1, 3, 4, 1, 2, 3]) };
-    assert.equal(maxAbsDiff(f.apply(q2, q2, code2, { gateNoise })[0], f.apply(q2, q2, sliced2, { gateNoise })[0]), 0);
-    const long = normal(rng, [2, 10, 1, 2]);
-    assertThrowsNaming(() => f.apply(long, long, code), /code: expected at least \[10\] positions/, /got \[9\]/);
-    assertThrowsNaming(() => f.apply(normal(rng, [1, 6, 4, 1, 2]), normal(rng, [1, 6, 4, 1, 2]), code2), /code: expected at least \[6, 4\] positions/);
+      const rng = new Rng(5);
+      const gateNoise = normal(rng, [1, 2, 3]);
+      const q = normal(rng, [2, 5, 1, 2]);
+      const code = { qbar: normal(rng, [1, 9, 1, 2, 3]), kbar: normal(rng, [1, 9, 1, 2, 3]) };
+      const sliced = { qbar: code.qbar.slice(0, [1, 5, 1, 2, 3]), kbar: code.kbar.slice(0, [1, 5, 1, 2, 3]) };
+      const [a, b] = [f.apply(q, q, code, { gateNoise }), f.apply(q, q, sliced, { gateNoise })];
+      assert.equal(maxAbsDiff(a[0], b[0]), 0);
+      assert.equal(maxAbsDiff(a[1], b[1]), 0);
+      const q2 = normal(rng, [1, 3, 4, 1, 2]);
+      const code2 = { qbar: normal(rng, [1, 5, 6, 1, 2, 3]), kbar: normal(rng, [1, 5, 6, 1, 2, 3]) };
+      const sliced2 = { qbar: code2.qbar.slice(0, [1, 3, 4, 1, 2, 3]), kbar: code2.kbar.slice(0, [1, 3, 4, 1, 2, 3]) };
+      assert.equal(maxAbsDiff(f.apply(q2, q2, code2, { gateNoise })[0], f.apply(q2, q2, sliced2, { gateNoise })[0]), 0);
+      const long = normal(rng, [2, 10, 1, 2]);
+      assertThrowsNaming(() => f.apply(long, long, code), /code: expected at least \[10\] positions/, /got \[9\]/);
+      assertThrowsNaming(() => f.apply(normal(rng, [1, 6, 4, 1, 2]), normal(rng, [1, 6, 4, 1, 2]), code2), /code: expected at least \[6, 4\] positions/);
     });
     f.dispose();
   });
@@ -110,20 +130,27 @@ describe('SPEFilter (applying a code, with gating; SPE paper, Liutkus et al. 202
     const R = D * 2 * K + D;
     const spe = new SineSPE({ numHeads: 1, inFeatures: D, numRealizations: R, numSines: K, rng: new Rng(6) });
     const f = new SPEFilter({ numHeads: 1, inFeatures: D, rng: new Rng(7) });
-    const basis = tf.tidy(() => tf.oneHot(tf.range(0, R, 1, 'int32'), R).mul(1));  // [R, R]
+    const basis = tf.tidy(() => tf.oneHot(tf.range(0, R, 1, 'int32'), R).mul(1)); // [R, R]
     const noise = basis.slice([0, 0], [D * 2 * K, R]).reshape([1, 1, D, 2 * K, R]);
     const gateNoise = basis.slice([D * 2 * K, 0], [D, R]).reshape([1, D, R]);
     const code = spe.forward([1, L], { noise });
     const probe = featureProbe(D, L);
-    const [qh, kh] = f.apply(probe, probe, code, { gateNoise });  // [D, L, 1, R]: the gated code of each feature
-    const cov = tf.tidy(() => tf.matMul(qh.reshape([D, L, R]), kh.reshape([D, L, R]), false, true).mul(Math.sqrt(R * D)).dataSync());
-    const P = spe.positionalKernel(L).dataSync();  // [1, D, 2L−1]
+    const [qh, kh] = f.apply(probe, probe, code, { gateNoise }); // [D, L, 1, R]: the gated code of each feature
+    const cov = tf.tidy(() =>
+      tf
+        .matMul(qh.reshape([D, L, R]), kh.reshape([D, L, R]), false, true)
+        .mul(Math.sqrt(R * D))
+        .dataSync(),
+    );
+    const P = spe.positionalKernel(L).dataSync(); // [1, D, 2L−1]
     const g = f.gate().dataSync();
     let worst = 0;
-    for (let d = 0; d < D; d++) for (let m = 0; m < L; m++) for (let n = 0; n < L; n++) {
-      const want = (1 - g[d]) * P[d * (2 * L - 1) + m - n + L - 1] + g[d];
-      worst = Math.max(worst, Math.abs(cov[(d * L + m) * L + n] - want));
-    }
+    for (let d = 0; d < D; d++)
+      for (let m = 0; m < L; m++)
+        for (let n = 0; n < L; n++) {
+          const want = (1 - g[d]) * P[d * (2 * L - 1) + m - n + L - 1] + g[d];
+          worst = Math.max(worst, Math.abs(cov[(d * L + m) * L + n] - want));
+        }
     assert.ok(worst < 2e-5, `max |covariance − ((1−g)P + g)| = ${worst}`);
     tf.dispose([basis, noise, gateNoise, code.qbar, code.kbar, probe, qh, kh]);
     spe.dispose();
@@ -137,16 +164,23 @@ describe('SPEFilter (applying a code, with gating; SPE paper, Liutkus et al. 202
     const code = spe.forward([1, L], { rng: new Rng(102) });
     const probe = featureProbe(D, L);
     const [qh, kh] = f.apply(probe, probe, code, { rng: new Rng(103) });
-    const E = tf.tidy(() => tf.matMul(qh.reshape([D, L, R]), kh.reshape([D, L, R]), false, true).mul(Math.sqrt(D / R)).dataSync());
+    const E = tf.tidy(() =>
+      tf
+        .matMul(qh.reshape([D, L, R]), kh.reshape([D, L, R]), false, true)
+        .mul(Math.sqrt(D / R))
+        .dataSync(),
+    );
     const P = spe.positionalKernel(L).dataSync();
     const g = f.gate().dataSync();
     let absErr = 0;
     let absP = 0;
-    for (let d = 0; d < D; d++) for (let m = 0; m < L; m++) for (let n = 0; n < L; n++) {
-      const want = (1 - g[d]) * P[d * (2 * L - 1) + m - n + L - 1] + g[d];
-      absErr += Math.abs(E[(d * L + m) * L + n] - want);
-      absP += Math.abs(want);
-    }
+    for (let d = 0; d < D; d++)
+      for (let m = 0; m < L; m++)
+        for (let n = 0; n < L; n++) {
+          const want = (1 - g[d]) * P[d * (2 * L - 1) + m - n + L - 1] + g[d];
+          absErr += Math.abs(E[(d * L + m) * L + n] - want);
+          absP += Math.abs(want);
+        }
     const err = absErr / absP;
     assert.ok(err > 0.023 / 2.5 && err < 0.023 * 2.5, `relative error ${err.toFixed(4)} vs the digest's 0.023`);
     tf.dispose([code.qbar, code.kbar, probe, qh, kh]);
@@ -157,13 +191,13 @@ describe('SPEFilter (applying a code, with gating; SPE paper, Liutkus et al. 202
   it('g → 1 gives content-only logits: the code drops out and E[q̂·k̂/√R] = q·k/√D exactly (§10.7, §10.8)', () => {
     const [D, L] = [3, 4];
     const f = new SPEFilter({ numHeads: 1, inFeatures: D, rng: new Rng(8) });
-    f.gamma!.assign(tf.fill([1, D], 40));  // sigmoid(40) = 1 in float32
+    f.gamma!.assign(tf.fill([1, D], 40)); // sigmoid(40) = 1 in float32
     const rng = new Rng(9);
     const q = normal(rng, [1, L, 1, D]);
     const k = normal(rng, [1, L, 1, D]);
     const codeA = { qbar: normal(rng, [1, L, 1, D, D]), kbar: normal(rng, [1, L, 1, D, D]) };
     const codeB = { qbar: normal(rng, [1, L, 1, D, D]), kbar: normal(rng, [1, L, 1, D, D]) };
-    const gateNoise = tf.eye(D).reshape([1, D, D]);  // identity basis: R = D realizations
+    const gateNoise = tf.eye(D).reshape([1, D, D]); // identity basis: R = D realizations
     const [qa, ka] = f.apply(q, k, codeA, { gateNoise });
     const [qb] = f.apply(q, k, codeB, { gateNoise });
     assert.equal(maxAbsDiff(qa, qb), 0, 'the positional code must have no effect at g = 1');
@@ -184,7 +218,7 @@ describe('SPEFilter (applying a code, with gating; SPE paper, Liutkus et al. 202
     const [D, L, R] = [3, 5, 4];
     const f = new SPEFilter({ numHeads: 1, inFeatures: D, rng: new Rng(10) });
     const zero = tf.zeros([1, L, 1, D, R]);
-    const probe = featureProbe(D, L);  // batch b = feature b
+    const probe = featureProbe(D, L); // batch b = feature b
     const [qh, kh] = f.apply(probe, probe, { qbar: zero, kbar: zero });
     assert.equal(maxAbsDiff(qh, kh), 0, 'same ε on both sides');
     const first = tf.tidy(() => qh.slice([0, 0, 0, 0], [D, 1, 1, R]).tile([1, L, 1, 1]));

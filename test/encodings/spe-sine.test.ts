@@ -29,9 +29,18 @@ function kernelJS(spe: SineSPE): (h: number, d: number, delta: number) => number
 function exactCovariance(qbar: tf.Tensor, kbar: tf.Tensor): Float32Array {
   const [, L, H, D, R] = qbar.shape;
   return tf.tidy(() => {
-    const q = qbar.reshape([L, H * D, R]).transpose([1, 0, 2]).reshape([H, D * L, R]);
-    const k = kbar.reshape([L, H * D, R]).transpose([1, 0, 2]).reshape([H, D * L, R]);
-    return tf.matMul(q, k, false, true).mul(Math.sqrt(R * D)).dataSync() as Float32Array;  // [H, (d,m), (e,n)]
+    const q = qbar
+      .reshape([L, H * D, R])
+      .transpose([1, 0, 2])
+      .reshape([H, D * L, R]);
+    const k = kbar
+      .reshape([L, H * D, R])
+      .transpose([1, 0, 2])
+      .reshape([H, D * L, R]);
+    return tf
+      .matMul(q, k, false, true)
+      .mul(Math.sqrt(R * D))
+      .dataSync() as Float32Array; // [H, (d,m), (e,n)]
   });
 }
 
@@ -42,8 +51,8 @@ describe('SineSPE (sinusoidal code generator, SPE paper, Liutkus et al. 2021)', 
     assert.deepEqual(qbar.shape, [1, 7, 3, 4, 5]);
     assert.deepEqual(kbar.shape, [1, 7, 3, 4, 5]);
     assert.equal(spe.numRealizations, 5);
-    assert.deepEqual(new SineSPE({ numHeads: 1, inFeatures: 1 }).freqs.shape, [1, 1, 10]);  // default K = 10
-    assert.equal(new SineSPE({ numHeads: 1, inFeatures: 1 }).numRealizations, 64);  // default R = 64
+    assert.deepEqual(new SineSPE({ numHeads: 1, inFeatures: 1 }).freqs.shape, [1, 1, 10]); // default K = 10
+    assert.equal(new SineSPE({ numHeads: 1, inFeatures: 1 }).numRealizations, 64); // default R = 64
     tf.dispose([qbar, kbar]);
     spe.dispose();
   });
@@ -57,22 +66,25 @@ describe('SineSPE (sinusoidal code generator, SPE paper, Liutkus et al. 2021)', 
     const expQ = new Float32Array(L * H * D * R);
     const expK = new Float32Array(L * H * D * R);
     const scale = 1 / Math.sqrt(2 * K) / Math.pow(R * D, 0.25);
-    for (let m = 0; m < L; m++) for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) for (let r = 0; r < R; r++) {
-      let sq = 0;
-      let sk = 0;
-      for (let k = 0; k < K; k++) {
-        const i = (h * D + d) * K + k;
-        const lam = softplus(g[i]);
-        const phase = 2 * Math.PI * (sigmoid(f[i]) / 2) * m;
-        const zc = z[(((h * D + d) * 2 * K) + 2 * k) * R + r];  // interleaved: row 2k is cos, 2k+1 is sin
-        const zs = z[(((h * D + d) * 2 * K) + 2 * k + 1) * R + r];
-        sq += lam * (Math.cos(phase + th[i]) * zc + Math.sin(phase + th[i]) * zs);
-        sk += lam * (Math.cos(phase) * zc + Math.sin(phase) * zs);
-      }
-      const o = ((m * H + h) * D + d) * R + r;
-      expQ[o] = sq * scale;
-      expK[o] = sk * scale;
-    }
+    for (let m = 0; m < L; m++)
+      for (let h = 0; h < H; h++)
+        for (let d = 0; d < D; d++)
+          for (let r = 0; r < R; r++) {
+            let sq = 0;
+            let sk = 0;
+            for (let k = 0; k < K; k++) {
+              const i = (h * D + d) * K + k;
+              const lam = softplus(g[i]);
+              const phase = 2 * Math.PI * (sigmoid(f[i]) / 2) * m;
+              const zc = z[((h * D + d) * 2 * K + 2 * k) * R + r]; // interleaved: row 2k is cos, 2k+1 is sin
+              const zs = z[((h * D + d) * 2 * K + 2 * k + 1) * R + r];
+              sq += lam * (Math.cos(phase + th[i]) * zc + Math.sin(phase + th[i]) * zs);
+              sk += lam * (Math.cos(phase) * zc + Math.sin(phase) * zs);
+            }
+            const o = ((m * H + h) * D + d) * R + r;
+            expQ[o] = sq * scale;
+            expK[o] = sk * scale;
+          }
     assertClose(qbar.dataSync(), expQ, 1e-5, 1e-4, 'qbar');
     assertClose(kbar.dataSync(), expK, 1e-5, 1e-4, 'kbar');
     tf.dispose([qbar, kbar, noise]);
@@ -90,7 +102,13 @@ describe('SineSPE (sinusoidal code generator, SPE paper, Liutkus et al. 2021)', 
     // Reference draw order from the same seed: freqs, offsets, gains, each N(0,1) of shape (H, D, K).
     const rng = new Rng(5);
     const n = H * D * K;
-    assertClose(spe.freqs.dataSync(), rng.normalArray(n).map((v) => v - 4), 1e-6, 0, 'freqs');
+    assertClose(
+      spe.freqs.dataSync(),
+      rng.normalArray(n).map((v) => v - 4),
+      1e-6,
+      0,
+      'freqs',
+    );
     assertClose(spe.offsets.dataSync(), rng.normalArray(n), 1e-6, 0, 'offsets');
     const raw = rng.normalArray(n);
     const expected = new Float32Array(n);
@@ -129,12 +147,16 @@ describe('SineSPE (sinusoidal code generator, SPE paper, Liutkus et al. 2021)', 
     const kernel = kernelJS(spe);
     let worst = 0;
     let asym = 0;
-    for (let h = 0; h < H; h++) for (let d = 0; d < D; d++) for (let e = 0; e < D; e++) for (let m = 0; m < L; m++) for (let n = 0; n < L; n++) {
-      const got = cov[((h * D + d) * L + m) * D * L + e * L + n];
-      const want = d === e ? kernel(h, d, m - n) : 0;
-      worst = Math.max(worst, Math.abs(got - want));
-      if (d === e) asym = Math.max(asym, Math.abs(got - cov[((h * D + d) * L + n) * D * L + e * L + m]));
-    }
+    for (let h = 0; h < H; h++)
+      for (let d = 0; d < D; d++)
+        for (let e = 0; e < D; e++)
+          for (let m = 0; m < L; m++)
+            for (let n = 0; n < L; n++) {
+              const got = cov[((h * D + d) * L + m) * D * L + e * L + n];
+              const want = d === e ? kernel(h, d, m - n) : 0;
+              worst = Math.max(worst, Math.abs(got - want));
+              if (d === e) asym = Math.max(asym, Math.abs(got - cov[((h * D + d) * L + n) * D * L + e * L + m]));
+            }
     assert.ok(worst < 2e-5, `max |covariance − δ P(m−n)| = ${worst}`);
     assert.ok(asym > 1e-2, `the kernel should not be even with random θ (max |P(Δ) − P(−Δ)| = ${asym})`);
     tf.dispose([qbar, kbar, noise]);
@@ -146,10 +168,18 @@ describe('SineSPE (sinusoidal code generator, SPE paper, Liutkus et al. 2021)', 
     const spe = new SineSPE({ numHeads: 1, inFeatures: D, numRealizations: R, numSines: K, rng: new Rng(4) });
     const { qbar, kbar } = spe.forward([1, L], { rng: new Rng(40) });
     const lam = spe.amplitudes().dataSync();
-    const scale = Math.sqrt(R * D);  // undoes (RD)^(-1/4) squared
-    const tol = 5 * Math.sqrt(2 / R);  // 5 standard errors of a Gaussian sample variance
-    for (const [name, code] of [['qbar', qbar], ['kbar', kbar]] as const) {
-      const varr = tf.tidy(() => tf.moments(code.reshape([L, D, R]), 2).variance.mul(scale).dataSync());
+    const scale = Math.sqrt(R * D); // undoes (RD)^(-1/4) squared
+    const tol = 5 * Math.sqrt(2 / R); // 5 standard errors of a Gaussian sample variance
+    for (const [name, code] of [
+      ['qbar', qbar],
+      ['kbar', kbar],
+    ] as const) {
+      const varr = tf.tidy(() =>
+        tf
+          .moments(code.reshape([L, D, R]), 2)
+          .variance.mul(scale)
+          .dataSync(),
+      );
       for (let d = 0; d < D; d++) {
         let expected = 0;
         for (let k = 0; k < K; k++) expected += lam[d * K + k] ** 2;
@@ -167,10 +197,11 @@ describe('SineSPE (sinusoidal code generator, SPE paper, Liutkus et al. 2021)', 
   it('asymmetry: θ ≠ 0 gives P(Δ) ≠ P(−Δ); θ = 0 gives an even kernel (§10.6)', () => {
     const spe = new SineSPE({ numHeads: 1, inFeatures: 4, numSines: 5, rng: new Rng(6) });
     const L = 40;
-    const oddPart = () => tf.tidy(() => {
-      const P = spe.positionalKernel(L);
-      return [P.sub(P.reverse(-1)).abs().max().dataSync()[0], P.abs().max().dataSync()[0]];
-    });
+    const oddPart = () =>
+      tf.tidy(() => {
+        const P = spe.positionalKernel(L);
+        return [P.sub(P.reverse(-1)).abs().max().dataSync()[0], P.abs().max().dataSync()[0]];
+      });
     const [odd, scale] = oddPart();
     assert.ok(odd > 0.05 * scale, `θ ≠ 0: max |P(Δ) − P(−Δ)| = ${odd} (max |P| = ${scale})`);
     spe.offsets.assign(tf.zerosLike(spe.offsets));
@@ -183,7 +214,7 @@ describe('SineSPE (sinusoidal code generator, SPE paper, Liutkus et al. 2021)', 
     // H = 1, D = 4, K = 5 as in the digest; L = 32 to stay fast. Three parameter/noise seeds per R.
     const [D, K, L] = [4, 5, 32];
     const Rs = [16, 64, 256, 1024, 4096];
-    const digest: Record<number, number> = { 16: 0.51, 256: 0.10, 4096: 0.026 };
+    const digest: Record<number, number> = { 16: 0.51, 256: 0.1, 4096: 0.026 };
     const mean: number[] = [];
     for (const R of Rs) {
       let err = 0;
@@ -197,18 +228,23 @@ describe('SineSPE (sinusoidal code generator, SPE paper, Liutkus et al. 2021)', 
         const E = tf.tidy(() => {
           const q = qbar.reshape([L, D, R]).transpose([1, 0, 2]);
           const k = kbar.reshape([L, D, R]).transpose([1, 0, 2]);
-          return tf.matMul(q, k, false, true).mul(Math.sqrt(D / R)).dataSync();
+          return tf
+            .matMul(q, k, false, true)
+            .mul(Math.sqrt(D / R))
+            .dataSync();
         });
         let absErr = 0;
         let absP = 0;
         let expErr = 0;
-        for (let d = 0; d < D; d++) for (let m = 0; m < L; m++) for (let n = 0; n < L; n++) {
-          const p = kernel(0, d, m - n);
-          absErr += Math.abs(E[(d * L + m) * L + n] - p);
-          absP += Math.abs(p);
-          // E|N(0, (V² + P²)/R)|: a product of jointly Gaussian codes has variance V_q V_k + P².
-          expErr += Math.sqrt((V[d] * V[d] + p * p) / R) * Math.sqrt(2 / Math.PI);
-        }
+        for (let d = 0; d < D; d++)
+          for (let m = 0; m < L; m++)
+            for (let n = 0; n < L; n++) {
+              const p = kernel(0, d, m - n);
+              absErr += Math.abs(E[(d * L + m) * L + n] - p);
+              absP += Math.abs(p);
+              // E|N(0, (V² + P²)/R)|: a product of jointly Gaussian codes has variance V_q V_k + P².
+              expErr += Math.sqrt((V[d] * V[d] + p * p) / R) * Math.sqrt(2 / Math.PI);
+            }
         err += absErr / absP / 3;
         pred += expErr / absP / 3;
         tf.dispose([qbar, kbar]);

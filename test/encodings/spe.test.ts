@@ -35,18 +35,26 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
     assert.deepEqual(qh.shape, [2, 6, 2, 5]);
     assert.deepEqual(kh.shape, [2, 6, 2, 5]);
     const conv = new SPE({ variant: 'conv', numHeads: 2, headDim: 3, numRealizations: 4, kernelSize: 8 });
-    const [qc] = conv.encode(q, k);  // L = 6 < P = 8 is allowed: the code is drawn for max(L, P)
+    const [qc] = conv.encode(q, k); // L = 6 < P = 8 is allowed: the code is drawn for max(L, P)
     assert.deepEqual(qc.shape, [2, 6, 2, 4]);
     const grid = new SPE({ variant: 'conv', ndim: 2, numHeads: 2, headDim: 3, numRealizations: 4, kernelSize: 2 });
     const [qg] = grid.encode(q, k, { grid: { rows: 2, cols: 3 } });
     assert.deepEqual(qg.shape, [2, 6, 2, 4]);
     assert.deepEqual(new SPE({ variant: 'sine', numHeads: 1, headDim: 2 }).outputDim(), 64);
-    assert.deepEqual(sine.namedVariables().map(([n]) => n), ['code.freqs', 'code.offsets', 'code.gains', 'filter.gate']);
+    assert.deepEqual(
+      sine.namedVariables().map(([n]) => n),
+      ['code.freqs', 'code.offsets', 'code.gains', 'filter.gate'],
+    );
     tf.dispose([q, k, qh, kh, qc, qg]);
     for (const m of [sine, conv, grid]) m.dispose();
   });
 
-  for (const [gated, sinePath] of [[true, 'features'], [false, 'features'], [true, 'code'], [false, 'code']] as const) {
+  for (const [gated, sinePath] of [
+    [true, 'features'],
+    [false, 'features'],
+    [true, 'code'],
+    [false, 'code'],
+  ] as const) {
     it(`sine ${sinePath} path equals the literal formula (materialised codes + SPEFilter) with the same noise (${gated ? 'gated' : 'ungated'}, also at an offset)`, () => {
       const [B, L, H, D, K, R] = [2, 7, 2, 3, 4, 5];
       const spe = new SPE({ variant: 'sine', numHeads: H, headDim: D, numRealizations: R, numSines: K, gated, rng: new Rng(3) });
@@ -74,38 +82,41 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
     });
   }
 
-  itOnKernelPaths('sineSPEFeatureProject: fused kernels equal the composed tf ops, values and gradients (L past the re-evaluation period, at an offset)', (native) => {
-    const [H, D, K] = [2, 3, 4];
-    // B 2, L 70 (> 64: the sinusoids are re-evaluated once), R 5
-    const { q, k, omega, theta, amp, gateAmp, z, weight } = sineProjectInputs(new Rng(11), 12, [2, 70, H, D, K, 5], Math.PI);
-    const inputs = [q, k, omega, theta, amp, gateAmp];
-    const run = (fused: boolean, native: boolean) => {
-      const was = useNative(native);
-      try {
-        const f = (...xs: tf.Tensor[]) => {
-          const [qh, kh] = sineSPEFeatureProject(xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], z, { offset: 7, fused });
-          return qh.mul(weight).sum().add(kh.mul(qh).sum()) as tf.Scalar;
-        };
-        const [qh, kh] = sineSPEFeatureProject(q, k, omega, theta, amp, gateAmp, z, { offset: 7, fused });
-        return { qh, kh, grads: tf.grads(f)(inputs) };
-      } finally {
-        useNative(was);
-      }
-    };
-    tf.tidy(() => {
-      const want = run(false, false);
-      const got = run(true, native);
-      const label = native ? 'fused (native)' : 'fused (JavaScript)';
-      assertClose(got.qh, want.qh, 1e-4, 1e-4, `${label} q̂`);
-      assertClose(got.kh, want.kh, 1e-4, 1e-4, `${label} k̂`);
-      ['q', 'k', 'omega', 'theta', 'amp', 'gateAmp'].forEach((name, i) => assertClose(got.grads[i], want.grads[i], 2e-3, 1e-3, `${label} ∂/∂${name}`));
-    });
-    assertThrowsNaming(() => sineSPEFeatureProject(q, k, omega, theta, amp, null, z), /^z: /, /feature axis/);
-    assertThrowsNaming(() => sineSPEFeatureProject(q, k, omega.reshape([H, K, D]), theta, amp, gateAmp, z), /^omega: /);
-    tf.dispose([q, k, omega, theta, amp, gateAmp, z, weight]);
-  });
+  itOnKernelPaths(
+    'sineSPEFeatureProject: fused kernels equal the composed tf ops, values and gradients (L past the re-evaluation period, at an offset)',
+    (native) => {
+      const [H, D, K] = [2, 3, 4];
+      // B 2, L 70 (> 64: the sinusoids are re-evaluated once), R 5
+      const { q, k, omega, theta, amp, gateAmp, z, weight } = sineProjectInputs(new Rng(11), 12, [2, 70, H, D, K, 5], Math.PI);
+      const inputs = [q, k, omega, theta, amp, gateAmp];
+      const run = (fused: boolean, native: boolean) => {
+        const was = useNative(native);
+        try {
+          const f = (...xs: tf.Tensor[]) => {
+            const [qh, kh] = sineSPEFeatureProject(xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], z, { offset: 7, fused });
+            return qh.mul(weight).sum().add(kh.mul(qh).sum()) as tf.Scalar;
+          };
+          const [qh, kh] = sineSPEFeatureProject(q, k, omega, theta, amp, gateAmp, z, { offset: 7, fused });
+          return { qh, kh, grads: tf.grads(f)(inputs) };
+        } finally {
+          useNative(was);
+        }
+      };
+      tf.tidy(() => {
+        const want = run(false, false);
+        const got = run(true, native);
+        const label = native ? 'fused (native)' : 'fused (JavaScript)';
+        assertClose(got.qh, want.qh, 1e-4, 1e-4, `${label} q̂`);
+        assertClose(got.kh, want.kh, 1e-4, 1e-4, `${label} k̂`);
+        ['q', 'k', 'omega', 'theta', 'amp', 'gateAmp'].forEach((name, i) => assertClose(got.grads[i], want.grads[i], 2e-3, 1e-3, `${label} ∂/∂${name}`));
+      });
+      assertThrowsNaming(() => sineSPEFeatureProject(q, k, omega, theta, amp, null, z), /^z: /, /feature axis/);
+      assertThrowsNaming(() => sineSPEFeatureProject(q, k, omega.reshape([H, K, D]), theta, amp, gateAmp, z), /^omega: /);
+      tf.dispose([q, k, omega, theta, amp, gateAmp, z, weight]);
+    },
+  );
 
-  it('sineSPEFeatureProject: the native projection gives the same numbers on 1 and 2 threads, and the JavaScript kernels\' values and gradients', function () {
+  it("sineSPEFeatureProject: the native projection gives the same numbers on 1 and 2 threads, and the JavaScript kernels' values and gradients", function () {
     const native = nativeKernels();
     if (!native) this.skip();
     // L = 1100: three tasks of up to 512 positions per head, side and batch element, blocks of 64 and a last partial one.
@@ -165,8 +176,13 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
     conv.dispose();
   });
 
-  it('the fast path\'s sinusoids (angle addition on a √L grid) match tf.cos/tf.sin, also far from the origin', () => {
-    for (const [L, offset] of [[50, 7], [49, 0], [300, 3000]]) {  // 50, 300: not squares, the grid is trimmed
+  it("the fast path's sinusoids (angle addition on a √L grid) match tf.cos/tf.sin, also far from the origin", () => {
+    for (const [L, offset] of [
+      [50, 7],
+      [49, 0],
+      [300, 3000],
+    ]) {
+      // 50, 300: not squares, the grid is trimmed
       const [K, D] = [3, 4];
       const omega = tf.tensor(new Rng(1).uniformArray(K * D, 0, Math.PI), [K, D]);
       tf.tidy(() => {
@@ -180,41 +196,51 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
     }
   });
 
-  for (const [B, gated, sinePath] of [[2, true, 'features'], [1, false, 'features'], [2, true, 'code'], [1, false, 'code']] as const) {
-  it(`sine ${sinePath} path has the same gradients as the literal formula (all parameters and q, k; B=${B}, ${gated ? 'gated' : 'ungated'})`, () => {
-    const [L, H, D, K, R] = [6, 2, 3, 2, 4];
-    const spe = new SPE({ variant: 'sine', numHeads: H, headDim: D, numRealizations: R, numSines: K, gated, rng: new Rng(6) });
-    const code = spe.code as SineSPE;
-    const rng = new Rng(7);
-    const noise = normal(rng, [1, H, D, 2 * K, R]);
-    const gateNoise = gated ? normal(rng, [H, D, R]) : undefined;
-    const [q, k] = qk(8, [B, L, H, D]);
-    const weight = normal(rng, [B, L, H, R]);
-    const vars = spe.trainableVariables();
-    const loss = (fast: boolean) => (qq: tf.Tensor, kk: tf.Tensor) => {
-      const [qh, kh] = fast
-        ? spe.encode(qq as tf.Tensor4D, kk as tf.Tensor4D, { noise, gateNoise, offset: 3, sinePath })
-        : spe.filter.apply(qq, kk, (() => {
-          const c = code.forward([B, L + 3], { noise });
-          return { qbar: c.qbar.slice([0, 3, 0, 0, 0], [1, L, H, D, R]), kbar: c.kbar.slice([0, 3, 0, 0, 0], [1, L, H, D, R]) };
-        })(), { gateNoise });
-      return qh.mul(weight).sum().add(kh.mul(qh).sum()) as tf.Scalar;
-    };
-    tf.tidy(() => {
-      for (const v of vars) {
-        const fast = tf.variableGrads(() => loss(true)(q, k), [v]).grads[v.name];
-        const slow = tf.variableGrads(() => loss(false)(q, k), [v]).grads[v.name];
-        assertClose(fast, slow, 1e-4, 1e-3, `gradient of ${v.name}`);
-      }
-      const [fq, fk] = tf.grads(loss(true))([q, k]);
-      const [sq, sk] = tf.grads(loss(false))([q, k]);
-      assertClose(fq, sq, 1e-4, 1e-3, 'gradient of q');
-      assertClose(fk, sk, 1e-4, 1e-3, 'gradient of k');
+  for (const [B, gated, sinePath] of [
+    [2, true, 'features'],
+    [1, false, 'features'],
+    [2, true, 'code'],
+    [1, false, 'code'],
+  ] as const) {
+    it(`sine ${sinePath} path has the same gradients as the literal formula (all parameters and q, k; B=${B}, ${gated ? 'gated' : 'ungated'})`, () => {
+      const [L, H, D, K, R] = [6, 2, 3, 2, 4];
+      const spe = new SPE({ variant: 'sine', numHeads: H, headDim: D, numRealizations: R, numSines: K, gated, rng: new Rng(6) });
+      const code = spe.code as SineSPE;
+      const rng = new Rng(7);
+      const noise = normal(rng, [1, H, D, 2 * K, R]);
+      const gateNoise = gated ? normal(rng, [H, D, R]) : undefined;
+      const [q, k] = qk(8, [B, L, H, D]);
+      const weight = normal(rng, [B, L, H, R]);
+      const vars = spe.trainableVariables();
+      const loss = (fast: boolean) => (qq: tf.Tensor, kk: tf.Tensor) => {
+        const [qh, kh] = fast
+          ? spe.encode(qq as tf.Tensor4D, kk as tf.Tensor4D, { noise, gateNoise, offset: 3, sinePath })
+          : spe.filter.apply(
+              qq,
+              kk,
+              (() => {
+                const c = code.forward([B, L + 3], { noise });
+                return { qbar: c.qbar.slice([0, 3, 0, 0, 0], [1, L, H, D, R]), kbar: c.kbar.slice([0, 3, 0, 0, 0], [1, L, H, D, R]) };
+              })(),
+              { gateNoise },
+            );
+        return qh.mul(weight).sum().add(kh.mul(qh).sum()) as tf.Scalar;
+      };
+      tf.tidy(() => {
+        for (const v of vars) {
+          const fast = tf.variableGrads(() => loss(true)(q, k), [v]).grads[v.name];
+          const slow = tf.variableGrads(() => loss(false)(q, k), [v]).grads[v.name];
+          assertClose(fast, slow, 1e-4, 1e-3, `gradient of ${v.name}`);
+        }
+        const [fq, fk] = tf.grads(loss(true))([q, k]);
+        const [sq, sk] = tf.grads(loss(false))([q, k]);
+        assertClose(fq, sq, 1e-4, 1e-3, 'gradient of q');
+        assertClose(fk, sk, 1e-4, 1e-3, 'gradient of k');
+      });
+      tf.dispose([noise, q, k, weight]);
+      if (gateNoise) gateNoise.dispose();
+      spe.dispose();
     });
-    tf.dispose([noise, q, k, weight]);
-    if (gateNoise) gateNoise.dispose();
-    spe.dispose();
-  });
   }
 
   it('conv: encode equals ConvSPE.forward + SPEFilter.apply with the same noise, at offset 0 and at an offset', () => {
@@ -262,7 +288,14 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
   for (const variant of ['sine', 'conv'] as const) {
     it(`prefix consistency (${variant}): step-by-step encoding with offsets and a reset generator reproduces the full encoding (§10.10)`, () => {
       const [B, L, H, D, R] = [1, 6, 2, 2, 4];
-      const spe = new SPE({ variant, numHeads: H, headDim: D, numRealizations: R, ...(variant === 'sine' ? { numSines: 3 } : { kernelSize: 3 }), rng: new Rng(15) });
+      const spe = new SPE({
+        variant,
+        numHeads: H,
+        headDim: D,
+        numRealizations: R,
+        ...(variant === 'sine' ? { numSines: 3 } : { kernelSize: 3 }),
+        rng: new Rng(15),
+      });
       const [q, k] = qk(16, [B, L, H, D]);
       tf.tidy(() => {
         const [qFull, kFull] = spe.encode(q, k, { rng: new Rng(99) });
@@ -291,11 +324,14 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
       for (let s = 0; s < 3; s++) {
         const spe = new SPE({ variant: 'sine', numHeads: 1, headDim: D, numRealizations: R, numSines: K, rng: new Rng(200 + s) });
         const rng = new Rng(300 + s);
-        const q = tf.tensor(rng.uniformArray(L * D), [1, L, 1, D]) as tf.Tensor4D;  // random uniform q, k as in the digest
+        const q = tf.tensor(rng.uniformArray(L * D), [1, L, 1, D]) as tf.Tensor4D; // random uniform q, k as in the digest
         const k = tf.tensor(rng.uniformArray(L * D), [1, L, 1, D]) as tf.Tensor4D;
         const A = tf.tidy(() => {
           const [qh, kh] = spe.encode(q, k, { rng: new Rng(400 + s) });
-          return tf.matMul(qh.reshape([L, R]), kh.reshape([L, R]), false, true).div(Math.sqrt(R)).dataSync();
+          return tf
+            .matMul(qh.reshape([L, R]), kh.reshape([L, R]), false, true)
+            .div(Math.sqrt(R))
+            .dataSync();
         });
         const P = (spe.code as SineSPE).positionalKernel(L).dataSync();
         const lam = (spe.code as SineSPE).amplitudes().dataSync();
@@ -305,27 +341,28 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
         const V = Array.from({ length: D }, (_, d) => {
           let v = 0;
           for (let j = 0; j < K; j++) v += lam[d * K + j] ** 2;
-          return (1 - g[d]) * v / (2 * K) + g[d];
+          return ((1 - g[d]) * v) / (2 * K) + g[d];
         });
         let absErr = 0;
         let absA = 0;
         let expErr = 0;
-        for (let m = 0; m < L; m++) for (let n = 0; n < L; n++) {
-          let target = 0;
-          let vq = 0;
-          let vk = 0;
-          for (let d = 0; d < D; d++) {
-            const [a, b] = [qv[m * D + d], kv[n * D + d]];
-            target += a * b * ((1 - g[d]) * P[d * (2 * L - 1) + m - n + L - 1] + g[d]);
-            vq += a * a * V[d];
-            vk += b * b * V[d];
+        for (let m = 0; m < L; m++)
+          for (let n = 0; n < L; n++) {
+            let target = 0;
+            let vq = 0;
+            let vk = 0;
+            for (let d = 0; d < D; d++) {
+              const [a, b] = [qv[m * D + d], kv[n * D + d]];
+              target += a * b * ((1 - g[d]) * P[d * (2 * L - 1) + m - n + L - 1] + g[d]);
+              vq += a * a * V[d];
+              vk += b * b * V[d];
+            }
+            target /= Math.sqrt(D);
+            absErr += Math.abs(A[m * L + n] - target);
+            absA += Math.abs(target);
+            // q̂_r, k̂_r are jointly Gaussian: Var[Σ_r q̂_r k̂_r/√R] = (Var q̂·Var k̂ + Cov²)·R/R with the (RD)^(-1/2) scalings.
+            expErr += (Math.sqrt((vq * vk + target * target * D) / D) * Math.sqrt(2 / Math.PI)) / Math.sqrt(R);
           }
-          target /= Math.sqrt(D);
-          absErr += Math.abs(A[m * L + n] - target);
-          absA += Math.abs(target);
-          // q̂_r, k̂_r are jointly Gaussian: Var[Σ_r q̂_r k̂_r/√R] = (Var q̂·Var k̂ + Cov²)·R/R with the (RD)^(-1/2) scalings.
-          expErr += Math.sqrt((vq * vk + target * target * D) / D) * Math.sqrt(2 / Math.PI) / Math.sqrt(R);
-        }
         err += absErr / absA / 3;
         pred += expErr / absA / 3;
         tf.dispose([q, k]);
@@ -348,7 +385,11 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
     const cases: Array<[string, () => SPE, { grid?: { rows: number; cols: number } }]> = [
       ['sine', () => new SPE({ variant: 'sine', numHeads: 2, headDim: 3, numRealizations: 4, numSines: 2, rng: new Rng(20) }), {}],
       ['conv', () => new SPE({ variant: 'conv', numHeads: 2, headDim: 3, numRealizations: 4, kernelSize: 3, rng: new Rng(21) }), {}],
-      ['conv2d', () => new SPE({ variant: 'conv', ndim: 2, numHeads: 2, headDim: 3, numRealizations: 4, kernelSize: 2, rng: new Rng(22) }), { grid: { rows: 2, cols: 3 } }],
+      [
+        'conv2d',
+        () => new SPE({ variant: 'conv', ndim: 2, numHeads: 2, headDim: 3, numRealizations: 4, kernelSize: 2, rng: new Rng(22) }),
+        { grid: { rows: 2, cols: 3 } },
+      ],
     ];
     for (const [name, make, opts] of cases) {
       const run = () => {
@@ -377,7 +418,8 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
   });
 
   it('rejects bad input, naming the parameter', () => {
-    const mk = (o: Partial<ConstructorParameters<typeof SPE>[0]>) => () => new SPE({ variant: 'sine', numHeads: 2, headDim: 3, ...o } as ConstructorParameters<typeof SPE>[0]);
+    const mk = (o: Partial<ConstructorParameters<typeof SPE>[0]>) => () =>
+      new SPE({ variant: 'sine', numHeads: 2, headDim: 3, ...o } as ConstructorParameters<typeof SPE>[0]);
     assertThrowsNaming(mk({ variant: 'fourier' as 'sine' }), /variant: expected one of 'sine', 'conv', got "fourier"/);
     assertThrowsNaming(mk({ numRealizations: 0 }), /numRealizations: expected an integer >= 1, got 0/);
     assertThrowsNaming(mk({ headDim: -1 }), /headDim/);
@@ -409,14 +451,14 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
 
   it('does not leak tensors over repeated forward + backward passes (sine, conv 1-D, conv 2-D)', () => {
     const cases: Array<[SPE, { grid?: { rows: number; cols: number } }]> = [
-      [new SPE({ variant: 'sine', numHeads: 2, headDim: 3, numRealizations: 4, numSines: 2 }), { }],
-      [new SPE({ variant: 'sine', numHeads: 1, headDim: 3, numRealizations: 4, numSines: 2, gated: false }), { }],
-      [new SPE({ variant: 'conv', numHeads: 2, headDim: 3, numRealizations: 4, kernelSize: 3 }), { }],
+      [new SPE({ variant: 'sine', numHeads: 2, headDim: 3, numRealizations: 4, numSines: 2 }), {}],
+      [new SPE({ variant: 'sine', numHeads: 1, headDim: 3, numRealizations: 4, numSines: 2, gated: false }), {}],
+      [new SPE({ variant: 'conv', numHeads: 2, headDim: 3, numRealizations: 4, kernelSize: 3 }), {}],
       [new SPE({ variant: 'conv', ndim: 2, numHeads: 2, headDim: 3, numRealizations: 4, kernelSize: 2 }), { grid: { rows: 2, cols: 3 } }],
     ];
     const [q, k] = qk(40, [2, 6, 2, 3]);
     for (const [spe, opts] of cases) {
-      const [qq, kk] = spe.numHeads === 1 ? [q.slice(0, [2, 6, 1, 3]), k.slice(0, [2, 6, 1, 3])] as tf.Tensor4D[] : [q, k];
+      const [qq, kk] = spe.numHeads === 1 ? ([q.slice(0, [2, 6, 1, 3]), k.slice(0, [2, 6, 1, 3])] as tf.Tensor4D[]) : [q, k];
       const step = () => {
         const { value, grads } = tf.variableGrads(() => {
           const [qh, kh] = spe.encode(qq, kk, { ...opts, offset: opts.grid ? 0 : 2 });

@@ -2,8 +2,19 @@ import { strict as assert } from 'assert';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  CLAIMS, collectClaims, judgeComparison, combineVerdicts, validateClaims, claimExperiments, formatLedger, getExperiment, meanStd,
-  type Comparison, type ExperimentReport, type ClaimDefinition, type ReportRow,
+  CLAIMS,
+  collectClaims,
+  judgeComparison,
+  combineVerdicts,
+  validateClaims,
+  claimExperiments,
+  formatLedger,
+  getExperiment,
+  meanStd,
+  type Comparison,
+  type ExperimentReport,
+  type ClaimDefinition,
+  type ReportRow,
 } from '../../src/experiments';
 
 /**
@@ -21,7 +32,14 @@ function fakeReport(experiment: string, metric: string, rows: Record<string, Arr
       variant,
       label: def.variants[variant].label,
       cells: {
-        [metric]: { ...meanStd(finite.map(([, v]) => v)), n: finite.length, unfinished: 0, diverged, missing: seeds.length - finite.length - diverged, planned: seeds.length },
+        [metric]: {
+          ...meanStd(finite.map(([, v]) => v)),
+          n: finite.length,
+          unfinished: 0,
+          diverged,
+          missing: seeds.length - finite.length - diverged,
+          planned: seeds.length,
+        },
       },
       values: { [metric]: Object.fromEntries(finite) },
       paper: {},
@@ -35,8 +53,22 @@ function fakeReport(experiment: string, metric: string, rows: Record<string, Arr
     };
   });
   return {
-    experiment, paper: def.paper, title: def.title, source: def.source, task: def.task, dataset: def.dataset, scale: 'small', seeds,
-    runsFinished: 0, runsTotal: 0, wallSec: 0, metrics: def.metrics, rows: reportRows, curves: {}, curveSeeds: {}, notes: [],
+    experiment,
+    paper: def.paper,
+    title: def.title,
+    source: def.source,
+    task: def.task,
+    dataset: def.dataset,
+    scale: 'small',
+    seeds,
+    runsFinished: 0,
+    runsTotal: 0,
+    wallSec: 0,
+    metrics: def.metrics,
+    rows: reportRows,
+    curves: {},
+    curveSeeds: {},
+    notes: [],
   };
 }
 
@@ -49,7 +81,7 @@ describe('experiments: the claims ledger (verdicts computed from results)', () =
     assert.equal(r.interval!.method, 'paired');
     // Differences 1.0, 1.1, 0.9: mean 1.0, sd 0.1, t(0.975, 2) = 4.3027 -> half-width 0.2484.
     assert.ok(Math.abs(r.interval!.estimate - 1.0) < 1e-9);
-    assert.ok(Math.abs(r.interval!.hi - r.interval!.estimate - 4.302652729749464 * 0.1 / Math.sqrt(3)) < 1e-9);
+    assert.ok(Math.abs(r.interval!.hi - r.interval!.estimate - (4.302652729749464 * 0.1) / Math.sqrt(3)) < 1e-9);
   });
 
   it('a clear loss is contradicted; for accuracy, higher is better', () => {
@@ -90,15 +122,36 @@ describe('experiments: the claims ledger (verdicts computed from results)', () =
   });
 
   it('equivalence: inside the margin is supported, clearly outside contradicted; derived metrics subtract per seed', () => {
-    const eq: Comparison = { experiment: 'lrpe-p-ablation', metric: 'test_ppl', treatment: 'rotation-householder', baseline: 'rotation-identity', expect: 'equivalent', margin: 0.02 };
-    const same = judgeComparison(eq, fakeReport('lrpe-p-ablation', 'test_ppl', { 'rotation-householder': [10.0, 10.1, 10.05], 'rotation-identity': [10.02, 10.08, 10.06] }));
+    const eq: Comparison = {
+      experiment: 'lrpe-p-ablation',
+      metric: 'test_ppl',
+      treatment: 'rotation-householder',
+      baseline: 'rotation-identity',
+      expect: 'equivalent',
+      margin: 0.02,
+    };
+    const same = judgeComparison(
+      eq,
+      fakeReport('lrpe-p-ablation', 'test_ppl', { 'rotation-householder': [10.0, 10.1, 10.05], 'rotation-identity': [10.02, 10.08, 10.06] }),
+    );
     assert.equal(same.verdict, 'supported', same.reason);
-    const far = judgeComparison(eq, fakeReport('lrpe-p-ablation', 'test_ppl', { 'rotation-householder': [12.0, 12.1, 12.05], 'rotation-identity': [10.02, 10.08, 10.06] }));
+    const far = judgeComparison(
+      eq,
+      fakeReport('lrpe-p-ablation', 'test_ppl', { 'rotation-householder': [12.0, 12.1, 12.05], 'rotation-identity': [10.02, 10.08, 10.06] }),
+    );
     assert.equal(far.verdict, 'contradicted', far.reason);
     // nll_8x − nll_1x per seed: the APE model's NLL rises by 1.0 past L, SPE's by 0.1.
     const rep = fakeReport('extrapolation-midi', 'nll_8x', { 'sinespe-ungated': [2.1, 2.2, 2.15], ape: [3.0, 3.1, 3.05] });
     for (const row of rep.rows) row.values.nll_1x = { 0: 2.0, 1: 2.1, 2: 2.05 };
-    const ex: Comparison = { experiment: 'extrapolation-midi', metric: 'nll_8x', minus: 'nll_1x', better: 'lower', treatment: 'sinespe-ungated', baseline: 'ape', expect: 'better' };
+    const ex: Comparison = {
+      experiment: 'extrapolation-midi',
+      metric: 'nll_8x',
+      minus: 'nll_1x',
+      better: 'lower',
+      treatment: 'sinespe-ungated',
+      baseline: 'ape',
+      expect: 'better',
+    };
     const r = judgeComparison(ex, rep);
     assert.equal(r.verdict, 'supported', r.reason);
     assert.ok(Math.abs(r.interval!.estimate - 0.9) < 1e-9);
@@ -120,7 +173,22 @@ describe('experiments: the claims ledger (verdicts computed from results)', () =
     const bad: ClaimDefinition = { id: 'x', paper: 'rpelab', claim: 'x', where: 'x', comparisons: [{ ...ALM, baseline: 'nope-nope' }] };
     assert.throws(() => validateClaims([bad]), /claims\.x: experiment 'lrpe-alm' has no variant 'nope-nope'/);
     const ids = CLAIMS.map((c) => c.id);
-    for (const id of ['lrpe-causal-lm', 'lrpe-bidirectional-lm', 'lrpe-text-classification', 'lrpe-image-classification', 'lrpe-p-ablation', 'lrpe-learned-theta', 'spe-lra-listops', 'spe-lra-text', 'spe-lra-retrieval', 'spe-lra-image', 'spe-extrapolation', 'spe-gating', 'spe-expected-kernel', 'linear-complexity']) {
+    for (const id of [
+      'lrpe-causal-lm',
+      'lrpe-bidirectional-lm',
+      'lrpe-text-classification',
+      'lrpe-image-classification',
+      'lrpe-p-ablation',
+      'lrpe-learned-theta',
+      'spe-lra-listops',
+      'spe-lra-text',
+      'spe-lra-retrieval',
+      'spe-lra-image',
+      'spe-extrapolation',
+      'spe-gating',
+      'spe-expected-kernel',
+      'linear-complexity',
+    ]) {
       assert.ok(ids.includes(id), id);
     }
   });

@@ -10,7 +10,11 @@ const ROOT = path.resolve(__dirname, '..', '..');
 
 /** Runs `rpelab ...` through tsx in a child process (for the worker processes of --jobs). */
 function spawnRpelab(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src', 'cli.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src', 'cli.ts'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120000,
+  });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
@@ -52,7 +56,10 @@ describe('experiments: the rpelab command line', function () {
     assert.match((await rpelab('report', 'lrpe-alm', '--only', 'foo')).err, /only: unknown variant 'foo'; expected some of nope, /);
     assert.match((await rpelab('run', 'lrpe-alm', '--set', 'schedule=5')).err, /lrpe-alm\.scales\.small\+schedule=5\.schedule: expected a schedule object/);
     assert.match((await rpelab('run', 'spe-lra-listops', '--set', 'listopsDepth=0.5')).err, /listopsDepth: expected an integer >= 1, got 0\.5/);
-    assert.match((await rpelab('report', 'claims', '--format', 'csv')).err, /format: unknown format 'csv' for the claims ledger; expected one of table, markdown, json/);
+    assert.match(
+      (await rpelab('report', 'claims', '--format', 'csv')).err,
+      /format: unknown format 'csv' for the claims ledger; expected one of table, markdown, json/,
+    );
   });
 
   it('run --jobs 2 trains runs in worker processes; running again skips them; report shows the table', async () => {
@@ -83,10 +90,26 @@ describe('experiments: the rpelab command line', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-shard-'));
     try {
       const backend = process.env.RPELAB_BACKEND ?? 'wasm';
-      const args = ['lrpe-alm', '--scale', 'smoke', '--only', 'nope,rope,lrpe-rotation', '--seeds', '0,1', '--set', 'steps=1', '--backend', backend, '--results', dir];
+      const args = [
+        'lrpe-alm',
+        '--scale',
+        'smoke',
+        '--only',
+        'nope,rope,lrpe-rotation',
+        '--seeds',
+        '0,1',
+        '--set',
+        'steps=1',
+        '--backend',
+        backend,
+        '--results',
+        dir,
+      ];
       const spawnAsync = (shard: string) =>
         new Promise<{ code: number; out: string }>((resolve) => {
-          const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src', 'cli.ts'), 'run', ...args, '--shard', shard], { cwd: ROOT });
+          const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'src', 'cli.ts'), 'run', ...args, '--shard', shard], {
+            cwd: ROOT,
+          });
           let out = '';
           child.stdout.on('data', (d: Buffer) => (out += d));
           child.stderr.on('data', (d: Buffer) => (out += d));

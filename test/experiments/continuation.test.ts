@@ -13,13 +13,19 @@ describe('experiments: groove-continuation style similarity', () => {
     assert.ok(Math.abs(f[0] - 2 / 3) < 1e-12, 'C (60 and 72) is two of three notes');
     assert.ok(Math.abs(f[4] - 1 / 3) < 1e-12);
     assert.ok(Math.abs(f[12 + 2] - 2 / 3) < 1e-12, 'TIME_SHIFT 3 is two of three shifts');
-    assert.equal(styleFeatures([v.bos, v.eos], v).reduce((a, b) => a + b, 0), 0);
+    assert.equal(
+      styleFeatures([v.bos, v.eos], v).reduce((a, b) => a + b, 0),
+      0,
+    );
   });
 
-  it('a continuation in the prompt\'s style scores 1 in every segment; another style scores lower', () => {
+  it("a continuation in the prompt's style scores 1 in every segment; another style scores lower", () => {
     const groove = [on(60), shift(3), on(64), shift(3), on(67), shift(6)];
     const prompt = [...groove, ...groove];
-    assert.deepEqual(segmentSimilarity(prompt, [...groove, ...groove], 2, v).map((x) => Math.round(x * 1e12) / 1e12), [1, 1]);
+    assert.deepEqual(
+      segmentSimilarity(prompt, [...groove, ...groove], 2, v).map((x) => Math.round(x * 1e12) / 1e12),
+      [1, 1],
+    );
     const other = [on(61), shift(1), on(66), shift(1), on(68), shift(1)];
     const [same, diff] = segmentSimilarity(prompt, [...groove, ...other], 2, v);
     assert.ok(diff < same - 0.5, `${same} vs ${diff}`);

@@ -18,7 +18,20 @@ describe('experiments: a tiny LM learns real text', function () {
       // token signal and delays learning by hundreds of updates.
       variants: { nope: { label: 'NoPE', attention: 'linear:elu+none', ape: 'none' } },
       paperNumbers: undefined,
-      scales: { ...base.scales, smoke: { ...base.scales.smoke, model: 16, hidden: 32, length: 32, batchSize: 4, steps: 250, evalEvery: 250, evalSize: 32, schedule: { kind: 'constant', lr: 2e-2 } } },
+      scales: {
+        ...base.scales,
+        smoke: {
+          ...base.scales.smoke,
+          model: 16,
+          hidden: 32,
+          length: 32,
+          batchSize: 4,
+          steps: 250,
+          evalEvery: 250,
+          evalSize: 32,
+          schedule: { kind: 'constant', lr: 2e-2 },
+        },
+      },
     };
     registerExperiment(def);
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-learning-'));

@@ -57,8 +57,23 @@ describe('experiments: PE quality (Wang et al. 2021, SPE paper, Liutkus et al. 2
   });
 
   it('maps of a trained model: causal rows of a denominator layer sum to 1, no tensor leaks', () => {
-    const lm = new CausalLM({ vocabSize: 32, model: 8, numLayers: 2, numHeads: 2, hidden: 16, maxLength: 16, attention: 'linear:elu+spe(sine,K=2,R=4,gated)', ape: 'none', dropout: 0, seed: 1 });
-    const ids = tf.tensor2d(Int32Array.from({ length: 2 * 10 }, (_, i) => (i * 5) % 32), [2, 10], 'int32');
+    const lm = new CausalLM({
+      vocabSize: 32,
+      model: 8,
+      numLayers: 2,
+      numHeads: 2,
+      hidden: 16,
+      maxLength: 16,
+      attention: 'linear:elu+spe(sine,K=2,R=4,gated)',
+      ape: 'none',
+      dropout: 0,
+      seed: 1,
+    });
+    const ids = tf.tensor2d(
+      Int32Array.from({ length: 2 * 10 }, (_, i) => (i * 5) % 32),
+      [2, 10],
+      'int32',
+    );
     const before = tf.memory().numTensors;
     const maps = causalAttentionMaps(lm, ids, { rng: new Rng(0) });
     causalAttentionMaps(lm, ids, { rng: new Rng(0) });

@@ -2,7 +2,16 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { planRuns, runExperiments, registerExperiment, unregisterExperiment, scaleDirName, claimRows, getExperiment, validateSettings } from '../../src/experiments';
+import {
+  planRuns,
+  runExperiments,
+  registerExperiment,
+  unregisterExperiment,
+  scaleDirName,
+  claimRows,
+  getExperiment,
+  validateSettings,
+} from '../../src/experiments';
 import { tinyLmDefinition } from './fixtures';
 import { specKnobs } from '../../src/attention';
 import { getEncoding, registerEncoding, unregisterEncoding, type EncodingDefinition } from '../../src/encodings';
@@ -36,7 +45,11 @@ describe('experiments: requests are checked before any training', () => {
   });
 
   it('a conv kernel longer than the training length is refused', () => {
-    refused(() => planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { P: 17 } } }), /kernel size \(17\) is larger than the training length \(16\)/, /P <= 16/);
+    refused(
+      () => planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { P: 17 } } }),
+      /kernel size \(17\) is larger than the training length \(16\)/,
+      /P <= 16/,
+    );
     assert.equal(planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { P: 16 } } }).length, 3);
   });
 
@@ -44,13 +57,31 @@ describe('experiments: requests are checked before any training', () => {
     refused(() => planRuns({ experiments: ['test-plan-lm'], overrides: { colour: 3 } as never }), /unknown setting 'colour'/, /steps/);
   });
 
-  it('encoding knobs are the declared integer parameters: a new encoding\'s parameter is a knob of --set and of the scales without touching the experiments', () => {
+  it("encoding knobs are the declared integer parameters: a new encoding's parameter is a knob of --set and of the scales without touching the experiments", () => {
     const knobs = specKnobs();
-    for (const [k, where] of [['R', 'spe.numRealizations'], ['K', 'spe.numSines'], ['P', 'spe.kernelSize'], ['F', 'linear.features'], ['max', 'relbias.maxDistance']]) assert.equal(knobs.get(k), where);
-    refused(() => planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { Q: 3 } } }), /overrides.encoding: unknown knob 'Q'/, /R, /);
-    refused(() => planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { K: 2.5 } } }), /overrides.encoding.K \(spe.numSines\): expected an integer >= 1, got 2.5/);
+    for (const [k, where] of [
+      ['R', 'spe.numRealizations'],
+      ['K', 'spe.numSines'],
+      ['P', 'spe.kernelSize'],
+      ['F', 'linear.features'],
+      ['max', 'relbias.maxDistance'],
+    ])
+      assert.equal(knobs.get(k), where);
+    refused(
+      () => planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { Q: 3 } } }),
+      /overrides.encoding: unknown knob 'Q'/,
+      /R, /,
+    );
+    refused(
+      () => planRuns({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { K: 2.5 } } }),
+      /overrides.encoding.K \(spe.numSines\): expected an integer >= 1, got 2.5/,
+    );
     const rope = getEncoding('rope');
-    const def = { ...rope, name: 'test-knob', params: [...rope.params, { name: 'zeta', type: 'int', aliases: ['Z'], min: 1, default: 3, doc: 'a test knob' }] } as EncodingDefinition;
+    const def = {
+      ...rope,
+      name: 'test-knob',
+      params: [...rope.params, { name: 'zeta', type: 'int', aliases: ['Z'], min: 1, default: 3, doc: 'a test knob' }],
+    } as EncodingDefinition;
     registerEncoding(def);
     const lm = tinyLmDefinition('test-knob-lm');
     lm.variants = { knob: { label: 'knob', attention: 'linear:elu+test-knob(Z={Z})', ape: 'none' } };
@@ -59,8 +90,14 @@ describe('experiments: requests are checked before any training', () => {
     try {
       assert.equal(specKnobs().get('Z'), 'test-knob.zeta');
       registerExperiment(lm);
-      assert.deepEqual(planRuns({ experiments: ['test-knob-lm'], scale: 'smoke' }).map((p) => p.spec), ['linear:elu+test-knob(Z=5)']);
-      assert.deepEqual(planRuns({ experiments: ['test-knob-lm'], scale: 'smoke', overrides: { encoding: { Z: 7 } } }).map((p) => p.spec), ['linear:elu+test-knob(Z=7)']);
+      assert.deepEqual(
+        planRuns({ experiments: ['test-knob-lm'], scale: 'smoke' }).map((p) => p.spec),
+        ['linear:elu+test-knob(Z=5)'],
+      );
+      assert.deepEqual(
+        planRuns({ experiments: ['test-knob-lm'], scale: 'smoke', overrides: { encoding: { Z: 7 } } }).map((p) => p.spec),
+        ['linear:elu+test-knob(Z=7)'],
+      );
     } finally {
       unregisterExperiment('test-knob-lm');
       unregisterEncoding('test-knob');
@@ -71,14 +108,17 @@ describe('experiments: requests are checked before any training', () => {
   it('runExperiments rejects a bad request without creating anything', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-plan-'));
     try {
-      await assert.rejects(runExperiments({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { R: 0 } }, resultsDir: dir }), /encoding\.R/);
+      await assert.rejects(
+        runExperiments({ experiments: ['test-plan-lm'], scale: 'smoke', overrides: { encoding: { R: 0 } }, resultsDir: dir }),
+        /encoding\.R/,
+      );
       assert.deepEqual(fs.readdirSync(dir), []);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('rows that no claim compares run the scale\'s first supportSeeds seeds, claim rows every seed; an explicit --seeds list runs every row at each', () => {
+  it("rows that no claim compares run the scale's first supportSeeds seeds, claim rows every seed; an explicit --seeds list runs every row at each", () => {
     const def = getExperiment('spe-lra-image');
     const claimed = claimRows('spe-lra-image');
     assert.ok(claimed.has('relu-sinespe') && claimed.has('relu-ape') && !claimed.has('relu-convspe'), `claim rows: ${[...claimed].join(', ')}`);
@@ -91,14 +131,20 @@ describe('experiments: requests are checked before any training', () => {
     const explicit = planRuns({ experiments: ['spe-lra-image'], scale: 'small', seeds: [0, 1], resultsDir: '/tmp/rpelab-plan-test' });
     assert.deepEqual(seedsOf(explicit, 'relu-convspe'), [0, 1]);
     for (const bad of [0, 4, 1.5]) {
-      refused(() => validateSettings(def, 'small', { ...small, supportSeeds: bad }), new RegExp(`small.supportSeeds: expected an integer in \\[1, 3\\] \\(the number of seeds\\), got ${bad}`));
+      refused(
+        () => validateSettings(def, 'small', { ...small, supportSeeds: bad }),
+        new RegExp(`small.supportSeeds: expected an integer in \\[1, 3\\] \\(the number of seeds\\), got ${bad}`),
+      );
     }
   });
 
   it('plans variant x seed runs under <results>/<experiment>/<scale>/<variant>/seed-<n>', () => {
     const plans = planRuns({ experiments: ['test-plan-lm'], scale: 'small', resultsDir: '/r' });
     // Seed-major: every variant at seed 0, then every variant at seed 1.
-    assert.deepEqual(plans.map((p) => path.relative('/r', p.dir)), [0, 1].flatMap((s) => ['ape', 'lrpe', 'spe'].map((v) => `test-plan-lm/small/${v}/seed-${s}`)));
+    assert.deepEqual(
+      plans.map((p) => path.relative('/r', p.dir)),
+      [0, 1].flatMap((s) => ['ape', 'lrpe', 'spe'].map((v) => `test-plan-lm/small/${v}/seed-${s}`)),
+    );
     assert.equal(plans[2].spec, 'linear:elu+spe(conv,P=4,R=4,gated)');
     assert.equal(scaleDirName('small', { steps: 20, encoding: { R: 4 } }), 'small+R=4,steps=20');
   });

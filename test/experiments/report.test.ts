@@ -12,7 +12,10 @@ import { tinyLmDefinition } from './fixtures';
 function writeSummary(root: string, variant: string, seed: number, metrics: Record<string, number>, trainSec = 10): void {
   const dir = path.join(root, 'test-report-lm', 'small', variant, `seed-${seed}`);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ experiment: 'test-report-lm', variant, scale: 'small', seed, dir, status: 'finished', metrics, steps: 6, trainSec, evalSec: 2 }));
+  fs.writeFileSync(
+    path.join(dir, 'summary.json'),
+    JSON.stringify({ experiment: 'test-report-lm', variant, scale: 'small', seed, dir, status: 'finished', metrics, steps: 6, trainSec, evalSec: 2 }),
+  );
 }
 
 function writeUnfinished(root: string, variant: string, seed: number, valPpl: number): void {
@@ -61,10 +64,16 @@ describe('experiments: report (formatting unit test on fabricated summaries)', (
     assert.equal(formatCell(lrpe.cells.val_ppl), '8.50 ± 0.71* (n=2)');
     assert.equal(formatCell(lrpe.cells.test_ppl), '7.00 (n=1 of 2, 1 missing)');
     assert.deepEqual(lrpe.values.test_ppl, { 0: 7 }, 'per-seed values of finished runs only');
-    assert.deepEqual(lrpe.runs.map((x) => x.status), ['finished', 'unfinished']);
+    assert.deepEqual(
+      lrpe.runs.map((x) => x.status),
+      ['finished', 'unfinished'],
+    );
     assert.equal(lrpe.runs[1].step, 3);
     const spe = r.rows.find((x) => x.variant === 'spe')!;
-    assert.deepEqual(spe.runs.map((x) => x.status), ['missing', 'missing']);
+    assert.deepEqual(
+      spe.runs.map((x) => x.status),
+      ['missing', 'missing'],
+    );
     assert.equal(formatCell(spe.cells.val_ppl), '— (n=0 of 2, 2 missing)');
     assert.equal(r.runsFinished, 3);
     assert.equal(r.runsTotal, 6);
@@ -77,10 +86,13 @@ describe('experiments: report (formatting unit test on fabricated summaries)', (
     assert.match(header, /val ppl\s+test ppl\s+paper test ppl/);
     const apeLine = lines.find((l) => l.startsWith('sinusoidal APE'))!;
     assert.match(apeLine, /11\.00 ± 1\.41 \(n=2\)\s+2\.00 ± 1\.41 \(n=2\)\s+62\.58 ± 0\.22 \(n=3\)/);
-    assert.match(lines.find((l) => l.startsWith('LRPE rotation'))!, /8\.50 ± 0\.71\* \(n=2\)\s+7\.00 \(n=1 of 2, 1 missing\)\s+—/);
+    assert.match(
+      lines.find((l) => l.startsWith('LRPE rotation'))!,
+      /8\.50 ± 0\.71\* \(n=2\)\s+7\.00 \(n=1 of 2, 1 missing\)\s+—/,
+    );
     assert.match(text, /scale small · seeds 0,1 · 3\/6 runs finished · wall 42s/);
     assert.match(text, /\* includes unfinished runs .*lrpe seed 1 at step 3\/6/);
-    const starts = (l: string) => l.indexOf('val ppl') >= 0 ? l.indexOf('val ppl') : l.search(/\d/);
+    const starts = (l: string) => (l.indexOf('val ppl') >= 0 ? l.indexOf('val ppl') : l.search(/\d/));
     assert.equal(starts(apeLine), starts(header), 'columns are aligned');
   });
 

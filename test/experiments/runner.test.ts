@@ -3,7 +3,16 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { tf } from '../../src/backend';
-import { runExperiments, registerExperiment, unregisterExperiment, readSummary, collectReport, formatCell, getExperiment, type RunnerEvent } from '../../src/experiments';
+import {
+  runExperiments,
+  registerExperiment,
+  unregisterExperiment,
+  readSummary,
+  collectReport,
+  formatCell,
+  getExperiment,
+  type RunnerEvent,
+} from '../../src/experiments';
 
 import { tinyLmDefinition } from './fixtures';
 
@@ -33,7 +42,10 @@ describe('experiments: runner (finished runs are kept, interrupted runs resume)'
     assert.equal(s.steps, 6);
     // 6 updates from logits of unit variance (table ~ N(0, 1/model)): about uniform (256) times e^½, not diverged.
     assert.ok(s.metrics.test_ppl > 1 && s.metrics.test_ppl < 600, `test ppl ${s.metrics.test_ppl}`);
-    assert.ok(events.some((e) => e.kind === 'progress' && e.event.kind === 'step' && e.event.tokensPerSec! > 0), 'progress events reach the caller');
+    assert.ok(
+      events.some((e) => e.kind === 'progress' && e.event.kind === 'step' && e.event.tokensPerSec! > 0),
+      'progress events reach the caller',
+    );
 
     const mtime = fs.statSync(path.join(runDir, 'summary.json')).mtimeMs;
     const again: RunnerEvent[] = [];
@@ -65,7 +77,10 @@ describe('experiments: runner (finished runs are kept, interrupted runs resume)'
     const events: RunnerEvent[] = [];
     const second = await runExperiments(req(dir), { onEvent: (e) => events.push(e) });
     const start = events.find((e) => e.kind === 'progress' && e.event.kind === 'start');
-    assert.ok(start && start.kind === 'progress' && start.event.kind === 'start' && start.event.resumedFrom !== null && start.event.step >= 3, 'resumed from the checkpoint');
+    assert.ok(
+      start && start.kind === 'progress' && start.event.kind === 'start' && start.event.resumedFrom !== null && start.event.step >= 3,
+      'resumed from the checkpoint',
+    );
     assert.equal(second.finished.length, 1);
     const a = straight.finished[0].metrics;
     const b = second.finished[0].metrics;
@@ -89,7 +104,10 @@ describe('experiments: runner (finished runs are kept, interrupted runs resume)'
     assert.ok(events.some((e) => e.kind === 'run-skip' && e.reason === 'diverged'));
     const scaleDir = path.relative(path.join(dir, NAME), path.dirname(path.dirname(runDir)));
     const row = collectReport(getExperiment(NAME), scaleDir, { resultsDir: dir }).rows.find((r) => r.variant === 'ape')!;
-    assert.deepEqual(row.runs.map((r) => r.status), ['diverged']);
+    assert.deepEqual(
+      row.runs.map((r) => r.status),
+      ['diverged'],
+    );
     assert.equal(row.cells.test_ppl.mean, null);
     assert.equal(formatCell(row.cells.test_ppl), '— (n=0 of 1, 1 diverged)');
   });

@@ -1,5 +1,14 @@
 import { strict as assert } from 'assert';
-import { tQuantile, pairedDifference, welchDifference, seedDifference, slopeInterval, relativeDeviation, monteCarloConvergence, memoryExponent } from '../../src/experiments';
+import {
+  tQuantile,
+  pairedDifference,
+  welchDifference,
+  seedDifference,
+  slopeInterval,
+  relativeDeviation,
+  monteCarloConvergence,
+  memoryExponent,
+} from '../../src/experiments';
 
 describe('experiments: intervals over seeds (stats) and the exact checks', () => {
   it('t quantiles come from stdlib and match published values', () => {
@@ -17,7 +26,8 @@ describe('experiments: intervals over seeds (stats) and the exact checks', () =>
     assert.equal(pairedDifference({ 0: 1 }, { 0: 2 }), null);
     const w = welchDifference([1, 2, 3], [2, 4, 6, 8])!;
     // Welch-Satterthwaite degrees of freedom for these samples.
-    const va = 1 / 3, vb = (20 / 3) / 4;
+    const va = 1 / 3,
+      vb = 20 / 3 / 4;
     assert.ok(Math.abs(w.df - (va + vb) ** 2 / (va ** 2 / 2 + vb ** 2 / 3)) < 1e-12);
     assert.equal(w.estimate, -3);
     assert.equal(seedDifference({ 0: 1, 1: 2 }, { 5: 1, 6: 3 })!.method, 'welch');
@@ -38,7 +48,8 @@ describe('experiments: intervals over seeds (stats) and the exact checks', () =>
   });
 
   it('relative encodings give Toeplitz scores; a pre-feature-map encoding is refused by name', () => {
-    for (const e of ['rope', 'permuteformer', 'lrpe(unitary,householder,learned)', 'lrpe(permutation,odd-even)']) assert.ok(relativeDeviation(e, { length: 16 }) < 1e-5, e);
+    for (const e of ['rope', 'permuteformer', 'lrpe(unitary,householder,learned)', 'lrpe(permutation,odd-even)'])
+      assert.ok(relativeDeviation(e, { length: 16 }) < 1e-5, e);
     assert.throws(() => relativeDeviation('spe(sine)'), /encoding: 'spe\(sine\)' is not a query\/key encoding acting after the feature map/);
     assert.throws(() => relativeDeviation('lrpe('), /encoding: expected name or name\(args\)/);
   });

@@ -19,7 +19,11 @@ const base: TransformerConfig = {
 
 function ids(seed: number, b: number, l: number, vocab = base.vocabSize): tf.Tensor2D {
   const r = new Rng(seed);
-  return tf.tensor2d(Array.from({ length: b * l }, () => r.int(vocab)), [b, l], 'int32');
+  return tf.tensor2d(
+    Array.from({ length: b * l }, () => r.int(vocab)),
+    [b, l],
+    'int32',
+  );
 }
 
 describe('models', () => {
@@ -61,7 +65,11 @@ describe('models', () => {
         for (let i = 0; i < 6; i++) {
           const next = tf.tidy(() => {
             const lg = lm.logits(tf.tensor2d(seq, [1, seq.length], 'int32'), { codeSeed });
-            return lg.slice([0, seq.length - 1, 0], [1, 1, -1]).reshape([-1]).argMax().dataSync()[0];
+            return lg
+              .slice([0, seq.length - 1, 0], [1, 1, -1])
+              .reshape([-1])
+              .argMax()
+              .dataSync()[0];
           });
           seq.push(next);
         }
@@ -89,7 +97,10 @@ describe('models', () => {
         const enc = new Encoder({ ...base, attention, ape: 'learned' }, 3, 'cls');
         tf.tidy(() => {
           const a = ids(7, 2, 10);
-          const mask = tf.tensor2d([[1, 1, 1, 1, 1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]]);
+          const mask = tf.tensor2d([
+            [1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
+            [1, 1, 1, 1, 1, 1, 1, 1, 0, 0],
+          ]);
           const b = tf.where(mask.cast('bool'), a, ids(8, 2, 10)) as tf.Tensor2D;
           const la = enc.classify(a, { keyMask: mask as tf.Tensor2D, codeSeed: 4 });
           const lb = enc.classify(b, { keyMask: mask as tf.Tensor2D, codeSeed: 4 });

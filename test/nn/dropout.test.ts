@@ -36,7 +36,9 @@ describe('nn/dropout', () => {
     tf.tidy(() => {
       const x = tf.ones([50]);
       const y = dropout(x, 0.5, new Rng(2), true).dataSync();
-      const g = tf.grad((t: tf.Tensor) => dropout(t, 0.5, new Rng(2), true).sum())(x).dataSync();
+      const g = tf
+        .grad((t: tf.Tensor) => dropout(t, 0.5, new Rng(2), true).sum())(x)
+        .dataSync();
       assert.deepEqual(Array.from(g), Array.from(y));
     });
   });

@@ -9,7 +9,14 @@ describe('nn layers', () => {
   it('Embedding: the one-hot path equals gather, forward and gradient', () => {
     const emb = new Embedding(37, 5, { rng: new Rng(1) });
     tf.tidy(() => {
-      const ids = tf.tensor2d([[0, 3, 36], [3, 3, 1]], [2, 3], 'int32');
+      const ids = tf.tensor2d(
+        [
+          [0, 3, 36],
+          [3, 3, 1],
+        ],
+        [2, 3],
+        'int32',
+      );
       const viaGather = () => tf.gather(emb.table, ids.reshape([-1])).reshape([2, 3, 5]);
       assertClose(emb.apply(ids), viaGather(), 1e-7, 0);
       const w = tf.tensor(new Rng(2).normalArray(2 * 3 * 5), [2, 3, 5]);
@@ -32,7 +39,12 @@ describe('nn layers', () => {
       const y = ln.apply(tf.tensor2d([[1, 2, 3, 6]])).dataSync();
       const mean = 3;
       const sd = Math.sqrt((4 + 1 + 0 + 9) / 4 + 1e-5);
-      assertClose(y, [1, 2, 3, 6].map((v) => (v - mean) / sd), 1e-5, 1e-5);
+      assertClose(
+        y,
+        [1, 2, 3, 6].map((v) => (v - mean) / sd),
+        1e-5,
+        1e-5,
+      );
       assertThrowsNaming(() => lin.apply(tf.zeros([1, 4])), /x: expected the feature axis \(axis 1\) to be 3, got 4/);
     });
     lin.dispose();
@@ -44,8 +56,11 @@ describe('nn fused LayerNorm', () => {
   itOnKernelPaths('the fused kernels equal the composed tf ops: output and the gradients of x, γ, β', (native, ctx) => {
     if (!hasJsKernel(LAYER_NORM)) ctx.skip();
     const r = new Rng(21);
-    const [N, F] = [2000, 37];  // N·F = 74 000 > 2^16: the native kernel splits the rows over its threads
-    const big = tf.tensor2d(r.normalArray(N * F).map((v, i) => 3 * v + (i % F) * 0.1 + 5), [N, F]);
+    const [N, F] = [2000, 37]; // N·F = 74 000 > 2^16: the native kernel splits the rows over its threads
+    const big = tf.tensor2d(
+      r.normalArray(N * F).map((v, i) => 3 * v + (i % F) * 0.1 + 5),
+      [N, F],
+    );
     const gamma = tf.tensor1d(r.normalArray(F));
     const beta = tf.tensor1d(r.normalArray(F));
     const w = tf.tensor2d(r.normalArray(N * F), [N, F]);
@@ -53,7 +68,11 @@ describe('nn fused LayerNorm', () => {
       const { mean, variance } = tf.moments(x, -1, true);
       return x.sub(mean).div(variance.add(1e-5).sqrt()).mul(g).add(b);
     };
-    const loss = (f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => f(x, g, b).mul(w).sum().add(f(x, g, b).square().sum());
+    const loss = (f: (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+      f(x, g, b)
+        .mul(w)
+        .sum()
+        .add(f(x, g, b).square().sum());
     tf.tidy(() => {
       const want = [composed(big, gamma, beta), ...tf.grads(loss(composed))([big, gamma, beta])];
       const fused = (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => fusedLayerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5);
@@ -86,8 +105,17 @@ describe('backend matMul2d', () => {
       const a = tf.tensor2d(r.normalArray(5 * 3), [5, 3]);
       const b = tf.tensor2d(r.normalArray(3 * 4), [3, 4]);
       const w = tf.tensor2d(r.normalArray(5 * 4), [5, 4]);
-      const mine = tf.grads((x: tf.Tensor, y: tf.Tensor) => matMul2d(x as tf.Tensor2D, y as tf.Tensor2D).mul(w).sum())([a, b]);
-      const ref = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D).mul(w).sum())([a, b]);
+      const mine = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+        matMul2d(x as tf.Tensor2D, y as tf.Tensor2D)
+          .mul(w)
+          .sum(),
+      )([a, b]);
+      const ref = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+        tf
+          .matMul(x as tf.Tensor2D, y as tf.Tensor2D)
+          .mul(w)
+          .sum(),
+      )([a, b]);
       assertClose(matMul2d(a, b), tf.matMul(a, b), 1e-6, 1e-6);
       assertClose(mine[0], ref[0], 1e-5, 1e-5);
       assertClose(mine[1], ref[1], 1e-5, 1e-5);

@@ -5,7 +5,16 @@ import * as path from 'path';
 import { tf, Rng } from '../../src/backend';
 import { Module, Linear } from '../../src/nn';
 import {
-  AdamW, CheckpointError, latestCheckpoint, listCheckpoints, lossAndGrads, readCheckpoint, restoreCheckpoint, saveCheckpoint, scanCheckpoints, writeCheckpoint,
+  AdamW,
+  CheckpointError,
+  latestCheckpoint,
+  listCheckpoints,
+  lossAndGrads,
+  readCheckpoint,
+  restoreCheckpoint,
+  saveCheckpoint,
+  scanCheckpoints,
+  writeCheckpoint,
 } from '../../src/train';
 import { assertThrowsNaming } from '../helpers';
 import { weightsOf } from './fixtures/toy';
@@ -20,7 +29,18 @@ class Net extends Module {
     this.perm = this.addBuffer('perm', tf.tensor1d(Array.from(new Rng(seed).permutation(5)), 'int32'));
   }
   loss(): tf.Scalar {
-    return tf.tidy(() => this.fc.apply(tf.tensor2d([[1, 2, 3], [-1, 0, 2]])).square().mean() as tf.Scalar);
+    return tf.tidy(
+      () =>
+        this.fc
+          .apply(
+            tf.tensor2d([
+              [1, 2, 3],
+              [-1, 0, 2],
+            ]),
+          )
+          .square()
+          .mean() as tf.Scalar,
+    );
   }
 }
 
@@ -60,7 +80,11 @@ describe('train/checkpoint', () => {
     for (const k of Object.keys(sa.slots)) assert.deepEqual(Array.from(sb.slots[k].data), Array.from(sa.slots[k].data), k);
     assert.deepEqual(Array.from(otherRng.normalArray(5)), Array.from(data.normalArray(5)));
     // And training continues identically.
-    for (const [n, o] of [[net, opt], [other, otherOpt]] as const) tf.tidy(() => o.apply(lossAndGrads(n, () => n.loss()).grads, 0.05));
+    for (const [n, o] of [
+      [net, opt],
+      [other, otherOpt],
+    ] as const)
+      tf.tidy(() => o.apply(lossAndGrads(n, () => n.loss()).grads, 0.05));
     assert.deepEqual(weightsOf(other), weightsOf(net));
     for (const m of [net, other]) m.dispose();
     for (const o of [opt, otherOpt]) o.dispose();
@@ -78,7 +102,10 @@ describe('train/checkpoint', () => {
     // A step dir whose data file is short (not produced by writeCheckpoint, but a loader must not trust it).
     fs.cpSync(path.join(dir, 'step-00000020'), path.join(dir, 'step-00000040'), { recursive: true });
     fs.truncateSync(path.join(dir, 'step-00000040', 'data.bin'), 8);
-    assert.deepEqual(listCheckpoints(dir).map((c) => c.step), [10, 20]);
+    assert.deepEqual(
+      listCheckpoints(dir).map((c) => c.step),
+      [10, 20],
+    );
     assert.equal(latestCheckpoint(dir), path.join(dir, 'step-00000020'));
     assert.equal(readCheckpoint(latestCheckpoint(dir)!).step, 20);
     assertThrowsNaming(() => readCheckpoint(path.join(dir, 'step-00000040')), /data.bin has 8 bytes, the manifest says/);
@@ -99,9 +126,18 @@ describe('train/checkpoint', () => {
     const bytes = fs.readFileSync(data);
     bytes[5] ^= 0x40; // same size: a size check alone would accept it
     fs.writeFileSync(data, bytes);
-    assert.throws(() => readCheckpoint(b), (e: unknown) => e instanceof CheckpointError && e.path === b && /does not match the SHA-256/.test(e.message));
+    assert.throws(
+      () => readCheckpoint(b),
+      (e: unknown) => e instanceof CheckpointError && e.path === b && /does not match the SHA-256/.test(e.message),
+    );
     const scan = scanCheckpoints(dir);
-    assert.deepEqual(scan.map((c) => [c.step, c.problem === undefined]), [[1, true], [2, false]]);
+    assert.deepEqual(
+      scan.map((c) => [c.step, c.problem === undefined]),
+      [
+        [1, true],
+        [2, false],
+      ],
+    );
     assert.match(scan[1].problem!, /SHA-256/);
     assert.equal(readCheckpoint(a).step, 1);
     // A manifest without its checksum (version 2) is refused too.
@@ -115,7 +151,10 @@ describe('train/checkpoint', () => {
   it('keepLast prunes old checkpoints; saving a step again replaces it', () => {
     const net = new Net(1);
     for (const s of [1, 2, 3, 4]) saveCheckpoint(dir, { step: s, model: net }, { keepLast: 2 });
-    assert.deepEqual(listCheckpoints(dir).map((c) => c.step), [3, 4]);
+    assert.deepEqual(
+      listCheckpoints(dir).map((c) => c.step),
+      [3, 4],
+    );
     net.fc.weight.assign(tf.zerosLike(net.fc.weight));
     saveCheckpoint(dir, { step: 4, model: net }, { keepLast: 2 });
     assert.deepEqual(Array.from(readCheckpoint(path.join(dir, 'step-00000004')).weights['fc.weight'].data), [0, 0, 0, 0, 0, 0]);
@@ -127,7 +166,10 @@ describe('train/checkpoint', () => {
     const p = saveCheckpoint(dir, { step: 2, model: net, optimizer: opt });
     const wide = new Net(3, 4);
     const before = weightsOf(wide);
-    assertThrowsNaming(() => restoreCheckpoint(p, { model: wide }), /variable 'fc.weight' is \[3, 2\] float32 in the checkpoint but \[3, 4\] float32 in the model/);
+    assertThrowsNaming(
+      () => restoreCheckpoint(p, { model: wide }),
+      /variable 'fc.weight' is \[3, 2\] float32 in the checkpoint but \[3, 4\] float32 in the model/,
+    );
     assert.deepEqual(weightsOf(wide), before);
 
     const c = readCheckpoint(p);
@@ -141,9 +183,15 @@ describe('train/checkpoint', () => {
     assertThrowsNaming(() => restoreCheckpoint(p, { model: extra }), /variable 'gain' of the model is missing from the checkpoint/);
     const small = new Net(5);
     writeCheckpoint(dir, { ...c, step: 7, weights: { ...c.weights, 'fc.scale': { dtype: 'float32', shape: [1], data: new Float32Array(1) } } });
-    assertThrowsNaming(() => restoreCheckpoint(path.join(dir, 'step-00000007'), { model: small }), /variable 'fc.scale' in the checkpoint does not exist in the model/);
+    assertThrowsNaming(
+      () => restoreCheckpoint(path.join(dir, 'step-00000007'), { model: small }),
+      /variable 'fc.scale' in the checkpoint does not exist in the model/,
+    );
     writeCheckpoint(dir, { ...c, step: 8, weights: { ...c.weights, perm: { ...c.weights.perm, dtype: 'float32', data: new Float32Array(5) } } });
-    assertThrowsNaming(() => restoreCheckpoint(path.join(dir, 'step-00000008'), { model: small }), /variable 'perm' is \[5\] float32 in the checkpoint but \[5\] int32 in the model/);
+    assertThrowsNaming(
+      () => restoreCheckpoint(path.join(dir, 'step-00000008'), { model: small }),
+      /variable 'perm' is \[5\] float32 in the checkpoint but \[5\] int32 in the model/,
+    );
     assertThrowsNaming(() => restoreCheckpoint(p, { model: small, rngs: { data: new Rng(0) } }), /generator 'data' has no saved state/);
     for (const m of [net, wide, extra, small]) m.dispose();
     opt.dispose();

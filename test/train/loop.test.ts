@@ -65,7 +65,10 @@ describe('train/loop', () => {
     const r = await train(cfg);
     assert.equal(tf.memory().numTensors, before);
     assert.equal(counts.length, 300);
-    assert.ok(counts.every((c) => c === before), `numTensors over the run: min ${Math.min(...counts)}, max ${Math.max(...counts)}, start ${before}`);
+    assert.ok(
+      counts.every((c) => c === before),
+      `numTensors over the run: min ${Math.min(...counts)}, max ${Math.max(...counts)}, start ${before}`,
+    );
     assert.equal(r.step, 300);
     assert.equal(r.tokens, 300 * 16);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -73,9 +76,18 @@ describe('train/loop', () => {
     assert.ok(mean(losses.slice(-3)) < 0.5 * mean(losses.slice(0, 3)), `loss ${mean(losses.slice(0, 3))} -> ${mean(losses.slice(-3))}`);
     assert.ok(r.eval!.acc > 0.85 && r.eval!.acc > accBefore + 0.2, `accuracy ${accBefore} -> ${r.eval!.acc}`);
     const recs = readJsonl<{ kind: string; step: number }>(path.join(dir, 'metrics.jsonl')).records;
-    assert.deepEqual(recs.filter((x) => x.kind === 'eval').map((x) => x.step), [100, 200, 300]);
-    assert.deepEqual(recs.filter((x) => x.kind === 'checkpoint').map((x) => x.step), [100, 200, 300]);
-    assert.deepEqual(listCheckpoints(path.join(dir, 'ck')).map((c) => c.step), [200, 300]); // keepCheckpoints 2
+    assert.deepEqual(
+      recs.filter((x) => x.kind === 'eval').map((x) => x.step),
+      [100, 200, 300],
+    );
+    assert.deepEqual(
+      recs.filter((x) => x.kind === 'checkpoint').map((x) => x.step),
+      [100, 200, 300],
+    );
+    assert.deepEqual(
+      listCheckpoints(path.join(dir, 'ck')).map((c) => c.step),
+      [200, 300],
+    ); // keepCheckpoints 2
     cfg.optimizer.dispose();
     base.optimizer.dispose();
     m.dispose();
@@ -152,7 +164,10 @@ describe('train/loop', () => {
     );
     assert.equal(r.aborted, true);
     assert.equal(r.step, 25);
-    assert.deepEqual(listCheckpoints(ck).map((c) => c.step), [25]);
+    assert.deepEqual(
+      listCheckpoints(ck).map((c) => c.step),
+      [25],
+    );
     assert.deepEqual(readCheckpoint(latestCheckpoint(ck)!).weights['fc2.bias'].data, new Float32Array(m.fc2.bias!.dataSync()));
     const m2 = new ToyMLP(3);
     const r2 = await run(toyConfig(m2, { steps: 60, checkpointDir: ck }));
@@ -168,9 +183,22 @@ describe('train/loop', () => {
     const metricsFile = path.join(dir, 'm.jsonl');
     const m = new ToyMLP();
     const ac = new AbortController();
-    await run(toyConfig(m, { steps: 40, checkpointDir: ck, checkpointEvery: 10, keepCheckpoints: 3, metricsFile, signal: ac.signal, onProgress: (ev) => ev.kind === 'checkpoint' && ev.step === 20 && ac.abort() }));
+    await run(
+      toyConfig(m, {
+        steps: 40,
+        checkpointDir: ck,
+        checkpointEvery: 10,
+        keepCheckpoints: 3,
+        metricsFile,
+        signal: ac.signal,
+        onProgress: (ev) => ev.kind === 'checkpoint' && ev.step === 20 && ac.abort(),
+      }),
+    );
     m.dispose();
-    assert.deepEqual(listCheckpoints(ck).map((c) => c.step), [10, 20]);
+    assert.deepEqual(
+      listCheckpoints(ck).map((c) => c.step),
+      [10, 20],
+    );
     const newest = latestCheckpoint(ck)!;
     const data = path.join(newest, 'data.bin');
     const bytes = fs.readFileSync(data);
@@ -179,11 +207,18 @@ describe('train/loop', () => {
 
     const m2 = new ToyMLP(3);
     const events: ProgressEvent[] = [];
-    const r = await run(toyConfig(m2, { steps: 40, checkpointDir: ck, checkpointEvery: 10, keepCheckpoints: 3, metricsFile, onProgress: (ev) => events.push(ev) }));
+    const r = await run(
+      toyConfig(m2, { steps: 40, checkpointDir: ck, checkpointEvery: 10, keepCheckpoints: 3, metricsFile, onProgress: (ev) => events.push(ev) }),
+    );
     assert.equal(path.basename(r.resumedFrom!), 'step-00000010', 'fell back to step 10');
     const warning = events.find((e) => e.kind === 'warning');
-    assert.ok(warning && warning.kind === 'warning' && /skipped checkpoint .*step-00000020 .*SHA-256.*resumed from .*step-00000010/.test(warning.message), JSON.stringify(warning));
-    const skipped = readJsonl<{ kind: string; path: string; movedTo: string; reason: string }>(metricsFile).records.filter((x) => x.kind === 'checkpoint-skipped');
+    assert.ok(
+      warning && warning.kind === 'warning' && /skipped checkpoint .*step-00000020 .*SHA-256.*resumed from .*step-00000010/.test(warning.message),
+      JSON.stringify(warning),
+    );
+    const skipped = readJsonl<{ kind: string; path: string; movedTo: string; reason: string }>(metricsFile).records.filter(
+      (x) => x.kind === 'checkpoint-skipped',
+    );
     assert.equal(skipped.length, 1);
     assert.ok(fs.existsSync(skipped[0].movedTo), 'the corrupt checkpoint is kept, under corrupt-*');
     assert.deepEqual(weightsOf(m2), reference, 'the fallback resume still reaches the uninterrupted weights');
@@ -194,8 +229,14 @@ describe('train/loop', () => {
     const ck = path.join(dir, 'ck');
     const m = new ToyMLP();
     await run(toyConfig(m, { steps: 20, checkpointDir: ck, config: { lr: 0.01, spec: 'linear:elu+rope' } }));
-    await assert.rejects(run(toyConfig(m, { steps: 30, checkpointDir: ck, config: { lr: 0.01, spec: 'linear:elu+rope' } })), /another configuration \(train.steps 20 -> 30\)/);
-    await assert.rejects(run(toyConfig(m, { steps: 20, checkpointDir: ck, config: { lr: 0.02, spec: 'linear:elu+rope' } })), /cfg.config: .*run.lr 0.01 -> 0.02.*delete/);
+    await assert.rejects(
+      run(toyConfig(m, { steps: 30, checkpointDir: ck, config: { lr: 0.01, spec: 'linear:elu+rope' } })),
+      /another configuration \(train.steps 20 -> 30\)/,
+    );
+    await assert.rejects(
+      run(toyConfig(m, { steps: 20, checkpointDir: ck, config: { lr: 0.02, spec: 'linear:elu+rope' } })),
+      /cfg.config: .*run.lr 0.01 -> 0.02.*delete/,
+    );
     await assert.rejects(run(toyConfig(m, { steps: 20, seed: 9, checkpointDir: ck, config: { lr: 0.01, spec: 'linear:elu+rope' } })), /train.seed/);
     // The same configuration resumes (here: nothing left to do).
     const r = await run(toyConfig(m, { steps: 20, checkpointDir: ck, config: { lr: 0.01, spec: 'linear:elu+rope' } }));

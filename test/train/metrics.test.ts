@@ -4,7 +4,17 @@ import * as os from 'os';
 import * as path from 'path';
 import { tf } from '../../src/backend';
 import {
-  JsonlWriter, accuracy, bitsPerByte, crossEntropy, filterJsonl, meanNll, nllByPosition, perplexity, readJsonl, tokenNll, windowedMeans,
+  JsonlWriter,
+  accuracy,
+  bitsPerByte,
+  crossEntropy,
+  filterJsonl,
+  meanNll,
+  nllByPosition,
+  perplexity,
+  readJsonl,
+  tokenNll,
+  windowedMeans,
 } from '../../src/train';
 import { assertClose, assertThrowsNaming } from '../helpers';
 
@@ -23,7 +33,10 @@ describe('train/metrics', () => {
     fs.appendFileSync(file, '{"kind":"train","step":4,"lo'); // what a kill mid-write leaves
     const r = readJsonl<{ step: number; loss: number }>(file);
     assert.equal(r.truncated, true);
-    assert.deepEqual(r.records.map((x) => x.step), [1, 2, 3]);
+    assert.deepEqual(
+      r.records.map((x) => x.step),
+      [1, 2, 3],
+    );
     assert.equal(r.records[2].loss, 1 / 3);
     // Reopening repairs the tail, so new lines do not glue onto the partial one.
     const w2 = new JsonlWriter(file);
@@ -31,7 +44,10 @@ describe('train/metrics', () => {
     w2.close();
     const r2 = readJsonl<{ step: number }>(file);
     assert.equal(r2.truncated, false);
-    assert.deepEqual(r2.records.map((x) => x.step), [1, 2, 3, 4]);
+    assert.deepEqual(
+      r2.records.map((x) => x.step),
+      [1, 2, 3, 4],
+    );
     assert.ok(fs.readFileSync(file, 'utf8').endsWith('}\n'));
   });
 
@@ -53,13 +69,19 @@ describe('train/metrics', () => {
     for (let s = 0; s < 6; s++) w.append({ step: s });
     w.close();
     filterJsonl(file, (r) => (r.step as number) <= 3);
-    assert.deepEqual(readJsonl<{ step: number }>(file).records.map((r) => r.step), [0, 1, 2, 3]);
+    assert.deepEqual(
+      readJsonl<{ step: number }>(file).records.map((r) => r.step),
+      [0, 1, 2, 3],
+    );
   });
 
   it('token NLL (nats), mean NLL, perplexity', () => {
     tf.tidy(() => {
       // Row 0 uniform over 4 classes: NLL ln 4. Row 1 p = [1/4, 3/4, 0+, 0+] (logits ln1, ln3, -inf-ish).
-      const logits = tf.tensor2d([[0, 0, 0, 0], [0, Math.log(3), -1e4, -1e4]]);
+      const logits = tf.tensor2d([
+        [0, 0, 0, 0],
+        [0, Math.log(3), -1e4, -1e4],
+      ]);
       const nll = tokenNll(logits, tf.tensor1d([2, 1], 'int32'));
       assertClose(nll, [Math.log(4), -Math.log(0.75)], 1e-5, 1e-5);
       const m = meanNll(nll);
@@ -76,7 +98,11 @@ describe('train/metrics', () => {
 
   it('accuracy, with and without a mask', () => {
     tf.tidy(() => {
-      const logits = tf.tensor2d([[2, 1, 0], [0, 3, 1], [1, 0, 5]]);
+      const logits = tf.tensor2d([
+        [2, 1, 0],
+        [0, 3, 1],
+        [1, 0, 5],
+      ]);
       assert.ok(Math.abs(accuracy(logits, tf.tensor1d([0, 1, 0], 'int32')) - 2 / 3) < 1e-6);
       assert.equal(accuracy(logits, tf.tensor1d([0, 1, 0], 'int32'), tf.tensor1d([1, 1, 0])), 1);
     });
@@ -89,11 +115,23 @@ describe('train/metrics', () => {
   });
 
   it('NLL by position: mean over sequences at each position, then windowed', () => {
-    const ragged = nllByPosition([[1, 2, 3], [3, 4]]);
+    const ragged = nllByPosition([
+      [1, 2, 3],
+      [3, 4],
+    ]);
     assert.deepEqual(Array.from(ragged.mean), [2, 3, 3]);
     assert.deepEqual(Array.from(ragged.count), [2, 2, 1]);
     tf.tidy(() => {
-      const r = nllByPosition(tf.tensor2d([[1, 2, 3], [3, 4, 100]]), tf.tensor2d([[1, 1, 1], [1, 1, 0]]));
+      const r = nllByPosition(
+        tf.tensor2d([
+          [1, 2, 3],
+          [3, 4, 100],
+        ]),
+        tf.tensor2d([
+          [1, 1, 1],
+          [1, 1, 0],
+        ]),
+      );
       assert.deepEqual(Array.from(r.mean), [2, 3, 3]);
       assertThrowsNaming(() => nllByPosition(tf.ones([2, 3, 1])), /nll: expected rank 2/);
     });

@@ -29,7 +29,10 @@ class Quadratic extends Module {
 function referenceAdam(lrs: number[], b1: number, b2: number, eps: number, wd: number, decayW: boolean, decayMatrixW: boolean) {
   const w = [0.3, 0.1, -0.5];
   const W = [1, 2, -1, 0.5];
-  const mw = [0, 0, 0], vw = [0, 0, 0], mW = [0, 0, 0, 0], vW = [0, 0, 0, 0];
+  const mw = [0, 0, 0],
+    vw = [0, 0, 0],
+    mW = [0, 0, 0, 0],
+    vW = [0, 0, 0, 0];
   lrs.forEach((lr, k) => {
     const t = k + 1;
     const gw = w.map((x, i) => Quadratic.a[i] * (x - Quadratic.c[i]));

@@ -5,7 +5,15 @@ import { assertThrowsNaming } from '../helpers';
 describe('train/progress', () => {
   it('formats a step event as one line', () => {
     const line = formatProgress({
-      kind: 'step', step: 120, totalSteps: 500, loss: 2.3104, lr: 3e-4, gradNorm: 0.82345, tokensPerSec: 5123, etaSec: 72, elapsedSec: 30,
+      kind: 'step',
+      step: 120,
+      totalSteps: 500,
+      loss: 2.3104,
+      lr: 3e-4,
+      gradNorm: 0.82345,
+      tokensPerSec: 5123,
+      etaSec: 72,
+      elapsedSec: 30,
     });
     assert.equal(line, 'step 120/500 [##........] loss 2.31 lr 3e-4 |g| 0.823 tok/s 5.1k ETA 1m12s');
     const bare = formatProgress({ kind: 'step', step: 500, totalSteps: 500, loss: 0.01234, lr: 2.5e-4, gradNorm: 12, elapsedSec: 1 });

@@ -104,7 +104,10 @@ describe('train/resume on real models (SIGKILL, child processes)', function () {
       const killed = await child('lm-lrpe', d, { crash });
       // The fixture's node process kills itself; the npx/tsx wrapper above it reports 128 + 9.
       assert.ok(killed.signal === 'SIGKILL' || killed.code === 137, `failpoint did not fire (exit ${killed.code}): ${killed.stderr}`);
-      assert.ok(fs.readdirSync(d).some((n) => n.startsWith('.tmp-step-00000010')), 'the interrupted write left its temporary directory');
+      assert.ok(
+        fs.readdirSync(d).some((n) => n.startsWith('.tmp-step-00000010')),
+        'the interrupted write left its temporary directory',
+      );
       const resumed = await child('lm-lrpe', d);
       assert.equal(resumed.code, 0, resumed.stderr);
       assert.equal(resumed.steps[0], 6, 'the half-written step-10 checkpoint is ignored; the run resumes from step 5');

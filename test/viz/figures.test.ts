@@ -17,13 +17,23 @@ describe('viz: extrapolation and claims figures', () => {
   it('the NLL-by-position figure has a band and a line per row with curves, and marks L', () => {
     const curve = (k: number) => Array.from({ length: 64 }, (_, t) => 2 + k + (t > 8 ? 0.1 : 0));
     const report = {
-      experiment: 'extrapolation-midi', scale: 'small', seeds: [0, 1],
-      rows: [{ variant: 'ape', label: 'sinusoidal APE' }, { variant: 'lrpe-rotation', label: 'LRPE rotation' }, { variant: 'nope', label: 'NoPE' }],
+      experiment: 'extrapolation-midi',
+      scale: 'small',
+      seeds: [0, 1],
+      rows: [
+        { variant: 'ape', label: 'sinusoidal APE' },
+        { variant: 'lrpe-rotation', label: 'LRPE rotation' },
+        { variant: 'nope', label: 'NoPE' },
+      ],
       curveSeeds: { ape: { nll_by_position: [curve(0), curve(0.2)] }, 'lrpe-rotation': { nll_by_position: [curve(0.1), curve(0.3)] } },
     } as unknown as ExperimentReport;
     const fig = nllByPositionFigure(report, { trainLength: 8 });
     const lines = fig.data.filter((t) => t.fill === undefined);
-    assert.deepEqual(lines.map((t) => t.name), ['sinusoidal APE (n=2)', 'sinusoidal APE (n=2)', 'LRPE rotation (n=2)'], 'APE in both panels, no curve for NoPE');
+    assert.deepEqual(
+      lines.map((t) => t.name),
+      ['sinusoidal APE (n=2)', 'sinusoidal APE (n=2)', 'LRPE rotation (n=2)'],
+      'APE in both panels, no curve for NoPE',
+    );
     assert.equal(fig.data.filter((t) => t.fill === 'toself').length, 3);
     assert.ok(Math.abs((lines[0].y as number[])[0] - 2.1) < 1e-9, 'mean over seeds');
     assert.equal((fig.layout.shapes as Array<{ x0: number }>)[0].x0, 8);
@@ -32,12 +42,25 @@ describe('viz: extrapolation and claims figures', () => {
   it('the ledger figure plots each comparison with an interval, in % of the baseline, coloured by verdict', () => {
     const cmp = (verdict: 'supported' | 'inconclusive', est: number) => ({
       comparison: { experiment: 'lrpe-alm', metric: 'test_ppl', treatment: 'a', baseline: 'b', expect: 'better' as const },
-      treatmentLabel: 'A', baselineLabel: verdict, baselineMean: 10, n: [3, 3] as [number, number], diverged: [0, 0] as [number, number], verdict, reason: 'r',
+      treatmentLabel: 'A',
+      baselineLabel: verdict,
+      baselineMean: 10,
+      n: [3, 3] as [number, number],
+      diverged: [0, 0] as [number, number],
+      verdict,
+      reason: 'r',
       interval: { method: 'paired' as const, estimate: est, lo: est - 0.5, hi: est + 0.5, level: 0.95, df: 2, n: 3 },
     });
-    const ledger = { scale: 'small', counts: {}, claims: [{ claim: { id: 'c1' }, verdict: 'inconclusive', reason: '', lines: [], comparisons: [cmp('supported', 1), cmp('inconclusive', 0.2)] }] } as unknown as Ledger;
+    const ledger = {
+      scale: 'small',
+      counts: {},
+      claims: [{ claim: { id: 'c1' }, verdict: 'inconclusive', reason: '', lines: [], comparisons: [cmp('supported', 1), cmp('inconclusive', 0.2)] }],
+    } as unknown as Ledger;
     const fig = ledgerFigure(ledger);
-    assert.deepEqual(fig.data.map((t) => t.name), ['supported', 'inconclusive']);
+    assert.deepEqual(
+      fig.data.map((t) => t.name),
+      ['supported', 'inconclusive'],
+    );
     assert.deepEqual(fig.data[0].x, [10], '1 ppl of a baseline of 10 is 10 %');
     assert.deepEqual((fig.data[0].error_x as { array: number[] }).array, [5]);
   });

@@ -1,7 +1,16 @@
 import { strict as assert } from 'assert';
 import {
-  figure, heatmap, plot, figureHtml, plotlyBundle, setDisplaySink, resetPlotlyBundle, FIGURE_CLASS, BUNDLE_MARKER,
-  type DisplaySink, type Figure,
+  figure,
+  heatmap,
+  plot,
+  figureHtml,
+  plotlyBundle,
+  setDisplaySink,
+  resetPlotlyBundle,
+  FIGURE_CLASS,
+  BUNDLE_MARKER,
+  type DisplaySink,
+  type Figure,
 } from '../../src/viz';
 import { assertThrowsNaming } from '../helpers';
 
@@ -38,10 +47,19 @@ describe('viz/plotly', () => {
   });
 
   it('heatmap holds z[row][col] in one heatmap trace with row 0 at the top', () => {
-    const f = heatmap([[1, 2, 3], [4, 5, 6]], { title: 'A', xTitle: 'key', yTitle: 'query', zmin: 0 });
+    const f = heatmap(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      { title: 'A', xTitle: 'key', yTitle: 'query', zmin: 0 },
+    );
     assert.equal(f.data.length, 1);
     assert.equal(f.data[0].type, 'heatmap');
-    assert.deepEqual(f.data[0].z, [[1, 2, 3], [4, 5, 6]]);
+    assert.deepEqual(f.data[0].z, [
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     assert.equal(f.data[0].zmin, 0);
     assert.equal((f.layout.yaxis as { autorange: unknown }).autorange, 'reversed');
     assert.deepEqual((f.layout.title as { text: string }).text, 'A');
@@ -57,7 +75,15 @@ describe('viz/plotly', () => {
     const { source, version } = plotlyBundle();
     assert.ok(source.length > 1_000_000, `bundle is only ${source.length} chars`);
     assert.match(version, /^\d+\.\d+\.\d+/);
-    plot(heatmap([[0, 1], [1, 0]], { title: 'first' }));
+    plot(
+      heatmap(
+        [
+          [0, 1],
+          [1, 0],
+        ],
+        { title: 'first' },
+      ),
+    );
     plot([{ type: 'scatter', y: [3, 1, 2] }], { title: { text: 'second' } });
     assert.equal(sink.outputs.length, 2);
     const [first, second] = sink.outputs;

@@ -24,11 +24,21 @@ function pngSize(file: string): { width: number; height: number } {
 
 describe('viz/png', () => {
   it('toPng renders a figure to a PNG of the layout size times the device scale (headless Chromium)', async function () {
-    if (!hasChromium()) this.skip();  // bash scripts/setup-jupyter.sh --with-chromium
+    if (!hasChromium()) this.skip(); // bash scripts/setup-jupyter.sh --with-chromium
     this.timeout(120000);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-png-test-'));
     try {
-      const file = await toPng(heatmap([[0, 1, 2], [2, 1, 0]], { title: 'png' }), path.join(dir, 'sub', 'fig.png'), { width: 320, height: 200, scale: 1 });
+      const file = await toPng(
+        heatmap(
+          [
+            [0, 1, 2],
+            [2, 1, 0],
+          ],
+          { title: 'png' },
+        ),
+        path.join(dir, 'sub', 'fig.png'),
+        { width: 320, height: 200, scale: 1 },
+      );
       assert.deepEqual(pngSize(file), { width: 320, height: 200 });
       // A drawn plot is far from a blank page: a blank 320x200 PNG compresses to well under 1 kB.
       assert.ok(fs.statSync(file).size > 3000, `PNG is only ${fs.statSync(file).size} bytes`);

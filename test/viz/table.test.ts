@@ -18,10 +18,16 @@ describe('viz/table', () => {
   afterEach(() => setDisplaySink(null));
 
   it('dataFrame keeps columns in first-appearance order and fills missing keys with null', () => {
-    const df = dataFrame([{ a: 1, b: 'x' }, { c: 2.5, a: 3 }]);
+    const df = dataFrame([
+      { a: 1, b: 'x' },
+      { c: 2.5, a: 3 },
+    ]);
     assert.deepEqual(df.columns, ['a', 'b', 'c']);
     assert.deepEqual(df.shape, [2, 3]);
-    assert.deepEqual(df.values, [[1, 'x', null], [3, null, 2.5]]);
+    assert.deepEqual(df.values, [
+      [1, 'x', null],
+      [3, null, 2.5],
+    ]);
     assert.deepEqual(dataFrame([{ a: 1, b: 2 }], { columns: ['b', 'a'] }).values, [[2, 1]]);
     assertThrowsNaming(() => dataFrame([]), /rows: expected a non-empty array of records/);
     assertThrowsNaming(() => dataFrame([{ a: 1 }, 7 as never]), /rows: expected row 1 to be a record/);

@@ -112,7 +112,11 @@ export function rotationTrig(angles: tf.Tensor2D, width: number): Trig {
   return tf.tidy(() => {
     const [L, n] = angles.shape;
     // [t_0, t_0, t_1, t_1, ...] per row. (Stacking on the last axis is ~15x slower on wasm.)
-    const twice = (t: tf.Tensor2D) => tf.stack([t, t]).transpose([1, 2, 0]).reshape([L, 2 * n]);
+    const twice = (t: tf.Tensor2D) =>
+      tf
+        .stack([t, t])
+        .transpose([1, 2, 0])
+        .reshape([L, 2 * n]);
     const [c, s] = sinCos(angles);
     let cos = twice(c);
     let sin = twice(s);
@@ -156,7 +160,10 @@ export function unitaryTrig(angles: tf.Tensor2D): Trig {
 export function unitary(x: tf.Tensor4D, trig: Trig): tf.Tensor4D {
   return tf.tidy(() => {
     const [B, L, H, D] = x.shape;
-    const cosSin = tf.stack([trig.cos, trig.sin]).transpose([1, 2, 0, 3]);  // [L, 1, 2, D]
-    return x.reshape([B, L, H, 1, D]).mul(cosSin).reshape([B, L, H, 2 * D]) as tf.Tensor4D;
+    const cosSin = tf.stack([trig.cos, trig.sin]).transpose([1, 2, 0, 3]); // [L, 1, 2, D]
+    return x
+      .reshape([B, L, H, 1, D])
+      .mul(cosSin)
+      .reshape([B, L, H, 2 * D]) as tf.Tensor4D;
   });
 }

@@ -91,13 +91,33 @@ registerJsKernel<MapAttrs>({
 registerJsKernel<GradAttrs>({
   kernelName: LRPE_MAP_GRAD,
   inputNames: ['dy', 'x', 'u', 'cos', 'sin'],
-  outputShapes: ([, x, u, t], { tableGrad, uGrad }) => [x!.slice(), tableGrad ? t!.slice() : [0], tableGrad ? t!.slice() : [0], u !== null && uGrad ? u.slice() : [0]],
+  outputShapes: ([, x, u, t], { tableGrad, uGrad }) => [
+    x!.slice(),
+    tableGrad ? t!.slice() : [0],
+    tableGrad ? t!.slice() : [0],
+    u !== null && uGrad ? u.slice() : [0],
+  ],
   compute: ([g, x, u, C, S], [, xs, , ts], [dx, dC, dS, du], { mode, tableGrad, uGrad }) => {
     const { B, L, H, D, W } = dims(xs!, ts!);
     const native = nativeKernels();
     if (native) {
-      return native.lrpeMapGrad(g!, x!, u, C!, S!, B, L, H, D, W, mode === 'unitary' ? 1 : 0, dx,
-        tableGrad ? dC : null, tableGrad ? dS : null, u !== null && uGrad ? du : null);
+      return native.lrpeMapGrad(
+        g!,
+        x!,
+        u,
+        C!,
+        S!,
+        B,
+        L,
+        H,
+        D,
+        W,
+        mode === 'unitary' ? 1 : 0,
+        dx,
+        tableGrad ? dC : null,
+        tableGrad ? dS : null,
+        u !== null && uGrad ? du : null,
+      );
     }
     const z = new Float64Array(D);
     const dz = new Float64Array(D);
@@ -116,7 +136,8 @@ registerJsKernel<GradAttrs>({
           const o = row * out;
           if (mode === 'unitary') {
             for (let f = 0; f < D; f++) {
-              const g0 = g![o + f], g1 = g![o + D + f];
+              const g0 = g![o + f],
+                g1 = g![o + D + f];
               dz[f] = g0 * C![t + f] + g1 * S![t + f];
               if (tableGrad) {
                 dC[t + f] += g0 * z[f];
@@ -125,7 +146,8 @@ registerJsKernel<GradAttrs>({
             }
           } else {
             for (let f = 0; f + 1 < W; f += 2) {
-              const g0 = g![o + f], g1 = g![o + f + 1];
+              const g0 = g![o + f],
+                g1 = g![o + f + 1];
               dz[f] = g0 * C![t + f] + g1 * S![t + f + 1];
               dz[f + 1] = g1 * C![t + f + 1] - g0 * S![t + f];
               if (tableGrad) {
@@ -174,7 +196,11 @@ export function canFuseLrpe(): boolean {
  * @returns [B, L, H, D] ('pairs') or [B, L, H, 2D] ('unitary').
  */
 export function fusedLrpeMap(
-  x: tf.Tensor4D, u: tf.Tensor1D | null, cos: tf.Tensor2D, sin: tf.Tensor2D, mode: LrpeMapMode,
+  x: tf.Tensor4D,
+  u: tf.Tensor1D | null,
+  cos: tf.Tensor2D,
+  sin: tf.Tensor2D,
+  mode: LrpeMapMode,
   learn: { u: boolean; tables: boolean },
 ): tf.Tensor4D {
   const [, L, , D] = x.shape;
@@ -197,13 +223,18 @@ export function fusedLrpeMap(
     save(u === null ? [xi, cos, sin] : [xi, cos, sin, u]);
     return {
       value: runJsKernel(LRPE_MAP, { x: xi, u, cos, sin }, { mode })[0],
-      gradFunc: (dy: tf.Tensor, [xs, c, s, us]: tf.Tensor[]) => tf.tidy(() => {
-        const [dx, dC, dS, du] = runJsKernel(LRPE_MAP_GRAD, { dy, x: xs, u: us ?? null, cos: c, sin: s }, { mode, tableGrad: learn.tables, uGrad: learn.u && u !== null });
-        const grads = [dx];
-        if (learn.u && u !== null) grads.push(du);
-        if (learn.tables) grads.push(dC, dS);
-        return grads;
-      }),
+      gradFunc: (dy: tf.Tensor, [xs, c, s, us]: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [dx, dC, dS, du] = runJsKernel(
+            LRPE_MAP_GRAD,
+            { dy, x: xs, u: us ?? null, cos: c, sin: s },
+            { mode, tableGrad: learn.tables, uGrad: learn.u && u !== null },
+          );
+          const grads = [dx];
+          if (learn.u && u !== null) grads.push(du);
+          if (learn.tables) grads.push(dC, dS);
+          return grads;
+        }),
     };
   }) as unknown as (...xs: tf.Tensor[]) => tf.Tensor4D;
   return op(...inputs);

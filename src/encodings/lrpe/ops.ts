@@ -55,9 +55,11 @@ export function rightMultiply(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
 export function swapPairs<T extends tf.Tensor>(x: T): T {
   if (x.size % 2 !== 0) throw new Error(`x: expected an even number of elements (pairs), got shape [${x.shape.join(', ')}]`);
   const turn = (t: tf.Tensor, sign: number) =>
-    tf.tidy(() => (hasJsKernel(SWAP_PAIRS) && t.dtype === 'float32'
-      ? runJsKernel(SWAP_PAIRS, { x: t }, { sign })[0]
-      : tf.matMul(t.reshape([-1, 2]), tf.tensor2d([0, sign, -sign, 0], [2, 2])).reshape(t.shape)));
+    tf.tidy(() =>
+      hasJsKernel(SWAP_PAIRS) && t.dtype === 'float32'
+        ? runJsKernel(SWAP_PAIRS, { x: t }, { sign })[0]
+        : tf.matMul(t.reshape([-1, 2]), tf.tensor2d([0, sign, -sign, 0], [2, 2])).reshape(t.shape),
+    );
   const op = tf.customGrad((input) => ({ value: turn(input as tf.Tensor, 1), gradFunc: (dy: tf.Tensor) => turn(dy, -1) }));
   return op(x) as T;
 }

@@ -65,6 +65,11 @@ export function householderReflect(x: tf.Tensor2D, u: tf.Tensor1D): tf.Tensor2D 
 export function householderMatrix(u: tf.Tensor1D): tf.Tensor2D {
   return tf.tidy(() => {
     const d = u.shape[0];
-    return tf.eye(d).sub(u.reshape([d, 1]).mul(u.reshape([1, d])).mul(2)) as tf.Tensor2D;
+    return tf.eye(d).sub(
+      u
+        .reshape([d, 1])
+        .mul(u.reshape([1, d]))
+        .mul(2),
+    ) as tf.Tensor2D;
   });
 }

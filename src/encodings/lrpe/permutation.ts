@@ -65,11 +65,7 @@ export function permutationSpectrum(pi: ArrayLike<number>): PermutationSpectrum 
     }
     if (m % 2 === 0) flips.push({ row: vector((t) => (t % 2 === 0 ? 1 : -1) / Math.sqrt(m)), k: m / 2, m });
   }
-  const rows = [
-    ...pairs.flatMap((p) => p.rows.map((row) => ({ row, k: p.k, m: p.m }))),
-    ...flips,
-    ...fixed,
-  ];
+  const rows = [...pairs.flatMap((p) => p.rows.map((row) => ({ row, k: p.k, m: p.m }))), ...flips, ...fixed];
   const basis = new Float32Array(d * d);
   rows.forEach(({ row }, r) => basis.set(row, r * d));
   return { basis, frequency: Int32Array.from(rows, (r) => r.k), period: Int32Array.from(rows, (r) => r.m) };
@@ -89,7 +85,11 @@ export function permutationTrig(frequency: tf.Tensor1D, period: tf.Tensor1D, len
     // float32 product stays below m² ≤ d² and is exact; t − m·floor(t/m) is t mod m up to a whole
     // period (if t/m rounds across an integer), which leaves cos and sin unchanged.
     const mInt = period.slice([0], [width]).reshape([1, width]);
-    const s = tf.range(offset, offset + length, 1, 'int32').reshape([length, 1]).mod(mInt).toFloat();
+    const s = tf
+      .range(offset, offset + length, 1, 'int32')
+      .reshape([length, 1])
+      .mod(mInt)
+      .toFloat();
     const t = s.mul(k);
     const angles = t.sub(t.div(m).floor().mul(m)).mul(tf.scalar(2 * Math.PI).div(m));
     const turning = k.mul(2).sub(m).notEqual(0).logicalAnd(k.notEqual(0)).toFloat();

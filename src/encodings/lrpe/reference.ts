@@ -32,7 +32,7 @@ export function coreMatrix(core: LrpeCore, d: number, s: number, thetas: ArrayLi
   const m = zeros(d);
   if (core === 'permutation') {
     if (pi === null) throw new Error('pi: the permutation core needs π');
-    let idx = Array.from({ length: d }, (_, j) => j);  // idx_s: y_j = x[idx_s[j]]
+    let idx = Array.from({ length: d }, (_, j) => j); // idx_s: y_j = x[idx_s[j]]
     for (let step = 0; step < s; step++) idx = idx.map((_, j) => idx[pi[j]]);
     for (let j = 0; j < d; j++) m[j][idx[j]] = 1;
     return m;
@@ -86,7 +86,7 @@ export function lrpeReference(x: tf.Tensor4D, lrpe: LrpeParts, offset = 0): tf.T
   const m = lrpeMatrices(lrpe, L, offset);
   const y = tf.tidy(() => {
     const rows = x.transpose([1, 0, 2, 3]).reshape([L, B * H, D]) as tf.Tensor3D;
-    const out = tf.matMul(rows, m, false, true);  // [L, B·H, outDim]
+    const out = tf.matMul(rows, m, false, true); // [L, B·H, outDim]
     return out.reshape([L, B, H, -1]).transpose([1, 0, 2, 3]) as tf.Tensor4D;
   });
   m.dispose();

@@ -95,7 +95,7 @@ export class ConvSPE extends Module {
     const C = this.numHeads * this.inFeatures;
     const P = this.kernelSize;
     const T = this.noiseShape(spatial);
-    const kept = spatial.map((s, i) => s + P[i] - 1);  // positions [P, P + kept) on each axis
+    const kept = spatial.map((s, i) => s + P[i] - 1); // positions [P, P + kept) on each axis
     const shape4 = (this.ndim === 1 ? [R, 1, kept[0], C] : [R, kept[0], kept[1], C]) as [number, number, number, number];
     if (opts.noise !== undefined) {
       checkNoise(opts.noise, [R, C, ...T], 'noise', 'numRealizations, heads*inFeatures, ...(size + 4*kernelSize)');
@@ -110,7 +110,7 @@ export class ConvSPE extends Module {
     const [P0, P1] = this.ndim === 1 ? [0, P[0]] : [P[0], P[1]];
     const nKept = K0 * K1;
     const data = new Float32Array(R * nKept * C);
-    const row = new Float32Array(R * C);  // one position's draws, realization-major
+    const row = new Float32Array(R * C); // one position's draws, realization-major
     for (let t0 = 0; t0 < T0; t0++) {
       if (t0 < P0 || t0 >= P0 + K0) {
         rng.skipNormals(T1 * R * C);
@@ -132,7 +132,10 @@ export class ConvSPE extends Module {
     const C = this.numHeads * this.inFeatures;
     const P = this.kernelSize;
     const hw = this.ndim === 1 ? [1, P[0]] : [P[0], P[1]];
-    return w.reshape([C, hw[0] * hw[1]]).transpose().reshape([hw[0], hw[1], C, 1]) as tf.Tensor4D;
+    return w
+      .reshape([C, hw[0] * hw[1]])
+      .transpose()
+      .reshape([hw[0], hw[1], C, 1]) as tf.Tensor4D;
   }
 
   /**
@@ -160,9 +163,13 @@ export class ConvSPE extends Module {
       const scale = codeScale(R, D);
       const code = (w: tf.Tensor) => {
         const f = this.depthwise(w);
-        const y = this.ndim === 1 ? correlate1d(zc, f) : tf.depthwiseConv2d(zc, f, 1, 'valid');  // [R, (1|S0), S?, C]
+        const y = this.ndim === 1 ? correlate1d(zc, f) : tf.depthwiseConv2d(zc, f, 1, 'valid'); // [R, (1|S0), S?, C]
         const nS = S.reduce((a, b) => a * b, 1);
-        return y.reshape([R, nS * C]).transpose().reshape([1, ...S, H, D, R]).mul(scale);
+        return y
+          .reshape([R, nS * C])
+          .transpose()
+          .reshape([1, ...S, H, D, R])
+          .mul(scale);
       };
       return { qbar: code(this.convK), kbar: code(this.convQ) };
     });
@@ -181,13 +188,27 @@ export class ConvSPE extends Module {
     return tf.tidy(() => {
       // Correlate convQ (zero-padded by P−1 on each side) with the filter convK.
       const q = this.depthwise(this.convQ).reshape(this.ndim === 1 ? [1, 1, P[0], C] : [1, P[0], P[1], C]);
-      const pads: Array<[number, number]> = this.ndim === 1
-        ? [[0, 0], [0, 0], [P[0] - 1, P[0] - 1], [0, 0]]
-        : [[0, 0], [P[0] - 1, P[0] - 1], [P[1] - 1, P[1] - 1], [0, 0]];
+      const pads: Array<[number, number]> =
+        this.ndim === 1
+          ? [
+              [0, 0],
+              [0, 0],
+              [P[0] - 1, P[0] - 1],
+              [0, 0],
+            ]
+          : [
+              [0, 0],
+              [P[0] - 1, P[0] - 1],
+              [P[1] - 1, P[1] - 1],
+              [0, 0],
+            ];
       const y = tf.depthwiseConv2d(q.pad(pads) as tf.Tensor4D, this.depthwise(this.convK), 1, 'valid');
       const lags = P.map((p) => 2 * p - 1);
       const nLags = lags.reduce((a, b) => a * b, 1);
-      return y.reshape([nLags, C]).transpose().reshape([H, D, ...lags]);
+      return y
+        .reshape([nLags, C])
+        .transpose()
+        .reshape([H, D, ...lags]);
     });
   }
 }
@@ -204,16 +225,16 @@ function correlate1d(z: tf.Tensor4D, f: tf.Tensor4D): tf.Tensor4D {
   const [R, , T, C] = z.shape;
   const P = f.shape[1];
   const op = tf.customGrad(((filter: tf.Tensor, save: tf.GradSaveFunc) => {
-    save([z]);  // kept by the engine until the backward pass (z itself belongs to the caller's tidy)
+    save([z]); // kept by the engine until the backward pass (z itself belongs to the caller's tidy)
     return {
       value: tf.depthwiseConv2d(z, filter as tf.Tensor4D, 1, 'valid'),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
-        const image = saved[0].reshape([1, R, T, C]) as tf.Tensor4D;
-        const asFilter = dy.reshape([R, T - P + 1, C, 1]) as tf.Tensor4D;
-        return tf.depthwiseConv2d(image, asFilter, 1, 'valid').reshape([1, P, C, 1]);  // [1, 1, P, C] -> filter layout
-      }),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const image = saved[0].reshape([1, R, T, C]) as tf.Tensor4D;
+          const asFilter = dy.reshape([R, T - P + 1, C, 1]) as tf.Tensor4D;
+          return tf.depthwiseConv2d(image, asFilter, 1, 'valid').reshape([1, P, C, 1]); // [1, 1, P, C] -> filter layout
+        }),
     };
   }) as never) as unknown as (filter: tf.Tensor) => tf.Tensor4D;
   return op(f);
 }
-

@@ -51,16 +51,13 @@ export class SPEFilter extends Module {
     this.inFeatures = inFeatures;
     this.gated = gated;
     const rng = opts.rng ?? new Rng(0);
-    this.gamma = gated
-      ? this.addParameter('gate', tf.tensor(rng.normalArray(numHeads * inFeatures), [numHeads, inFeatures]))
-      : null;
+    this.gamma = gated ? this.addParameter('gate', tf.tensor(rng.normalArray(numHeads * inFeatures), [numHeads, inFeatures])) : null;
     this.rng = rng.fork('SPEFilter.gateNoise');
   }
 
   /** The gate g = sigmoid(γ) ∈ (0, 1), [H, D]; all zeros when ungated (pure SPE). */
   gate(): tf.Tensor2D {
-    return tf.tidy(() =>
-      (this.gamma ? tf.sigmoid(this.gamma) : tf.zeros([this.numHeads, this.inFeatures])) as tf.Tensor2D);
+    return tf.tidy(() => (this.gamma ? tf.sigmoid(this.gamma) : tf.zeros([this.numHeads, this.inFeatures])) as tf.Tensor2D);
   }
 
   /**
@@ -118,7 +115,7 @@ export class SPEFilter extends Module {
       let qb = longer ? qbar.slice(0, size) : qbar;
       let kb = longer ? kbar.slice(0, size) : kbar;
       if (this.gated) {
-        const g = this.gate().expandDims(-1);  // [H, D, 1]
+        const g = this.gate().expandDims(-1); // [H, D, 1]
         const eps = this.gateNoise(R, opts).mul(g.sqrt());
         const keep = tf.scalar(1).sub(g).sqrt();
         qb = qb.mul(keep).add(eps);
@@ -144,7 +141,7 @@ export function projectOnCode(x: tf.Tensor, code: tf.Tensor): tf.Tensor {
     const N = x.size / (B * D);
     const c = code.reshape([N, D, R]) as tf.Tensor3D;
     const rows = (B === 1 ? x.reshape([N, 1, D]) : x.reshape([B, N, D]).transpose([1, 0, 2])) as tf.Tensor3D;
-    const y = tf.matMul(rows, c);  // [N, B, R]
+    const y = tf.matMul(rows, c); // [N, B, R]
     return (B === 1 ? y : y.transpose([1, 0, 2])).reshape([...x.shape.slice(0, -1), R]);
   });
 }

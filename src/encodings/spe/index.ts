@@ -6,7 +6,17 @@ export type { ConvSPEOptions } from './conv';
 export { SPEFilter, projectOnCode } from './filter';
 export { projectOnCodeReference } from './reference';
 export type { SPEFilterOptions, SPEGateOptions } from './filter';
-export { sineSPEFeatureProject, sineFeatureNoise, type SineFeatureProjectOptions, sineSPECodeProject, sineProjectPath, MAX_CODE_FLOATS, keySinusoids, headMixing, type SineProjectPath } from './project';
+export {
+  sineSPEFeatureProject,
+  sineFeatureNoise,
+  type SineFeatureProjectOptions,
+  sineSPECodeProject,
+  sineProjectPath,
+  MAX_CODE_FLOATS,
+  keySinusoids,
+  headMixing,
+  type SineProjectPath,
+} from './project';
 export { SPE, SPE_VARIANTS, speEncoding } from './spe';
 export type { SPEOptions, SPEEncodeOptions } from './spe';
 export type { SPECode, SPECodeOptions } from './common';

@@ -26,7 +26,14 @@ export function speKernel(spe: SPE, length: number, opts: { gated?: boolean } = 
       const conv = spe.code as ConvSPE;
       const raw = conv.positionalKernel() as tf.Tensor3D; // [H, D, 2P − 1]
       const pad = length - conv.kernelSize[0];
-      k = pad >= 0 ? raw.pad([[0, 0], [0, 0], [pad, pad]]) : raw.slice([0, 0, -pad], [-1, -1, 2 * length - 1]);
+      k =
+        pad >= 0
+          ? raw.pad([
+              [0, 0],
+              [0, 0],
+              [pad, pad],
+            ])
+          : raw.slice([0, 0, -pad], [-1, -1, 2 * length - 1]);
     }
     if (gated) {
       const g = spe.filter.gate().expandDims(-1); // [H, D, 1]

@@ -46,7 +46,7 @@ export function keySinusoids(omega: tf.Tensor, length: number, offset = 0, turne
     const alpha = om.mul(tf.range(0, outer, 1, 'float32').mul(inner).add(offset).reshape([outer, 1, 1, 1]));
     const beta = om.mul(tf.range(0, inner, 1, 'float32').reshape([1, inner, 1, 1]));
     const [ca, sa, cb, sb] = [tf.cos(alpha), tf.sin(alpha), tf.cos(beta), tf.sin(beta)];
-    const [p, q] = [tf.concat([ca, sa], 2), tf.concat([sa.neg(), ca], 2)];  // [outer, 1, 2, J]
+    const [p, q] = [tf.concat([ca, sa], 2), tf.concat([sa.neg(), ca], 2)]; // [outer, 1, 2, J]
     // [cos, sin](α+β) = p·cos β + q·sin β;  [−sin, cos](α+β) = q·cos β − p·sin β
     const grid = (turned ? q.mul(cb).sub(p.mul(sb)) : p.mul(cb).add(q.mul(sb))).reshape([outer * inner, 2, J]);
     return (outer * inner === length ? grid : grid.slice([0, 0, 0], [length, 2, J])).reshape([length, 2, K, D]) as tf.Tensor4D;
@@ -71,7 +71,7 @@ export function headMixing(mixing: tf.Tensor, theta: tf.Tensor | null = null): t
     assertDim(theta, 1, K, 'theta', 'the sine axis');
   }
   return tf.tidy(() => {
-    const split = mixing.reshape([D, K, 2, R]).transpose([2, 1, 0, 3]);  // [2, K, D, R]
+    const split = mixing.reshape([D, K, 2, R]).transpose([2, 1, 0, 3]); // [2, K, D, R]
     if (theta === null) return split.reshape([2 * K * D, R]) as tf.Tensor2D;
     const halves = split.reshape([2, K * D * R]);
     const [wc, ws] = [0, 1].map((i) => halves.slice([i, 0], [1, K * D * R]).reshape([K, D, R]));
@@ -100,8 +100,24 @@ export const MAX_CODE_FLOATS = 2 ** 25;
  * 1839 vs 2212; B=32, L=128 (640): 166 vs 47.
  * @param native whether the native kernels are in use (default: loaded, on, and the backend is wasm or cpu).
  */
-export function sineProjectPath(batch: number, length: number, heads: number, inFeatures: number, numSines: number, numRealizations: number, native = nativeKernels() !== null && hasJsKernel(SINE_FEATURES)): SineProjectPath {
-  for (const [v, n] of [[batch, 'batch'], [length, 'length'], [heads, 'heads'], [inFeatures, 'inFeatures'], [numSines, 'numSines'], [numRealizations, 'numRealizations']] as const) assertInt(v, n);
+export function sineProjectPath(
+  batch: number,
+  length: number,
+  heads: number,
+  inFeatures: number,
+  numSines: number,
+  numRealizations: number,
+  native = nativeKernels() !== null && hasJsKernel(SINE_FEATURES),
+): SineProjectPath {
+  for (const [v, n] of [
+    [batch, 'batch'],
+    [length, 'length'],
+    [heads, 'heads'],
+    [inFeatures, 'inFeatures'],
+    [numSines, 'numSines'],
+    [numRealizations, 'numRealizations'],
+  ] as const)
+    assertInt(v, n);
   const codeFloats = length * heads * inFeatures * numRealizations;
   return batch * 2 * numSines >= (native ? 1024 : 96) && codeFloats <= MAX_CODE_FLOATS ? 'code' : 'features';
 }
@@ -150,11 +166,21 @@ export function sineSPECodeProject(
   return tf.tidy(() => {
     // Ω for every head at once: [L, 2K, H·D] -> [H·D, L, 2K]
     const table = keySinusoids(omega.transpose([1, 0, 2]).reshape([K, H * D]), L, offset)
-      .reshape([L, 2 * K, H * D]).transpose([2, 0, 1]);
+      .reshape([L, 2 * K, H * D])
+      .transpose([2, 0, 1]);
     const side = (x: tf.Tensor, w: tf.Tensor) => {
-      let code = tf.matMul(table, w.reshape([H, 2 * K, D, R]).transpose([0, 2, 1, 3]).reshape([H * D, 2 * K, R]));  // [H·D, L, R]
+      let code = tf.matMul(
+        table,
+        w
+          .reshape([H, 2 * K, D, R])
+          .transpose([0, 2, 1, 3])
+          .reshape([H * D, 2 * K, R]),
+      ); // [H·D, L, R]
       if (gate !== null) code = code.add(gate.reshape([H * D, 1, R]));
-      const perPosition = code.reshape([H, D, L, R]).transpose([2, 0, 1, 3]).reshape([L * H, D, R]);
+      const perPosition = code
+        .reshape([H, D, L, R])
+        .transpose([2, 0, 1, 3])
+        .reshape([L * H, D, R]);
       const rows = x.transpose([1, 2, 0, 3]).reshape([L * H, B, D]);
       return tf.matMul(rows, perPosition).reshape([L, H, B, R]).transpose([2, 0, 1, 3]) as tf.Tensor4D;
     };
@@ -255,8 +281,9 @@ export function sineSPEFeatureProject(
   if (!fused) {
     return tf.tidy(() => {
       const zs = tf.unstack(z);
-      const sides = [q, k].map((x, side) => tf.stack(zs.map((zh, h) =>
-        tf.matMul(composedFeatures(x, h, omega, side === 0 ? theta : null, amp, gateAmp, offset), zh))));  // [H, B·L, R]
+      const sides = [q, k].map((x, side) =>
+        tf.stack(zs.map((zh, h) => tf.matMul(composedFeatures(x, h, omega, side === 0 ? theta : null, amp, gateAmp, offset), zh))),
+      ); // [H, B·L, R]
       return sides.map((y) => y.transpose([1, 0, 2]).reshape([B, L, H, R])) as [tf.Tensor4D, tf.Tensor4D];
     });
   }
@@ -267,14 +294,22 @@ export function sineSPEFeatureProject(
  * F_h of `sineSPEFeatureProject` composed from tf ops (differentiable by tfjs), [B·L, J].
  * @param x [B, L, H, D]; omega, amp [H, D, K]; theta [H, D, K] or null (keys); gateAmp [H, D] or null.
  */
-function composedFeatures(x: tf.Tensor, h: number, omega: tf.Tensor, theta: tf.Tensor | null, amp: tf.Tensor, gateAmp: tf.Tensor | null, offset: number): tf.Tensor2D {
-  const [B, L, H, D] = x.shape;
+function composedFeatures(
+  x: tf.Tensor,
+  h: number,
+  omega: tf.Tensor,
+  theta: tf.Tensor | null,
+  amp: tf.Tensor,
+  gateAmp: tf.Tensor | null,
+  offset: number,
+): tf.Tensor2D {
+  const [B, L, , D] = x.shape;
   const K = omega.shape[2] as number;
   return tf.tidy(() => {
     const head = (t: tf.Tensor) => t.slice([h, 0, 0], [1, D, K]).reshape([1, D, K]);
-    let phase = head(omega).mul(tf.range(offset, offset + L, 1, 'float32').reshape([L, 1, 1]));  // [L, D, K]
+    let phase = head(omega).mul(tf.range(offset, offset + L, 1, 'float32').reshape([L, 1, 1])); // [L, D, K]
     if (theta !== null) phase = phase.add(head(theta));
-    const trig = tf.stack([tf.cos(phase), tf.sin(phase)], 3).mul(head(amp).reshape([1, D, K, 1]));  // [L, D, K, 2]
+    const trig = tf.stack([tf.cos(phase), tf.sin(phase)], 3).mul(head(amp).reshape([1, D, K, 1])); // [L, D, K, 2]
     const xh = x.slice([0, 0, h, 0], [B, L, 1, D]).reshape([B, L, D, 1]);
     const feats = xh.mul(trig.reshape([1, L, D, 2 * K])).reshape([B * L, 2 * K * D]);
     if (gateAmp === null) return feats as tf.Tensor2D;

@@ -103,7 +103,10 @@ let registered = false;
 /** The native kernels, for the kernels that exist only natively. */
 function requireNative(kernel: string) {
   const native = nativeKernels();
-  if (!native) throw new Error(`${kernel}: needs rpelab's native kernels (npm run build:native; RPELAB_NATIVE not 0); sineSPEFeatureProject takes it only when they are loaded`);
+  if (!native)
+    throw new Error(
+      `${kernel}: needs rpelab's native kernels (npm run build:native; RPELAB_NATIVE not 0); sineSPEFeatureProject takes it only when they are loaded`,
+    );
   return native;
 }
 
@@ -144,8 +147,29 @@ export function registerSineFeatureKernels(): void {
     },
     compute: ([dy, xq, xk, omega, theta, amp, gateAmp, z], shapes, [dxq, dxk, dOmega, dTheta, dAmp, dGate], { offset }) => {
       const { B, L, H, D, K, R } = projectDims(shapes.slice(1));
-      requireNative(SINE_PROJECT_GRAD).sineProjectGrad(xq!, xk!, omega!, theta!, amp!, gateAmp, z!, B, L, H, D, K, R, offset, dy!,
-        dxq, dxk, dOmega, dTheta, dAmp, gateAmp === null ? null : dGate);
+      requireNative(SINE_PROJECT_GRAD).sineProjectGrad(
+        xq!,
+        xk!,
+        omega!,
+        theta!,
+        amp!,
+        gateAmp,
+        z!,
+        B,
+        L,
+        H,
+        D,
+        K,
+        R,
+        offset,
+        dy!,
+        dxq,
+        dxk,
+        dOmega,
+        dTheta,
+        dAmp,
+        gateAmp === null ? null : dGate,
+      );
     },
   });
 
@@ -201,7 +225,7 @@ export function registerSineFeatureKernels(): void {
       const accTheta = new Float64Array(KD);
       const accAmp = new Float64Array(KD);
       const accGate = new Float64Array(D);
-      const phaseRow = new Float64Array(KD);  // Σ_b ∂/∂phase at the current position
+      const phaseRow = new Float64Array(KD); // Σ_b ∂/∂phase at the current position
       for (let m = 0; m < L; m++) {
         const p = offset + m;
         trig.at(m, p);
@@ -218,8 +242,8 @@ export function registerSineFeatureKernels(): void {
               const g1 = g[fo + 2 * j + 1];
               const c = cos[j];
               const sn = sin[j];
-              const u = g0 * c + g1 * sn;  // Σ_c ∂F_c · trig_c
-              const w = g1 * c - g0 * sn;  // Σ_c ∂F_c · trig_c′  (cos′ = −sin, sin′ = cos)
+              const u = g0 * c + g1 * sn; // Σ_c ∂F_c · trig_c
+              const w = g1 * c - g0 * sn; // Σ_c ∂F_c · trig_c′  (cos′ = −sin, sin′ = cos)
               dxv += a[j] * u;
               accAmp[j] += xv * u;
               phaseRow[j] += a[j] * xv * w;

@@ -108,9 +108,12 @@ export class SineSPE extends Module {
     checkNoise(z, [1, H, D, 2 * K, R], 'z', '1, heads, inFeatures, 2*numSines, numRealizations');
     return tf.tidy(() => {
       const lam = this.amplitudes();
-      const lamTilde = tf.stack([lam, lam], -1).reshape([H, D, 2 * K, 1]);  // [λ1, λ1, λ2, λ2, ...]
+      const lamTilde = tf.stack([lam, lam], -1).reshape([H, D, 2 * K, 1]); // [λ1, λ1, λ2, λ2, ...]
       const scale = codeScale(R, D) / Math.sqrt(2 * K);
-      return z.reshape([H, D, 2 * K, R]).mul(lamTilde).mul(scale) as tf.Tensor4D;
+      return z
+        .reshape([H, D, 2 * K, R])
+        .mul(lamTilde)
+        .mul(scale) as tf.Tensor4D;
     });
   }
 
@@ -128,16 +131,23 @@ export class SineSPE extends Module {
     const [L] = checkCallShape(shape, 1);
     const [H, D, K] = [this.numHeads, this.inFeatures, this.numSines];
     return tf.tidy(() => {
-      const W = this.mixing(this.drawNoise(opts));  // [H, D, 2K, R]
+      const W = this.mixing(this.drawNoise(opts)); // [H, D, 2K, R]
       const R = W.shape[3];
       // Ω(m)·W = Σ_k cos φ_k(m)·W[2k] + sin φ_k(m)·W[2k+1], per (h, d) as batched matmuls.
-      const halves = W.reshape([H * D * K, 2, R]).transpose([1, 0, 2]).reshape([2, H * D * K * R]);
+      const halves = W.reshape([H * D * K, 2, R])
+        .transpose([1, 0, 2])
+        .reshape([2, H * D * K * R]);
       const [wCos, wSin] = [0, 1].map((i) => halves.slice([i, 0], [1, H * D * K * R]).reshape([H * D, K, R]));
       const positions = tf.range(0, L, 1, 'float32').reshape([1, L, 1]);
-      const phasesK = this.frequencies().mul(2 * Math.PI).reshape([H * D, 1, K]).mul(positions);  // [HD, L, K]
-      const phasesQ = phasesK.add(this.offsets.reshape([H * D, 1, K]));  // θ on the query side only
+      const phasesK = this.frequencies()
+        .mul(2 * Math.PI)
+        .reshape([H * D, 1, K])
+        .mul(positions); // [HD, L, K]
+      const phasesQ = phasesK.add(this.offsets.reshape([H * D, 1, K])); // θ on the query side only
       const code = (phases: tf.Tensor) =>
-        tf.matMul(tf.cos(phases) as tf.Tensor3D, wCos as tf.Tensor3D).add(tf.matMul(tf.sin(phases) as tf.Tensor3D, wSin as tf.Tensor3D))  // [HD, L, R]
+        tf
+          .matMul(tf.cos(phases) as tf.Tensor3D, wCos as tf.Tensor3D)
+          .add(tf.matMul(tf.sin(phases) as tf.Tensor3D, wSin as tf.Tensor3D)) // [HD, L, R]
           .transpose([1, 0, 2])
           .reshape([1, L, H, D, R]);
       return { qbar: code(phasesQ), kbar: code(phasesK) };
@@ -154,10 +164,17 @@ export class SineSPE extends Module {
     assertInt(length, 'length');
     return tf.tidy(() => {
       const lags = tf.range(-(length - 1), length, 1, 'float32').reshape([1, 1, 2 * length - 1, 1]);
-      const phases = this.frequencies().mul(2 * Math.PI).expandDims(2).mul(lags).add(this.offsets.expandDims(2));
+      const phases = this.frequencies()
+        .mul(2 * Math.PI)
+        .expandDims(2)
+        .mul(lags)
+        .add(this.offsets.expandDims(2));
       const lam2 = this.amplitudes().square().expandDims(2);
-      return tf.cos(phases).mul(lam2).sum(-1).div(2 * this.numSines) as tf.Tensor3D;
+      return tf
+        .cos(phases)
+        .mul(lam2)
+        .sum(-1)
+        .div(2 * this.numSines) as tf.Tensor3D;
     });
   }
 }
-

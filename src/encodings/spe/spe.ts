@@ -152,20 +152,20 @@ export class SPE extends Module implements QKEncoding {
     const [K, R] = [code.numSines, this.numRealizations];
     const path = opts.sinePath === undefined || opts.sinePath === 'auto' ? sineProjectPath(B, L, H, D, K, R) : opts.sinePath;
     return tf.tidy(() => {
-      const noise = code.drawNoise({ noise: opts.noise, rng: draws.code });  // [1, H, D, 2K, R]
-      const g = this.filter.gated ? this.filter.gate() : null;  // [H, D]
-      const gateNoise = g === null ? null : this.filter.gateNoise(R, { gateNoise: opts.gateNoise, rng: draws.gate });  // ε [H, D, R]
-      const keep = g === null ? null : tf.scalar(1).sub(g).sqrt();  // √(1 − g), [H, D]
-      const pass = g === null ? null : g.sqrt();  // √g, [H, D]
+      const noise = code.drawNoise({ noise: opts.noise, rng: draws.code }); // [1, H, D, 2K, R]
+      const g = this.filter.gated ? this.filter.gate() : null; // [H, D]
+      const gateNoise = g === null ? null : this.filter.gateNoise(R, { gateNoise: opts.gateNoise, rng: draws.gate }); // ε [H, D, R]
+      const keep = g === null ? null : tf.scalar(1).sub(g).sqrt(); // √(1 − g), [H, D]
+      const pass = g === null ? null : g.sqrt(); // √g, [H, D]
       if (path === 'features') {
         // Everything learned goes into the features; the noise is the constant right-hand side.
-        let amp = code.amplitudes().mul(codeScale(R, D) / Math.sqrt(2 * K));  // [H, D, K]
+        let amp = code.amplitudes().mul(codeScale(R, D) / Math.sqrt(2 * K)); // [H, D, K]
         if (keep !== null) amp = amp.mul(keep.expandDims(-1));
         const omega = code.frequencies().mul(2 * Math.PI);
         return sineSPEFeatureProject(q, k, omega, code.offsets, amp, pass, sineFeatureNoise(noise, gateNoise), { offset });
       }
-      let mixing = code.mixing(noise);  // [H, D, 2K, R]
-      let gate: tf.Tensor | null = null;  // √g·ε, [H, D, R]
+      let mixing = code.mixing(noise); // [H, D, 2K, R]
+      let gate: tf.Tensor | null = null; // √g·ε, [H, D, R]
       if (keep !== null) {
         mixing = mixing.mul(keep.reshape([H, D, 1, 1]));
         gate = gateNoise!.mul(pass!.expandDims(-1));
@@ -176,7 +176,10 @@ export class SPE extends Module implements QKEncoding {
       const mixings = perHead(mixing, [D, 2 * K, R]);
       const wq = tf.stack(mixings.map((m, h) => headMixing(m, thetas[h])));
       const wk = tf.stack(mixings.map((m) => headMixing(m)));
-      const omega = code.frequencies().mul(2 * Math.PI).transpose([0, 2, 1]);  // [H, K, D]
+      const omega = code
+        .frequencies()
+        .mul(2 * Math.PI)
+        .transpose([0, 2, 1]); // [H, K, D]
       return sineSPECodeProject(q, k, omega, wq, wk, gate, offset);
     });
   }
@@ -228,7 +231,11 @@ export const speEncoding = registerEncoding({
     { name: 'gated', type: 'bool', flags: ['gated', 'ungated'], default: true, doc: 'gated filter' },
   ],
   relative: 'expectation',
-  examples: [['sine', 'K=4', 'R=16', 'gated'], ['sine', 'K=4', 'R=16', 'ungated'], ['conv', 'P=8', 'R=16', 'gated']],
+  examples: [
+    ['sine', 'K=4', 'R=16', 'gated'],
+    ['sine', 'K=4', 'R=16', 'ungated'],
+    ['conv', 'P=8', 'R=16', 'gated'],
+  ],
   build: (a, ctx) =>
     new SPE({
       variant: a.variant as (typeof SPE_VARIANTS)[number],
