@@ -19,7 +19,8 @@ import { getEncoding, type QKEncoding, type BiasEncoding, type EncodeOptions, ty
 import { parseSpec, formatSpec, type AttentionSpec } from './spec';
 import { FavorPlus, featureMapFromName, type FeatureMap } from './feature-maps';
 import { linearAttention, initLinearAttentionState, linearAttentionStep, type LinearAttentionState } from './linear';
-import { softmaxAttention } from './softmax';
+import { softmaxAttention, quadraticSoftmaxMaxScores } from './softmax';
+import { blockwiseSoftmaxAttention, blockBiasOf } from './softmax-blockwise';
 
 /** Lower clamp of the linear-attention denominator (that of `linearAttention`). */
 const DENOMINATOR_EPS = 1e-6;
@@ -239,8 +240,13 @@ export class AttentionLayer extends Module {
         }
       }
       let o: tf.Tensor4D;
-      if (this.spec.kind === 'softmax') {
-        let bias: tf.Tensor | undefined = this.relBias ? this.relBias.bias(l, l, { offset }) : undefined;
+      if (this.spec.kind === 'softmax' && (this.spec.blockSize !== undefined || b * this.numHeads * l * l > quadraticSoftmaxMaxScores())) {
+        // Long sequences (or softmax(block=N)): the blockwise (FlashAttention) form, O(L) memory, the bias made block by block.
+        const bias = this.relBias ? blockBiasOf(this.relBias) : undefined;
+        const common = { causal: opts.causal ?? false, bias, keyMask: opts.keyMask as tf.Tensor2D | undefined, offset: 0 };
+        o = blockwiseSoftmaxAttention(q, k, v, { ...common, ...(this.spec.blockSize !== undefined ? { blockSize: this.spec.blockSize } : {}) });
+      } else if (this.spec.kind === 'softmax') {
+        let bias: tf.Tensor | undefined = this.relBias ? this.relBias.bias(l, l) : undefined; // queries and keys are the same positions
         if (opts.keyMask) {
           // Additive -1e9 on padded keys: [B, 1, 1, L] broadcast over heads and queries.
           const pad = tf.sub(1, opts.keyMask.toFloat()).mul(-1e9).reshape([b, 1, 1, l]);

@@ -35,6 +35,16 @@ export function softmaxScoreLimit(backend = tf.getBackend()): number {
   return Infinity;
 }
 
+/**
+ * The most scores (batch · heads · L²) `AttentionLayer` computes with this quadratic form; longer
+ * inputs take the blockwise form (`blockwiseSoftmaxAttention`, O(L) memory), which past this size
+ * is the only one that fits and below it is slower (`bench/softmax-forms.ts`). 2^25 scores (L = 2048
+ * at 8 heads), or the backend's limit if lower.
+ */
+export function quadraticSoftmaxMaxScores(backend = tf.getBackend()): number {
+  return Math.min(2 ** 25, softmaxScoreLimit(backend));
+}
+
 /** Added to masked logits: exp(−1e9 − max) is exactly 0 in float32. */
 const MASKED = -1e9;
 

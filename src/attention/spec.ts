@@ -16,7 +16,8 @@
  * layernorm` (default: layernorm for LRPE, as the authors' final code, and for the identity
  * feature map, whose scores have any sign so it cannot take the denominator; denominator
  * otherwise), `chunk=N` (causal chunk length), `features=N` or `F=N` (FAVOR+ random features,
- * default 256; favor only).
+ * default 256; favor only); softmax: `block=N` (keys per block of the O(L)-memory blockwise form,
+ * which it otherwise takes past 2^25 scores).
  *
  * Examples: `linear:elu+lrpe(unitary,householder,learned)`, `performer+spe(sine,K=10,R=64,gated)`,
  * `linear:relu+spe(conv,P=128)`, `softmax+relbias(max=128)`, `linear:elu+none`.
@@ -42,7 +43,7 @@ export const ATTENTION_OPTIONS: Record<AttentionKind, readonly ParamDef[]> = {
     { name: 'chunk', type: 'int', min: 1, default: 0, doc: "causal chunk length (default: the attention module's)" },
     { name: 'features', type: 'int', aliases: ['F'], min: 1, default: DEFAULT_FAVOR_FEATURES, doc: 'FAVOR+ random features (favor only)' },
   ],
-  softmax: [],
+  softmax: [{ name: 'block', type: 'int', min: 1, default: 0, doc: 'keys per block of the O(L)-memory blockwise form (default: quadratic up to 2^25 scores, blockwise past them)' }],
 };
 
 function describeOptions(kind: AttentionKind): string {
@@ -79,6 +80,8 @@ export interface AttentionSpec {
   normalize: 'denominator' | 'layernorm';
   /** Causal chunk length for linear attention; undefined = the attention module's default. */
   chunkSize?: number;
+  /** Softmax: keys per block of the blockwise (FlashAttention) form; undefined = automatic (`quadraticSoftmaxMaxScores`). */
+  blockSize?: number;
   /** FAVOR+ random features (used with the favor feature map). */
   numFeatures: number;
   /** null = no relative encoding. */
@@ -160,6 +163,7 @@ export function parseSpec(spec: string): AttentionSpec {
 
   let normalize = defaultNormalize(kind, encoding?.name, featureMap);
   let chunkSize: number | undefined;
+  let blockSize: number | undefined;
   let numFeatures = DEFAULT_FAVOR_FEATURES;
   const allowed = ATTENTION_OPTIONS[kind];
   const seen = new Set<string>();
@@ -178,6 +182,9 @@ export function parseSpec(spec: string): AttentionSpec {
     } else if (opt.name === 'chunk') {
       chunkSize = Number(value === '' ? NaN : value);
       assertInt(chunkSize, 'spec: chunk');
+    } else if (opt.name === 'block') {
+      blockSize = Number(value === '' ? NaN : value);
+      assertInt(blockSize, 'spec: block');
     } else {
       if (featureMap !== 'favor')
         throw new Error(
@@ -193,7 +200,7 @@ export function parseSpec(spec: string): AttentionSpec {
       `spec: norm=denominator needs positive features, and the identity feature map has scores of any sign (the denominator can be 0 or negative); use norm=layernorm (its default) or the elu / relu map`,
     );
   }
-  return { kind, featureMap, normalize, chunkSize, numFeatures, encoding };
+  return { kind, featureMap, normalize, chunkSize, ...(blockSize !== undefined ? { blockSize } : {}), numFeatures, encoding };
 }
 
 /** The canonical spec string of `s` (parseSpec(formatSpec(s)) deep-equals s). */
@@ -201,6 +208,7 @@ export function formatSpec(s: AttentionSpec): string {
   const opts: string[] = [];
   if (s.normalize !== defaultNormalize(s.kind, s.encoding?.name, s.featureMap)) opts.push(`norm=${s.normalize}`);
   if (s.chunkSize !== undefined) opts.push(`chunk=${s.chunkSize}`);
+  if (s.blockSize !== undefined) opts.push(`block=${s.blockSize}`);
   if (s.featureMap === 'favor' && s.numFeatures !== DEFAULT_FAVOR_FEATURES) opts.push(`features=${s.numFeatures}`);
   let out = s.kind + (opts.length ? `(${opts.join(',')})` : '');
   if (s.kind === 'linear') out += `:${s.featureMap}`;

@@ -48,19 +48,50 @@ export class RelativePositionBias extends Module implements BiasEncoding {
   /**
    * The bias for queries at positions offset .. offset+queryLength−1 and keys at
    * 0 .. keyLength−1: [numHeads, queryLength, keyLength], entry [h, i, j] = b[h, clip(j − (offset + i))].
-   * @param opts.offset position of the first query (default 0; keyLength − queryLength when decoding with a cache)
+   * @param opts.offset position of the first query (default 0; keyLength − queryLength when decoding with a cache;
+   *   negative when the keys start after the first query, as for a block of keys in blockwise attention)
    */
   bias(queryLength: number, keyLength: number, opts: { offset?: number } = {}): tf.Tensor3D {
     assertInt(queryLength, 'queryLength');
     assertInt(keyLength, 'keyLength');
     const offset = opts.offset ?? 0;
-    assertInt(offset, 'offset', 0);
-    const [Lq, Lk] = [queryLength, keyLength];
-    const n = Lq + Lk; // > the number of distinct offsets t − s in the block (Lq + Lk − 1)
+    assertInt(offset, 'offset', -Number.MAX_SAFE_INTEGER);
+    return tf.tidy(() => {
+      const { E, n } = this.bucketMatrix(queryLength, keyLength, offset);
+      const u = tf.matMul(this.weight, E, false, true) as tf.Tensor2D; // [H, n]
+      return circulantBlock(u, queryLength, keyLength, n);
+    });
+  }
+
+  /**
+   * The gradient of the weight ([numHeads, buckets], the only trainable variable) for an upstream
+   * gradient `dBias` [numHeads, queryLength, keyLength] of `bias(queryLength, keyLength, opts)`,
+   * computed without a gradient tape (blockwise softmax attention's backward pass calls it).
+   */
+  biasGradients(dBias: tf.Tensor3D, opts: { offset?: number } = {}): tf.Tensor[] {
+    if (!(dBias instanceof tf.Tensor) || dBias.rank !== 3 || dBias.shape[0] !== this.numHeads) {
+      throw new Error(`dBias: expected a tensor [${this.numHeads}, queryLength, keyLength], got ${dBias instanceof tf.Tensor ? `[${dBias.shape.join(', ')}]` : String(dBias)}`);
+    }
+    const [, Lq, Lk] = dBias.shape;
+    const offset = opts.offset ?? 0;
+    assertInt(offset, 'offset', -Number.MAX_SAFE_INTEGER);
+    return [
+      tf.tidy(() => {
+        const { E, n } = this.bucketMatrix(Lq, Lk, offset);
+        return tf.matMul(diagonalSums(dBias, n), E);
+      }),
+    ];
+  }
+
+  /**
+   * E [n, buckets], one-hot: row j is the bucket of the offset t − s ≡ j (mod n), n = Lq + Lk (more than
+   * the Lq + Lk − 1 distinct offsets of the block), queries starting at `offset`: bias u = w Eᵀ per offset.
+   */
+  private bucketMatrix(Lq: number, Lk: number, offset: number): { E: tf.Tensor2D; n: number } {
+    const n = Lq + Lk;
     const m = this.maxDistance - 1;
     return tf.tidy(() => {
-      // u[h, j] = b[h, clip(t − s)] for the offset t − s ≡ j (mod n), j = 0..n−1, i.e.
-      // t − s = ((j + Lq − 1) mod n) − (Lq − 1), queries starting at `offset`.
+      // t − s = ((j + Lq − 1) mod n) − (Lq − 1) for j = 0..n−1, queries starting at `offset`.
       // (Offsets in float32, exact below 2^24: wasm's clipByValue mishandles int32.)
       const rel = tf
         .range(0, n, 1, 'float32')
@@ -71,27 +102,42 @@ export class RelativePositionBias extends Module implements BiasEncoding {
         .clipByValue(-m, this.bidirectional ? m : 0)
         .add(m)
         .toInt();
-      // u = w Eᵀ with E [n, buckets] one-hot: a gather would do, but tfjs computes a gather's
-      // gradient with one pass over its output per bucket (seconds at 255 buckets).
-      const E = tf.oneHot(bucket, this.weight.shape[1] as number).toFloat(); // (wasm's OneHot ignores a float32 dtype)
-      const u = tf.matMul(this.weight, E, false, true) as tf.Tensor2D; // [H, n]
-      return circulantBlock(u, Lq, Lk);
-    });
+      // A one-hot product rather than a gather: tfjs computes a gather's gradient with one pass over
+      // its output per bucket (seconds at 255 buckets).
+      return { E: tf.oneHot(bucket, this.weight.shape[1] as number).toFloat() as tf.Tensor2D, n }; // (wasm's OneHot ignores a float32 dtype)
+    }) as unknown as { E: tf.Tensor2D; n: number };
   }
 }
 
 /**
- * The top-left Lq × Lk block of the circulant matrices of u: T[h, s, t] = u[h, (t − s) mod n].
- * u: [H, n] with n >= Lq + Lk − 1 -> [H, Lq, Lk].
- *
- * Forward: one gather. Backward: ∂u[h, j] = Σ ∂T[h, s, t] over (t − s) mod n = j, the sums
- * along the wrapped diagonals, by "unskewing" instead of tfjs's generic gather gradient (which
- * makes one pass over ∂T per column of u): place row s of ∂T at flat offset s·(n−1) of a run of
- * Lq·n zeros (pad each row to n−1, flatten, pad to Lq·n); entry (s, t) lands at s·(n−1) + t ≡ t − s
- * (mod n), so folding the run into rows of n and summing the rows gives ∂u.
+ * Σ of dy [H, Lq, Lk] along its wrapped diagonals: out[h, j] = Σ dy[h, s, t] over (t − s) mod n = j,
+ * n >= Lq + Lk − 1, by "unskewing" (place row s at flat offset s·(n−1) of a run of Lq·n zeros: pad
+ * each row to n−1, flatten, pad to Lq·n; entry (s, t) lands at s·(n−1) + t ≡ t − s (mod n), so
+ * folding the run into rows of n and summing the rows gives the sums). [H, n].
  */
-function circulantBlock(u: tf.Tensor2D, Lq: number, Lk: number): tf.Tensor3D {
-  const [H, n] = u.shape;
+function diagonalSums(dy: tf.Tensor, n: number): tf.Tensor2D {
+  const [H, Lq, Lk] = dy.shape as [number, number, number];
+  return dy
+    .pad([
+      [0, 0],
+      [0, 0],
+      [0, n - 1 - Lk],
+    ])
+    .reshape([H, Lq * (n - 1)])
+    .pad([
+      [0, 0],
+      [0, Lq],
+    ])
+    .reshape([H, Lq, n])
+    .sum(1) as tf.Tensor2D;
+}
+
+/**
+ * The top-left Lq × Lk block of the circulant matrices of u: T[h, s, t] = u[h, (t − s) mod n].
+ * u: [H, n] with n >= Lq + Lk − 1 -> [H, Lq, Lk]. Forward: one gather. Backward: `diagonalSums`,
+ * instead of tfjs's generic gather gradient (which makes one pass over ∂T per column of u).
+ */
+function circulantBlock(u: tf.Tensor2D, Lq: number, Lk: number, n: number): tf.Tensor3D {
   const block = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const input = args[0] as tf.Tensor2D;
     const s = tf.range(0, Lq, 1, 'float32').reshape([Lq, 1]);
@@ -99,20 +145,7 @@ function circulantBlock(u: tf.Tensor2D, Lq: number, Lk: number): tf.Tensor3D {
     const index = t.sub(s).add(n).mod(n).toInt(); // [Lq, Lk]
     return {
       value: tf.gather(input as tf.Tensor, index, 1) as tf.Tensor3D,
-      gradFunc: (dy: tf.Tensor) =>
-        dy
-          .pad([
-            [0, 0],
-            [0, 0],
-            [0, n - 1 - Lk],
-          ])
-          .reshape([H, Lq * (n - 1)])
-          .pad([
-            [0, 0],
-            [0, Lq],
-          ])
-          .reshape([H, Lq, n])
-          .sum(1),
+      gradFunc: (dy: tf.Tensor) => diagonalSums(dy, n),
     };
   });
   return block(u) as tf.Tensor3D;

@@ -61,8 +61,17 @@ export interface QKEncoding extends Module {
 /** A bias added to softmax logits (a relative position bias); registered with role 'bias'. */
 export interface BiasEncoding extends Module {
   readonly kind: string;
-  /** Additive logits [heads, Lq, Lk] for queries at positions offset .. offset+Lq−1 and keys 0 .. Lk−1. */
+  /**
+   * Additive logits [heads, Lq, Lk] for queries at positions offset .. offset+Lq−1 and keys 0 .. Lk−1
+   * (offset may be negative: the keys then start after the first query).
+   */
   bias(lq: number, lk: number, opts?: { offset?: number }): tf.Tensor3D;
+  /**
+   * The gradients of `trainableVariables()` (in that order) for an upstream gradient dBias
+   * [heads, Lq, Lk] of `bias(Lq, Lk, opts)`, computed without a gradient tape (blockwise softmax
+   * attention computes the bias block by block inside its own backward pass).
+   */
+  biasGradients(dBias: tf.Tensor3D, opts?: { offset?: number }): tf.Tensor[];
 }
 
 /** An absolute encoding added to token embeddings. */

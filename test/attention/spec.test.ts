@@ -78,7 +78,7 @@ describe('attention spec strings', () => {
     assertThrowsNaming(() => parseSpec('linear(features=64)'), /features sets the FAVOR\+ random features; it needs the favor feature map/, /not 'elu'/);
     assertThrowsNaming(() => parseSpec('linear(depth=2)'), /unknown option 'depth' for linear attention/, /norm, chunk, features \(F\)/);
     assertThrowsNaming(() => parseSpec('performer(features=8,F=9)'), /option 'features' given twice/);
-    assertThrowsNaming(() => parseSpec('softmax(norm=layernorm)'), /unknown option 'norm' for softmax attention/, /no options/);
+    assertThrowsNaming(() => parseSpec('softmax(norm=layernorm)'), /unknown option 'norm' for softmax attention/, /softmax takes block/);
     assertThrowsNaming(() => parseSpec('linear(chunk=4,chunk=8)'), /option 'chunk' given twice/);
     assertThrowsNaming(() => parseSpec('linear(norm)'), /option 'norm' needs a value/);
     assertThrowsNaming(() => parseSpec('linear(chunk=)'), /spec: chunk: expected an integer/);

@@ -15,7 +15,7 @@ import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { AttentionLayer, disposeAttentionState, formatSpec, parseSpec } from '../../src/attention';
 import { listEncodings, resolveArgs, type EncodingDefinition, type QKEncoding, type BiasEncoding } from '../../src/encodings';
-import { assertClose, assertThrowsNaming } from '../helpers';
+import { assertClose, assertThrowsNaming, maxAbsDiff } from '../helpers';
 
 const [B, L, H, D] = [2, 9, 2, 8];
 
@@ -133,7 +133,12 @@ describe('encodings: conformance of every registered encoding', () => {
               const b = enc.bias(L, L);
               assert.deepEqual(b.shape, [H, L, L]);
               assert.ok(toeplitzDeviation(b.arraySync() as number[][][]) < 1e-6);
-              assertThrowsNaming(() => enc.bias(L, L, { offset: -1 }), /offset/);
+              assertThrowsNaming(() => enc.bias(L, L, { offset: 0.5 }), /offset/);
+              // Its tape-free gradient (blockwise softmax attention's backward pass) equals the tape's.
+              const dBias = tf.tensor(new Rng(3).normalArray(H * L * L), [H, L, L]) as tf.Tensor3D;
+              const vars = enc.trainableVariables();
+              const tape = tf.variableGrads(() => enc.bias(L, L, { offset: 2 }).mul(dBias).sum() as tf.Scalar, vars).grads;
+              enc.biasGradients(dBias, { offset: 2 }).forEach((g, i) => assert.ok(maxAbsDiff(g, tape[vars[i].name]) < 1e-4, `gradient of ${vars[i].name}`));
             });
             enc.dispose();
           });

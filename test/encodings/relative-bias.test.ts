@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import { RelativePositionBias } from '../../src/encodings/relative-bias';
-import { assertClose, assertThrowsNaming, assertNoLeak } from '../helpers';
+import { assertClose, assertThrowsNaming, assertNoLeak, maxAbsDiff } from '../helpers';
 
 const clip = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
@@ -110,11 +110,36 @@ describe('encodings/relative-bias', () => {
     [zero, a, b].forEach((m) => m.dispose());
   });
 
+  it('a negative offset is a block whose keys start after the first query (blockwise attention): bias(3, 4, {offset: −2}) = bias(5, 6)[:, 0:3, 2:6]', () => {
+    const rb = new RelativePositionBias({ numHeads: 2, maxDistance: 3, rng: new Rng(4), std: 1 });
+    tf.tidy(() => {
+      const block = rb.bias(3, 4, { offset: -2 });
+      const big = rb.bias(5, 6).slice([0, 0, 2], [2, 3, 4]);
+      assert.ok(maxAbsDiff(block, big) === 0);
+    });
+    rb.dispose();
+  });
+
+  it('biasGradients equals the tape\'s gradient of the weight, with and without an offset', () => {
+    const rb = new RelativePositionBias({ numHeads: 2, maxDistance: 4, rng: new Rng(4), std: 1 });
+    const rng = new Rng(9);
+    for (const [lq, lk, offset] of [[5, 7, 0], [3, 8, -4], [6, 2, 3]]) {
+      tf.tidy(() => {
+        const dBias = tf.tensor(rng.normalArray(2 * lq * lk), [2, lq, lk]) as tf.Tensor3D;
+        const [mine] = rb.biasGradients(dBias, { offset });
+        const tape = tf.variableGrads(() => rb.bias(lq, lk, { offset }).mul(dBias).sum() as tf.Scalar, [rb.weight]).grads[rb.weight.name];
+        assert.ok(maxAbsDiff(mine, tape) < 1e-5, `lq ${lq}, lk ${lk}, offset ${offset}: ${maxAbsDiff(mine, tape)}`);
+      });
+    }
+    rb.dispose();
+  });
+
   it('rejects bad input, naming the parameter', () => {
     const rb = new RelativePositionBias({ numHeads: 2, maxDistance: 3 });
     assertThrowsNaming(() => rb.bias(0, 4), /queryLength: expected an integer >= 1, got 0/);
     assertThrowsNaming(() => rb.bias(4, 2.5), /keyLength: expected an integer >= 1, got 2.5/);
-    assertThrowsNaming(() => rb.bias(4, 4, { offset: -1 }), /offset: expected an integer >= 0, got -1/);
+    assertThrowsNaming(() => rb.bias(4, 4, { offset: 0.5 }), /offset: expected an integer/);
+    assertThrowsNaming(() => rb.biasGradients(tf.zeros([3, 2, 2]) as tf.Tensor3D), /dBias: expected a tensor \[2, queryLength, keyLength\], got \[3, 2, 2\]/);
     assertThrowsNaming(() => new RelativePositionBias({ numHeads: 2, maxDistance: 0 }), /maxDistance: expected an integer >= 1, got 0/);
     assertThrowsNaming(() => new RelativePositionBias({ numHeads: 0, maxDistance: 3 }), /numHeads: expected an integer >= 1, got 0/);
     rb.dispose();
