@@ -119,14 +119,21 @@ export function blockwiseSoftmaxAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.
       let add: tf.Tensor | null = null;
       if (bias) add = bias.block(offset + r0, rows, k0, cols).expandDims(0); // [1, h, rows, cols]
       if (keyMask) {
-        const pad = tf.sub(1, keyMask.slice([0, k0], [b, cols]).toFloat()).mul(MASKED).reshape([b, 1, 1, cols]);
+        const pad = tf
+          .sub(1, keyMask.slice([0, k0], [b, cols]).toFloat())
+          .mul(MASKED)
+          .reshape([b, 1, 1, cols]);
         add = add ? add.add(pad) : pad;
       }
       if (causal && k0 + cols - 1 > offset + r0) {
         const mask = causalBlock(rows, offset + r0, k0, cols);
         add = add ? add.add(mask) : mask;
       }
-      if (add) s = s.reshape([b, h, rows, cols]).add(add).reshape([b * h, rows, cols]);
+      if (add)
+        s = s
+          .reshape([b, h, rows, cols])
+          .add(add)
+          .reshape([b * h, rows, cols]);
       return s as tf.Tensor3D;
     });
 

@@ -43,7 +43,15 @@ export const ATTENTION_OPTIONS: Record<AttentionKind, readonly ParamDef[]> = {
     { name: 'chunk', type: 'int', min: 1, default: 0, doc: "causal chunk length (default: the attention module's)" },
     { name: 'features', type: 'int', aliases: ['F'], min: 1, default: DEFAULT_FAVOR_FEATURES, doc: 'FAVOR+ random features (favor only)' },
   ],
-  softmax: [{ name: 'block', type: 'int', min: 1, default: 0, doc: 'keys per block of the O(L)-memory blockwise form (default: quadratic up to 2^25 scores, blockwise past them)' }],
+  softmax: [
+    {
+      name: 'block',
+      type: 'int',
+      min: 1,
+      default: 0,
+      doc: 'keys per block of the O(L)-memory blockwise form (default: quadratic up to 2^25 scores, blockwise past them)',
+    },
+  ],
 };
 
 function describeOptions(kind: AttentionKind): string {

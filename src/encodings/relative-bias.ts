@@ -70,7 +70,9 @@ export class RelativePositionBias extends Module implements BiasEncoding {
    */
   biasGradients(dBias: tf.Tensor3D, opts: { offset?: number } = {}): tf.Tensor[] {
     if (!(dBias instanceof tf.Tensor) || dBias.rank !== 3 || dBias.shape[0] !== this.numHeads) {
-      throw new Error(`dBias: expected a tensor [${this.numHeads}, queryLength, keyLength], got ${dBias instanceof tf.Tensor ? `[${dBias.shape.join(', ')}]` : String(dBias)}`);
+      throw new Error(
+        `dBias: expected a tensor [${this.numHeads}, queryLength, keyLength], got ${dBias instanceof tf.Tensor ? `[${dBias.shape.join(', ')}]` : String(dBias)}`,
+      );
     }
     const [, Lq, Lk] = dBias.shape;
     const offset = opts.offset ?? 0;

@@ -6,8 +6,8 @@ import { AttentionLayer } from '../../src/attention';
 import { RelativePositionBias } from '../../src/encodings/relative-bias';
 import { assertThrowsNaming, maxAbsDiff } from '../helpers';
 
-const draw = (rng: Rng, shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape as [number, number, number, number]) as tf.Tensor4D;
-
+const draw = (rng: Rng, shape: number[]) =>
+  tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape as [number, number, number, number]) as tf.Tensor4D;
 
 interface Case {
   lq: number;
@@ -85,7 +85,9 @@ describe('blockwiseSoftmaxAttention (FlashAttention: online softmax over key blo
       const before = tf.memory().numBytes;
       const f = blockwise ? blockwiseSoftmaxAttention : softmaxAttention;
       const prof = await tf.profile(() => {
-        const g = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, { causal: true, blockSize: 64 }).sum())([q, k, v]);
+        const g = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+          f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, { causal: true, blockSize: 64 }).sum(),
+        )([q, k, v]);
         tf.dispose(g);
       });
       tf.dispose([q, k, v]);
@@ -95,7 +97,11 @@ describe('blockwiseSoftmaxAttention (FlashAttention: online softmax over key blo
     const [b512, b1024, b2048] = [await peak(512, true), await peak(1024, true), await peak(2048, true)];
     const q1024 = await peak(1024, false);
     assert.ok(q1024 >= scoreBytes(1024), `the quadratic form holds a score matrix: ${q1024} bytes >= ${scoreBytes(1024)}`);
-    for (const [L, p] of [[1024, b1024], [2048, b2048]]) assert.ok(p < scoreBytes(L), `blockwise at L = ${L}: peak ${p} bytes, one score matrix ${scoreBytes(L)}`);
+    for (const [L, p] of [
+      [1024, b1024],
+      [2048, b2048],
+    ])
+      assert.ok(p < scoreBytes(L), `blockwise at L = ${L}: peak ${p} bytes, one score matrix ${scoreBytes(L)}`);
     assert.ok(b2048 / b1024 < 2.5 && b1024 / b512 < 2.5, `linear growth: peaks ${b512}, ${b1024}, ${b2048} bytes at L = 512, 1024, 2048`);
   });
 
@@ -114,12 +120,17 @@ describe('blockwiseSoftmaxAttention (FlashAttention: online softmax over key blo
     assert.equal(block.specString, 'softmax(block=5)+relbias(maxDistance=6)');
     tf.tidy(() => {
       const x = tf.tensor(new Rng(2).normalArray(2 * 19 * 8), [2, 19, 8]) as tf.Tensor3D;
-      const keyMask = tf.tensor2d(Array.from({ length: 38 }, (_, i) => (i < 35 ? 1 : 0)), [2, 19]);
+      const keyMask = tf.tensor2d(
+        Array.from({ length: 38 }, (_, i) => (i < 35 ? 1 : 0)),
+        [2, 19],
+      );
       for (const o of [{ causal: true }, { causal: false, keyMask }]) {
         const loss = (layer: AttentionLayer) => tf.variableGrads(() => layer.apply(x, o).square().sum() as tf.Scalar, layer.trainableVariables());
         const [a, b] = [loss(quad), loss(block)];
         assert.ok(maxAbsDiff(a.value, b.value) < 1e-4, `loss ${a.value.dataSync()[0]} vs ${b.value.dataSync()[0]}`);
-        quad.trainableVariables().forEach((v, i) => assert.ok(maxAbsDiff(a.grads[v.name], b.grads[block.trainableVariables()[i].name]) < 1e-4, `gradient of ${v.name}`));
+        quad
+          .trainableVariables()
+          .forEach((v, i) => assert.ok(maxAbsDiff(a.grads[v.name], b.grads[block.trainableVariables()[i].name]) < 1e-4, `gradient of ${v.name}`));
       }
     });
     quad.dispose();
@@ -131,7 +142,10 @@ describe('blockwiseSoftmaxAttention (FlashAttention: online softmax over key blo
     tf.tidy(() => {
       const [q, k, v] = [draw(rng, [1, 4, 2, 3]), draw(rng, [1, 4, 2, 3]), draw(rng, [1, 4, 2, 3])];
       assertThrowsNaming(() => blockwiseSoftmaxAttention(q, k, v, { blockSize: 0 }), /blockSize: expected an integer >= 1, got 0/);
-      assertThrowsNaming(() => blockwiseSoftmaxAttention(q, k, v, { keyMask: tf.ones([1, 5]) as tf.Tensor2D }), /keyMask: expected shape \[1, 4\], got \[1, 5\]/);
+      assertThrowsNaming(
+        () => blockwiseSoftmaxAttention(q, k, v, { keyMask: tf.ones([1, 5]) as tf.Tensor2D }),
+        /keyMask: expected shape \[1, 4\], got \[1, 5\]/,
+      );
       assertThrowsNaming(() => blockwiseSoftmaxAttention(q, draw(rng, [1, 4, 3, 3]), v), /k: .*heads axis/);
       assertThrowsNaming(() => blockwiseSoftmaxAttention(q, k, v, { causal: 'yes' as unknown as boolean }), /causal: expected a boolean/);
     });

@@ -120,10 +120,14 @@ describe('encodings/relative-bias', () => {
     rb.dispose();
   });
 
-  it('biasGradients equals the tape\'s gradient of the weight, with and without an offset', () => {
+  it("biasGradients equals the tape's gradient of the weight, with and without an offset", () => {
     const rb = new RelativePositionBias({ numHeads: 2, maxDistance: 4, rng: new Rng(4), std: 1 });
     const rng = new Rng(9);
-    for (const [lq, lk, offset] of [[5, 7, 0], [3, 8, -4], [6, 2, 3]]) {
+    for (const [lq, lk, offset] of [
+      [5, 7, 0],
+      [3, 8, -4],
+      [6, 2, 3],
+    ]) {
       tf.tidy(() => {
         const dBias = tf.tensor(rng.normalArray(2 * lq * lk), [2, lq, lk]) as tf.Tensor3D;
         const [mine] = rb.biasGradients(dBias, { offset });
