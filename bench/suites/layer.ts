@@ -10,6 +10,7 @@
 import * as os from 'os';
 import { tf, Rng } from '../../src/backend';
 import { AttentionLayer } from '../../src/attention/layer';
+import { quadraticSoftmaxMaxScores } from '../../src/attention/softmax';
 import { LAYER_SHAPE, type EncodingCase } from '../cases';
 import type { Direction } from '../args';
 import { RssSampler, profileCall, timeCalls, round, type KernelTime } from '../measure';
@@ -83,7 +84,9 @@ export async function runLayerCase(c: EncodingCase, direction: Direction, opts: 
       const predictedSec = (last.msMedian! / 1000) * (L / last.L) ** p;
       if (predictedSec > opts.budget) stop = `predicted ${predictedSec.toFixed(1)} s per call > budget ${opts.budget} s`;
       if (last.tensorPeakMB !== undefined && last.tensorStartMB !== undefined) {
-        const predictedMB = (last.tensorPeakMB - last.tensorStartMB) * (L / last.L) ** growth;
+        // Softmax memory grows as L² in the quadratic form and as L in the blockwise one, which the layer takes past quadraticSoftmaxMaxScores().
+        const quadratic = c.attention === 'softmax' && batch * numHeads * L * L <= quadraticSoftmaxMaxScores();
+        const predictedMB = (last.tensorPeakMB - last.tensorStartMB) * (L / last.L) ** (quadratic ? 2 : 1);
         if (predictedMB > memoryLimitMB(opts.backend))
           stop = `predicted ${Math.round(predictedMB)} MB of tensors > ${Math.round(memoryLimitMB(opts.backend))} MB on ${opts.backend}`;
       }

@@ -29,6 +29,8 @@ export {
 export type { RunInfo, RunSummary, RunnerEvent, RunnerOptions, RunnerOutcome } from './runner';
 export { collectReport, formatReports, formatTable, formatCsv, formatCell, formatPaper, meanStd, REPORT_FORMATS } from './report';
 export type { ExperimentReport, ReportRow, Cell, RunStatus, ReportFormat } from './report';
+export { ensureReport, logCurves } from './notebook-helpers';
+export type { LogCurve } from './notebook-helpers';
 export { translationInvariance, monotonicity, countInversions, causalAttentionMaps, peQualityScores } from './pe-quality';
 export type { AttentionMap } from './pe-quality';
 export { buildTask } from './tasks';

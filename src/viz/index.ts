@@ -12,3 +12,6 @@ export { dataFrame, tableHtml, showTable, paperVsOurs, formatTableCell, formatWa
 export type { TableCell, TableOptions, HeaderGroup, CaptionedTable, ComparisonRow, RunDescription } from './table';
 export { ledgerFigure } from './claims';
 export { nllByPositionFigure, logBins, binMeans } from './extrapolation';
+export { subplots } from './subplots';
+export type { Panel } from './subplots';
+export { curveTraces, comparisonTable, CURVE_PALETTE } from './curves';
