@@ -3,3 +3,5 @@ export { Linear, LayerNorm, Embedding, FeedForward, gelu, glorotUniform, normalI
 export { dropout } from './dropout';
 export type { LinearOptions } from './layers';
 export { tokenNll, crossEntropy, maskedMean, checkTargets } from './losses';
+export { NotebookScope, notebookScope } from './scope';
+export type { Keepable } from './scope';
