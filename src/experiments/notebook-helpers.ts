@@ -16,13 +16,18 @@ import { defaultResultsDir } from './plan';
  * now (the same runner as `rpelab run`).
  * @param opts.onLine one line per trained run and a last line with the counts (default: none)
  */
-export async function ensureReport(name: string, scale: string, opts: { onLine?: (line: string) => void; resultsDir?: string } = {}): Promise<ExperimentReport> {
+export async function ensureReport(
+  name: string,
+  scale: string,
+  opts: { onLine?: (line: string) => void; resultsDir?: string } = {},
+): Promise<ExperimentReport> {
   const say = opts.onLine ?? (() => undefined);
   const out = await runExperiments(
     { experiments: [name], scale, resultsDir: opts.resultsDir },
     {
       onEvent: (ev) => {
-        if (ev.kind === 'run-end') say(`  [${ev.index + 1}/${ev.total}] ${ev.run.variant} seed ${ev.run.seed}: trained in ${formatDuration(ev.summary.trainSec + ev.summary.evalSec)}`);
+        if (ev.kind === 'run-end')
+          say(`  [${ev.index + 1}/${ev.total}] ${ev.run.variant} seed ${ev.run.seed}: trained in ${formatDuration(ev.summary.trainSec + ev.summary.evalSec)}`);
       },
     },
   );

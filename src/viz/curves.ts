@@ -8,7 +8,20 @@ import type { Trace } from './plotly';
 import { paperVsOurs, type CaptionedTable, type ComparisonRow } from './table';
 
 /** The notebooks' colours for the rows of a table, in row order. */
-export const CURVE_PALETTE = ['#7f7f7f', '#bcbd22', '#8c564b', '#17becf', '#e377c2', '#aec7e8', '#d62728', '#ff7f0e', '#1f77b4', '#2ca02c', '#9467bd', '#000000'];
+export const CURVE_PALETTE = [
+  '#7f7f7f',
+  '#bcbd22',
+  '#8c564b',
+  '#17becf',
+  '#e377c2',
+  '#aec7e8',
+  '#d62728',
+  '#ff7f0e',
+  '#1f77b4',
+  '#2ca02c',
+  '#9467bd',
+  '#000000',
+];
 
 /** Line traces of `logCurves` (markers for a single point), one colour per row; legend entries only when `legend`. */
 export function curveTraces(curves: LogCurve[], legend = true, dash?: string, palette: readonly string[] = CURVE_PALETTE): Trace[] {
@@ -37,7 +50,14 @@ export function comparisonTable(r: ExperimentReport, title: string, metrics: Met
   const status = `${r.runsFinished}/${r.runsTotal} runs finished (* = includes an unfinished run's last validation).`;
   return paperVsOurs(
     rows,
-    { scale: r.scale, seeds: r.seeds, wallTimeSec: r.wallSec, title, aggregate: 'mean ± sample std over seeds', note: [status, note, ...r.notes].filter(Boolean).join(' ') },
+    {
+      scale: r.scale,
+      seeds: r.seeds,
+      wallTimeSec: r.wallSec,
+      title,
+      aggregate: 'mean ± sample std over seeds',
+      note: [status, note, ...r.notes].filter(Boolean).join(' '),
+    },
     metrics.map((m) => m.label),
   );
 }

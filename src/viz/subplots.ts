@@ -24,7 +24,10 @@ export function subplots(panels: Panel[], cols: number, layout: Record<string, u
   const rows = Math.ceil(panels.length / cols);
   const data: Trace[] = [];
   const annotations: unknown[] = [];
-  const lay: Record<string, unknown> = { grid: { rows, columns: cols, pattern: 'independent', ygap: 0.35, xgap: 0.12 }, margin: { t: 70, l: 60, r: 20, b: 50 } };
+  const lay: Record<string, unknown> = {
+    grid: { rows, columns: cols, pattern: 'independent', ygap: 0.35, xgap: 0.12 },
+    margin: { t: 70, l: 60, r: 20, b: 50 },
+  };
   panels.forEach((p, i) => {
     const n = i === 0 ? '' : String(i + 1);
     for (const t of p.traces) data.push({ ...t, xaxis: `x${n}`, yaxis: `y${n}` });
