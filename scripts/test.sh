@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing (npm packages, data, Debian's Jupyter, the tslab kernel),
 # type-checks, lints, runs the mocha suite once per backend, every experiment and notebook at smoke scale,
-# checks the executed notebooks and renders one in headless Chromium.
+# checks the executed notebooks, renders one in headless Chromium, and installs the packed
+# package into a new project.
 #   RPELAB_TEST_BACKENDS  backends to run (default "wasm cpu")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,8 @@ RPELAB_SCALE=smoke npx tsx scripts/reproduce.ts --scale smoke --no-build --out r
 npx tsx src/cli.ts report all --scale smoke || status=1
 RPELAB_TEST_SUMMARY=$summary npx tsx test/notebooks/check-executed.ts reports/ci || status=1
 RPELAB_TEST_SUMMARY=$summary npx tsx test/notebooks/browser-check.ts reports/ci/00-quickstart.html || status=1
+echo "[rpelab] rpelab as another project's dependency (npm pack, npm install into a new project)"
+RPELAB_TEST_SUMMARY=$summary npx tsx test/package/consumer-install.ts || status=1
 node -e '
 const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").filter(Boolean).map(JSON.parse);
 const t = lines.reduce((a, l) => ({ p: a.p + l.passed, f: a.f + l.failed, s: a.s + l.skipped }), { p: 0, f: 0, s: 0 });

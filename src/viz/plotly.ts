@@ -113,7 +113,14 @@ export function plotlyBundle(): { version: string; source: string } {
 
 /** Path of the plotly.js bundle file. */
 export function plotlyBundlePath(): string {
-  return require.resolve('plotly.js-dist');
+  try {
+    return require.resolve('plotly.js-dist');
+  } catch (e) {
+    throw new Error(
+      `figures in notebooks and HTML need plotly.js-dist, an optional dependency of rpelab that is not installed here (${(e as Error).message.split('\n')[0]}); ` +
+        `npm install plotly.js-dist; everything else of rpelab works without it`,
+    );
+  }
 }
 
 /**

@@ -16,8 +16,17 @@ export const TABLE_CLASS = 'rpelab-table';
 type Danfo = typeof import('danfojs-node');
 let danfo: Danfo | null = null;
 function loadDanfo(): Danfo {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  if (!danfo) danfo = require('danfojs-node') as Danfo;
+  if (!danfo) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      danfo = require('danfojs-node') as Danfo;
+    } catch (e) {
+      throw new Error(
+        `tables (dataFrame, showTable, paperVsOurs) need danfojs-node, an optional dependency of rpelab that is not installed here (${(e as Error).message.split('\n')[0]}); ` +
+          `install it as rpelab's README says ("Using rpelab as a dependency"); everything else of rpelab works without it`,
+      );
+    }
+  }
   return danfo;
 }
 
