@@ -19,7 +19,8 @@
  *
  * Layout: q [batch, Lq, heads, D]; k [batch, Lk, heads, D]; v [batch, Lk, heads, Dv]; out [batch, Lq, heads, Dv].
  */
-import { tf, assertRank, assertDim, assertInt, assertNumber } from '../backend';
+import { tf, assertRank, assertInt } from '../backend';
+import { checkSoftmaxInputs } from './softmax';
 import type { BiasEncoding } from '../encodings';
 
 /** A relative bias computed block by block (never as a whole [heads, Lq, Lk] matrix). */
@@ -62,7 +63,7 @@ export interface BlockwiseSoftmaxOptions {
 /** Keys per block unless the caller says otherwise. */
 export const DEFAULT_SOFTMAX_BLOCK = 256;
 
-/** Added to masked logits: exp(−1e9 − max) is exactly 0 in float32. */
+/** Added to masked logits (as in ./softmax.ts): exp(−1e9 − max) is exactly 0 in float32. */
 const MASKED = -1e9;
 
 /**
@@ -74,23 +75,7 @@ const MASKED = -1e9;
  * @returns [batch, Lq, heads, Dv]
  */
 export function blockwiseSoftmaxAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: BlockwiseSoftmaxOptions = {}): tf.Tensor4D {
-  assertRank(q, 4, 'q', '[batch, Lq, heads, dim]');
-  assertRank(k, 4, 'k', '[batch, Lk, heads, dim]');
-  assertRank(v, 4, 'v', '[batch, Lk, heads, valueDim]');
-  const [b, lq, h, d] = q.shape;
-  const [lk, dv] = [k.shape[1], v.shape[3]];
-  assertDim(k, 0, b, 'k', 'the batch axis (that of q)');
-  assertDim(k, 2, h, 'k', 'the heads axis (that of q)');
-  assertDim(k, 3, d, 'k', 'the feature axis (that of q)');
-  assertDim(v, 0, b, 'v', 'the batch axis (that of k)');
-  assertDim(v, 1, lk, 'v', 'the length axis (that of k)');
-  assertDim(v, 2, h, 'v', 'the heads axis (that of k)');
-  const causal = opts.causal ?? false;
-  if (typeof causal !== 'boolean') throw new Error(`causal: expected a boolean, got ${JSON.stringify(causal)}`);
-  const scale = opts.scale ?? 1 / Math.sqrt(d);
-  assertNumber(scale, 'scale');
-  const offset = opts.offset ?? Math.max(lk - lq, 0);
-  assertInt(offset, 'offset', 0);
+  const { b, lq, lk, h, d, dv, causal, scale, offset } = checkSoftmaxInputs(q, k, v, opts);
   const blockSize = opts.blockSize ?? DEFAULT_SOFTMAX_BLOCK;
   assertInt(blockSize, 'blockSize');
   const keyMask = opts.keyMask;

@@ -49,18 +49,20 @@ export function quadraticSoftmaxMaxScores(backend = tf.getBackend()): number {
 const MASKED = -1e9;
 
 /**
- * Multi-head softmax attention.
- * @param q [batch, Lq, heads, D]
- * @param k [batch, Lk, heads, D]
- * @param v [batch, Lk, heads, Dv]
- * @returns [batch, Lq, heads, Dv]
+ * Checks the inputs of both forms of softmax attention (shapes agree; `causal`, `scale`, `offset`
+ * valid) and returns the sizes and the options with their defaults.
  */
-export function softmaxAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: SoftmaxAttentionOptions = {}): tf.Tensor4D {
+export function checkSoftmaxInputs(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  opts: { causal?: boolean; scale?: number; offset?: number },
+): { b: number; lq: number; lk: number; h: number; d: number; dv: number; causal: boolean; scale: number; offset: number } {
   assertRank(q, 4, 'q', '[batch, Lq, heads, dim]');
   assertRank(k, 4, 'k', '[batch, Lk, heads, dim]');
   assertRank(v, 4, 'v', '[batch, Lk, heads, valueDim]');
   const [b, lq, h, d] = q.shape;
-  const lk = k.shape[1];
+  const [lk, dv] = [k.shape[1], v.shape[3]];
   assertDim(k, 0, b, 'k', 'the batch axis (that of q)');
   assertDim(k, 2, h, 'k', 'the heads axis (that of q)');
   assertDim(k, 3, d, 'k', 'the feature axis (that of q)');
@@ -73,6 +75,18 @@ export function softmaxAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
   assertNumber(scale, 'scale');
   const offset = opts.offset ?? Math.max(lk - lq, 0);
   assertInt(offset, 'offset', 0);
+  return { b, lq, lk, h, d, dv, causal, scale, offset };
+}
+
+/**
+ * Multi-head softmax attention.
+ * @param q [batch, Lq, heads, D]
+ * @param k [batch, Lk, heads, D]
+ * @param v [batch, Lk, heads, Dv]
+ * @returns [batch, Lq, heads, Dv]
+ */
+export function softmaxAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: SoftmaxAttentionOptions = {}): tf.Tensor4D {
+  const { b, lq, lk, h, causal, scale, offset } = checkSoftmaxInputs(q, k, v, opts);
   const scores = b * h * lq * lk;
   const limit = softmaxScoreLimit();
   if (scores > limit) {
