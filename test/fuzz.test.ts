@@ -22,6 +22,7 @@ import { readCheckpoint, saveCheckpoint, readJsonl, repairJsonl } from '../src/t
 import { Module, Linear } from '../src/nn';
 import { main } from '../src/cli';
 import { referenceMidi } from './data/fixtures';
+import { EXAMPLE_SPECS } from './helpers';
 
 const SCALE = Number(process.env.RPELAB_FUZZ_RUNS ?? 1);
 const RUNS = {
@@ -43,18 +44,7 @@ function namesOneOf(e: unknown, names: string[], what: string): void {
 // ---------------------------------------------------------------------------------------------
 // Spec strings
 
-const VALID_SPECS = [
-  'linear:elu+lrpe(unitary,householder,learned)',
-  'linear:elu+lrpe(core=permutation,p=odd-even)',
-  'performer+spe(sine,K=10,R=64,gated)',
-  'linear:relu+spe(conv,P=16,ungated)',
-  'softmax+relbias(max=32)',
-  'linear(norm=layernorm,chunk=16):elu+rope',
-  'linear:elu+permuteformer',
-  'performer(features=64)+lrpe(rotation,identity)',
-  'softmax',
-  'linear:identity+rope(interleaved)',
-];
+const VALID_SPECS = EXAMPLE_SPECS;
 const SPEC_NAMES = ['spec', 'encoding', ...listEncodings().map((d) => d.name)];
 const specChars = fc.constantFrom(...'linearsoftmaxperformerlrpespe()+:,=0123456789 -_KRPabcdefghijklmnopqrstuvwxyz'.split(''));
 

@@ -112,3 +112,19 @@ export function onJsonLines(stream: NodeJS.ReadableStream, onEvent: (ev: { kind?
     }
   });
 }
+
+/** Spec strings that parse, covering every attention kind, options, aliases and flags (spec and fuzz tests start from them). */
+export const EXAMPLE_SPECS = [
+  'linear:elu+lrpe(unitary,householder,learned)',
+  'linear:elu+lrpe(core=permutation,p=odd-even)',
+  'performer+spe(sine,K=10,R=64,gated)',
+  'linear:relu+spe(conv,P=16,ungated)',
+  'softmax+relbias(max=32)',
+  'linear(norm=layernorm,chunk=16):elu+rope',
+  'linear:elu+permuteformer',
+  'performer(features=64)+lrpe(rotation,identity)',
+  'softmax',
+  'linear:identity+rope(interleaved)',
+  'linear(features=32):favor+retnet',
+  'softmax(block=64)+relbias',
+];

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { parseSpec, formatSpec } from '../../src/attention/spec';
 import { listEncodings } from '../../src/encodings/registry';
-import { assertThrowsNaming } from '../helpers';
+import { assertThrowsNaming, EXAMPLE_SPECS } from '../helpers';
 
 describe('attention spec strings', () => {
   it('parses the LRPE example with positional arguments placed by their choices', () => {
@@ -35,17 +35,7 @@ describe('attention spec strings', () => {
   });
 
   it('round-trips through the canonical form', () => {
-    for (const spec of [
-      'linear:elu+lrpe(unitary,householder,learned)',
-      'linear:elu+lrpe(core=permutation,p=odd-even)',
-      'performer+spe(sine,K=10,R=64,gated)',
-      'linear:relu+spe(conv,P=16,ungated)',
-      'softmax+relbias(max=32)',
-      'linear(norm=layernorm,chunk=16):elu+rope',
-      'linear:elu+permuteformer',
-      'performer(features=64)+lrpe(rotation,identity)',
-      'softmax',
-    ]) {
+    for (const spec of EXAMPLE_SPECS) {
       const parsed = parseSpec(spec);
       const canonical = formatSpec(parsed);
       assert.deepEqual(parseSpec(canonical), parsed, `${spec} -> ${canonical}`);
