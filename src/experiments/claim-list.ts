@@ -77,6 +77,11 @@ function versus(
   return baselines.map((baseline) => ({ experiment, metric, treatment, baseline, expect, ...(margin !== undefined ? { margin } : {}) }));
 }
 
+/** The rise of a row's NLL from the training length to 8× it (nll_8x − nll_1x, per seed), lower is better, against a baseline row. */
+function nllRise(experiment: string, treatment: string, baseline: string): Comparison {
+  return { experiment, metric: 'nll_8x', minus: 'nll_1x', better: 'lower', treatment, baseline, expect: 'better' };
+}
+
 /** APE rows of the LM tables are named after their kind; the BLM table's first APE is learned. */
 function apeRows(experiment: string): string[] {
   return Object.keys(getExperiment(experiment).variants).filter((v) => v.startsWith('ape-'));
@@ -262,15 +267,7 @@ export const CLAIMS: ClaimDefinition[] = [
     paper: 'SPE',
     claim: 'Beyond the training length, SPE models keep their NLL while absolute-PE models degrade.',
     where: `${SPE_PAPER}, music generation (pop piano: trained on 2048 tokens, evaluated on 4096)`,
-    comparisons: ['sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated'].map((t): Comparison => ({
-      experiment: 'extrapolation-midi',
-      metric: 'nll_8x',
-      minus: 'nll_1x',
-      better: 'lower',
-      treatment: t,
-      baseline: 'ape',
-      expect: 'better',
-    })),
+    comparisons: ['sinespe-gated', 'sinespe-ungated', 'convspe-gated', 'convspe-ungated'].map((t) => nllRise('extrapolation-midi', t, 'ape')),
   },
   {
     id: 'rpe-extrapolation',
@@ -278,15 +275,7 @@ export const CLAIMS: ClaimDefinition[] = [
     claim: 'LRPE and RoPE, like SPE, keep their NLL beyond the training length better than absolute PE (on MIDI and on text).',
     where: `rpelab's extension of the ${SPE_PAPER} extrapolation protocol`,
     comparisons: ['extrapolation-midi', 'extrapolation-text'].flatMap((experiment) =>
-      ['rope', 'lrpe-rotation', 'lrpe-unitary-learned'].map((t): Comparison => ({
-        experiment,
-        metric: 'nll_8x',
-        minus: 'nll_1x',
-        better: 'lower',
-        treatment: t,
-        baseline: 'ape',
-        expect: 'better',
-      })),
+      ['rope', 'lrpe-rotation', 'lrpe-unitary-learned'].map((t) => nllRise(experiment, t, 'ape')),
     ),
   },
   {
@@ -294,15 +283,7 @@ export const CLAIMS: ClaimDefinition[] = [
     paper: 'SPE',
     claim: 'Ungated SPE extrapolates better than gated SPE (the gate trades positional information for stability).',
     where: `${SPE_PAPER}, gated SPE (§2) and the music experiments; the authors' companion site singles out ungated convSPE`,
-    comparisons: (['sinespe', 'convspe'] as const).map((v): Comparison => ({
-      experiment: 'extrapolation-midi',
-      metric: 'nll_8x',
-      minus: 'nll_1x',
-      better: 'lower',
-      treatment: `${v}-ungated`,
-      baseline: `${v}-gated`,
-      expect: 'better',
-    })),
+    comparisons: (['sinespe', 'convspe'] as const).map((v) => nllRise('extrapolation-midi', `${v}-ungated`, `${v}-gated`)),
   },
   {
     id: 'spe-groove-continuation',
