@@ -92,7 +92,7 @@ export class RelativePositionBias extends Module implements BiasEncoding {
   private bucketMatrix(Lq: number, Lk: number, offset: number): { E: tf.Tensor2D; n: number } {
     const n = Lq + Lk;
     const m = this.maxDistance - 1;
-    return tf.tidy(() => {
+    const E = tf.tidy(() => {
       // t − s = ((j + Lq − 1) mod n) − (Lq − 1) for j = 0..n−1, queries starting at `offset`.
       // (Offsets in float32, exact below 2^24: wasm's clipByValue mishandles int32.)
       const rel = tf
@@ -106,8 +106,9 @@ export class RelativePositionBias extends Module implements BiasEncoding {
         .toInt();
       // A one-hot product rather than a gather: tfjs computes a gather's gradient with one pass over
       // its output per bucket (seconds at 255 buckets).
-      return { E: tf.oneHot(bucket, this.weight.shape[1] as number).toFloat() as tf.Tensor2D, n }; // (wasm's OneHot ignores a float32 dtype)
-    }) as unknown as { E: tf.Tensor2D; n: number };
+      return tf.oneHot(bucket, this.weight.shape[1] as number).toFloat() as tf.Tensor2D; // (wasm's OneHot ignores a float32 dtype)
+    });
+    return { E, n };
   }
 }
 
