@@ -27,6 +27,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { withPlotlyBundle } from '../src/viz/plotly';
 
 const ROOT = path.resolve(__dirname, '..');
 const PYTHON = process.env.RPELAB_PYTHON ?? '/usr/bin/python3';
@@ -246,7 +247,17 @@ function runNotebook(name: string, o: Options, outDir: string, kernel: string): 
     const why = run.error ? run.error.message : (run.stderr ?? '').trim().split('\n').slice(-5).join('\n    ');
     return { notebook: name, status: 'error', seconds, ename: 'ExecutorError', evalue: `the executor failed: ${why}`, output, html };
   }
-  return { notebook: name, seconds, output, html, ...JSON.parse(line.slice('RPELAB_RESULT '.length)) };
+  const result: NotebookResult = { notebook: name, seconds, output, html, ...JSON.parse(line.slice('RPELAB_RESULT '.length)) };
+  // The notebook's outputs stand alone (each figure loads plotly.js where it is shown); the HTML
+  // export is a file with no server, so it carries plotly.js once.
+  if (!result.htmlError && fs.existsSync(html)) {
+    try {
+      fs.writeFileSync(html, withPlotlyBundle(fs.readFileSync(html, 'utf8')));
+    } catch (e) {
+      result.htmlError = `embedding plotly.js: ${(e as Error).message}`;
+    }
+  }
+  return result;
 }
 
 function describeFailure(r: NotebookResult): string[] {

@@ -6,6 +6,8 @@
 #   4. `import ... from 'rpelab'` in notebooks: builds dist/ when stale and links
 #      node_modules/rpelab -> the repo root, so Node and tslab's type-checker resolve the
 #      package exactly as a user's install would (package.json "main"/"types" -> dist/).
+#   5. rpelab's notebook extension (jupyter/nbextension: the renderer of Plotly figures and the
+#      plotly.js they load), linked into the user's Jupyter data dir and enabled (user config).
 # Options:
 #   --with-chromium   also install Debian's chromium (for toPng and the browser check)
 #   --quiet           print only what changes
@@ -106,4 +108,37 @@ if [ "$resolved" != "$ROOT/dist/index.js $ROOT/dist/index.d.ts" ]; then
   echo "[rpelab] from notebooks/, 'rpelab' resolves to (node, types) = ($resolved), expected dist/index.js and dist/index.d.ts" >&2
   exit 1
 fi
+# 5. The notebook extension: jupyter/nbextension/plotly.js -> node_modules' plotly.js-dist, the
+#    directory linked as nbextensions/rpelab (served by the notebook server at
+#    <base>/nbextensions/rpelab/...), and rpelab/main enabled in the user's notebook config.
+#    A link that points at another checkout is moved to this one.
+PLOTLY_JS=$(node -e 'try { console.log(require.resolve("plotly.js-dist")) } catch { console.log("") }')
+if [ -z "$PLOTLY_JS" ]; then
+  echo "[rpelab] plotly.js-dist is not installed (npm ci installs it; it is an optional dependency): figures cannot draw" >&2
+  exit 1
+fi
+if [ "$(readlink jupyter/nbextension/plotly.js 2>/dev/null)" != "$PLOTLY_JS" ]; then ln -sfn "$PLOTLY_JS" jupyter/nbextension/plotly.js; fi
+NBEXT_STATE=$("$PY" - "$ROOT/jupyter/nbextension" <<'EOF'
+import os, sys
+from jupyter_core.paths import jupyter_config_dir, jupyter_data_dir
+from notebook.services.config import ConfigManager
+src = sys.argv[1]
+dest = os.path.join(jupyter_data_dir(), "nbextensions", "rpelab")
+changed = []
+if os.path.realpath(dest) != os.path.realpath(src):
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    if os.path.islink(dest) or os.path.isfile(dest):
+        os.remove(dest)
+    elif os.path.isdir(dest):
+        sys.exit("%s exists and is not rpelab's link; remove it and run again" % dest)
+    os.symlink(src, dest)
+    changed.append("linked " + dest + " -> " + src)
+cm = ConfigManager()
+if not cm.get("notebook").get("load_extensions", {}).get("rpelab/main"):
+    cm.update("notebook", {"load_extensions": {"rpelab/main": True}})
+    changed.append("enabled rpelab/main in " + os.path.join(jupyter_config_dir(), "nbconfig", "notebook.json"))
+print("; ".join(changed))
+EOF
+)
+if [ -n "$NBEXT_STATE" ]; then echo "[rpelab] notebook extension: $NBEXT_STATE"; else say "notebook extension rpelab/main installed and enabled"; fi
 say "setup done: in notebooks, import from 'rpelab' resolves to dist/index.js (types dist/index.d.ts)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: installs what is missing (npm packages, data, Debian's Jupyter, the tslab kernel),
 # type-checks, lints, runs the mocha suite once per backend, every experiment and notebook at smoke scale,
-# checks the executed notebooks, renders one in headless Chromium, and installs the packed
-# package into a new project.
+# checks the executed notebooks, renders one in headless Chromium, walks through two notebooks in
+# Jupyter's UI (Chromium driven by playwright-core), and installs the packed package into a new project.
 #   RPELAB_TEST_BACKENDS  backends to run (default "wasm cpu")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,8 @@ RPELAB_SCALE=smoke npx tsx scripts/reproduce.ts --scale smoke --no-build --out r
 npx tsx src/cli.ts report all --scale smoke || status=1
 RPELAB_TEST_SUMMARY=$summary npx tsx test/notebooks/check-executed.ts reports/ci || status=1
 RPELAB_TEST_SUMMARY=$summary npx tsx test/notebooks/browser-check.ts reports/ci/00-quickstart.html || status=1
+echo "[rpelab] the notebooks as people use them: npm run notebook, driven in Chromium through Jupyter's menus (screenshots in reports/ui/)"
+RPELAB_TEST_SUMMARY=$summary npx tsx test/notebooks/jupyter-ui.ts || status=1
 echo "[rpelab] rpelab as another project's dependency (npm pack, npm install into a new project)"
 RPELAB_TEST_SUMMARY=$summary npx tsx test/package/consumer-install.ts || status=1
 node -e '

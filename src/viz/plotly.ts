@@ -1,14 +1,20 @@
 /**
  * Plotly figures for notebooks.
  *
- * A figure is plain JSON in Plotly's own schema ({data, layout, config}); `plot` displays it
- * as an HTML output. The plotly.js bundle (plotly.js-dist, offline) is embedded once per
- * display sink, i.e. once per notebook kernel: the first figure's output carries it, later
- * figures only carry their JSON and a few lines that draw them. A figure drawn before the
- * bundle has loaded waits in a queue, so output order never matters within a page.
+ * A figure is plain JSON in Plotly's own schema ({data, layout, config}). `plot` displays it
+ * as one MIME bundle, the way Jupyter's ecosystem ships Plotly figures:
+ *   - `application/vnd.plotly.v1+json`: the figure itself, drawn by any front end with a Plotly
+ *     renderer (rpelab's classic-notebook extension `jupyter/nbextension`, installed by
+ *     `scripts/setup-jupyter.sh`; JupyterLab and VS Code have their own);
+ *   - `text/html`: a self-contained fallback (a sized div and the figure's JSON) that draws with
+ *     the page's plotly.js, loading it from the notebook server (the same extension's copy of
+ *     plotly.js-dist) when the page has none; an HTML export carries the bundle once
+ *     (`withPlotlyBundle`).
+ * No output depends on another (no "first figure carries plotly.js"), so a figure draws after a
+ * page reload, in a re-run cell, in a new tab and in the HTML export.
  */
 import * as fs from 'fs';
-import { displaySink, type DisplaySink } from './display';
+import { displaySink, sendBundle, type MimeBundle } from './display';
 
 /** One Plotly trace, e.g. {type: 'heatmap', z, colorscale} or {type: 'scatter', x, y, name}. */
 export type Trace = { type?: string; name?: string } & Record<string, unknown>;
@@ -26,8 +32,12 @@ export interface Figure {
 
 /** CSS class of every figure's container div (checkers count these). */
 export const FIGURE_CLASS = 'rpelab-plotly';
-/** Marker comment that opens the embedded bundle (checkers count these; must be 1 per page). */
+/** Marker comment that opens the embedded bundle (checkers count these: 1 per HTML export, 0 in notebook outputs). */
 export const BUNDLE_MARKER = 'rpelab:plotly.js-bundle';
+/** The MIME type of a Plotly figure in Jupyter outputs (data, layout, config). */
+export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
+/** Where the notebook server serves rpelab's copy of plotly.js (relative to its base URL; see jupyter/nbextension). */
+export const NBEXTENSION_PLOTLY = 'nbextensions/rpelab/plotly.js';
 
 const DEFAULT_CONFIG: PlotConfig = { displaylogo: false, responsive: true };
 
@@ -125,16 +135,24 @@ export function plotlyBundlePath(): string {
 
 /**
  * The HTML that loads plotly.js into a page: the whole bundle in one inline script (module,
- * exports and define are shadowed so that it always sets window.Plotly), then draws the
- * figures that were waiting for it.
+ * exports and define are shadowed so that it always sets window.Plotly).
  */
 export function bundleHtml(): string {
   const { version, source } = plotlyBundle();
-  return (
-    `<!-- ${BUNDLE_MARKER} v${version} (embedded once per notebook) -->\n` +
-    `<script type="text/javascript">(function () { var module, exports, define;\n${source}\n})();\n` +
-    `(function () { var q = window.__rpelabPlotlyQueue || []; window.__rpelabPlotlyQueue = []; q.forEach(function (draw) { draw(); }); })();</script>\n`
-  );
+  return `<!-- ${BUNDLE_MARKER} v${version} -->\n` + `<script type="text/javascript">(function () { var module, exports, define;\n${source}\n})();</script>\n`;
+}
+
+/**
+ * A whole HTML page (e.g. nbconvert's export of an executed notebook) with plotly.js embedded
+ * once in its <head>, so that its figures draw from a file with no server and no network.
+ * A page without figures, or that already holds the bundle, is returned unchanged.
+ */
+export function withPlotlyBundle(page: string): string {
+  if (typeof page !== 'string') throw new Error(`page: expected an HTML string, got ${typeof page}`);
+  if (!page.includes(`class="${FIGURE_CLASS}"`) || page.includes(`<!-- ${BUNDLE_MARKER} `)) return page;
+  const head = page.search(/<\/head>/i);
+  if (head < 0) throw new Error('page: expected an HTML page with a </head> to put plotly.js in');
+  return page.slice(0, head) + bundleHtml() + page.slice(head);
 }
 
 let figureCounter = 0;
@@ -148,14 +166,16 @@ function scriptJson(value: unknown): string {
 }
 
 /**
- * The HTML of one figure: a sized div and a script that draws into it with the page's
- * window.Plotly (or queues the drawing until the bundle has loaded).
- * @param opts.includeBundle prepend `bundleHtml()` (default false).
+ * The HTML of one figure, self-contained: a sized div and a script that draws into it with the
+ * page's window.Plotly; in a classic Jupyter page without it, the script loads plotly.js from
+ * the notebook server (`NBEXTENSION_PLOTLY`, through the page's RequireJS); elsewhere it says
+ * what is missing after 10 s.
+ * @param opts.includeBundle prepend `bundleHtml()` (default false: pages embed it once).
  * @param opts.id the div's id (default a fresh one).
  */
 export function figureHtml(fig: Figure, opts: { includeBundle?: boolean; id?: string } = {}): string {
   const f = figure(fig);
-  const id = opts.id ?? `rpelab-plot-${process.pid.toString(36)}-${(++figureCounter).toString(36)}`;
+  const id = opts.id ?? `rpelab-plot-${process.pid.toString(36)}-${Date.now().toString(36)}-${(++figureCounter).toString(36)}`;
   if (!/^[A-Za-z][\w-]*$/.test(id)) throw new Error(`id: expected letters, digits, '-' or '_' starting with a letter, got ${JSON.stringify(id)}`);
   const height = typeof f.layout.height === 'number' ? `${f.layout.height}px` : '450px';
   const width = typeof f.layout.width === 'number' ? `${f.layout.width}px` : '100%';
@@ -163,35 +183,59 @@ export function figureHtml(fig: Figure, opts: { includeBundle?: boolean; id?: st
   const script =
     `<script type="text/javascript">(function () {\n` +
     `  var fig = ${scriptJson(f)};\n` +
-    `  var drawn = false;\n` +
-    `  function draw() { var el = document.getElementById(${scriptJson(id)}); if (!el || drawn) return; drawn = true; window.Plotly.newPlot(el, fig.data, fig.layout, fig.config); }\n` +
-    `  if (window.Plotly) { draw(); return; }\n` +
-    `  (window.__rpelabPlotlyQueue = window.__rpelabPlotlyQueue || []).push(draw);\n` +
-    `  setTimeout(function () { var el = document.getElementById(${scriptJson(id)}); if (!drawn && el) el.textContent = ` +
-    `'plotly.js is not loaded in this page: run the notebook from the top (its first figure embeds plotly.js).'; }, 10000);\n` +
+    `  var id = ${scriptJson(id)};\n` +
+    `  function draw(Plotly) { var el = document.getElementById(id); if (!el || el.getAttribute('data-drawn')) return; ` +
+    `el.setAttribute('data-drawn', '1'); Plotly.newPlot(el, fig.data, fig.layout, fig.config); }\n` +
+    `  function fail(why) { var el = document.getElementById(id); if (el && !el.getAttribute('data-drawn')) el.textContent = ` +
+    `'This figure needs plotly.js, which this page does not have (' + why + ').'; }\n` +
+    `  if (window.Plotly) { draw(window.Plotly); return; }\n` +
+    `  var base = document.body && document.body.getAttribute('data-base-url');\n` +
+    `  if (base !== null && base !== undefined) {\n` +
+    // One <script> per page, shared by every figure (plotly.js 3 sets window.Plotly; it defines no AMD module).
+    `    var src = base + ${scriptJson(NBEXTENSION_PLOTLY)};\n` +
+    `    window.__rpelabPlotlyLoad = window.__rpelabPlotlyLoad || new Promise(function (resolve, reject) {\n` +
+    `      var s = document.createElement('script'); s.src = src;\n` +
+    `      s.onload = function () { if (window.Plotly) resolve(window.Plotly); else reject(new Error('no window.Plotly')); };\n` +
+    `      s.onerror = function () { reject(new Error('cannot load ' + src)); };\n` +
+    `      document.head.appendChild(s);\n` +
+    `    });\n` +
+    `    window.__rpelabPlotlyLoad.then(draw, function () { fail("rpelab's notebook extension is not installed in this Jupyter: run bash scripts/setup-jupyter.sh"); });\n` +
+    `    return;\n` +
+    `  }\n` +
+    `  setTimeout(function () { if (window.Plotly) draw(window.Plotly); else fail('open it in Jupyter with rpelab set up, or an HTML export made by npm run reproduce'); }, 10000);\n` +
     `})();</script>\n`;
   return (opts.includeBundle ? bundleHtml() : '') + div + script;
 }
 
-const sinksWithBundle = new WeakSet<DisplaySink>();
-
-/**
- * Displays a figure in the notebook (tslab display, or the sink set by `setDisplaySink`).
- * The first figure shown in a kernel also carries the plotly.js bundle.
- * @param figOrTraces a figure, one trace or an array of traces
- * Returns nothing, so that a notebook cell ending in `plot(...)` shows only the figure
- * (build a figure with `figure` / `heatmap` to keep it).
- * @param layout merged over the figure's layout
- */
-export function plot(figOrTraces: Figure | Trace | Trace[], layout: Layout = {}): void {
-  const fig = figure(figOrTraces, layout);
-  const sink = displaySink();
-  const includeBundle = !sinksWithBundle.has(sink);
-  sink.html(figureHtml(fig, { includeBundle }));
-  sinksWithBundle.add(sink);
+/** One line of text for front ends that show no HTML (and for `text/plain` in the bundle). */
+function figureText(f: Figure): string {
+  const title = (f.layout.title as { text?: string } | string | undefined) ?? '';
+  const text = typeof title === 'string' ? title : (title.text ?? '');
+  const kinds = [...new Set(f.data.map((t) => t.type ?? 'scatter'))].join(', ');
+  return `<Plotly figure${text ? ` "${text}"` : ''}: ${f.data.length} trace(s) (${kinds})>`;
 }
 
-/** Makes the next `plot` embed plotly.js again (e.g. after clearing the cell that held it). */
-export function resetPlotlyBundle(): void {
-  sinksWithBundle.delete(displaySink());
+/**
+ * The MIME bundle of one figure: Plotly's JSON, the self-contained HTML fallback and a line of
+ * text. This is what `plot` displays.
+ */
+export function figureBundle(figOrTraces: Figure | Trace | Trace[], layout: Layout = {}): MimeBundle {
+  const f = figure(figOrTraces, layout);
+  return {
+    [PLOTLY_MIME]: JSON.parse(JSON.stringify(f)),
+    'text/html': figureHtml(f),
+    'text/plain': figureText(f),
+  };
+}
+
+/**
+ * Displays a figure in the notebook (tslab display, or the sink set by `setDisplaySink`) as one
+ * MIME bundle (`figureBundle`); every output stands alone.
+ * @param figOrTraces a figure, one trace or an array of traces
+ * @param layout merged over the figure's layout
+ * Returns nothing, so that a notebook cell ending in `plot(...)` shows only the figure
+ * (build a figure with `figure` / `heatmap` to keep it).
+ */
+export function plot(figOrTraces: Figure | Trace | Trace[], layout: Layout = {}): void {
+  sendBundle(displaySink(), figureBundle(figOrTraces, layout));
 }

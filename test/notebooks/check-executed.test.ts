@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { checkNotebook, checkHtmlExport, countHtml, type NotebookJson } from './check-executed';
 import { renderedFigures } from './browser-check';
-import { figure, figureHtml, tableHtml, dataFrame } from '../../src/viz';
+import { figure, figureBundle, figureHtml, bundleHtml, withPlotlyBundle, tableHtml, dataFrame } from '../../src/viz';
 
 /** An executed notebook: one code cell per output, as tslab + `npm run reproduce` write it. */
 function executed(outputs: object[][], expect: object | null = { figures: 2, tables: 1 }): NotebookJson {
@@ -15,20 +15,21 @@ function executed(outputs: object[][], expect: object | null = { figures: 2, tab
   } as NotebookJson;
 }
 const html = (s: string) => ({ output_type: 'display_data', data: { 'text/html': s }, metadata: {} });
+const bundleOutput = (data: object) => ({ output_type: 'display_data', data, metadata: {} });
 
 describe('notebooks/check-executed', () => {
   // Outputs made by the viz library itself, so checker and library agree on the markers.
   let first: object, second: object, table: object;
   before(() => {
     const fig = figure([{ type: 'scatter', y: [1, 2] }]);
-    first = html(figureHtml(fig, { includeBundle: true }));
-    second = html(figureHtml(fig));
+    first = bundleOutput(figureBundle(fig));
+    second = bundleOutput(figureBundle(fig, { title: { text: 'two' } }));
     table = html(tableHtml(dataFrame([{ a: 1 }]), { caption: 'c' }));
   });
 
-  it('passes a notebook with its figures, one embedded bundle and its table', () => {
+  it('passes a notebook with its figures (each a MIME bundle, none carrying plotly.js) and its table', () => {
     const r = checkNotebook(executed([[first], [second], [table]]));
-    assert.deepEqual(r, { cellsRun: 3, figures: 2, tables: 1, bundles: 1, problems: [] });
+    assert.deepEqual(r, { cellsRun: 3, figures: 2, tables: 1, bundles: 0, problems: [] });
   });
 
   it('reports an error output or a TypeScript error, naming the cell', () => {
@@ -39,10 +40,15 @@ describe('notebooks/check-executed', () => {
     assert.deepEqual(tsError.problems, [`cell 3 has a TypeScript error: 1:32 - Module '"rpelab"' has no exported member 'Lrpe'.`]);
   });
 
-  it('reports a bundle embedded twice, missing, or after the first figure', () => {
-    assert.deepEqual(checkNotebook(executed([[first], [first], [table]])).problems, ['plotly.js is embedded 2 times for 2 figures, expected once']);
-    assert.deepEqual(checkNotebook(executed([[second], [second], [table]])).problems, ['plotly.js is embedded 0 times for 2 figures, expected once']);
-    assert.deepEqual(checkNotebook(executed([[second], [first], [table]])).problems, ['plotly.js is embedded after the first figure, expected in or before it']);
+  it('reports a figure without its Plotly JSON, and plotly.js embedded in an output', () => {
+    const fig = figure([{ type: 'bar', y: [1] }]);
+    assert.deepEqual(checkNotebook(executed([[first], [html(figureHtml(fig))], [table]])).problems, [
+      'cell 3: a figure output must be one figure with its application/vnd.plotly.v1+json beside the HTML (found 1 figure(s), JSON missing)',
+    ]);
+    const heavy = bundleOutput({ ...figureBundle(fig), 'text/html': figureHtml(fig, { includeBundle: true }) });
+    assert.deepEqual(checkNotebook(executed([[first], [heavy], [table]])).problems, [
+      'plotly.js is embedded 1 time(s) in the outputs, expected never (each figure loads it where it is shown)',
+    ]);
   });
 
   it('reports fewer figures or tables than declared, an undeclared notebook and an unexecuted cell', () => {
@@ -54,12 +60,17 @@ describe('notebooks/check-executed', () => {
     assert.deepEqual(checkNotebook(nb).problems, ['cell 3 was not executed']);
   });
 
-  it('compares the HTML export with the notebook', () => {
+  it('compares the HTML export with the notebook: the same figures and tables, plotly.js once', () => {
     const report = checkNotebook(executed([[first], [second], [table]]));
-    const page = (outs: object[]) => outs.map((o) => (o as { data: { 'text/html': string } }).data['text/html']).join('\n');
+    const body = (outs: object[]) => outs.map((o) => (o as { data: { 'text/html': string } }).data['text/html']).join('\n');
+    const page = (outs: object[]) => withPlotlyBundle(`<html><head></head><body>${body(outs)}</body></html>`);
     assert.deepEqual(countHtml(page([first, second, table])), { figures: 2, tables: 1, bundles: 1 });
     assert.deepEqual(checkHtmlExport(page([first, second, table]), report), []);
     assert.deepEqual(checkHtmlExport(page([first, table]), report), ['HTML export has 1 figures, the notebook 2']);
+    assert.deepEqual(checkHtmlExport(body([first, second, table]), report), ['HTML export embeds plotly.js 0 times, expected once']);
+    assert.deepEqual(checkHtmlExport(bundleHtml() + body([table]), checkNotebook(executed([[table]], { tables: 1 }))), [
+      'HTML export embeds plotly.js 1 times but has no figure',
+    ]);
   });
 
   it('browser check: finds drawn figures and their SVG size in a DOM dump', () => {

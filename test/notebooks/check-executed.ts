@@ -4,16 +4,17 @@
  *   npx tsx test/notebooks/check-executed.ts [FILE.ipynb | DIR ...]     (default: reports/)
  *
  * For each notebook: every non-empty code cell ran (has an execution count), no output is an
- * error (nor a TypeScript compile error that tslab printed on stderr), plotly.js is embedded exactly once (in or before the first figure) when there are
- * figures and never otherwise, and there are at least the figures and tables the notebook
- * declares in its metadata `rpelab.expect = {figures, tables}` (required). When the HTML
+ * error (nor a TypeScript compile error that tslab printed on stderr), every figure is its own
+ * MIME bundle (Plotly's JSON beside an HTML fallback that draws the same figure) and no output
+ * embeds plotly.js (outputs stand alone), and there are at least the figures and tables the
+ * notebook declares in its metadata `rpelab.expect = {figures, tables}` (required). When the HTML
  * export beside it exists (`--no-html` skips this), it must hold the same figures and tables
- * and one bundle. Exits 1 if any notebook has a problem. With RPELAB_TEST_SUMMARY set (as in
+ * and plotly.js once. Exits 1 if any notebook has a problem. With RPELAB_TEST_SUMMARY set (as in
  * scripts/test.sh), appends {backend: 'notebooks', passed, failed} to that file.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { FIGURE_CLASS, BUNDLE_MARKER } from '../../src/viz/plotly';
+import { FIGURE_CLASS, BUNDLE_MARKER, PLOTLY_MIME } from '../../src/viz/plotly';
 import { TABLE_CLASS } from '../../src/viz/table';
 
 type Source = string | string[];
@@ -21,7 +22,7 @@ interface Output {
   output_type: string;
   name?: string;
   text?: Source;
-  data?: Record<string, Source>;
+  data?: Record<string, unknown>;
   ename?: string;
   evalue?: string;
 }
@@ -46,7 +47,7 @@ export interface NotebookReport {
   problems: string[];
 }
 
-const text = (s: Source | undefined): string => (Array.isArray(s) ? s.join('') : s ?? '');
+const text = (s: unknown): string => (Array.isArray(s) ? s.join('') : typeof s === 'string' ? s : '');
 
 function count(haystack: string, needle: RegExp): number {
   return (haystack.match(needle) ?? []).length;
@@ -72,7 +73,6 @@ export function checkNotebook(nb: NotebookJson): NotebookReport {
   let figures = 0;
   let tables = 0;
   let bundles = 0;
-  let bundleBeforeFirstFigure = false;
   nb.cells.forEach((cell, i) => {
     if (cell.cell_type !== 'code') return;
     const where = `cell ${i + 1}`;
@@ -88,18 +88,18 @@ export function checkNotebook(nb: NotebookJson): NotebookReport {
       const html = text(out.data?.['text/html']);
       if (!html) continue;
       const c = countHtml(html);
-      if (c.bundles > 0 && figures === 0) {
-        const firstFigureAt = html.search(FIGURE_RE);
-        bundleBeforeFirstFigure = firstFigureAt < 0 || html.search(BUNDLE_RE) < firstFigureAt;
+      if (c.figures > 0) {
+        const json = out.data?.[PLOTLY_MIME] as { data?: unknown } | undefined;
+        if (c.figures !== 1 || !json || !Array.isArray(json.data)) {
+          problems.push(`${where}: a figure output must be one figure with its ${PLOTLY_MIME} beside the HTML (found ${c.figures} figure(s), JSON ${json ? 'without data' : 'missing'})`);
+        }
       }
       figures += c.figures;
       tables += c.tables;
       bundles += c.bundles;
     }
   });
-  if (figures > 0 && bundles !== 1) problems.push(`plotly.js is embedded ${bundles} times for ${figures} figures, expected once`);
-  if (figures > 0 && bundles === 1 && !bundleBeforeFirstFigure) problems.push('plotly.js is embedded after the first figure, expected in or before it');
-  if (figures === 0 && bundles > 0) problems.push(`plotly.js is embedded ${bundles} times but there is no figure`);
+  if (bundles > 0) problems.push(`plotly.js is embedded ${bundles} time(s) in the outputs, expected never (each figure loads it where it is shown)`);
   const expect = nb.metadata?.rpelab?.expect;
   if (!expect) problems.push('metadata.rpelab.expect = {figures, tables} is missing (declare what the notebook shows)');
   else {
@@ -116,6 +116,7 @@ export function checkHtmlExport(html: string, nb: NotebookReport): string[] {
   if (c.figures !== nb.figures) problems.push(`HTML export has ${c.figures} figures, the notebook ${nb.figures}`);
   if (c.tables !== nb.tables) problems.push(`HTML export has ${c.tables} tables, the notebook ${nb.tables}`);
   if (c.figures > 0 && c.bundles !== 1) problems.push(`HTML export embeds plotly.js ${c.bundles} times, expected once`);
+  if (c.figures === 0 && c.bundles > 0) problems.push(`HTML export embeds plotly.js ${c.bundles} times but has no figure`);
   return problems;
 }
 

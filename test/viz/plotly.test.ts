@@ -4,20 +4,30 @@ import {
   heatmap,
   plot,
   figureHtml,
+  figureBundle,
+  withPlotlyBundle,
   plotlyBundle,
   setDisplaySink,
-  resetPlotlyBundle,
   FIGURE_CLASS,
   BUNDLE_MARKER,
+  PLOTLY_MIME,
+  NBEXTENSION_PLOTLY,
   type DisplaySink,
+  type MimeBundle,
   type Figure,
 } from '../../src/viz';
 import { assertThrowsNaming } from '../helpers';
 
-/** A display sink that keeps what it was given. */
+/** A display sink that keeps what it was given (HTML only). */
 function recorder(): DisplaySink & { outputs: string[] } {
   const outputs: string[] = [];
   return { outputs, html: (s: string) => void outputs.push(s) };
+}
+
+/** A display sink that takes whole MIME bundles, as tslab's kernel writer does. */
+function bundleRecorder(): DisplaySink & { bundles: MimeBundle[] } {
+  const bundles: MimeBundle[] = [];
+  return { bundles, html: (s: string) => void bundles.push({ 'text/html': s }), bundle: (b: MimeBundle) => void bundles.push(b) };
 }
 
 /** The figure JSON a figure's script draws (the `var fig = ...;` line). */
@@ -69,12 +79,9 @@ describe('viz/plotly', () => {
     assertThrowsNaming(() => heatmap([]), /z: expected a non-empty matrix/);
   });
 
-  it('plot embeds the plotly.js bundle once across two plots, then per new sink', () => {
-    const sink = recorder();
+  it('plot sends one self-contained MIME bundle per figure: Plotly JSON, an HTML fallback without plotly.js, text', () => {
+    const sink = bundleRecorder();
     setDisplaySink(sink);
-    const { source, version } = plotlyBundle();
-    assert.ok(source.length > 1_000_000, `bundle is only ${source.length} chars`);
-    assert.match(version, /^\d+\.\d+\.\d+/);
     plot(
       heatmap(
         [
@@ -85,24 +92,46 @@ describe('viz/plotly', () => {
       ),
     );
     plot([{ type: 'scatter', y: [3, 1, 2] }], { title: { text: 'second' } });
-    assert.equal(sink.outputs.length, 2);
-    const [first, second] = sink.outputs;
-    assert.equal(count(first, BUNDLE_MARKER), 1);
-    assert.equal(count(second, BUNDLE_MARKER), 0);
-    assert.ok(first.includes(source.slice(0, 2000)) && first.includes(source.slice(-2000)), 'first output holds the whole bundle');
-    assert.ok(first.length > source.length && second.length < 5000, `output sizes ${first.length}, ${second.length}`);
-    assert.ok(first.indexOf(BUNDLE_MARKER) < first.indexOf(`class="${FIGURE_CLASS}"`), 'bundle comes before the first figure');
-    for (const html of sink.outputs) assert.equal(count(html, `class="${FIGURE_CLASS}"`), 1);
-    assert.deepEqual(drawnFigure(second).data, [{ type: 'scatter', y: [3, 1, 2] }]);
-    assert.equal((drawnFigure(first).layout.title as { text: string }).text, 'first');
+    assert.equal(sink.bundles.length, 2);
+    for (const [i, b] of sink.bundles.entries()) {
+      assert.deepEqual(Object.keys(b).sort(), [PLOTLY_MIME, 'text/html', 'text/plain']);
+      const html = b['text/html'] as string;
+      // Every output stands alone and is small: no output carries plotly.js for the others.
+      assert.equal(count(html, BUNDLE_MARKER), 0, `output ${i} embeds plotly.js`);
+      assert.ok(html.length < 5000, `output ${i} is ${html.length} chars`);
+      assert.equal(count(html, `class="${FIGURE_CLASS}"`), 1);
+      // The HTML fallback draws the same figure the JSON holds, and knows where the server keeps plotly.js.
+      assert.deepEqual(drawnFigure(html), b[PLOTLY_MIME]);
+      assert.ok(html.includes(NBEXTENSION_PLOTLY), 'the fallback loads plotly.js from the notebook server');
+    }
+    const [first, second] = sink.bundles.map((b) => b[PLOTLY_MIME] as Figure);
+    assert.equal((first.layout.title as { text: string }).text, 'first');
+    assert.deepEqual(second.data, [{ type: 'scatter', y: [3, 1, 2] }]);
+    assert.equal(sink.bundles[0]['text/plain'], '<Plotly figure "first": 1 trace(s) (heatmap)>');
+    // Two plots of one figure give two outputs with distinct div ids (a re-run cell never draws into an old div).
+    const ids = [figureBundle(second), figureBundle(second)].map((b) => (b['text/html'] as string).match(/<div id="([^"]+)"/)![1]);
+    assert.notEqual(ids[0], ids[1]);
+  });
 
-    const other = recorder();
-    setDisplaySink(other);
+  it('a sink that takes only HTML gets the fallback; an HTML page gets plotly.js once, in its head', () => {
+    const sink = recorder();
+    setDisplaySink(sink);
     plot({ type: 'bar', y: [1] });
-    assert.equal(count(other.outputs[0], BUNDLE_MARKER), 1, 'a new sink (a new notebook) gets the bundle again');
-    resetPlotlyBundle();
-    plot({ type: 'bar', y: [2] });
-    assert.equal(count(other.outputs[1], BUNDLE_MARKER), 1, 'resetPlotlyBundle makes the next plot embed it');
+    assert.equal(sink.outputs.length, 1);
+    assert.equal(count(sink.outputs[0], `class="${FIGURE_CLASS}"`), 1);
+    assert.deepEqual(drawnFigure(sink.outputs[0]).data, [{ type: 'bar', y: [1] }]);
+
+    const { source } = plotlyBundle();
+    assert.ok(source.length > 1_000_000, `bundle is only ${source.length} chars`);
+    const page = `<!DOCTYPE html><html><head><title>x</title></head><body>${sink.outputs[0]}${sink.outputs[0]}</body></html>`;
+    const withBundle = withPlotlyBundle(page);
+    assert.equal(count(withBundle, BUNDLE_MARKER), 1);
+    assert.ok(withBundle.indexOf(BUNDLE_MARKER) < withBundle.indexOf('</head>'), 'the bundle is in the head, before every figure');
+    assert.ok(withBundle.includes(source.slice(0, 2000)) && withBundle.includes(source.slice(-2000)), 'the page holds the whole bundle');
+    assert.equal(withPlotlyBundle(withBundle), withBundle, 'a page that has it is unchanged');
+    const noFigures = '<html><head></head><body><p>table</p></body></html>';
+    assert.equal(withPlotlyBundle(noFigures), noFigures, 'a page without figures gets no bundle');
+    assertThrowsNaming(() => withPlotlyBundle(`<body>${sink.outputs[0]}</body>`), /page: expected an HTML page with a <\/head>/);
   });
 
   it('figure JSON cannot close its <script> early', () => {
@@ -117,5 +146,6 @@ describe('viz/plotly', () => {
     setDisplaySink(null);
     assertThrowsNaming(() => plot({ type: 'bar', y: [1] }), /display: no notebook to display in/, /npm run notebook|setDisplaySink/);
     assertThrowsNaming(() => setDisplaySink({} as DisplaySink), /sink: expected an object with an html\(fragment\) method/);
+    assertThrowsNaming(() => setDisplaySink({ html: () => {}, bundle: 3 } as unknown as DisplaySink), /sink.bundle: expected a function/);
   });
 });
