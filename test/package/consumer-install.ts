@@ -32,7 +32,7 @@ function lastJson(out: string): Record<string, unknown> {
   return JSON.parse(line);
 }
 
-/** Bytes on disk under `dir` (files, not following links) and the number of installed packages (folders holding a package.json one level below node_modules or a scope). */
+/** Bytes on disk under `dir` (files, not links) and the number of installed packages (folders with a package.json right under a node_modules or a scope). */
 function installedSize(dir: string): { bytes: number; packages: number } {
   let bytes = 0;
   let packages = 0;
