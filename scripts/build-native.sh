@@ -3,7 +3,11 @@
 # src/backend/native.ts) with the node-gyp that npm bundles, against Node's installed headers.
 # Without a C compiler or the headers rpelab runs on its JavaScript/wasm kernels, so a failed
 # build only warns, unless RPELAB_REQUIRE_NATIVE=1 (CI) or --require is given.
+# The matrix product comes from OpenBLAS (Debian's libopenblas-dev, installed here with apt when
+# running as root, like the project's other Debian packages); without it the addon is built with
+# its builtin sgemm and says so.
 #   RPELAB_NATIVE=0   skip the build (and, at run time, do not load the addon)
+#   RPELAB_BLAS=builtin  build without OpenBLAS even where it is installed
 set -uo pipefail
 cd "$(dirname "$0")/.."
 require="${RPELAB_REQUIRE_NATIVE:-0}"
@@ -18,7 +22,25 @@ if [ "${RPELAB_NATIVE:-1}" = 0 ]; then
   echo "[rpelab] native kernels: not built (RPELAB_NATIVE=0)"
   exit 0
 fi
-if [ -f "$addon" ] && [ -z "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null)" ]; then
+# OpenBLAS: can the compiler link a program against it?
+has_openblas() {
+  printf '#include <cblas.h>\nint main(void) { float c = 0; cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1.f, &c, 1, &c, 1, 0.f, &c, 1); return 0; }\n' |
+    "${CC:-cc}" -x c - -o /dev/null -lopenblas >/dev/null 2>&1
+}
+blas="${RPELAB_BLAS:-openblas}"
+if [ "$blas" = openblas ] && ! has_openblas; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[rpelab] native kernels: installing OpenBLAS (apt-get install libopenblas-dev)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libopenblas-dev) >/dev/null 2>&1
+  fi
+  if ! has_openblas; then
+    echo "[rpelab] native kernels: OpenBLAS not found (Debian: sudo apt-get install libopenblas-dev); building with the builtin sgemm" >&2
+    blas=builtin
+  fi
+fi
+[ "$blas" = openblas ] || blas=builtin
+stamp=native/build/blas.txt
+if [ -f "$addon" ] && [ -z "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null)" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$blas" ]; then
   exit 0  # up to date
 fi
 gyp=""
@@ -34,9 +56,10 @@ for prefix in "$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")" /u
 done
 [ -n "$nodedir" ] || fail "Node's headers (include/node/node_api.h) not found"
 command -v "${CC:-cc}" >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || fail "no C compiler"
-echo "[rpelab] building the native kernels (native/, node-gyp, headers in $nodedir)"
-if ! (cd native && node "$gyp" rebuild --nodedir="$nodedir") > native/build.log 2>&1; then
+echo "[rpelab] building the native kernels (native/, node-gyp, headers in $nodedir, matrix product: $blas)"
+if ! (cd native && RPELAB_BLAS="$blas" node "$gyp" rebuild --nodedir="$nodedir") > native/build.log 2>&1; then
   tail -n 20 native/build.log >&2
   fail "build failed (log: native/build.log)"
 fi
-node -e "const n = require('./$addon'); console.log('[rpelab] native kernels built (' + n.simd + ')')" || fail "built but does not load"
+node -e "const n = require('./$addon'); console.log('[rpelab] native kernels built (' + n.simd + ', matrix product ' + n.blas() + ')')" || fail "built but does not load"
+echo "$blas" > "$stamp"

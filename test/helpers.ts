@@ -93,6 +93,12 @@ export function requireNative(ctx: Mocha.Context): void {
   if (!nativeKernels()) ctx.skip();
 }
 
+/** Skips (counted as skipped) unless the native addon is built with OpenBLAS (scripts/build-native.sh). */
+export function requireBlasLibrary(ctx: Mocha.Context): void {
+  const k = nativeKernels();
+  if (!k || !k.blas().startsWith('openblas')) ctx.skip();
+}
+
 /** Calls `onEvent` with each line of `stream` that parses as JSON (a child process's progress events); other lines are ignored. */
 export function onJsonLines(stream: NodeJS.ReadableStream, onEvent: (ev: { kind?: string; step?: number }) => void): void {
   let buf = '';

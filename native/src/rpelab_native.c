@@ -1,7 +1,8 @@
 /*
  * rpelab's optional native kernels (N-API, C11): the JavaScript bindings. Each function checks
  * its arguments, then reads and writes float32 typed arrays that the caller allocated (views of
- * the wasm heap or cpu-backend arrays). The computations live in sgemm.c (matrix product),
+ * the wasm heap or cpu-backend arrays). The computations live in blas.c (matrix product: OpenBLAS,
+ * or the builtin one of sgemm.c),
  * sine_spe.c (the fused sineSPE projection), lrpe.c (the LRPE map), layernorm.c, trig.c and below
  * (depthwise convolution, row sums); each is tested against the JavaScript or tfjs path it
  * replaces. Built by scripts/build-native.sh; rpelab runs without it.
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <node_api.h>
 #include "sgemm.h"
+#include "blas.h"
 #include "lrpe.h"
 #include "sine_spe.h"
 #include "layernorm.h"
@@ -112,6 +114,25 @@ static napi_value set_threads(napi_env env, napi_callback_info info) {
   if (argc != 1 || !get_int(env, argv[0], &n) || n < 1 || n > 64) FAIL("setThreads: expected an integer 1..64");
   num_threads = (int)n;
   return NULL;
+}
+
+/* useBlasLibrary(on): 1 = OpenBLAS computes matMul (the default where built with it), 0 = the builtin sgemm. */
+static napi_value use_blas_library(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t on;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1 || !get_int(env, argv[0], &on) || (on != 0 && on != 1)) FAIL("useBlasLibrary: expected 0 or 1");
+  if (rpelab_use_blas_library((int)on) != 0) FAIL("useBlasLibrary: this build has no BLAS library (OpenBLAS was not found when it was built)");
+  return NULL;
+}
+
+/* blas(): the product's implementation, "openblas <version> <core>" or "builtin". */
+static napi_value blas_name(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value s;
+  napi_create_string_utf8(env, rpelab_blas_name(), NAPI_AUTO_LENGTH, &s);
+  return s;
 }
 
 /* matMul(a, b, out, batch, batchA, batchB, m, n, k, transA, transB): out[g] = op(a[g or 0]) · op(b[g or 0]) */
@@ -336,6 +357,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"matMul", NULL, mat_mul, NULL, NULL, NULL, napi_default, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+    {"useBlasLibrary", NULL, use_blas_library, NULL, NULL, NULL, napi_default, NULL},
+    {"blas", NULL, blas_name, NULL, NULL, NULL, napi_default, NULL},
     {"depthwiseConv", NULL, depthwise_conv, NULL, NULL, NULL, napi_default, NULL},
     {"depthwiseFilterGrad", NULL, depthwise_filter_grad, NULL, NULL, NULL, napi_default, NULL},
     {"depthwiseInputGrad", NULL, depthwise_input_grad, NULL, NULL, NULL, napi_default, NULL},

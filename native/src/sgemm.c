@@ -198,7 +198,7 @@ static void *run_job(void *arg) {
   return NULL;
 }
 
-int rpelab_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k,
+int rpelab_batch_sgemm_builtin(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k,
                        const float *a, int trans_a, const float *b, int trans_b, float *c, int threads) {
   /* Threads only pay off past a few million multiply-adds. */
   const int64_t units = batch == 1 ? (m + MR - 1) / MR : batch;

@@ -5,8 +5,10 @@
  * is not (no compiler, no Node headers) or `RPELAB_NATIVE=0`, the JavaScript loops run instead.
  * Both compute the same numbers (tested against each other).
  *
- * The native matmul splits large products over `RPELAB_THREADS` threads (default: the machine's
- * available parallelism); `rpelab run --jobs N` gives each of its N worker processes an equal share.
+ * The native matmul is OpenBLAS's sgemm where the addon was built with it (else its own). Large
+ * products run on `RPELAB_THREADS` threads (default: the machine's available parallelism; OpenBLAS's
+ * threads for one product, rpelab's for a batch, never both); `rpelab run --jobs N` gives each of its
+ * N worker processes an equal share.
  */
 import * as os from 'os';
 import * as path from 'path';
@@ -34,6 +36,13 @@ export interface NativeKernels {
   ): void;
   /** Threads the native kernels may use (1..64); each stays on one below its own size limit (products under ~4M multiply-adds, for one). */
   setThreads(n: number): void;
+  /**
+   * What computes `matMul`: 'openblas <version> <core>' (OpenBLAS's cblas_sgemm, where the addon was
+   * built with it: scripts/build-native.sh) or 'builtin' (the addon's own sgemm).
+   */
+  blas(): string;
+  /** 1: OpenBLAS computes `matMul` (the default where built with it); 0: the builtin sgemm (to compare the two). Throws for 1 in a build without OpenBLAS. */
+  useBlasLibrary(on: 0 | 1): void;
   /**
    * Depthwise convolution (tfjs's correlation), NHWC, one output per channel, stride 1, no padding:
    * out [n, h−fh+1, w−fw+1, c] from x [n, h, w, c] and f [fh, fw, c]. The two gradients: of the
@@ -172,7 +181,8 @@ function load(): { kernels: NativeKernels | null; why: string } {
     const kernels = require(NATIVE_ADDON_PATH) as NativeKernels;
     const threads = nativeThreads();
     kernels.setThreads(threads);
-    return { kernels, why: `${NATIVE_ADDON_PATH} (${kernels.simd}, ${threads} thread${threads === 1 ? '' : 's'})` };
+    const blas = typeof kernels.blas === 'function' ? kernels.blas() : 'builtin';
+    return { kernels, why: `${NATIVE_ADDON_PATH} (${kernels.simd}, ${threads} thread${threads === 1 ? '' : 's'}, matmul ${blas})` };
   } catch (e) {
     return { kernels: null, why: `not built (${(e as Error).message.split('\n')[0]}); run npm run build:native` };
   }

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
-import { tf, Rng, useNative, nativeStatus, sinCos } from '../../src/backend';
+import { tf, Rng, useNative, nativeStatus, sinCos, nativeKernels, nativeThreads } from '../../src/backend';
 import { copySlice } from '../../src/backend/fast-kernels';
-import { assertClose, itOnKernelPaths, requireNative } from '../helpers';
+import { assertClose, itOnKernelPaths, requireNative, requireBlasLibrary } from '../helpers';
 
 /** Row-major flat index of `loc` in `shape`. */
 const flat = (loc: number[], shape: readonly number[]) => loc.reduce((acc, l, i) => acc * shape[i] + l, 0);
@@ -144,6 +144,57 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
       }
     });
   }
+
+  it('native matMul: OpenBLAS and the builtin sgemm both equal the literal product (transposes, shared and batched operands, 1 and 2 threads)', function () {
+    requireBlasLibrary(this);
+    const k = nativeKernels()!;
+    const rng = new Rng(11);
+    // [batch, batchA, batchB, m, n, k]: past OpenBLAS's and the builtin's blocks, one thread's size limit, k = 0, empty.
+    const shapes: number[][] = [
+      [1, 1, 1, 5, 3, 7],
+      [1, 1, 1, 300, 260, 513],
+      [6, 6, 6, 33, 17, 40],
+      [4, 1, 4, 64, 64, 700],
+      [4, 4, 1, 70, 50, 300],
+      [1, 1, 1, 4, 5, 0],
+      [2, 2, 2, 0, 5, 3],
+    ];
+    try {
+      for (const [batch, ba, bb, m, n, kk] of shapes)
+        for (const ta of [0, 1] as const)
+          for (const tb of [0, 1] as const) {
+            const a = Float32Array.from({ length: ba * m * kk }, () => rng.normal());
+            const b = Float32Array.from({ length: bb * kk * n }, () => rng.normal());
+            const want = new Float64Array(batch * m * n);
+            for (let g = 0; g < batch; g++)
+              for (let i = 0; i < m; i++)
+                for (let j = 0; j < n; j++) {
+                  let acc = 0;
+                  for (let p = 0; p < kk; p++) {
+                    const av = a[(ba === 1 ? 0 : g) * m * kk + (ta ? p * m + i : i * kk + p)];
+                    const bv = b[(bb === 1 ? 0 : g) * kk * n + (tb ? j * kk + p : p * n + j)];
+                    acc += av * bv;
+                  }
+                  want[(g * m + i) * n + j] = acc;
+                }
+            for (const library of [1, 0] as const)
+              for (const threads of [1, 2]) {
+                k.useBlasLibrary(library);
+                k.setThreads(threads);
+                const out = new Float32Array(batch * m * n).fill(NaN);
+                k.matMul(a, b, out, batch, ba, bb, m, n, kk, ta, tb);
+                const what = `${library ? k.blas() : 'builtin'}, ${threads} thread(s): [${batch}, ${m}, ${kk}] x [${kk}, ${n}] (batchA ${ba}, batchB ${bb}, transA ${ta}, transB ${tb})`;
+                let worst = 0;
+                for (let i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs(out[i] - want[i]) / (1 + Math.abs(want[i])));
+                assert.ok(worst < 1e-4, `${what}: largest relative error ${worst}`);
+              }
+          }
+    } finally {
+      k.useBlasLibrary(1);
+      k.setThreads(nativeThreads());
+    }
+    assert.throws(() => k.useBlasLibrary(2 as 0), /useBlasLibrary: expected 0 or 1/);
+  });
 
   it("native depthwise convolution and both its gradients equal tfjs's kernels (1-D and 2-D filters; strided and padded cases fall back)", function () {
     requireNative(this);

@@ -1,0 +1,102 @@
+/*
+ * matMul's matrix product from a well-kept library: OpenBLAS's cblas_sgemm (Debian's
+ * libopenblas-dev, which picks its kernel for the CPU at run time), when scripts/build-native.sh
+ * found it (RPELAB_OPENBLAS); the builtin sgemm of sgemm.c otherwise, or when switched to it
+ * (rpelab_use_blas_library(0), for the benchmark and the tests that compare the two).
+ *
+ * Threads, one policy: OpenBLAS never runs threaded inside rpelab's own threads. One product
+ * (batch 1) runs on OpenBLAS's threads, as many as rpelab's (setThreads: RPELAB_THREADS, shared
+ * out among `rpelab run --jobs` workers); a batch of products is split over rpelab's threads, each
+ * calling OpenBLAS single-threaded. Small products (under ~4M multiply-adds) run on one thread.
+ */
+#include <string.h>
+#include <stdio.h>
+#include "blas.h"
+#include "jobs.h"
+#include "sgemm.h"
+
+#ifdef RPELAB_OPENBLAS
+#include <cblas.h>
+/* OpenBLAS's own entry points (in its cblas.h, but not in the reference CBLAS header an alternative may provide). */
+void openblas_set_num_threads(int num_threads);
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
+
+static int use_library = 1;
+
+typedef struct {
+  int64_t m, n, k, batch_a, batch_b, first, last;
+  const float *a, *b;
+  float *c;
+  int trans_a, trans_b;
+} LibJob;
+
+static void product(const LibJob *j, int64_t g) {
+  const float *a = j->a + (j->batch_a == 1 ? 0 : g) * j->m * j->k, *b = j->b + (j->batch_b == 1 ? 0 : g) * j->k * j->n;
+  cblas_sgemm(CblasRowMajor, j->trans_a ? CblasTrans : CblasNoTrans, j->trans_b ? CblasTrans : CblasNoTrans, (int)j->m, (int)j->n, (int)j->k, 1.0f, a,
+              (int)(j->trans_a ? j->m : j->k), b, (int)(j->trans_b ? j->k : j->n), 0.0f, j->c + g * j->m * j->n, (int)j->n);
+}
+
+static void *run_lib_job(void *arg) {
+  const LibJob *j = arg;
+  for (int64_t g = j->first; g < j->last; g++) product(j, g);
+  return NULL;
+}
+
+static int library_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k, const float *a, int trans_a,
+                               const float *b, int trans_b, float *c, int threads) {
+  if (m == 0 || n == 0) return 0;
+  if (k == 0) {
+    memset(c, 0, sizeof(float) * (size_t)(batch * m * n));
+    return 0;
+  }
+  const int t = rpelab_job_count(threads, (double)batch * m * n * k, 4e6, batch == 1 ? 64 : batch);
+  LibJob base = {m, n, k, batch_a, batch_b, 0, batch, a, b, c, trans_a, trans_b};
+  if (batch == 1) {
+    openblas_set_num_threads(t);
+    product(&base, 0);
+    return 0;
+  }
+  openblas_set_num_threads(1);
+  LibJob jobs[64];
+  for (int i = 0; i < t; i++) {
+    jobs[i] = base;
+    jobs[i].first = batch * i / t;
+    jobs[i].last = batch * (i + 1) / t;
+  }
+  rpelab_run_jobs(run_lib_job, jobs, sizeof(LibJob), t);
+  return 0;
+}
+#endif
+
+int rpelab_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k, const float *a, int trans_a, const float *b,
+                       int trans_b, float *c, int threads) {
+#ifdef RPELAB_OPENBLAS
+  if (use_library) return library_batch_sgemm(batch, batch_a, batch_b, m, n, k, a, trans_a, b, trans_b, c, threads);
+#endif
+  return rpelab_batch_sgemm_builtin(batch, batch_a, batch_b, m, n, k, a, trans_a, b, trans_b, c, threads);
+}
+
+const char *rpelab_blas_name(void) {
+#ifdef RPELAB_OPENBLAS
+  static char name[160];
+  if (!name[0]) {
+    /* openblas_get_config(): "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64" */
+    char version[32] = "";
+    sscanf(openblas_get_config(), "OpenBLAS %31s", version);
+    snprintf(name, sizeof name, "openblas %s %s", version, openblas_get_corename());
+  }
+  return use_library ? name : "builtin";
+#else
+  return "builtin";
+#endif
+}
+
+int rpelab_use_blas_library(int on) {
+#ifdef RPELAB_OPENBLAS
+  use_library = on != 0;
+  return 0;
+#else
+  return on ? -1 : 0;
+#endif
+}

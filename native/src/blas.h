@@ -1,0 +1,13 @@
+#ifndef RPELAB_BLAS_H
+#define RPELAB_BLAS_H
+#include <stdint.h>
+/* The matrix product behind matMul: OpenBLAS's cblas_sgemm when the addon was built with it
+   (RPELAB_OPENBLAS), else the builtin sgemm of sgemm.c. Same contract as rpelab_batch_sgemm_builtin:
+   out[g] = op(A[g or 0]) · op(B[g or 0]) for g < batch, on up to `threads` threads; 0, or -1 when out of memory. */
+int rpelab_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k,
+                       const float *a, int trans_a, const float *b, int trans_b, float *c, int threads);
+/* "openblas <version> <core>" when built with OpenBLAS, else "builtin". */
+const char *rpelab_blas_name(void);
+/* 1: the library (OpenBLAS) computes matMul, 0: the builtin sgemm; returns -1 when asked for a library it was built without. */
+int rpelab_use_blas_library(int on);
+#endif
