@@ -24,7 +24,12 @@
  * 4. wasm Sum over leading axes (bias and broadcast gradients) first transposes the input so
  *    the reduced axes come last (~5 ns per element); here: a running sum of rows, which adds
  *    the same float32 numbers in the same order as the wasm kernel, so the result is identical.
- * 5. With the native addon (`native.ts`, when built and on): BatchMatMul on wasm and cpu is its
+ * 5. UnsortedSegmentSum (the gradient of `gather`, so of every embedding lookup of a vocabulary
+ *    too large for a one-hot product): tfjs's cpu kernel, which wasm delegates to, runs
+ *    equal + multiply + sum over the whole input once per segment, O(segments · size): 107 s for
+ *    a [2048, 32] gradient into a 4096-row table. Here: one scatter-add pass, O(size), adding each
+ *    segment's rows in input order (float32, as the cpu kernel's sum does per segment).
+ * 6. With the native addon (`native.ts`, when built and on): BatchMatMul on wasm and cpu is its
  *    packed sgemm (operands read in place, transposed or not; large products on several threads),
  *    the leading-axis Sum its row sum (same order, same result), and the depthwise convolution and
  *    its two gradients (stride 1, no padding: convSPE's case) its loops. Anything else, or no
@@ -230,6 +235,19 @@ export function registerFastKernels(): string[] {
       replaced.push(`${kernelName}/${backendName}`);
     }
   }
+  for (const backendName of ['wasm', 'cpu'] as const) {
+    const prev = tf.getKernel('UnsortedSegmentSum', backendName);
+    if (!prev) continue;
+    const storeOf = (b: unknown) => (backendName === 'wasm' ? wasmStore(b as WasmBackend) : cpuStore(b as CpuBackend));
+    tf.unregisterKernel('UnsortedSegmentSum', backendName);
+    tf.registerKernel({
+      ...prev,
+      kernelFunc: (args) =>
+        (scatterAddSegments(args.inputs as { x: Info; segmentIds: Info }, args.attrs as { numSegments: number }, storeOf(args.backend)) ??
+          prev.kernelFunc(args)) as Info,
+    });
+    replaced.push(`UnsortedSegmentSum/${backendName}`);
+  }
   const prevCpuMatMul = tf.getKernel('BatchMatMul', 'cpu');
   if (prevCpuMatMul) {
     tf.unregisterKernel('BatchMatMul', 'cpu');
@@ -237,6 +255,37 @@ export function registerFastKernels(): string[] {
     replaced.push('BatchMatMul/cpu');
   }
   return replaced;
+}
+
+// ---------------------------------------------------------------------------------------------
+// UnsortedSegmentSum as one scatter-add
+
+/**
+ * out [numSegments, ...inner] with out[s] = Σ_{i: ids[i] = s} x[i] (ids outside [0, numSegments)
+ * dropped, as TensorFlow does), for float32 x whose shape starts with the shape of the int32 ids.
+ * Returns null for any other case (the kernel it replaces runs).
+ */
+export function scatterAddSegments(inputs: { x: Info; segmentIds: Info }, attrs: { numSegments: number }, store: Store): Info | null {
+  const { x, segmentIds } = inputs;
+  const numSegments = attrs.numSegments;
+  if (x.dtype !== 'float32' || segmentIds.dtype !== 'int32' || !Number.isInteger(numSegments) || numSegments < 0) return null;
+  const lead = segmentIds.shape;
+  if (lead.length > x.shape.length || lead.some((d, i) => d !== x.shape[i])) return null;
+  const inner = x.shape.slice(lead.length);
+  const n = size(lead);
+  const w = size(inner);
+  const { info, values: out } = store.output([numSegments, ...inner], 'float32');
+  out.fill(0);
+  const xs = store.values(x);
+  const ids = store.values(segmentIds);
+  for (let i = 0; i < n; i++) {
+    const s = ids[i];
+    if (!(s >= 0 && s < numSegments)) continue;
+    const o = s * w;
+    const r = i * w;
+    for (let j = 0; j < w; j++) out[o + j] += xs[r + j];
+  }
+  return info;
 }
 
 // ---------------------------------------------------------------------------------------------

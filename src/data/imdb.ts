@@ -17,7 +17,8 @@
  * - Tokens: the UTF-8 bytes of the cleaned review, truncated to `length` (LRA-Text uses 1000;
  *   4000 in some configurations) and right-padded with byte 0. Vocabulary 256; byte 0 never
  *   occurs in a review (checked when loading), so 0 doubles as the padding id and `lengths` gives
- *   the unpadded length of every row.
+ *   the unpadded length of every row. `subwordReviews` gives GPT-2 BPE subwords instead (see
+ *   `subwords.ts`), for the pretrain-then-fine-tune protocol of the LRPE text table.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -25,6 +26,7 @@ import { Rng } from '../backend/rng';
 import { assertInt, assertNumber, assertOneOf } from '../backend/checks';
 import { packageDir, missingDataError } from './paths';
 import type { SequenceClassificationSet } from './types';
+import { gpt2EncodePrefix, toSubwordIds, type SubwordVocab } from './subwords';
 
 /** The reviews as one byte buffer: review i is `bytes[offsets[i] .. offsets[i + 1])`. */
 export interface ImdbCorpus {
@@ -155,4 +157,35 @@ export function imdb(
   const corpus = imdbReviews({ file: opts.file });
   const sides = imdbSplit(corpus.labels, opts);
   return encodeReviews(corpus, sides[split], opts.length ?? 1000);
+}
+
+/** The cleaned text of review `i`. */
+export function reviewText(corpus: ImdbCorpus, i: number): string {
+  if (!(Number.isInteger(i) && i >= 0 && i < corpus.labels.length)) throw new Error(`i: expected a record index in [0, ${corpus.labels.length}), got ${i}`);
+  return Buffer.from(corpus.bytes.buffer, corpus.bytes.byteOffset + corpus.offsets[i], corpus.offsets[i + 1] - corpus.offsets[i]).toString('utf8');
+}
+
+/** The first `maxTokens` GPT-2 BPE ids of each chosen review (`subwords.ts`), [count] lists. */
+export function reviewBpe(corpus: ImdbCorpus, indices: ArrayLike<number>, maxTokens: number): number[][] {
+  return Array.from(indices, (i) => gpt2EncodePrefix(reviewText(corpus, i), maxTokens));
+}
+
+/**
+ * Subword sequences of the chosen reviews: the first `length` GPT-2 BPE tokens of each, mapped
+ * through `vocab` (rarer tokens -> UNK) and right-padded with PAD (id 0); `lengths` holds the
+ * unpadded lengths.
+ * @param bpe the reviews' BPE ids (`reviewBpe`), in the order of `labels`.
+ */
+export function subwordReviews(bpe: number[][], labels: Int32Array, length: number, vocab: SubwordVocab): SequenceClassificationSet {
+  assertInt(length, 'length', 1);
+  if (labels.length !== bpe.length) throw new Error(`labels: expected one per review (${bpe.length}), got ${labels.length}`);
+  const count = bpe.length;
+  const tokens = new Int32Array(count * length);
+  const lengths = new Int32Array(count);
+  bpe.forEach((ids, r) => {
+    const n = Math.min(length, ids.length);
+    tokens.set(toSubwordIds(vocab, ids.slice(0, n)), r * length);
+    lengths[r] = n;
+  });
+  return { tokens, lengths, labels: Int32Array.from(labels), count, length, vocabSize: vocab.size, numClasses: 2 };
 }

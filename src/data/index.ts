@@ -7,6 +7,7 @@ export * from './types';
 export { dataDir, packageDir, systemDir, missingDataError, INSTALL_DATA_HINT } from './paths';
 export * from './gutenberg';
 export * from './imdb';
+export * from './subwords';
 export * from './idx';
 export * from './mnist';
 export * from './listops';

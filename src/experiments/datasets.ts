@@ -17,6 +17,14 @@ import {
   gutenberg,
   gutenbergBooks,
   imdb,
+  imdbReviews,
+  imdbSplit,
+  reviewBpe,
+  subwordReviews,
+  buildSubwordVocab,
+  toSubwordIds,
+  SUBWORD_SEP,
+  type SubwordVocab,
   mnist,
   fashionMnist,
   asSequence,
@@ -107,6 +115,58 @@ export function imdbData(length: number, trainSize: number, evalSize: number): C
       valid: sliceSet(train, train.count - evalSize, train.count),
       test: sliceSet(test, 0, evalSize),
       padded: true,
+    };
+  });
+}
+
+/** IMDB in GPT-2 subwords, with the stream its masked LM pretrains on. */
+export interface SubwordClassificationData extends ClassificationData {
+  /** The training reviews (never the validation or test ones) end to end, SEP between them. */
+  pretrain: Stream;
+  vocab: SubwordVocab;
+}
+
+/**
+ * IMDB as GPT-2 BPE subwords (`data/subwords.ts`): the same reviews as `imdbData` (train: the first
+ * `trainSize` of the seeded train side, validation: its last `evalSize`, test: the first `evalSize`
+ * of the test side), each cut to its first `length` tokens. The vocabulary keeps the `vocabSize − 4`
+ * most frequent tokens of the training reviews; the masked LM pretrains on those same training
+ * reviews (up to 2·`length` tokens each).
+ */
+export function imdbSubwordData(length: number, trainSize: number, evalSize: number, vocabSize: number): SubwordClassificationData {
+  checkSizes(trainSize, evalSize);
+  assertInt(vocabSize, 'vocabSize', 5);
+  return cached(`imdb-subwords:${length}:${trainSize}:${evalSize}:${vocabSize}`, () => {
+    const corpus = imdbReviews();
+    const sides = imdbSplit(corpus.labels);
+    if (trainSize + evalSize > sides.train.length)
+      throw new Error(`trainSize: expected trainSize + evalSize <= ${sides.train.length}, got ${trainSize + evalSize}`);
+    const trainIdx = sides.train.subarray(0, trainSize);
+    const validIdx = sides.train.subarray(sides.train.length - evalSize);
+    const testIdx = sides.test.subarray(0, evalSize);
+    const trainBpe = reviewBpe(corpus, trainIdx, 2 * length);
+    const vocab = buildSubwordVocab(trainBpe, vocabSize);
+    const labelsOf = (idx: Int32Array) => Int32Array.from(idx, (i) => corpus.labels[i]);
+    const streamLength = trainBpe.reduce((a, d) => a + d.length + 1, 0);
+    const stream = new Int32Array(streamLength);
+    let at = 0;
+    for (const d of trainBpe) {
+      stream.set(toSubwordIds(vocab, d), at);
+      at += d.length;
+      stream[at++] = SUBWORD_SEP;
+    }
+    return {
+      train: subwordReviews(
+        trainBpe.map((d) => d.slice(0, length)),
+        labelsOf(trainIdx),
+        length,
+        vocab,
+      ),
+      valid: subwordReviews(reviewBpe(corpus, validIdx, length), labelsOf(validIdx), length, vocab),
+      test: subwordReviews(reviewBpe(corpus, testIdx, length), labelsOf(testIdx), length, vocab),
+      padded: true,
+      pretrain: { tokens: stream, vocabSize: vocab.size },
+      vocab,
     };
   });
 }

@@ -6,7 +6,7 @@
  * |----------------|-------------------------|--------------------------------|-------------------------------------------|
  * | causal-lm      | CausalLM                | random windows of the stream   | val/test perplexity, bits per byte        |
  * | masked-lm      | Encoder (mean, MLM head)| windows, 15 % masked (BERT)    | masked-token val/test perplexity          |
- * | classification | Encoder (CLS; images mean) | sampled training examples   | val/test accuracy (%)                     |
+ * | classification | Encoder (CLS; images mean) | sampled training examples (text subwords: a masked-LM phase first) | val/test accuracy (%) |
  * | retrieval      | DualEncoder             | fresh passage pairs            | val/test accuracy (%)                     |
  * | extrapolation  | CausalLM                | windows of length L            | NLL by position up to `extrapolation`·L   |
  * | pe-quality     | CausalLM                | windows of length L            | translation invariance, monotonicity, NLL |
@@ -23,7 +23,20 @@ import { crossEntropy, type Module } from '../nn';
 import { lmBatch, type TokenStream } from '../data';
 import { nllByPosition, type StepContext } from '../train';
 import type { ExperimentDefinition, ScaleSettings, VariantDefinition } from './types';
-import { textStream, midiStream, imdbData, imageData, listOpsData, pairSet, trainPairs, type ClassificationData, type Stream } from './datasets';
+import {
+  textStream,
+  midiStream,
+  imdbData,
+  imdbSubwordData,
+  imageData,
+  listOpsData,
+  pairSet,
+  trainPairs,
+  type ClassificationData,
+  type SubwordClassificationData,
+  type Stream,
+} from './datasets';
+import { SUBWORD_MASK } from '../data';
 import { causalAttentionMaps, peQualityScores } from './pe-quality';
 
 /** What a task needs to know about one run. */
@@ -224,13 +237,15 @@ function causalTask(t: TaskInput): TaskRun<LmBatchTensors> {
 
 /** BERT masking of `inputs` in place: 15 % of positions chosen; of those 80 % -> mask id, 10 % random, 10 % kept. */
 function maskTokens(inputs: Int32Array, vocab: number, maskId: number, rng: Rng): Float32Array {
+  // Ids below `maskId` never come as random replacements when the mask id is a low reserved one (subwords: PAD, UNK).
+  const low = maskId < vocab ? maskId + 1 : 0;
   const chosen = new Float32Array(inputs.length);
   for (let i = 0; i < inputs.length; i++) {
     if (rng.uniform() >= 0.15) continue;
     chosen[i] = 1;
     const u = rng.uniform();
     if (u < 0.8) inputs[i] = maskId;
-    else if (u < 0.9) inputs[i] = rng.int(vocab);
+    else if (u < 0.9) inputs[i] = low + rng.int(vocab - low);
   }
   if (!chosen.some((c) => c === 1)) {
     chosen[0] = 1;
@@ -296,13 +311,16 @@ function classificationData(t: TaskInput): ClassificationData {
   switch (t.experiment.dataset) {
     case 'imdb':
       return imdbData(s.length, s.trainSize, s.evalSize);
+    case 'imdb-subwords':
+      if (s.vocabSize === undefined) throw new Error(`vocabSize: dataset 'imdb-subwords' needs the scale's vocabSize (subword vocabulary size)`);
+      return imdbSubwordData(s.length, s.trainSize, s.evalSize, s.vocabSize);
     case 'mnist':
     case 'fashion-mnist':
       return imageData(t.experiment.dataset, s.imageSize ?? 32, s.trainSize, s.evalSize);
     case 'listops':
       return listOpsData(s.length, s.listopsDepth ?? 10, s.trainSize, s.evalSize);
     default:
-      throw new Error(`dataset: task 'classification' takes imdb, mnist, fashion-mnist or listops, got '${t.experiment.dataset}'`);
+      throw new Error(`dataset: task 'classification' takes imdb, imdb-subwords, mnist, fashion-mnist or listops, got '${t.experiment.dataset}'`);
   }
 }
 
@@ -346,8 +364,22 @@ function accuracyOver(count: number, batchSize: number, batch: (from: number, to
 
 const range = (from: number, to: number) => Int32Array.from({ length: to - from }, (_, i) => from + i);
 
-/** Sequence classification: IMDB bytes, ListOps, images (CLS pooling; mean pooling for images). */
-function classificationTask(t: TaskInput): TaskRun<ClassBatchTensors> {
+/** A masked-LM batch scored at its masked positions only: inputs [B, L], positions and targets [P]. */
+interface SparseMlmBatch {
+  kind: 'mlm';
+  inputs: tf.Tensor2D;
+  positions: tf.Tensor1D;
+  targets: tf.Tensor1D;
+}
+type ClassOrMlmBatch = ({ kind: 'class' } & ClassBatchTensors) | SparseMlmBatch;
+
+/**
+ * Sequence classification: IMDB bytes or subwords, ListOps, images (CLS pooling; mean pooling for
+ * images). With `pretrainSteps` (text subwords), updates 0 .. pretrainSteps − 1 train the same
+ * encoder as a masked LM on the training texts (BERT masking, tied output embeddings, logits at the
+ * masked positions only), the rest on the labels: one run, one optimiser, one schedule over both phases.
+ */
+function classificationTask(t: TaskInput): TaskRun<ClassOrMlmBatch> {
   const s = t.settings;
   const data = classificationData(t);
   const L = data.train.length;
@@ -355,6 +387,10 @@ function classificationTask(t: TaskInput): TaskRun<ClassBatchTensors> {
   const grid = image && t.variant.grid ? { rows: data.imageSize!, cols: data.imageSize! } : undefined;
   const cfg = modelConfig(t, data.train.vocabSize, image ? L : L + 1);
   const enc = new Encoder(cfg, data.train.numClasses, image ? 'mean' : 'cls');
+  const pretrainSteps = s.pretrainSteps ?? 0;
+  const pretrain = (data as Partial<SubwordClassificationData>).pretrain;
+  if (pretrainSteps > 0 && !pretrain) throw new Error(`pretrainSteps: dataset '${t.experiment.dataset}' has no text to pretrain on (use imdb-subwords, or 0)`);
+  if (pretrainSteps >= s.steps) throw new Error(`pretrainSteps: expected fewer than the ${s.steps} updates (the rest fine-tune), got ${pretrainSteps}`);
   const opts = (b: ClassBatchTensors, extra: ForwardOptions): ForwardOptions => ({ ...extra, keyMask: b.keyMask, grid });
   const evaluate = (set: ClassificationData['train']) => {
     const rng = new Rng(EVAL_SEED);
@@ -363,16 +399,39 @@ function classificationTask(t: TaskInput): TaskRun<ClassBatchTensors> {
       return { logits: enc.classify(b.ids, opts(b, { rng })), labels: b.labels };
     });
   };
+  const mlmBatch = (rng: Rng): ClassOrMlmBatch => {
+    const b = lmBatch(pretrain!.tokens, { batchSize: s.batchSize, length: L, rng });
+    const inputs = b.inputs.slice();
+    const mask = maskTokens(inputs, pretrain!.vocabSize, SUBWORD_MASK, rng);
+    const positions = Int32Array.from(Array.from(mask).flatMap((m, i) => (m === 1 ? [i] : [])));
+    return {
+      kind: 'mlm',
+      inputs: tf.tensor2d(inputs, [s.batchSize, L], 'int32'),
+      positions: tf.tensor1d(positions, 'int32'),
+      targets: tf.tensor1d(
+        Int32Array.from(positions, (p) => b.inputs[p]),
+        'int32',
+      ),
+    };
+  };
   return {
     model: enc,
     modelConfig: cfg,
-    nextBatch: (_step, rng) =>
-      rowsOf(
-        data.train,
-        Int32Array.from({ length: s.batchSize }, () => rng.int(data.train.count)),
-        data.padded,
-      ),
-    loss: (b, ctx) => crossEntropy(enc.classify(b.ids, opts(b, { training: true, rng: ctx.rng })), b.labels),
+    nextBatch: (step, rng) =>
+      step < pretrainSteps
+        ? mlmBatch(rng)
+        : {
+            kind: 'class',
+            ...rowsOf(
+              data.train,
+              Int32Array.from({ length: s.batchSize }, () => rng.int(data.train.count)),
+              data.padded,
+            ),
+          },
+    loss: (b, ctx) =>
+      b.kind === 'mlm'
+        ? crossEntropy(enc.mlmLogitsAt(b.inputs, b.positions, { training: true, rng: ctx.rng }), b.targets)
+        : crossEntropy(enc.classify(b.ids, opts(b, { training: true, rng: ctx.rng })), b.labels),
     tokensIn: () => s.batchSize * L,
     validate: () => ({ val_acc: evaluate(data.valid) }),
     test: () => ({ metrics: { val_acc: evaluate(data.valid), test_acc: evaluate(data.test) } }),

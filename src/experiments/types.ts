@@ -11,7 +11,7 @@ export const TASK_KINDS = ['causal-lm', 'masked-lm', 'classification', 'retrieva
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 /** The datasets the tasks know how to load (all offline; see `datasets.ts`). */
-export const DATASETS = ['gutenberg', 'imdb', 'mnist', 'fashion-mnist', 'listops', 'gutenberg-pairs', 'midi'] as const;
+export const DATASETS = ['gutenberg', 'imdb', 'imdb-subwords', 'mnist', 'fashion-mnist', 'listops', 'gutenberg-pairs', 'midi'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
 export const SCALES = ['smoke', 'quick', 'small', 'full'] as const;
@@ -71,6 +71,14 @@ export interface ScaleSettings {
   evalSize: number;
   /** Classification / retrieval: training examples available (a subset at small scales). */
   trainSize: number;
+  /**
+   * Classification on text subwords: the first `pretrainSteps` of the `steps` updates train the
+   * encoder as a masked LM on the training texts, the rest fine-tune it on the labels (the LRPE
+   * paper's protocol: RoBERTa pretrained, then fine-tuned on GLUE). Absent or 0: labels from the start.
+   */
+  pretrainSteps?: number;
+  /** Subword datasets: vocabulary size, PAD, UNK, MASK and SEP included (`data/subwords.ts`). */
+  vocabSize?: number;
   /**
    * Values of the `{name}` placeholders of the variants' spec templates: each key is an integer
    * parameter that an encoding or an attention option declares, by name or alias (`specKnobs()`:

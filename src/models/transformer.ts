@@ -309,6 +309,22 @@ export class Encoder extends Module {
     return tf.tidy(() => this.head!.apply(this.pooled(ids, opts)) as tf.Tensor2D);
   }
 
+  /**
+   * Masked-LM logits at chosen positions only, as BERT computes them: ids [B, L], positions int32
+   * [P] (flat indices b·L + t of the masked tokens) -> [P, vocab] (tied embeddings). The same numbers
+   * as the rows of `mlmLogits`, at P/(B·L) of the output layer's cost.
+   */
+  mlmLogitsAt(ids: tf.Tensor2D, positions: tf.Tensor1D, opts: ForwardOptions = {}): tf.Tensor2D {
+    if (positions.dtype !== 'int32' || positions.rank !== 1)
+      throw new Error(`positions: expected a 1-D int32 tensor of flat positions, got ${positions.dtype} rank ${positions.rank}`);
+    return tf.tidy(() => {
+      let h = this.hidden(ids, opts);
+      if (this.pool === 'cls') h = h.slice([0, 1, 0], [-1, -1, -1]);
+      const rows = tf.gather(h.reshape([-1, this.config.model]), positions);
+      return this.trunk.tiedLogits(rows) as tf.Tensor2D;
+    });
+  }
+
   /** Masked-LM logits over the token positions [B, L, vocab] (tied embeddings). */
   mlmLogits(ids: tf.Tensor2D, opts: ForwardOptions = {}): tf.Tensor3D {
     return tf.tidy(() => {
