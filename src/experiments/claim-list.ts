@@ -130,7 +130,7 @@ export const CLAIMS: ClaimDefinition[] = [
     id: 'lrpe-text-classification',
     paper: 'LRPE',
     claim: 'LRPE matches or beats the other positional encodings on text classification.',
-    where: `${LRPE}, abstract ("text classification"); the GLUE fine-tuning experiments (rpelab: IMDB bytes trained from scratch, a stand-in)`,
+    where: `${LRPE}, abstract ("text classification"); the GLUE fine-tuning experiments (rpelab: IMDB in GPT-2 subwords, masked-LM pretraining then fine-tuning, a stand-in)`,
     comparisons: versus('lrpe-imdb', 'test_acc', 'lrpe-unitary-learned', ['nope', 'ape-learned', 'ape-sinusoidal', 'rope', 'spe', 'permuteformer']),
   },
   {
