@@ -6,6 +6,7 @@
  *   rpelab run <experiment|all>[,...] [--scale smoke|quick|small|full] [--seeds 0,1] [--only v1,v2]
  *              [--backend auto|wasm|cpu|tensorflow] [--set key=value,...] [--results DIR] [--jobs N] [--shard i/n]
  *   rpelab report <experiment|all>[,...] [--scale ...] [--format table|csv|json] [--set ...] [--results DIR]
+ *   rpelab sweep-lr <experiment|all>[,...] --lrs 3e-3,1e-2,3e-2 [--scale ...] [--only ...] [--seeds 0] [--jobs N] [--format table|json]
  *
  * Run with `npx tsx src/cli.ts ...` from a checkout, or the `rpelab` bin of the built package.
  * This is the only module of the package that prints.
@@ -28,6 +29,10 @@ import {
   readSummary,
   collectClaims,
   formatLedger,
+  collectSweep,
+  chooseRates,
+  formatSweep,
+  checkRates,
   checkStoredConfigs,
   REPORT_FORMATS,
   SCALES,
@@ -45,6 +50,11 @@ Usage:
   rpelab report <experiment|all>[,...] aggregate results: mean ± std over seeds, paper beside ours
   rpelab report claims                the claims ledger: each claim of both papers, its statistic
                                       and a verdict computed from the finished runs
+  rpelab sweep-lr <experiment|all>[,...] --lrs a,b,c
+                                      train the rows at each peak learning rate (results under
+                                      <scale>+lr=<rate>; seed 0 unless --seeds), then print the
+                                      validation metric per rate and the rate each task family
+                                      ranks best (--format json for a summary file)
 
 Options:
   --scale ${SCALES.join('|')}   model / data / step sizes (default small)
@@ -86,6 +96,7 @@ const OPTIONS = {
   results: { type: 'string' },
   jobs: { type: 'string' },
   shard: { type: 'string' },
+  lrs: { type: 'string' },
   'dry-run': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -393,6 +404,36 @@ function cmdReport(a: Args): void {
   print(formatReports(reports, format));
 }
 
+async function cmdSweep(a: Args): Promise<number> {
+  if (a.targets.length === 0) throw new Error('sweep-lr: name the experiments to sweep (see rpelab list)');
+  if (a.flags.lrs === undefined) throw new Error('sweep-lr: --lrs is required, e.g. --lrs 3e-3,1e-2,3e-2');
+  if (a.flags.set !== undefined) throw new Error('sweep-lr: --set does not apply (each rate is its own --set lr=<rate>)');
+  const rates = checkRates(
+    list(a.flags.lrs).map((x) => {
+      const n = Number(x);
+      if (!Number.isFinite(n)) throw new Error(`lrs: expected numbers separated by commas, like 3e-3,1e-2; got '${x}'`);
+      return n;
+    }),
+  );
+  const format = a.flags.format ?? 'table';
+  if (!['table', 'json'].includes(format)) throw new Error(`format: unknown format '${format}' for a sweep; expected table or json`);
+  const scale = checkScale(a.flags.scale ?? 'small');
+  const defs = requestedExperiments(a.targets);
+  const flags = { ...a.flags, seeds: a.flags.seeds ?? '0' };
+  delete (flags as Record<string, string>).format;
+  delete (flags as Record<string, string>).lrs;
+  for (const lr of rates) {
+    if (format === 'table') print(`[sweep-lr] lr ${lr}`);
+    const code = await cmdRun({ ...a, command: 'run', flags: { ...flags, set: `lr=${lr}` } });
+    if (code !== 0) return code;
+  }
+  if (a.dryRun) return 0;
+  const rows = collectSweep(defs, scale, rates, { resultsDir: a.flags.results, only: a.flags.only !== undefined ? list(a.flags.only) : undefined });
+  const choices = chooseRates(rows);
+  print(format === 'json' ? JSON.stringify({ scale, rates, seeds: parseSeeds(flags.seeds), rows, choices }, null, 1) : formatSweep(rows, choices));
+  return 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let a: Args;
   try {
@@ -407,13 +448,15 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'run':
         return await cmdRun(a);
+      case 'sweep-lr':
+        return await cmdSweep(a);
       case 'report':
         if (a.targets.length === 1 && a.targets[0] === 'claims') await cmdClaims(a);
         else if (a.targets.includes('claims')) throw new Error("report: 'claims' is the ledger; ask for it alone (rpelab report claims)");
         else cmdReport(a);
         return 0;
       default:
-        throw new Error(`unknown command '${a.command}'; expected list, run or report (rpelab --help)`);
+        throw new Error(`unknown command '${a.command}'; expected list, run, report or sweep-lr (rpelab --help)`);
     }
   } catch (e) {
     process.stderr.write(`rpelab: ${(e as Error).message}\n`);

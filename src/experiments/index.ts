@@ -54,3 +54,5 @@ export { tQuantile, pairedDifference, welchDifference, seedDifference, slopeInte
 export type { Interval } from './stats';
 export { relativeDeviation, monteCarloConvergence, memoryExponent } from './exact-checks';
 export type { MonteCarloResult, MemoryResult } from './exact-checks';
+export { collectSweep, chooseRates, formatSweep, checkRates, sweepMetric } from './lr-sweep';
+export type { SweepRow, SweepCell, SweepChoice } from './lr-sweep';

@@ -100,13 +100,24 @@ export function applyOverrides(base: ScaleSettings, overrides: ScaleOverrides | 
     if (k === 'encoding') {
       checkKnobs(v, 'overrides.encoding');
       Object.assign(out.encoding, v);
+    } else if (k === 'lr') {
+      if (!(typeof v === 'number' && v > 0 && v < 1)) throw new Error(`overrides.lr: expected a learning rate in (0, 1), got ${String(v)}`);
+      continue;
     } else if ((OVERRIDABLE as readonly string[]).includes(k)) {
       (out as unknown as Record<string, unknown>)[k] = v;
     } else {
       throw new Error(
-        `overrides: unknown setting '${k}'; expected one of ${OVERRIDABLE.join(', ')}, or an encoding knob in overrides.encoding (${[...specKnobs().keys()].join(', ')})`,
+        `overrides: unknown setting '${k}'; expected one of lr, ${OVERRIDABLE.join(', ')}, or an encoding knob in overrides.encoding (${[...specKnobs().keys()].join(', ')})`,
       );
     }
+  }
+  // A peak learning rate scales the whole schedule (its floor / end keep their ratio to the peak).
+  if (overrides.lr !== undefined) {
+    const s = out.schedule;
+    const ratio = overrides.lr / s.lr;
+    out.schedule = { ...s, lr: overrides.lr };
+    if (s.kind === 'cosine' && s.floor !== undefined) out.schedule = { ...s, lr: overrides.lr, floor: s.floor * ratio };
+    if (s.kind === 'polynomial' && s.end !== undefined) out.schedule = { ...s, lr: overrides.lr, end: s.end * ratio };
   }
   // A shorter run keeps a schedule that ends with it.
   if (overrides.steps !== undefined && overrides.schedule === undefined) {

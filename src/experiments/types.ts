@@ -126,4 +126,8 @@ export interface ExperimentDefinition {
 }
 
 /** A scale's settings, possibly with fields overridden by the caller. */
-export type ScaleOverrides = Partial<Omit<ScaleSettings, 'encoding' | 'seeds'>> & { encoding?: Partial<ScaleSettings['encoding']> };
+export type ScaleOverrides = Partial<Omit<ScaleSettings, 'encoding' | 'seeds'>> & {
+  encoding?: Partial<ScaleSettings['encoding']>;
+  /** The schedule's peak learning rate (its floor / end scaled with it), e.g. for a learning-rate sweep. */
+  lr?: number;
+};
