@@ -3,7 +3,7 @@
  * its arguments, then reads and writes float32 typed arrays that the caller allocated (views of
  * the wasm heap or cpu-backend arrays). The computations live in blas.c (matrix product: OpenBLAS,
  * or the builtin one of sgemm.c),
- * sine_spe.c (the fused sineSPE projection), lrpe.c (the LRPE map), layernorm.c, trig.c and below
+ * sine_spe.c (the fused sineSPE projection), lrpe.c (the LRPE map), layernorm.c, softmax_nll.c, trig.c and below
  * (depthwise convolution, row sums); each is tested against the JavaScript or tfjs path it
  * replaces. Built by scripts/build-native.sh; rpelab runs without it.
  */
@@ -17,6 +17,7 @@
 #include "sine_spe.h"
 #include "layernorm.h"
 #include "trig.h"
+#include "softmax_nll.h"
 
 /* Threads of the native kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
 static int num_threads = 1;
@@ -297,6 +298,36 @@ static napi_value lrpe_map_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- softmax cross-entropy (softmax_nll.c) ---------------------------------------------------- */
+
+/* softmaxNll(z, t, n, v, nll, lse) */
+static napi_value softmax_nll(napi_env env, napi_callback_info info) {
+  size_t argc = 6, nz, nt, nn, nl;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *z, *t, *nll, *lse;
+  int64_t n, v;
+  if (argc != 6 || !get_int(env, argv[2], &n) || !get_int(env, argv[3], &v) || n < 0 || v < 1 || !get_f32(env, argv[0], &z, &nz, 0) ||
+      !get_f32(env, argv[1], &t, &nt, 0) || !get_f32(env, argv[4], &nll, &nn, 0) || !get_f32(env, argv[5], &lse, &nl, 0) || (int64_t)nz != n * v ||
+      (int64_t)nt != n || (int64_t)nn != n || (int64_t)nl != n) FAIL("softmaxNll: bad arguments or sizes");
+  rpelab_softmax_nll(n, v, z, t, nll, lse, num_threads);
+  return NULL;
+}
+
+/* softmaxNllGrad(dnll, z, t, lse, n, v, dz) */
+static napi_value softmax_nll_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 7, ng, nz, nt, nl, nd;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *g, *z, *t, *lse, *dz;
+  int64_t n, v;
+  if (argc != 7 || !get_int(env, argv[4], &n) || !get_int(env, argv[5], &v) || n < 0 || v < 1 || !get_f32(env, argv[0], &g, &ng, 0) ||
+      !get_f32(env, argv[1], &z, &nz, 0) || !get_f32(env, argv[2], &t, &nt, 0) || !get_f32(env, argv[3], &lse, &nl, 0) || !get_f32(env, argv[6], &dz, &nd, 0) ||
+      (int64_t)ng != n || (int64_t)nz != n * v || (int64_t)nt != n || (int64_t)nl != n || (int64_t)nd != n * v) FAIL("softmaxNllGrad: bad arguments or sizes");
+  rpelab_softmax_nll_grad(n, v, g, z, t, lse, dz, num_threads);
+  return NULL;
+}
+
 /* ---- layer normalisation (layernorm.c) -------------------------------------------------------- */
 
 /* layerNorm(x, gamma, beta, n, f, eps, y, mean, rstd) */
@@ -364,6 +395,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"depthwiseInputGrad", NULL, depthwise_input_grad, NULL, NULL, NULL, napi_default, NULL},
     {"sineProject", NULL, sine_project, NULL, NULL, NULL, napi_default, NULL},
     {"sineProjectGrad", NULL, sine_project_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"softmaxNll", NULL, softmax_nll, NULL, NULL, NULL, napi_default, NULL},
+    {"softmaxNllGrad", NULL, softmax_nll_grad, NULL, NULL, NULL, napi_default, NULL},
     {"layerNorm", NULL, layer_norm, NULL, NULL, NULL, napi_default, NULL},
     {"layerNormGrad", NULL, layer_norm_grad, NULL, NULL, NULL, napi_default, NULL},
     {"sinCos", NULL, sin_cos, NULL, NULL, NULL, napi_default, NULL},

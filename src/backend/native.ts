@@ -97,6 +97,10 @@ export interface NativeKernels {
   ): void;
   /** cos and sin of x (float32 cosf/sinf): `backend/trig.ts`. */
   sinCos(x: Float32Array, cos: Float32Array, sin: Float32Array): void;
+  /** See `nn/cross-entropy-kernels.ts`: nll and lse [n] of logits z [n, v] with class ids t [n] (float32). */
+  softmaxNll(z: Float32Array, t: Float32Array, n: number, v: number, nll: Float32Array, lse: Float32Array): void;
+  /** See `nn/cross-entropy-kernels.ts`: dz [n, v] from dnll [n]. */
+  softmaxNllGrad(dnll: Float32Array, z: Float32Array, t: Float32Array, lse: Float32Array, n: number, v: number, dz: Float32Array): void;
   /** See `nn/layernorm-kernels.ts`: y [n, f], and each row's mean and 1/√(var + eps) [n]. */
   layerNorm(
     x: Float32Array,

@@ -3,6 +3,7 @@
  * (evaluation measures).
  */
 import { tf, assertSameShape } from '../backend';
+import { fusedSoftmaxNll, hasFusedSoftmaxNll } from './cross-entropy-kernels';
 
 /** Throws unless `targets` is int32 with the shape of `logits` minus its class axis. */
 export function checkTargets(logits: tf.Tensor, targets: tf.Tensor, name: string): void {
@@ -24,15 +25,29 @@ export function maskedMean(x: tf.Tensor, mask: tf.Tensor | undefined, name: stri
 }
 
 /**
- * Per-token negative log-likelihood in nats.
+ * Per-token negative log-likelihood in nats, the formula: −Σ_j onehot(t)_j · logsoftmax(z)_j.
  * logits: [..., V] float32; targets: int32 [...] (the leading shape of logits) -> [...].
  */
-export function tokenNll(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
+export function tokenNllReference(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
   checkTargets(logits, targets, 'targets');
   return tf.tidy(() => {
     const v = logits.shape[logits.rank - 1];
     const logp = tf.logSoftmax(logits, -1);
     return logp.mul(tf.oneHot(targets.flatten(), v).reshape(logp.shape)).sum(-1).neg();
+  });
+}
+
+/**
+ * Per-token negative log-likelihood in nats: `tokenNllReference`, computed by one fused kernel
+ * each way where it runs (wasm, cpu: `cross-entropy-kernels.ts`), by the formula elsewhere.
+ * logits: [..., V] float32; targets: int32 [...] (the leading shape of logits) -> [...].
+ */
+export function tokenNll(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
+  checkTargets(logits, targets, 'targets');
+  if (logits.dtype !== 'float32' || logits.rank < 1 || !hasFusedSoftmaxNll()) return tokenNllReference(logits, targets);
+  return tf.tidy(() => {
+    const v = logits.shape[logits.rank - 1];
+    return fusedSoftmaxNll(logits.reshape([-1, v]) as tf.Tensor2D, targets.flatten() as tf.Tensor1D).reshape(targets.shape);
   });
 }
 
