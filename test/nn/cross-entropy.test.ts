@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { tf, Rng, hasJsKernel, fusedKernelPaysOff } from '../../src/backend';
-import { tokenNll, tokenNllReference, crossEntropy } from '../../src/nn';
+import { tokenNllReference, crossEntropy } from '../../src/nn';
 import { hasFusedSoftmaxNll, fusedSoftmaxNll, SOFTMAX_NLL } from '../../src/nn/cross-entropy-kernels';
 import { assertClose, itOnKernelPaths } from '../helpers';
 
