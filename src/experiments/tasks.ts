@@ -237,7 +237,7 @@ function causalTask(t: TaskInput): TaskRun<LmBatchTensors> {
 
 /** BERT masking of `inputs` in place: 15 % of positions chosen; of those 80 % -> mask id, 10 % random, 10 % kept. */
 function maskTokens(inputs: Int32Array, vocab: number, maskId: number, rng: Rng): Float32Array {
-  // Ids below `maskId` never come as random replacements when the mask id is a low reserved one (subwords: PAD, UNK).
+  // When the mask id is a low reserved one (subwords: PAD, UNK, MASK), no id up to it comes as a random replacement.
   const low = maskId < vocab ? maskId + 1 : 0;
   const chosen = new Float32Array(inputs.length);
   for (let i = 0; i < inputs.length; i++) {

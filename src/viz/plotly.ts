@@ -168,8 +168,8 @@ function scriptJson(value: unknown): string {
 /**
  * The HTML of one figure, self-contained: a sized div and a script that draws into it with the
  * page's window.Plotly; in a classic Jupyter page without it, the script loads plotly.js from
- * the notebook server (`NBEXTENSION_PLOTLY`, through the page's RequireJS); elsewhere it says
- * what is missing after 10 s.
+ * the notebook server (`NBEXTENSION_PLOTLY`, one <script> per page shared by every figure);
+ * elsewhere it says what is missing after 10 s.
  * @param opts.includeBundle prepend `bundleHtml()` (default false: pages embed it once).
  * @param opts.id the div's id (default a fresh one).
  */
