@@ -303,6 +303,7 @@ export function latestCheckpoint(dir: string): string | null {
 export function readCheckpoint(ckpt: string): CheckpointContents {
   checkHost();
   const { m, data } = readVerified(ckpt);
+  const spans: Array<{ name: string; from: number; to: number }> = [];
   const tensors = (entries: TensorEntry[], what: string): HostTensors => {
     const out: HostTensors = {};
     if (!Array.isArray(entries)) throw new CheckpointError(ckpt, `checkpoint ${what}: the manifest's tensor table is not a list`);
@@ -323,6 +324,7 @@ export function readCheckpoint(ckpt: string): CheckpointContents {
       if (!(e.offset >= 0 && e.offset % 4 === 0 && end <= data.length)) {
         throw new CheckpointError(ckpt, `checkpoint ${what}: '${e.name}' lies outside the data file (bytes ${e.offset}..${end} of ${data.length})`);
       }
+      spans.push({ name: `${what} '${e.name}'`, from: e.offset, to: end });
       const bytes = data.buffer.slice(data.byteOffset + e.offset, data.byteOffset + end);
       if (e.dtype === 'float32') out[e.name] = { dtype: 'float32', shape: e.shape, data: new Float32Array(bytes) };
       else if (e.dtype === 'int32') out[e.name] = { dtype: 'int32', shape: e.shape, data: new Int32Array(bytes) };
@@ -330,14 +332,19 @@ export function readCheckpoint(ckpt: string): CheckpointContents {
     }
     return out;
   };
-  return {
-    step: m.step,
-    weights: tensors(m.weights, 'weights'),
-    optimizer: m.optimizer ? { kind: m.optimizer.kind, step: m.optimizer.step, slots: tensors(m.optimizer.slots, 'optimizer') } : undefined,
-    rngs: m.rngs,
-    config: m.config,
-    metrics: m.metrics,
-  };
+  const weights = tensors(m.weights, 'weights');
+  const optimizer = m.optimizer ? { kind: m.optimizer.kind, step: m.optimizer.step, slots: tensors(m.optimizer.slots, 'optimizer') } : undefined;
+  // The checksum guards the data file, not the manifest: the tensors must tile the file exactly, as
+  // written, so that an edited offset or shape cannot read other tensors' bytes.
+  spans.sort((a, b) => a.from - b.from);
+  let at = 0;
+  for (const sp of spans) {
+    if (sp.from !== at)
+      throw new CheckpointError(ckpt, `checkpoint: ${sp.name} starts at byte ${sp.from}, expected ${at} (the tensors must tile the data file)`);
+    at = sp.to;
+  }
+  if (at !== data.length) throw new CheckpointError(ckpt, `checkpoint: the tensors cover ${at} of the data file's ${data.length} bytes`);
+  return { step: m.step, weights, optimizer, rngs: m.rngs, config: m.config, metrics: m.metrics };
 }
 
 /**

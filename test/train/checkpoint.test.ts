@@ -148,6 +148,19 @@ describe('train/checkpoint', () => {
     opt.dispose();
   });
 
+  it('refuses a manifest whose tensors do not tile the data file (an edited offset cannot read other bytes)', () => {
+    const { net, opt } = trained(1, 2);
+    const ckpt = saveCheckpoint(path.join(dir, 'ck'), { step: 2, model: net, optimizer: opt });
+    net.dispose();
+    opt.dispose();
+    const file = path.join(ckpt, 'manifest.json');
+    const m = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const bias = m.weights.find((w: { name: string }) => w.name === 'fc.bias');
+    bias.offset = 0; // inside the file, overlapping fc.weight
+    fs.writeFileSync(file, JSON.stringify(m));
+    assertThrowsNaming(() => readCheckpoint(ckpt), /checkpoint: weights 'fc.bias' starts at byte 0, expected \d+ \(the tensors must tile the data file\)/);
+  });
+
   it('keepLast prunes old checkpoints; saving a step again replaces it', () => {
     const net = new Net(1);
     for (const s of [1, 2, 3, 4]) saveCheckpoint(dir, { step: s, model: net }, { keepLast: 2 });
