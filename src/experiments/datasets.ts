@@ -7,7 +7,8 @@
  * - WikiText-103 -> the 18 Gutenberg books, byte level (`gutenberg`).
  * - LRA Image (CIFAR-10 grey) -> Fashion-MNIST; the LRPE ImageNet table -> MNIST and Fashion-MNIST.
  *   Images are zero-padded to 32 x 32 (the LRA length 1024) and, at small scales, average-pooled
- *   to `imageSize` x `imageSize` (16 -> 256 tokens, 8 -> 64 tokens); grey levels stay 0..255.
+ *   to `imageSize` x `imageSize` (16 -> 256 tokens, 8 -> 64 tokens), or the 28 x 28 pixels as they are
+ *   (784 tokens); grey levels stay 0..255.
  * - LRA Retrieval (AAN citations) -> same-book / different-book Gutenberg passage pairs.
  * - Pop-piano / Groove2Groove MIDI -> the small Debian MIDI corpus (`midi`).
  * - LRA ListOps is generated (with its closing brackets, so it is solvable; the SPE paper's was not).
@@ -38,6 +39,7 @@ import {
   type SplitName,
   type Book,
 } from '../data';
+import { IMAGE_SIZES } from './types';
 
 const cache = new Map<string, unknown>();
 function cached<T>(key: string, load: () => T): T {
@@ -172,11 +174,13 @@ export function imdbSubwordData(length: number, trainSize: number, evalSize: num
 }
 
 /**
- * Images zero-padded (centred) to 32 x 32, then average-pooled by 32 / size (size in 32, 16, 8, 4):
+ * Images as pixel sequences: size 28 is the 28 x 28 image itself (784 tokens); otherwise it is
+ * zero-padded (centred) to 32 x 32, then average-pooled by 32 / size (size in 32, 16, 8, 4):
  * tokens [count, size²] of grey levels 0..255.
  */
 export function imageSequences(set: ImageSet, size: number): SequenceClassificationSet {
-  if (![32, 16, 8, 4].includes(size)) throw new Error(`imageSize: expected one of 32, 16, 8, 4, got ${size}`);
+  if (!(IMAGE_SIZES as readonly number[]).includes(size)) throw new Error(`imageSize: expected one of ${IMAGE_SIZES.join(', ')}, got ${size}`);
+  if (size === set.rows && size === set.cols) return asSequence(set, { size });
   const full = asSequence(set, { size: 32 });
   if (size === 32) return full;
   const f = 32 / size;

@@ -212,9 +212,10 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     source: 'LRPE paper (Qin et al. 2023), text classification (GLUE)',
     title: 'LRPE text classification (IMDB subwords, pretrained then fine-tuned)',
     description:
-      'IMDB sentiment as the paper treats text (RoBERTa pretrained, then fine-tuned on GLUE, whose tasks and settings are unknown): GPT-2 BPE subwords (gpt-tokenizer), the encoder first trained as a masked LM on the training reviews, then fine-tuned on their labels; CLS pooling, learned APE kept.',
+      'IMDB sentiment as the paper treats text (RoBERTa pretrained, then fine-tuned on GLUE, whose tasks and settings are unknown): GPT-2 BPE subwords (gpt-tokenizer), the encoder first trained as a masked LM on the training reviews, then fine-tuned on their labels; mean pooling, learned APE kept.',
     task: 'classification',
     dataset: 'imdb-subwords',
+    pool: 'mean',
     variants: lrpeRows('learned'),
     metrics: ACC_METRICS,
     scales: {
@@ -243,12 +244,14 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     scales: {
       smoke: lrpeSmoke(),
       quick: lrpeQuick(300),
-      small: lrpeSmall(300, dataset === 'mnist' ? { seeds: [0], evalSize: 1024 } : { evalSize: 1024 }),
+      small: lrpeSmall(300, dataset === 'mnist' ? { seeds: [0], evalSize: 1024 } : { evalSize: 1024, imageSize: 28 }),
       full: IMAGE_FULL,
     },
     notes: [
       DESIGN,
-      'Grid: 32 x 32 (zero-padded 28 x 28) at full scale; average-pooled to 16 x 16 (256 tokens) at small and 8 x 8 (64 tokens) at smoke and quick scale.',
+      dataset === 'mnist'
+        ? 'Grid: 32 x 32 (zero-padded 28 x 28) at full scale; average-pooled to 16 x 16 (256 tokens) at small and 8 x 8 (64 tokens) at smoke and quick scale.'
+        : 'Grid: 32 x 32 (zero-padded 28 x 28) at full scale; the 28 x 28 pixels (784 tokens) at small, as the claim table; average-pooled to 8 x 8 (64 tokens) at smoke and quick scale.',
     ],
   })),
 ];

@@ -6,7 +6,7 @@ import { parseSpec, specKnobs } from '../attention/spec';
 import { APE_KINDS } from '../encodings';
 import { validateConfig } from '../models';
 import { makeSchedule } from '../train';
-import { TASK_KINDS, DATASETS, SCALES, type ExperimentDefinition, type ScaleSettings } from './types';
+import { TASK_KINDS, DATASETS, SCALES, IMAGE_SIZES, type ExperimentDefinition, type ScaleSettings } from './types';
 import { LRPE_EXPERIMENTS } from './lrpe';
 import { SPE_EXPERIMENTS } from './spe';
 import { CROSS_EXPERIMENTS } from './cross';
@@ -73,8 +73,8 @@ export function validateSettings(def: ExperimentDefinition, scale: string, s: Sc
     throw new Error(`${where}.beta2: expected a number in (0, 1), got ${JSON.stringify(s.beta2)}`);
   if (s.clipNorm !== undefined && !(s.clipNorm > 0)) throw new Error(`${where}.clipNorm: expected a positive number, got ${JSON.stringify(s.clipNorm)}`);
   checkKnobs(s.encoding, `${where}.encoding`);
-  if (s.imageSize !== undefined && ![32, 16, 8, 4].includes(s.imageSize))
-    throw new Error(`${where}.imageSize: expected one of 32, 16, 8, 4, got ${JSON.stringify(s.imageSize)}`);
+  if (s.imageSize !== undefined && !(IMAGE_SIZES as readonly number[]).includes(s.imageSize))
+    throw new Error(`${where}.imageSize: expected one of ${IMAGE_SIZES.join(', ')}, got ${JSON.stringify(s.imageSize)}`);
   if (s.extrapolation !== undefined && !isInt(s.extrapolation, 1))
     throw new Error(`${where}.extrapolation: expected an integer >= 1, got ${JSON.stringify(s.extrapolation)}`);
   if (s.listopsDepth !== undefined && !isInt(s.listopsDepth, 1))

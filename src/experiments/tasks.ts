@@ -374,7 +374,7 @@ interface SparseMlmBatch {
 type ClassOrMlmBatch = ({ kind: 'class' } & ClassBatchTensors) | SparseMlmBatch;
 
 /**
- * Sequence classification: IMDB bytes or subwords, ListOps, images (CLS pooling; mean pooling for
+ * Sequence classification: IMDB bytes or subwords, ListOps, images (the experiment's `pool`: CLS by default, mean for
  * images). With `pretrainSteps` (text subwords), updates 0 .. pretrainSteps − 1 train the same
  * encoder as a masked LM on the training texts (BERT masking, tied output embeddings, logits at the
  * masked positions only), the rest on the labels: one run, one optimiser, one schedule over both phases.
@@ -385,8 +385,9 @@ function classificationTask(t: TaskInput): TaskRun<ClassOrMlmBatch> {
   const L = data.train.length;
   const image = data.imageSize !== undefined;
   const grid = image && t.variant.grid ? { rows: data.imageSize!, cols: data.imageSize! } : undefined;
-  const cfg = modelConfig(t, data.train.vocabSize, image ? L : L + 1);
-  const enc = new Encoder(cfg, data.train.numClasses, image ? 'mean' : 'cls');
+  const pool = t.experiment.pool ?? (image ? 'mean' : 'cls');
+  const cfg = modelConfig(t, data.train.vocabSize, pool === 'mean' ? L : L + 1);
+  const enc = new Encoder(cfg, data.train.numClasses, pool);
   const pretrainSteps = s.pretrainSteps ?? 0;
   const pretrain = (data as Partial<SubwordClassificationData>).pretrain;
   if (pretrainSteps > 0 && !pretrain) throw new Error(`pretrainSteps: dataset '${t.experiment.dataset}' has no text to pretrain on (use imdb-subwords, or 0)`);
@@ -450,8 +451,9 @@ function retrievalTask(t: TaskInput): TaskRun<PairBatchTensors> {
   const L = s.length;
   const valid = pairSet('valid', L, s.evalSize);
   const test = pairSet('test', L, s.evalSize);
-  const cfg = modelConfig(t, 256, L + 1);
-  const dual = new DualEncoder(cfg, 2);
+  const pool = t.experiment.pool ?? 'cls';
+  const cfg = modelConfig(t, 256, pool === 'mean' ? L : L + 1);
+  const dual = new DualEncoder(cfg, 2, pool);
   const tensors = (p: { a: Int32Array; b: Int32Array; labels: Int32Array }, from: number, to: number): PairBatchTensors => ({
     a: tf.tensor2d(p.a.subarray(from * L, to * L), [to - from, L], 'int32'),
     b: tf.tensor2d(p.b.subarray(from * L, to * L), [to - from, L], 'int32'),

@@ -11,6 +11,9 @@ export const TASK_KINDS = ['causal-lm', 'masked-lm', 'classification', 'retrieva
 export type TaskKind = (typeof TASK_KINDS)[number];
 
 /** The datasets the tasks know how to load (all offline; see `datasets.ts`). */
+/** Image sizes a scale may ask for: the 28 x 28 pixels as they are, or zero-padded to 32 x 32 and average-pooled. */
+export const IMAGE_SIZES = [32, 28, 16, 8, 4] as const;
+
 export const DATASETS = ['gutenberg', 'imdb', 'imdb-subwords', 'mnist', 'fashion-mnist', 'listops', 'gutenberg-pairs', 'midi'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
@@ -86,7 +89,7 @@ export interface ScaleSettings {
    * without touching the experiments.
    */
   encoding: Record<string, number>;
-  /** Image tasks: side of the (zero-padded to 32, then average-pooled) image grid. */
+  /** Image tasks: side of the image grid, one of IMAGE_SIZES (28: the pixels as they are; else zero-padded to 32, then average-pooled). */
   imageSize?: number;
   /** Extrapolation: evaluation length as a multiple of `length`. */
   extrapolation?: number;
@@ -115,6 +118,11 @@ export interface ExperimentDefinition {
   description: string;
   task: TaskKind;
   dataset: DatasetName;
+  /**
+   * Classification and retrieval: how the encoder pools its outputs, 'cls' (a learned first token)
+   * or 'mean' (over the unpadded positions). Default: 'mean' for images, 'cls' otherwise.
+   */
+  pool?: 'cls' | 'mean';
   /** Rows, in table order. */
   variants: Record<string, VariantDefinition>;
   metrics: MetricDefinition[];

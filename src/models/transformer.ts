@@ -341,12 +341,18 @@ export class DualEncoder extends Module {
   private readonly mlp: Linear;
   private readonly outLayer: Linear;
 
+  /**
+   * @param config the shared encoder's configuration
+   * @param numClasses outputs of the head (2: same / different)
+   * @param pool how the encoder pools each passage: 'cls' or 'mean' (see Encoder)
+   */
   constructor(
     readonly config: TransformerConfig,
     readonly numClasses = 2,
+    readonly pool: 'cls' | 'mean' = 'cls',
   ) {
     super();
-    this.encoder = this.addModule('encoder', new Encoder(config, 0, 'cls'));
+    this.encoder = this.addModule('encoder', new Encoder(config, 0, pool));
     const rng = new Rng(config.seed).fork('dual-head');
     this.mlp = this.addModule('mlp', new Linear(4 * config.model, config.hidden, { rng: rng.fork('mlp') }));
     this.outLayer = this.addModule('out', new Linear(config.hidden, numClasses, { rng: rng.fork('out') }));

@@ -2,6 +2,7 @@ import { strict as assert } from 'assert';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { parseIdx, encodeIdx, imageSetFromIdx, mnist, fashionMnist, asSequence } from '../../src/data';
+import { imageSequences } from '../../src/experiments/datasets';
 import { assertThrowsNaming } from '../helpers';
 import { removeDir, tempDir, writeFiles } from './fixtures';
 
@@ -114,6 +115,23 @@ describe('data/idx + mnist', () => {
       }
       assert.deepEqual(Array.from(seq.labels), [0, 1]);
       assertThrowsNaming(() => asSequence(set, { size: 27 }), /size: expected an integer >= 28, got 27/);
+    });
+
+    it('imageSequences: 28 is the pixels as they are (784 tokens), 16 the padded image average-pooled by 2, others refused', () => {
+      const t = tinySet(2, 28, 28);
+      const set = imageSetFromIdx(t.images, t.labels, ['i', 'l']);
+      const raw = imageSequences(set, 28);
+      assert.deepEqual([raw.length, raw.tokens.length], [784, 2 * 784]);
+      assert.deepEqual(Array.from(raw.tokens), Array.from(set.images));
+      const pooled = imageSequences(set, 16);
+      const padded = asSequence(set);
+      const at = (n: number, r: number, c: number) => padded.tokens[n * 1024 + r * 32 + c];
+      assert.equal(pooled.length, 256);
+      for (const [n, r, c] of [[0, 0, 0], [1, 5, 7], [0, 15, 15]]) {
+        const want = Math.round((at(n, 2 * r, 2 * c) + at(n, 2 * r, 2 * c + 1) + at(n, 2 * r + 1, 2 * c) + at(n, 2 * r + 1, 2 * c + 1)) / 4);
+        assert.equal(pooled.tokens[n * 256 + r * 16 + c], want, `image ${n} (${r}, ${c})`);
+      }
+      assertThrowsNaming(() => imageSequences(set, 24), /imageSize: expected one of 32, 28, 16, 8, 4, got 24/);
     });
   });
 });

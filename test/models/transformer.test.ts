@@ -94,28 +94,45 @@ describe('models', () => {
   describe('Encoder and DualEncoder', () => {
     it('classify gives [B, classes]; padding does not change the result', () => {
       for (const attention of ['linear:elu+lrpe(unitary)', 'linear:relu+spe(conv,P=3,R=8)', 'softmax']) {
-        const enc = new Encoder({ ...base, attention, ape: 'learned' }, 3, 'cls');
-        tf.tidy(() => {
-          const a = ids(7, 2, 10);
-          const mask = tf.tensor2d([
-            [1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
-            [1, 1, 1, 1, 1, 1, 1, 1, 0, 0],
-          ]);
-          const b = tf.where(mask.cast('bool'), a, ids(8, 2, 10)) as tf.Tensor2D;
-          const la = enc.classify(a, { keyMask: mask as tf.Tensor2D, codeSeed: 4 });
-          const lb = enc.classify(b, { keyMask: mask as tf.Tensor2D, codeSeed: 4 });
-          assert.deepEqual(la.shape, [2, 3]);
-          assertClose(lb, la, 1e-4, 1e-3, attention);
-          assert.deepEqual(enc.mlmLogits(a).shape, [2, 10, base.vocabSize]);
-        });
-        enc.dispose();
+        for (const pool of ['cls', 'mean'] as const) {
+          const enc = new Encoder({ ...base, attention, ape: 'learned' }, 3, pool);
+          tf.tidy(() => {
+            const a = ids(7, 2, 10);
+            const mask = tf.tensor2d([
+              [1, 1, 1, 1, 1, 1, 0, 0, 0, 0],
+              [1, 1, 1, 1, 1, 1, 1, 1, 0, 0],
+            ]);
+            const b = tf.where(mask.cast('bool'), a, ids(8, 2, 10)) as tf.Tensor2D;
+            const la = enc.classify(a, { keyMask: mask as tf.Tensor2D, codeSeed: 4 });
+            const lb = enc.classify(b, { keyMask: mask as tf.Tensor2D, codeSeed: 4 });
+            assert.deepEqual(la.shape, [2, 3]);
+            assertClose(lb, la, 1e-4, 1e-3, `${attention}, ${pool} pooling`);
+            assert.deepEqual(enc.mlmLogits(a).shape, [2, 10, base.vocabSize]);
+          });
+          enc.dispose();
+        }
       }
     });
 
-    it('dual encoder classifies pairs', () => {
-      const de = new DualEncoder(base, 2);
-      tf.tidy(() => assert.deepEqual(de.classify(ids(9, 3, 6), ids(10, 3, 6)).shape, [3, 2]));
-      de.dispose();
+    it('mean pooling averages the unpadded positions only', () => {
+      const enc = new Encoder({ ...base, ape: 'learned' }, 3, 'mean');
+      tf.tidy(() => {
+        const a = ids(7, 1, 10);
+        const mask = tf.tensor2d([[1, 1, 1, 1, 0, 0, 0, 0, 0, 0]]);
+        const h = enc.hidden(a, { keyMask: mask as tf.Tensor2D });
+        const expected = h.slice([0, 0, 0], [1, 4, -1]).mean(1);
+        assertClose(enc.pooled(a, { keyMask: mask as tf.Tensor2D }), expected, 1e-5, 1e-5, 'pooled');
+      });
+      enc.dispose();
+    });
+
+    it('dual encoder classifies pairs, with CLS or mean pooling', () => {
+      for (const pool of ['cls', 'mean'] as const) {
+        const de = new DualEncoder(base, 2, pool);
+        assert.equal(de.encoder.pool, pool);
+        tf.tidy(() => assert.deepEqual(de.classify(ids(9, 3, 6), ids(10, 3, 6)).shape, [3, 2]));
+        de.dispose();
+      }
     });
   });
 
