@@ -3,7 +3,7 @@
  */
 import { ENCODING_NAMES, DEFAULT_LENGTHS, QUICK_LENGTHS } from './cases';
 
-export const SUITES = ['layer', 'overhead', 'train', 'micro'] as const;
+export const SUITES = ['layer', 'overhead', 'train', 'micro', 'vs-torch'] as const;
 export type Suite = (typeof SUITES)[number];
 export const DIRECTIONS = ['bidirectional', 'causal'] as const;
 export type Direction = (typeof DIRECTIONS)[number];
@@ -48,13 +48,18 @@ export interface BenchArgs {
   part: string | null;
   /** Internal: run only this micro-benchmark (index into the list). */
   microIndex: number | null;
+  /** Internal: which half of the vs-torch suite a child runs (null: both). */
+  torchPart: 'layer' | 'train' | null;
   help: boolean;
 }
 
 export const USAGE = `npm run bench -- [options]
 
   --quick                  short run for CI: L = ${QUICK_LENGTHS.join(', ')}, 1 rep, 5 s budget, 2 train steps
-  --suites LIST            layer,overhead,train,micro (default: all)
+  --suites LIST            layer,overhead,train,micro,vs-torch (default: all). vs-torch: the layers and
+                           the training step beside PyTorch (Debian's python3-torch, installed when
+                           missing and root; $RPELAB_TORCH_PYTHON picks the Python), in alternating
+                           pairs (--pairs), with the PyTorch targets
   --backends LIST          auto (default: every available of tensorflow, wasm, cpu) or e.g. wasm,cpu
   --encodings LIST         subset of ${ENCODING_NAMES.join(', ')}
   --directions LIST        bidirectional,causal (default: both)
@@ -130,6 +135,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     child: false,
     part: null,
     microIndex: null,
+    torchPart: null,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -212,6 +218,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--micro-index':
         a.microIndex = positiveInt(value(), flag, 0);
         break;
+      case '--torch-part':
+        a.torchPart = oneOf([value()], ['layer', 'train'] as const, flag)[0];
+        break;
       case '--help':
       case '-h':
         a.help = true;
@@ -232,7 +241,7 @@ export function childArgv(
   a: BenchArgs,
   backend: BackendName,
   part: string,
-  job: { suites?: Suite[]; encodings?: string[]; directions?: Direction[]; microIndex?: number } = {},
+  job: { suites?: Suite[]; encodings?: string[]; directions?: Direction[]; microIndex?: number; torchPart?: 'layer' | 'train' } = {},
 ): string[] {
   const out = [
     '--child',
@@ -270,5 +279,6 @@ export function childArgv(
   if (a.baselineFile) out.push('--baseline-file', a.baselineFile);
   if (a.tag) out.push('--tag', a.tag);
   if (job.microIndex !== undefined) out.push('--micro-index', String(job.microIndex));
+  if (job.torchPart !== undefined) out.push('--torch-part', job.torchPart);
   return out;
 }

@@ -24,7 +24,18 @@ import { runLayerCase, type LayerPoint } from './suites/layer';
 import { runOverheadCase, type OverheadPoint } from './suites/overhead';
 import { runTrainCase, type TrainPoint } from './suites/train';
 import { microCases, runMicroCase, type MicroPoint } from './suites/micro';
-import { evaluateTargets } from './targets';
+import {
+  findTorchPython,
+  TorchServer,
+  runVsTorchLayer,
+  runVsTorchTrain,
+  torchThreads,
+  TORCH_ENCODINGS,
+  TORCH_TRAIN_ENCODINGS,
+  type VsTorchPoint,
+  type TorchInfo,
+} from './suites/vs-torch';
+import { evaluateTargets, vsTorchTargets } from './targets';
 import {
   RESULT_SCHEMA,
   resultFileName,
@@ -33,6 +44,7 @@ import {
   overheadTable,
   trainTable,
   microTable,
+  vsTorchTable,
   targetLines,
   backendComparison,
   type BenchResult,
@@ -58,6 +70,8 @@ interface Part {
   overhead: OverheadPoint[];
   train: TrainPoint[];
   micro: MicroPoint[];
+  vsTorch: VsTorchPoint[];
+  torch?: TorchInfo;
 }
 
 /** Is the native tfjs-node backend installed (not the npm alias to plain tfjs)? */
@@ -150,6 +164,7 @@ async function runChild(args: BenchArgs): Promise<void> {
     overhead: [],
     train: [],
     micro: [],
+    vsTorch: [],
   };
   const save = () => fs.writeFileSync(args.part!, JSON.stringify(part) + '\n');
   save();
@@ -189,6 +204,33 @@ async function runChild(args: BenchArgs): Promise<void> {
       }
     }
   }
+  if (args.suites.includes('vs-torch')) {
+    const server = new TorchServer(findTorchPython(log), torchThreads());
+    try {
+      part.torch = await server.info();
+      save();
+      if (args.torchPart !== 'layer') {
+        for (const c of cases.filter((e) => TORCH_TRAIN_ENCODINGS.includes(e.name))) {
+          beat({ suite: 'vs-torch', encoding: c.name });
+          part.vsTorch.push(await runVsTorchTrain(c, server, args.pairs, log));
+          save();
+        }
+      }
+      if (args.torchPart !== 'train') {
+        for (const c of cases.filter((e) => TORCH_ENCODINGS.includes(e.name))) {
+          for (const d of args.directions) {
+            const opts = { lengths: args.lengths, pairs: args.pairs, budget: args.budget, caseSeconds: args.caseSeconds, log };
+            part.vsTorch.push(
+              ...(await runVsTorchLayer(c, d, server, { ...opts, beat: ({ L }) => beat({ suite: 'vs-torch', encoding: c.name, direction: d, L }) })),
+            );
+            save();
+          }
+        }
+      }
+    } finally {
+      server.close();
+    }
+  }
   if (args.suites.includes('layer')) {
     for (const c of cases) {
       for (const d of args.directions) {
@@ -214,6 +256,7 @@ async function runChild(args: BenchArgs): Promise<void> {
 /** The point a child is working on. */
 type Beat =
   | { suite: 'train'; encoding: string }
+  | { suite: 'vs-torch'; encoding: string; direction?: Direction; L?: number }
   | { suite: 'micro'; name: string; shape: string; flops: number | null }
   | { suite: 'layer' | 'overhead'; encoding: string; direction: Direction; L: number };
 
@@ -254,7 +297,7 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
   const date = new Date();
   fs.mkdirSync(args.out, { recursive: true });
   const partDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-bench-'));
-  const { child: _c, help: _h, part: _p, microIndex: _m, summarize: _s, ...argsOut } = args;
+  const { child: _c, help: _h, part: _p, microIndex: _m, summarize: _s, torchPart: _t, ...argsOut } = args;
   const result: BenchResult & { overhead: OverheadPoint[] } = {
     schema: RESULT_SCHEMA,
     date: date.toISOString(),
@@ -282,7 +325,7 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
   );
 
   const encodings = ENCODING_CASES.filter((c) => args.encodings.includes(c.name)).map((c) => c.name);
-  type Job = { suites: Suite[]; encodings?: string[]; directions?: Direction[]; microIndex?: number; label: string };
+  type Job = { suites: Suite[]; encodings?: string[]; directions?: Direction[]; microIndex?: number; torchPart?: 'layer' | 'train'; label: string };
   const jobs: Job[] = [];
   if (args.suites.includes('train')) jobs.push(...encodings.map((e) => ({ suites: ['train' as const], encodings: [e], label: `train ${e}` })));
   if (args.suites.includes('micro')) {
@@ -297,10 +340,22 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
     }
   }
 
+  // vs-torch compares PyTorch with the fast backends; on the portable cpu backend only when asked for by name.
+  if (args.suites.includes('vs-torch') && (backend !== 'cpu' || args.backends !== 'auto')) {
+    const torchTrain = encodings.filter((e) => TORCH_TRAIN_ENCODINGS.includes(e));
+    if (torchTrain.length > 0) jobs.push({ suites: ['vs-torch'], encodings: torchTrain, torchPart: 'train', label: `vs-torch train ${torchTrain.join(',')}` });
+    for (const e of encodings.filter((n) => TORCH_ENCODINGS.includes(n))) {
+      for (const d of args.directions) jobs.push({ suites: ['vs-torch'], encodings: [e], directions: [d], torchPart: 'layer', label: `vs-torch ${e} ${d}` });
+    }
+  }
+
   const save = () => {
     result.fits = scalingFits(result.layer);
     const baseName = baseline ? path.basename(baselineFile) : 'none';
-    result.targets = evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'wall', result.overhead);
+    result.targets = [
+      ...evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'wall', result.overhead),
+      ...vsTorchTargets(result.vsTorch ?? [], [Math.min(...args.lengths), Math.max(...args.lengths)]),
+    ];
     result.targetsCpuTime = evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'cpu', result.overhead);
     result.machine.loadEnd = os.loadavg().map((x) => round(x, 2));
     result.durationSec = Math.round((Date.now() - date.getTime()) / 1000);
@@ -326,6 +381,8 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
       result.overhead.push(...(part.overhead ?? []));
       result.train.push(...part.train);
       result.micro.push(...part.micro);
+      if (part.vsTorch?.length) (result.vsTorch ??= []).push(...part.vsTorch);
+      if (part.torch) result.torch = part.torch;
     }
     if (failure) {
       const at = last as Beat | null;
@@ -333,6 +390,18 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
       const c = ENCODING_CASES.find((e) => e.name === job.encodings?.[0]);
       if (job.suites[0] === 'train' && c && !result.train.some((p) => p.encoding === c.name)) {
         result.train.push({ encoding: c.name, spec: c.spec, batch: TRAIN_SHAPE.batch, length: TRAIN_SHAPE.length, error: failure });
+      }
+      if (
+        job.suites[0] === 'vs-torch' &&
+        !result.vsTorch?.some((p) => p.encoding === job.encodings?.[0] && (job.torchPart === 'train') === (p.kind === 'train'))
+      ) {
+        (result.vsTorch ??= []).push({
+          kind: job.torchPart ?? 'layer',
+          encoding: job.encodings?.[0] ?? '',
+          spec: c?.spec ?? '',
+          direction: job.directions?.[0],
+          error: failure,
+        });
       }
       if (job.suites[0] === 'micro' && at?.suite === 'micro' && !result.micro.some((p) => p.name === at.name)) {
         result.micro.push({ name: at.name, shape: at.shape, flops: at.flops, error: failure });
@@ -370,6 +439,13 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
   if (result.overhead.length) console.log('\n' + overheadTable(result.overhead));
   if (result.train.length) console.log('\n' + trainTable(result.train, baseline?.train ?? null));
   if (result.micro.length) console.log('\n' + microTable(result.micro));
+  if (result.vsTorch?.length) {
+    const t = result.torch;
+    console.log(
+      `\nPyTorch ${t?.torch ?? '?'} (${t?.python ?? '?'}, ${t?.threads ?? '?'} threads${t && !t.sdpa ? '; no scaled_dot_product_attention: softmax is softmax(QK^T/sqrt(d))V' : ''})\n` +
+        vsTorchTable(result.vsTorch),
+    );
+  }
   console.log(`\ntargets on ${backend} (wall time):\n` + targetLines(result.targets));
   console.log(`\ntargets on ${backend} (process CPU time; less sensitive to other jobs on the machine):\n` + targetLines(result.targetsCpuTime!));
   console.log(`\nwrote ${file}\n`);

@@ -6,6 +6,7 @@ import type { LayerPoint } from './suites/layer';
 import type { TrainPoint } from './suites/train';
 import type { MicroPoint } from './suites/micro';
 import type { OverheadPoint } from './suites/overhead';
+import type { VsTorchPoint, TorchInfo } from './suites/vs-torch';
 import type { TargetResult } from './targets';
 import type { BenchArgs } from './args';
 import { fitPowerLaw, type PowerLawFit } from './stats';
@@ -53,10 +54,13 @@ export interface BenchResult {
   machine: MachineInfo;
   /** Which code was measured: the git commit and a hash of src/ (the working tree may hold uncommitted work). */
   code: CodeInfo;
-  args: Omit<BenchArgs, 'child' | 'help' | 'part' | 'microIndex' | 'summarize'>;
+  args: Omit<BenchArgs, 'child' | 'help' | 'part' | 'microIndex' | 'summarize' | 'torchPart'>;
   layer: LayerPoint[];
   /** The overhead suite's paired ratios (absent in files written before it existed). */
   overhead?: OverheadPoint[];
+  /** The vs-torch suite's paired comparisons with PyTorch, and what PyTorch was (absent when it did not run). */
+  vsTorch?: VsTorchPoint[];
+  torch?: TorchInfo;
   fits: ScalingFit[];
   train: TrainPoint[];
   micro: MicroPoint[];
@@ -150,6 +154,20 @@ export function overheadTable(points: OverheadPoint[]): string {
     p.pairs !== undefined ? String(p.pairs) : '',
   ]);
   return formatTable(['overhead (paired)', 'L', 'median ratio', 'cpu ratio', 'range', 'ms', `${points[0]?.baseline ?? 'none'} ms`, 'pairs'], rows);
+}
+
+/** The vs-torch suite: one row per layer point or training step, rpelab beside PyTorch. */
+export function vsTorchTable(points: VsTorchPoint[]): string {
+  const rows = points.map((p) => [
+    p.kind === 'train' ? `train step ${p.encoding}` : `${p.encoding} ${p.direction === 'causal' ? 'causal' : 'bidir'}`,
+    p.L !== undefined ? String(p.L) : '',
+    p.msMedian !== undefined ? fmtMs(p.msMedian) : (p.skipped ?? p.error ?? '').slice(0, 60),
+    p.torchMsMedian !== undefined ? fmtMs(p.torchMsMedian) : '',
+    p.ratio !== undefined ? `x${p.ratio.toFixed(3)}` : '',
+    p.ratios ? `${Math.min(...p.ratios).toFixed(2)}-${Math.max(...p.ratios).toFixed(2)}` : '',
+    p.pairs !== undefined ? String(p.pairs) : '',
+  ]);
+  return formatTable(['vs PyTorch (paired)', 'L', 'rpelab ms', 'torch ms', 'median ratio', 'range', 'pairs'], rows);
 }
 
 export function trainTable(points: TrainPoint[], baseline: TrainPoint[] | null): string {

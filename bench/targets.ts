@@ -5,6 +5,7 @@
 import type { LayerPoint } from './suites/layer';
 import type { TrainPoint } from './suites/train';
 import type { OverheadPoint } from './suites/overhead';
+import type { VsTorchPoint } from './suites/vs-torch';
 import { fitPowerLaw, evalPowerLaw } from './stats';
 import type { Direction } from './args';
 
@@ -292,5 +293,78 @@ export function evaluateTargets(
     speOverheadTarget(layer, 4096, 2, clock, overhead),
     softmaxTarget(layer, 1024, 8192, 5, clock),
     trainTarget(train, baselineTrain, baselineName, 5, clock),
+  ];
+}
+
+/** The linear layers of the vs-torch targets (names of bench/cases.ts). */
+export const TORCH_LINEAR = ['none', 'lrpe-rotation', 'lrpe-permutation', 'lrpe-unitary', 'spe-sine'];
+
+/**
+ * The vs-torch targets, from the paired ratios rpelab / PyTorch of the vs-torch suite (none when
+ * it did not run): every linear layer at every measured length and direction <= 0.5x PyTorch's
+ * time (the worst counts; complete only when L = 512 .. 16384 were all measured); softmax <= 1.3x
+ * PyTorch's for L = 1024 .. 8192; the small-LM step >= 3x PyTorch's tokens/s, every encoding.
+ */
+export function vsTorchTargets(points: VsTorchPoint[], lengths: [number, number] = [512, 16384]): TargetResult[] {
+  if (points.length === 0) return [];
+  const layer = points.filter((p) => p.kind === 'layer');
+  const worstOf = (pts: VsTorchPoint[], pick: (p: VsTorchPoint) => number, sense: 'max' | 'min') =>
+    pts.length === 0 ? null : pts.map(pick).reduce((a, b) => (sense === 'max' ? Math.max(a, b) : Math.min(a, b)));
+  const measuredLayer = (encs: string[], lo: number, hi: number) =>
+    layer.filter((p) => encs.includes(p.encoding) && p.ratio !== undefined && p.L! >= lo && p.L! <= hi);
+  const gaps = (encs: string[], lo: number, hi: number) =>
+    layer.filter((p) => encs.includes(p.encoding) && p.ratio === undefined && p.L! >= lo && p.L! <= hi).map((p) => `${p.encoding} ${p.direction} L=${p.L}`);
+  const worstLine = (pts: VsTorchPoint[], sense: 'max' | 'min') => {
+    const w = [...pts].sort((a, b) => (sense === 'max' ? b.ratio! - a.ratio! : a.ratio! - b.ratio!))[0];
+    return w ? `worst ${w.encoding} ${w.direction} L=${w.L}: ${w.msMedian} vs ${w.torchMsMedian} ms` : 'nothing measured';
+  };
+  const [lo, hi] = lengths;
+  const lin = measuredLayer(TORCH_LINEAR, lo, hi);
+  const linGaps = gaps(TORCH_LINEAR, lo, hi);
+  const linPass = lin.filter((p) => p.ratio! <= 0.5).length;
+  const linWorst = worstOf(lin, (p) => p.ratio!, 'max');
+  const soft = measuredLayer(['softmax'], 1024, 8192);
+  const softGaps = gaps(['softmax'], 1024, 8192);
+  const softWorst = worstOf(soft, (p) => p.ratio!, 'max');
+  const train = points.filter((p) => p.kind === 'train');
+  const trainOk = train.filter((p) => p.ratio !== undefined);
+  // tokens/s speedup over PyTorch = torch time / rpelab time = 1 / ratio.
+  const trainWorst = worstOf(trainOk, (p) => 1 / p.ratio!, 'min');
+  return [
+    {
+      id: 'torch-linear-layers',
+      description: `every linear layer (elu+1, LRPE rotation / permutation / unitary, gated sineSPE), L = ${lo}..${hi}, both directions: rpelab time <= 0.5x PyTorch's`,
+      value: linWorst,
+      threshold: 0.5,
+      sense: 'max',
+      status: judge(linWorst, 0.5, 'max', linGaps.length === 0 && lin.length > 0),
+      detail: `${linPass} of ${lin.length} points pass; ${worstLine(lin, 'max')}` + (linGaps.length ? `; not measured: ${linGaps.join(', ')}` : ''),
+    },
+    {
+      id: 'torch-softmax',
+      description: "softmax attention, L = 1024..8192, both directions: rpelab time <= 1.3x PyTorch's",
+      value: softWorst,
+      threshold: 1.3,
+      sense: 'max',
+      status: judge(softWorst, 1.3, 'max', softGaps.length === 0 && soft.length > 0),
+      detail:
+        `${soft.filter((p) => p.ratio! <= 1.3).length} of ${soft.length} points pass; ${worstLine(soft, 'max')}` +
+        (softGaps.length ? `; not measured: ${softGaps.join(', ')}` : ''),
+    },
+    {
+      id: 'torch-train-step',
+      description: "small-LM training step: rpelab tokens/s >= 3x PyTorch's, every encoding",
+      value: trainWorst,
+      threshold: 3,
+      sense: 'min',
+      status: judge(trainWorst, 3, 'min', trainOk.length === train.length && train.length > 0),
+      detail: train
+        .map((p) =>
+          p.ratio !== undefined
+            ? `${p.encoding}: x${f2(1 / p.ratio)} (${p.tokensPerSec} vs ${p.torchTokensPerSec} tok/s)`
+            : `${p.encoding}: ${p.error ?? 'not measured'}`,
+        )
+        .join('; '),
+    },
   ];
 }

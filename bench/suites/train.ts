@@ -29,25 +29,29 @@ export interface TrainPoint {
 }
 
 /**
- * Times `steps` training steps of the small LM with `c`'s attention, after three untimed warm-up
- * steps (a fresh process: the first steps also compile JavaScript and set up kernels, which
- * matters once a step takes a few hundred ms).
+ * One AdamW update of the small LM with `c`'s attention on a fixed random batch of bytes:
+ * `step()` runs it (no tensor kept), `dispose()` frees the model, the optimiser and the batch.
  */
-export function runTrainCase(c: EncodingCase, steps: number, rss: RssSampler, log: (line: string) => void): TrainPoint {
+export function trainStep(c: EncodingCase): { step: () => void; dispose: () => void; params: number } {
   const { batch, length } = TRAIN_SHAPE;
-  const base: TrainPoint = { encoding: c.name, spec: c.spec, batch, length };
-  let model: CausalLM | null = null;
-  let opt: AdamW | null = null;
   const data = new Rng(3);
   const tokens = Int32Array.from({ length: batch * (length + 1) }, () => data.int(256));
   const seq = tf.tensor2d(tokens, [batch, length + 1], 'int32');
+  const ids = seq.slice([0, 0], [batch, length]) as tf.Tensor2D;
+  const targets = seq.slice([0, 1], [batch, length]) as tf.Tensor2D;
+  seq.dispose();
+  let model: CausalLM | null = null;
+  let opt: AdamW | null = null;
+  const dispose = () => {
+    tf.dispose([ids, targets]);
+    opt?.dispose();
+    model?.dispose();
+  };
   try {
     model = new CausalLM(trainConfig(c.spec));
     opt = new AdamW(model, { weightDecay: 0.01 });
     const m = model;
     const o = opt;
-    const ids = seq.slice([0, 0], [batch, length]) as tf.Tensor2D;
-    const targets = seq.slice([0, 1], [batch, length]) as tf.Tensor2D;
     const rng = new Rng(4);
     const step = () => {
       tf.tidy(() => {
@@ -56,12 +60,29 @@ export function runTrainCase(c: EncodingCase, steps: number, rss: RssSampler, lo
         tf.dispose([loss, ...Object.values(grads)]);
       });
     };
-    for (let i = 0; i < WARMUP_STEPS; i++) step();
-    const t = timeCalls(step, steps, Number.POSITIVE_INFINITY, rss);
-    tf.dispose([ids, targets]);
+    return { step, dispose, params: m.numParameters() };
+  } catch (e) {
+    dispose();
+    throw e;
+  }
+}
+
+/**
+ * Times `steps` training steps of the small LM with `c`'s attention, after three untimed warm-up
+ * steps (a fresh process: the first steps also compile JavaScript and set up kernels, which
+ * matters once a step takes a few hundred ms).
+ */
+export function runTrainCase(c: EncodingCase, steps: number, rss: RssSampler, log: (line: string) => void): TrainPoint {
+  const { batch, length } = TRAIN_SHAPE;
+  const base: TrainPoint = { encoding: c.name, spec: c.spec, batch, length };
+  let run: ReturnType<typeof trainStep> | null = null;
+  try {
+    run = trainStep(c);
+    for (let i = 0; i < WARMUP_STEPS; i++) run.step();
+    const t = timeCalls(run.step, steps, Number.POSITIVE_INFINITY, rss);
     const point = {
       ...base,
-      params: m.numParameters(),
+      params: run.params,
       ms: t.ms,
       msMedian: t.msMedian,
       cpuMs: t.cpuMs,
@@ -78,8 +99,6 @@ export function runTrainCase(c: EncodingCase, steps: number, rss: RssSampler, lo
     log(`  error train ${c.name}: ${msg}`);
     return { ...base, error: msg };
   } finally {
-    seq.dispose();
-    opt?.dispose();
-    model?.dispose();
+    run?.dispose();
   }
 }

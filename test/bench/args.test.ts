@@ -5,7 +5,7 @@ import { QUICK_LENGTHS, DEFAULT_LENGTHS, ENCODING_NAMES } from '../../bench/case
 describe('bench/args', () => {
   it('defaults run every suite, encoding and direction on every available backend', () => {
     const a = parseArgs([]);
-    assert.deepEqual(a.suites, ['layer', 'overhead', 'train', 'micro']);
+    assert.deepEqual(a.suites, ['layer', 'overhead', 'train', 'micro', 'vs-torch']);
     assert.equal(a.backends, 'auto');
     assert.deepEqual(a.encodings, ENCODING_NAMES);
     assert.deepEqual(a.lengths, DEFAULT_LENGTHS);
@@ -65,6 +65,9 @@ describe('bench/args', () => {
     assert.deepEqual([one.suites, one.encodings, one.directions, one.backends], [['layer'], ['rope'], ['causal'], ['cpu']]);
     assert.equal(one.microIndex, null);
     assert.equal(parseArgs(childArgv(a, 'wasm', 'y.json', { suites: ['micro'], microIndex: 0 })).microIndex, 0);
+    assert.equal(one.torchPart, null);
+    assert.equal(parseArgs(childArgv(a, 'wasm', 'z.json', { suites: ['vs-torch'], torchPart: 'train' })).torchPart, 'train');
+    assert.throws(() => parseArgs(['--torch-part', 'both']), /--torch-part: unknown 'both'; expected some of layer, train/);
     for (const k of [
       'quick',
       'suites',

@@ -10,7 +10,10 @@ import {
   softmaxTarget,
   trainTarget,
   evaluateTargets,
+  vsTorchTargets,
+  TORCH_LINEAR,
 } from '../../bench/targets';
+import type { VsTorchPoint } from '../../bench/suites/vs-torch';
 
 type Dir = 'causal' | 'bidirectional';
 const pt = (encoding: string, direction: Dir, L: number, msMedian?: number, tensorPeakMB?: number): LayerPoint => ({
@@ -162,5 +165,56 @@ describe('bench/targets', () => {
       evaluateTargets([], [], null, 'none').map((t) => t.id),
       ['linear-time-exponent', 'linear-memory-ratio', 'lrpe-overhead', 'spe-overhead', 'linear-vs-softmax', 'train-speedup'],
     );
+  });
+
+  describe('vs-torch targets', () => {
+    const layer = (encoding: string, direction: Dir, L: number, ratio?: number): VsTorchPoint => ({
+      kind: 'layer',
+      encoding,
+      spec: encoding,
+      direction,
+      L,
+      ...(ratio !== undefined ? { ratio, ratios: [ratio], msMedian: 100 * ratio, torchMsMedian: 100, pairs: 1 } : { skipped: 'budget' }),
+    });
+    const train = (encoding: string, ratio?: number): VsTorchPoint => ({
+      kind: 'train',
+      encoding,
+      spec: encoding,
+      ...(ratio !== undefined ? { ratio, msMedian: 10 * ratio, torchMsMedian: 10, tokensPerSec: 2048 / ratio, torchTokensPerSec: 2048 } : { error: 'boom' }),
+    });
+    const grid = (ratio: (e: string, L: number) => number | undefined, encodings = [...TORCH_LINEAR, 'softmax'], lengths = [512, 1024, 8192, 16384]) =>
+      encodings.flatMap((e) => both((d) => lengths.map((L) => layer(e, d, L, ratio(e, L)))));
+    const byId = (ts: ReturnType<typeof vsTorchTargets>) => Object.fromEntries(ts.map((t) => [t.id, t]));
+
+    it('nothing measured: no vs-torch targets at all', () => {
+      assert.deepEqual(vsTorchTargets([]), []);
+    });
+
+    it('PASS when every linear point is at most 0.5x, softmax at most 1.3x in 1k..8k, the step at least 3x', () => {
+      const pts = [...grid((e, L) => (e === 'softmax' ? (L === 16384 ? 9 : 1.2) : 0.4)), train('none', 0.3), train('lrpe-unitary', 0.25)];
+      const t = byId(vsTorchTargets(pts));
+      assert.deepEqual([t['torch-linear-layers'].status, t['torch-softmax'].status, t['torch-train-step'].status], ['PASS', 'PASS', 'PASS']);
+      assert.equal(t['torch-linear-layers'].value, 0.4);
+      assert.equal(t['torch-softmax'].value, 1.2); // L = 16384 is outside the softmax target's range
+      assert.ok(Math.abs(t['torch-train-step'].value! - 1 / 0.3) < 1e-9); // the worst encoding counts
+    });
+
+    it('FAIL on the worst point, named in the detail', () => {
+      const pts = [...grid((e, L) => (e === 'spe-sine' && L === 8192 ? 0.7 : 0.4)), train('none', 0.5)];
+      const t = byId(vsTorchTargets(pts));
+      assert.equal(t['torch-linear-layers'].status, 'FAIL');
+      assert.equal(t['torch-linear-layers'].value, 0.7);
+      assert.match(t['torch-linear-layers'].detail, /38 of 40 points pass; worst spe-sine (causal|bidirectional) L=8192/);
+      assert.equal(t['torch-train-step'].status, 'FAIL');
+    });
+
+    it('N/A when a length of the range, a softmax point or a training step was not measured', () => {
+      const pts = [...grid((e, L) => (e === 'lrpe-unitary' && L === 16384 ? undefined : 0.4)), train('none', 0.2), train('spe-sine')];
+      const t = byId(vsTorchTargets(pts));
+      assert.equal(t['torch-linear-layers'].status, 'N/A');
+      assert.match(t['torch-linear-layers'].detail, /not measured: lrpe-unitary causal L=16384, lrpe-unitary bidirectional L=16384/);
+      assert.equal(t['torch-train-step'].status, 'N/A');
+      assert.match(t['torch-train-step'].detail, /spe-sine: boom/);
+    });
   });
 });
