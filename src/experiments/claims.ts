@@ -40,6 +40,11 @@ const CHANCE: Record<string, number> = {
 /** A task counts as "at chance" when its best row is less than this many points above chance. */
 export const CHANCE_MARGIN = 15;
 
+/** Chance accuracy (%) of a classification experiment, or undefined for the others. */
+export function chanceAccuracy(experiment: string): number | undefined {
+  return CHANCE[experiment];
+}
+
 /** The result of one comparison. */
 export interface ComparisonResult {
   comparison: Comparison;

@@ -69,6 +69,7 @@ function extrapolation(dataset: DatasetName, key: string, quick: ScaleSettings, 
     dataset,
     variants: EXTRAPOLATION_ROWS,
     metrics: [
+      { name: 'val_nll', label: 'val NLL (windows of L)', better: 'lower' },
       { name: 'nll_1x', label: 'NLL pos<L', better: 'lower' },
       { name: 'nll_2x', label: 'NLL L..2L', better: 'lower' },
       { name: 'nll_4x', label: 'NLL 2L..4L', better: 'lower' },
@@ -94,8 +95,8 @@ const CONTINUATION_ROWS = Object.fromEntries(
 );
 
 export const CROSS_EXPERIMENTS: ExperimentDefinition[] = [
-  extrapolation('midi', 'midi', quickWithSteps(400, { evalSize: 16 }), smallWithSteps(400, { length: 64, evalSize: 64 })),
-  extrapolation('gutenberg', 'text', quickWithSteps(400, { evalSize: 16 }), smallWithSteps(400, { length: 64, evalSize: 64 })),
+  extrapolation('midi', 'midi', quickWithSteps(400, { evalSize: 16 }), smallWithSteps('extrapolation', 400, { length: 64, evalSize: 64 })),
+  extrapolation('gutenberg', 'text', quickWithSteps(400, { evalSize: 16 }), smallWithSteps('extrapolation', 400, { length: 64, evalSize: 64 })),
   {
     name: 'spe-groove-continuation',
     paper: 'SPE',
@@ -115,7 +116,7 @@ export const CROSS_EXPERIMENTS: ExperimentDefinition[] = [
     scales: {
       smoke: withSettings(SMOKE, {}),
       quick: quickWithSteps(400, { evalSize: 16 }),
-      small: smallWithSteps(400, { length: 64, evalSize: 32 }),
+      small: smallWithSteps('continuation', 400, { length: 64, evalSize: 32 }),
       full: withSettings(MUSIC_FULL, { evalSize: 32 }),
     },
     notes: [
@@ -139,6 +140,7 @@ export const CROSS_EXPERIMENTS: ExperimentDefinition[] = [
       ]),
     ),
     metrics: [
+      { name: 'val_nll', label: 'val NLL', better: 'lower' },
       { name: 'ti', label: 'transl. invariance', better: 'lower' },
       { name: 'mono', label: 'monotonicity', better: 'lower' },
       { name: 'test_nll', label: 'test NLL', better: 'lower' },
@@ -147,7 +149,7 @@ export const CROSS_EXPERIMENTS: ExperimentDefinition[] = [
     scales: {
       smoke: withSettings(SMOKE, {}),
       quick: quickWithSteps(400, { evalSize: 16 }),
-      small: smallWithSteps(400, { length: 64, evalSize: 16, seeds: [0] }),
+      small: smallWithSteps('pe-quality', 400, { length: 64, evalSize: 16, seeds: [0] }),
       full: MUSIC_FULL,
     },
     notes: [

@@ -9,7 +9,7 @@
  * kept as in the authors' configs (sinusoidal for the LM, learned for RoBERTa / DeiT) except on
  * the NoPE row.
  */
-import type { ExperimentDefinition, MetricDefinition, ScaleSettings, VariantDefinition } from './types';
+import type { ExperimentDefinition, MetricDefinition, ScaleSettings, TaskKind, VariantDefinition } from './types';
 import type { ApeKind } from '../encodings';
 import { SMOKE, withSettings, quickWithSteps, smallWithSteps } from './scales';
 import { EXTRA_ROWS } from './rows';
@@ -68,8 +68,8 @@ function lrpeQuick(steps: number, over: Partial<ScaleSettings> = {}): ScaleSetti
   const s = quickWithSteps(steps, over);
   return withSettings(s, { encoding: { ...s.encoding, R: s.model / s.numHeads } });
 }
-function lrpeSmall(steps: number, over: Partial<ScaleSettings> = {}): ScaleSettings {
-  const s = smallWithSteps(steps, over);
+function lrpeSmall(task: TaskKind, steps: number, over: Partial<ScaleSettings> = {}): ScaleSettings {
+  const s = smallWithSteps(task, steps, over);
   return withSettings(s, { encoding: { ...s.encoding, R: s.model / s.numHeads } });
 }
 
@@ -160,7 +160,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     dataset: 'gutenberg',
     variants: lrpeRows('sinusoidal', { controls: true, extra: true }),
     metrics: LM_METRICS,
-    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(400), small: lrpeSmall(300), full: LM_FULL },
+    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(400), small: lrpeSmall('causal-lm', 300), full: LM_FULL },
     notes: [DESIGN, 'Byte-level perplexity on Gutenberg is not comparable with word-level WikiText-103 perplexity.'],
   },
   {
@@ -187,7 +187,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
       ),
     ),
     metrics: LM_METRICS,
-    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(400), small: lrpeSmall(300), full: LM_FULL },
+    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(400), small: lrpeSmall('causal-lm', 300), full: LM_FULL },
     notes: [DESIGN],
   },
   {
@@ -203,7 +203,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
       { name: 'val_ppl', label: 'val masked ppl', better: 'lower' },
       { name: 'test_ppl', label: 'test masked ppl', better: 'lower' },
     ],
-    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(400), small: lrpeSmall(300), full: BLM_FULL },
+    scales: { smoke: lrpeSmoke(), quick: lrpeQuick(400), small: lrpeSmall('masked-lm', 300), full: BLM_FULL },
     notes: [DESIGN, 'Mean pooling (no CLS); the masked-token perplexity is over bytes.'],
   },
   {
@@ -221,7 +221,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     scales: {
       smoke: lrpeSmoke({ pretrainSteps: 2, vocabSize: 512 }),
       quick: lrpeQuick(300, { length: 128, pretrainSteps: 150, vocabSize: 2048 }),
-      small: lrpeSmall(400, { evalSize: 1024, pretrainSteps: 200, vocabSize: 4096 }),
+      small: lrpeSmall('classification', 400, { evalSize: 1024, pretrainSteps: 200, vocabSize: 4096 }),
       full: { ...TEXT_FULL, length: 512, pretrainSteps: 15000, vocabSize: 16384 },
     },
     notes: [
@@ -244,7 +244,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     scales: {
       smoke: lrpeSmoke(),
       quick: lrpeQuick(300),
-      small: lrpeSmall(300, dataset === 'mnist' ? { seeds: [0], evalSize: 1024 } : { evalSize: 1024, imageSize: 28 }),
+      small: lrpeSmall('classification', 300, dataset === 'mnist' ? { seeds: [0], evalSize: 1024 } : { evalSize: 1024, imageSize: 28 }),
       full: IMAGE_FULL,
     },
     notes: [

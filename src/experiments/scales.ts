@@ -13,7 +13,7 @@
  *
  * Measured wall times are in src/experiments/README.md.
  */
-import type { ScaleSettings } from './types';
+import type { ScaleSettings, TaskKind } from './types';
 
 /** A preset with some fields replaced (encoding merged). */
 export function withSettings(base: ScaleSettings, over: Partial<ScaleSettings>): ScaleSettings {
@@ -71,8 +71,9 @@ export const QUICK: ScaleSettings = {
 
 /**
  * Small (the default): 2 layers, width 32 (2 heads of 16), feed-forward 64, length 256, batch 8,
- * lr 1e-2 (cosine to 1e-3) with gradients clipped to norm 1, three seeds; SPE R = 64, K = 8,
- * convSPE kernel 32. Experiments set their own length and updates (`smallWithSteps`).
+ * cosine schedule with gradients clipped to norm 1, three seeds; SPE R = 64, K = 8, convSPE kernel
+ * 32. Experiments set their own length, updates and task family (`smallWithSteps`: the family's
+ * peak learning rate, SMALL_PEAK_LR).
  */
 export const SMALL: ScaleSettings = {
   ...QUICK,
@@ -91,10 +92,26 @@ export const SMALL: ScaleSettings = {
   supportSeeds: 1,
 };
 
-/** `base` with `steps` updates, the cosine schedule stretched to match, and two validations. */
-function withSteps(base: ScaleSettings, steps: number, over: Partial<ScaleSettings>): ScaleSettings {
+/**
+ * The peak learning rate of each task family at `small`, chosen by the committed sweep
+ * (`data/summaries/small/lr-sweep.txt`: `rpelab sweep-lr` over 3e-3, 1e-2, 3e-2, seed 0, two
+ * rows per experiment; the family's rate is the one with the best mean rank on the validation
+ * metric). The cosine schedule decays to a tenth of it.
+ */
+export const SMALL_PEAK_LR: Record<TaskKind, number> = {
+  'causal-lm': 1e-2,
+  'masked-lm': 1e-2,
+  classification: 1e-2,
+  retrieval: 1e-2,
+  extrapolation: 1e-2,
+  'pe-quality': 1e-2,
+  continuation: 1e-2,
+};
+
+/** `base` with `steps` updates, the cosine schedule (peak `lr`, default the base's) stretched to match, and two validations. */
+function withSteps(base: ScaleSettings, steps: number, over: Partial<ScaleSettings>, peak?: number): ScaleSettings {
   const warmup = Math.max(1, Math.round(steps / 10));
-  const lr = base.schedule.kind === 'cosine' ? base.schedule.lr : 1e-2;
+  const lr = peak ?? (base.schedule.kind === 'cosine' ? base.schedule.lr : 1e-2);
   return withSettings(base, {
     steps,
     evalEvery: Math.max(1, Math.round(steps / 2)),
@@ -108,7 +125,7 @@ export function quickWithSteps(steps: number, over: Partial<ScaleSettings> = {})
   return withSteps(QUICK, steps, over);
 }
 
-/** A small preset with `steps` updates. */
-export function smallWithSteps(steps: number, over: Partial<ScaleSettings> = {}): ScaleSettings {
-  return withSteps(SMALL, steps, over);
+/** A small preset for a task of family `task` (its peak learning rate, SMALL_PEAK_LR) with `steps` updates. */
+export function smallWithSteps(task: TaskKind, steps: number, over: Partial<ScaleSettings> = {}): ScaleSettings {
+  return withSteps(SMALL, steps, over, SMALL_PEAK_LR[task]);
 }

@@ -142,7 +142,7 @@ const TASKS: Array<{
     description:
       'Generated ListOps (10 classes), CLS pooling. Unlike the pinned LRA pipeline of the paper, closing brackets are kept, so the task is solvable.',
     quick: quickWithSteps(300),
-    small: smallWithSteps(300, { length: 128, evalSize: 1024 }),
+    small: smallWithSteps('classification', 300, { length: 128, evalSize: 1024 }),
     notes: [
       'Paper ListOps cells sit at the 17.8 % majority level because the pinned LRA pipeline dropped the brackets (SPE paper, Liutkus et al. 2021); ours keeps them, so numbers differ by design.',
       'Quick scale: expressions of 16–64 tokens, depth 3; small: 32–128 tokens, depth 4 (LRA: 500–2000, depth 10).',
@@ -158,7 +158,7 @@ const TASKS: Array<{
     description:
       'Byte-level IMDB sentiment, mean pooling over the bytes of the review (LRA Text). Length 1000 at full scale, 256 at small and 128 at quick scale.',
     quick: quickWithSteps(300, { length: 128 }),
-    small: smallWithSteps(400, { evalSize: 1024 }),
+    small: smallWithSteps('classification', 400, { evalSize: 1024 }),
     notes: ["IMDB's original split is lost in the npm package; a seeded stratified 25k/25k split is used."],
   },
   {
@@ -171,7 +171,7 @@ const TASKS: Array<{
     description:
       'Dual encoder on byte passage pairs, each passage mean-pooled: same book or not (stand-in for AAN citation links, which are not available offline).',
     quick: quickWithSteps(240),
-    small: smallWithSteps(300, { length: 128, evalSize: 1024 }),
+    small: smallWithSteps('retrieval', 300, { length: 128, evalSize: 1024 }),
     notes: ['A stand-in task: numbers are not comparable with LRA Retrieval.'],
   },
   {
@@ -183,7 +183,7 @@ const TASKS: Array<{
     description:
       'Fashion-MNIST pixel sequence (stand-in for grey CIFAR-10, not available offline), learned APE baseline, mean pooling, 1-D SPE on the flattened sequence.',
     quick: quickWithSteps(300),
-    small: smallWithSteps(300, { evalSize: 1024, imageSize: 28 }),
+    small: smallWithSteps('classification', 300, { evalSize: 1024, imageSize: 28 }),
     notes: [
       'Fashion-MNIST is easier than grey CIFAR-10: accuracies are not comparable with LRA Image.',
       'Grid 8 x 8 (average-pooled) at smoke and quick scale, the 28 x 28 pixels (784 tokens) at small, 32 x 32 (zero-padded) at full scale.',

@@ -1,5 +1,6 @@
 import { strict as assert } from 'assert';
 import { chooseRates, formatSweep, checkRates, type SweepRow } from '../../src/experiments';
+import { rowRanks, atChance } from '../../src/experiments/lr-sweep';
 import { applyOverrides } from '../../src/experiments/plan';
 import { SMALL } from '../../src/experiments/scales';
 import { assertThrowsNaming } from '../helpers';
@@ -41,7 +42,35 @@ describe('experiments: learning-rate sweep', () => {
     assert.match(text, /lrpe-alm\/rope\s+val_ppl \(lower\)\s+12\.00\s+9\.000\s+diverged \(1\)/);
     assert.match(text, /causal-lm: lr 0\.01 \(mean rank over 2 row\(s\)/);
     // A family with no finished run chooses nothing.
-    assert.deepEqual(chooseRates([row('x', 'retrieval', 'a', 'higher', [null, null, null])]), [{ family: 'retrieval', lr: null, meanRank: {}, rows: 0 }]);
+    assert.deepEqual(chooseRates([row('x', 'retrieval', 'a', 'higher', [null, null, null])]), [
+      { family: 'retrieval', lr: null, meanRank: {}, rows: 0, atChance: 0 },
+    ]);
+  });
+
+  it('ties share their mean rank; rows at chance at every rate do not vote; a family all at chance chooses nothing', () => {
+    assert.deepEqual(rowRanks(row('a', 'f', 'x', 'higher', [34.77, 34.77, 17.77])), [1.5, 1.5, 3]);
+    assert.deepEqual(rowRanks(row('a', 'f', 'x', 'lower', [5, 'diverged', 'diverged'])), [1, 2.5, 2.5]);
+    assert.deepEqual(rowRanks(row('a', 'f', 'x', 'higher', [null, 70, null])), [2.5, 1, 2.5]);
+    const chance = (r: SweepRow, c: number): SweepRow => ({ ...r, chance: c });
+    const flat = chance(row('spe-lra-text', 'classification', 'relu-ape', 'higher', [49.41, 49.41, 49.41]), 50);
+    const noisy = chance(row('spe-lra-text', 'classification', 'relu-spe', 'higher', [52, 49, 64.9]), 50);
+    const learns = chance(row('lrpe-imdb', 'classification', 'ape', 'higher', [62, 75, 78]), 50);
+    const listops = chance(row('spe-lra-listops', 'classification', 'ape', 'higher', [34.77, 34.77, 17.77]), 10);
+    assert.deepEqual([flat, noisy, learns, listops].map(atChance), [true, true, false, false]);
+    assert.equal(rowRanks(flat), null);
+    const [c] = chooseRates([flat, noisy, learns, listops]);
+    assert.deepEqual([c.lr, c.rows, c.atChance], [1e-2, 2, 2]);
+    assert.deepEqual(c.meanRank, { '0.003': 2.25, '0.01': 1.75, '0.03': 2 });
+    assert.match(
+      formatSweep([flat, noisy, learns, listops], [c]),
+      /classification: lr 0\.01 \(mean rank over 2 row\(s\): .*; 2 row\(s\) at chance at every rate do not vote\)/,
+    );
+    const [none] = chooseRates([flat, noisy]);
+    assert.deepEqual([none.lr, none.rows, none.atChance], [null, 0, 2]);
+    assert.match(
+      formatSweep([flat, noisy], [none]),
+      /classification: no choice: every row is at chance at every rate \(2 row\(s\)\); the rate cannot be chosen at this scale/,
+    );
   });
 
   it('the lr override scales the schedule (floor with it); rates are checked', () => {
