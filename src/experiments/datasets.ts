@@ -181,6 +181,8 @@ export function imdbSubwordData(length: number, trainSize: number, evalSize: num
 export function imageSequences(set: ImageSet, size: number): SequenceClassificationSet {
   if (!(IMAGE_SIZES as readonly number[]).includes(size)) throw new Error(`imageSize: expected one of ${IMAGE_SIZES.join(', ')}, got ${size}`);
   if (size === set.rows && size === set.cols) return asSequence(set, { size });
+  if (32 % size !== 0)
+    throw new Error(`imageSize: ${size} is the images' own size only, and these are ${set.rows} x ${set.cols}; expected ${set.rows} or one of 32, 16, 8, 4`);
   const full = asSequence(set, { size: 32 });
   if (size === 32) return full;
   const f = 32 / size;

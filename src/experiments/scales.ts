@@ -7,8 +7,9 @@
  *   IMDB, 8 x 8 images) for 240–400 updates (the former `small`).
  * - small (default): the scale at which the claims ledger can give verdicts within about two
  *   hours on 2 cores (`--jobs 2`): three seeds of every claim row, the language models on
- *   length 256, extrapolation tested at 8 x the training length, images as 16 x 16 pixel
- *   sequences, SPE with R = 64 realizations and K = 8 sines.
+ *   length 256, extrapolation tested at 8 x the training length, the claim tables' images as
+ *   their 28 x 28 pixels, SPE with R = 64 realizations and K = 8 sines, each task family's
+ *   peak learning rate from a committed sweep (SMALL_PEAK_LR).
  * - full: the papers' model sizes and step counts, for users with time or tfjs-node.
  *
  * Measured wall times are in src/experiments/README.md.

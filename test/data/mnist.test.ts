@@ -132,6 +132,9 @@ describe('data/idx + mnist', () => {
         assert.equal(pooled.tokens[n * 256 + r * 16 + c], want, `image ${n} (${r}, ${c})`);
       }
       assertThrowsNaming(() => imageSequences(set, 24), /imageSize: expected one of 32, 28, 16, 8, 4, got 24/);
+      const t20 = tinySet(1, 20, 20);
+      const small = imageSetFromIdx(t20.images, t20.labels, ['i', 'l']);
+      assertThrowsNaming(() => imageSequences(small, 28), /imageSize: 28 is the images' own size only, and these are 20 x 20/);
     });
   });
 });
