@@ -21,6 +21,7 @@ import {
   getExperiment,
   requestedExperiments,
   planRuns,
+  remainingWork,
   runExperiments,
   collectReport,
   formatReports,
@@ -70,7 +71,8 @@ Options:
                              results go to a separate directory <scale>+key=value,...
   --format ${REPORT_FORMATS.join('|')}     report format (default table; the claims ledger: table|markdown|json)
   --results DIR              results root (default data/results, or $RPELAB_RESULTS_DIR)
-  --dry-run                  check the request and print the plan (runs planned, finished, to train),
+  --dry-run                  check the request and print the plan (runs planned, finished, to train)
+                             and the time left, predicted from the finished runs of the same rows,
                              then stop without training (run)
   -h, --help                 this help
 
@@ -276,6 +278,16 @@ async function cmdRun(a: Args): Promise<number> {
   if (a.dryRun) {
     const finished = plans.filter((p) => readSummary(p.dir) !== null).length;
     print(`${plans.length} run(s) planned, ${finished} already finished, ${plans.length - finished} to train (dry run: nothing trained)`);
+    const w = remainingWork(plans, (dir) => {
+      const s = readSummary(dir);
+      return s ? s.trainSec + s.evalSec : null;
+    });
+    if (w.predicted > 0)
+      print(
+        `predicted from the finished runs of the same rows: ${formatDuration(w.predictedSec)} of training and testing for ${w.predicted} run(s)` +
+          ` (about ${formatDuration(w.predictedSec / jobs)} with --jobs ${jobs}, start-up not counted)` +
+          (w.unknown > 0 ? `; ${w.unknown} run(s) of rows with no finished run are not predicted` : ''),
+      );
     for (const p of plans) if (readSummary(p.dir) === null) print(`  ${p.experiment.name}/${p.variantName}/seed-${p.seed}  ${p.dir}`);
     return 0;
   }

@@ -13,8 +13,8 @@ export {
   validateSettings,
   resolveSpec,
 } from './registry';
-export { planRuns, shardOf, requestedExperiments, defaultResultsDir, checkScale, checkSeeds, applyOverrides, scaleDirName } from './plan';
-export type { RunRequest, RunPlan } from './plan';
+export { planRuns, shardOf, remainingWork, requestedExperiments, defaultResultsDir, checkScale, checkSeeds, applyOverrides, scaleDirName } from './plan';
+export type { RunRequest, RunPlan, RemainingWork } from './plan';
 export {
   runExperiments,
   readSummary,

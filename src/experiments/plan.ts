@@ -223,3 +223,48 @@ export function shardOf<T>(plans: T[], shard: string): T[] {
   }
   return plans.filter((_, k) => k % count === index - 1);
 }
+
+/** What `remainingWork` predicts for a plan. */
+export interface RemainingWork {
+  /** Runs with a summary, and their measured training + testing seconds. */
+  finished: number;
+  finishedSec: number;
+  /** Unfinished runs of rows with a finished run, and their predicted seconds. */
+  predicted: number;
+  predictedSec: number;
+  /** Unfinished runs of rows none of whose runs has finished (no prediction). */
+  unknown: number;
+}
+
+/**
+ * The training + testing seconds a plan still needs: each unfinished run is predicted by the
+ * mean `trainSec + evalSec` of the finished runs of the same experiment, scale directory and row
+ * (other seeds of the same configuration). Runs are seed-major, so once every row has one finished
+ * seed, every remaining run has a prediction. Worker start-up and data loading are not counted.
+ * @param timeOf a run directory -> its measured seconds, or null when unfinished
+ */
+export function remainingWork(plans: RunPlan[], timeOf: (dir: string) => number | null): RemainingWork {
+  const byRow = new Map<string, number[]>();
+  const rowOf = (p: RunPlan) => `${p.experiment.name}/${p.scaleDir}/${p.variantName}`;
+  const times = plans.map((p) => timeOf(p.dir));
+  plans.forEach((p, i) => {
+    if (times[i] !== null) byRow.set(rowOf(p), [...(byRow.get(rowOf(p)) ?? []), times[i]!]);
+  });
+  const out: RemainingWork = { finished: 0, finishedSec: 0, predicted: 0, predictedSec: 0, unknown: 0 };
+  plans.forEach((p, i) => {
+    const t = times[i];
+    if (t !== null) {
+      out.finished++;
+      out.finishedSec += t;
+      return;
+    }
+    const seen = byRow.get(rowOf(p));
+    if (!seen) {
+      out.unknown++;
+      return;
+    }
+    out.predicted++;
+    out.predictedSec += seen.reduce((a, b) => a + b, 0) / seen.length;
+  });
+  return out;
+}

@@ -11,6 +11,7 @@ import {
   claimRows,
   getExperiment,
   validateSettings,
+  remainingWork,
 } from '../../src/experiments';
 import { tinyLmDefinition } from './fixtures';
 import { specKnobs } from '../../src/attention';
@@ -147,5 +148,15 @@ describe('experiments: requests are checked before any training', () => {
     );
     assert.equal(plans[2].spec, 'linear:elu+spe(conv,P=4,R=4,gated)');
     assert.equal(scaleDirName('small', { steps: 20, encoding: { R: 4 } }), 'small+R=4,steps=20');
+  });
+
+  it('remainingWork predicts each unfinished run by the finished runs of its row (other seeds); rows with none are counted apart', () => {
+    const plans = planRuns({ experiments: ['test-plan-lm'], scale: 'small', resultsDir: '/r' });
+    const measured: Record<string, number> = { 'ape/seed-0': 10, 'lrpe/seed-0': 30, 'lrpe/seed-1': 50 };
+    const w = remainingWork(plans, (dir) => measured[path.relative('/r/test-plan-lm/small', dir)] ?? null);
+    // ape seed 1 is predicted at 10 s; spe has no finished run: seeds 0 and 1 unknown.
+    assert.deepEqual(w, { finished: 3, finishedSec: 90, predicted: 1, predictedSec: 10, unknown: 2 });
+    const none = remainingWork(plans, () => null);
+    assert.deepEqual(none, { finished: 0, finishedSec: 0, predicted: 0, predictedSec: 0, unknown: 6 });
   });
 });
