@@ -341,16 +341,16 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
   }
 
   // vs-torch compares PyTorch with the fast backends; on the portable cpu backend only when asked for by name.
-  let torchMissing: string | null = null;
-  if (args.suites.includes('vs-torch') && (backend !== 'cpu' || args.backends !== 'auto')) {
+  let torchHere = args.suites.includes('vs-torch') && (backend !== 'cpu' || args.backends !== 'auto');
+  if (torchHere) {
     try {
       findTorchPython(log); // once, here: installs python3-torch when root, else says how
     } catch (e) {
-      torchMissing = (e as Error).message;
-      log(`vs-torch skipped: ${torchMissing}`);
+      torchHere = false;
+      log(`vs-torch skipped: ${(e as Error).message}`);
     }
   }
-  if (args.suites.includes('vs-torch') && (backend !== 'cpu' || args.backends !== 'auto') && !torchMissing) {
+  if (torchHere) {
     const torchTrain = encodings.filter((e) => TORCH_TRAIN_ENCODINGS.includes(e));
     if (torchTrain.length > 0) jobs.push({ suites: ['vs-torch'], encodings: torchTrain, torchPart: 'train', label: `vs-torch train ${torchTrain.join(',')}` });
     for (const e of encodings.filter((n) => TORCH_ENCODINGS.includes(n))) {

@@ -35,7 +35,7 @@ export interface OverheadPoint {
 }
 
 /** Wall and process-CPU time of one call, ms. */
-function timed(fn: () => void): [number, number] {
+export function timed(fn: () => void): [number, number] {
   const c = process.cpuUsage();
   const s = performance.now();
   fn();

@@ -21,6 +21,7 @@ import type { Direction } from '../args';
 import { median } from '../stats';
 import { round } from '../measure';
 import { layerCall } from './layer';
+import { timed, pairedRatio } from './overhead';
 import { trainStep } from './train';
 
 /** One pair-timed comparison: a layer at one length and direction, or one training step. */
@@ -142,13 +143,6 @@ export class TorchServer {
   }
 }
 
-/** Wall time of one synchronous call, ms. */
-function timedMs(fn: () => void): number {
-  const s = performance.now();
-  fn();
-  return performance.now() - s;
-}
-
 /**
  * Alternating pairs of one rpelab call and one torch call (after one untimed call of each);
  * stops after `pairs` pairs or `maxSeconds`.
@@ -168,11 +162,11 @@ async function pairTimes(
   const t0 = performance.now();
   for (let i = 0; i < pairs; i++) {
     if (i % 2 === 0) {
-      ours.push(timedMs(rpelab));
+      ours.push(timed(rpelab)[0]);
       theirs.push(await torchCall());
     } else {
       theirs.push(await torchCall());
-      ours.push(timedMs(rpelab));
+      ours.push(timed(rpelab)[0]);
     }
     if ((performance.now() - t0) / 1000 > maxSeconds) break;
   }
@@ -180,13 +174,12 @@ async function pairTimes(
 }
 
 function summarize(ours: number[], theirs: number[]): Pick<VsTorchPoint, 'pairs' | 'msMedian' | 'torchMsMedian' | 'ratios' | 'ratio'> {
-  const ratios = ours.map((o, i) => o / theirs[i]);
   return {
     pairs: ours.length,
     msMedian: round(median(ours), 2),
     torchMsMedian: round(median(theirs), 2),
-    ratios: ratios.map((r) => round(r, 4)),
-    ratio: round(median(ratios), 4),
+    ratios: ours.map((o, i) => round(o / theirs[i], 4)),
+    ratio: round(pairedRatio(ours, theirs), 4),
   };
 }
 

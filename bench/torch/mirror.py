@@ -206,7 +206,7 @@ def layer_call(encoding, L, causal):
         layer.zero_grad(set_to_none=True)
         layer(x, causal).square().mean().backward()
 
-    return call, None
+    return call
 
 
 def train_call(encoding):
@@ -261,9 +261,9 @@ def main():
             req = json.loads(line)
             op = req["op"]
             if op == "info":
-                reply = {"torch": torch.__version__, "threads": torch.get_num_threads(), "sdpa": HAS_SDPA, "config": torch.__config__.show()}
+                reply = {"torch": torch.__version__, "threads": torch.get_num_threads(), "sdpa": HAS_SDPA}
             elif op == "layer":
-                calls[req["id"]], _ = layer_call(req["encoding"], int(req["L"]), bool(req["causal"]))
+                calls[req["id"]] = layer_call(req["encoding"], int(req["L"]), bool(req["causal"]))
                 reply = {"ok": True}
             elif op == "train":
                 calls[req["id"]], params = train_call(req["encoding"])
