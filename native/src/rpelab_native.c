@@ -3,7 +3,8 @@
  * its arguments, then reads and writes float32 typed arrays that the caller allocated (views of
  * the wasm heap or cpu-backend arrays). The computations live in blas.c (matrix product: OpenBLAS,
  * or the builtin one of sgemm.c),
- * sine_spe.c (the fused sineSPE projection), lrpe.c (the LRPE map), layernorm.c, softmax_nll.c, trig.c and below
+ * sine_spe.c (the fused sineSPE projection), lrpe.c (the LRPE map), conv_spe.c (convSPE's code), normal.c
+ * (standard normal draws), layernorm.c, softmax_nll.c, trig.c and below
  * (depthwise convolution, row sums); each is tested against the JavaScript or tfjs path it
  * replaces. Built by scripts/build-native.sh; rpelab runs without it.
  */
@@ -17,6 +18,8 @@
 #include "sine_spe.h"
 #include "layernorm.h"
 #include "trig.h"
+#include "conv_spe.h"
+#include "normal.h"
 #include "softmax_nll.h"
 
 /* Threads of the native kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
@@ -376,6 +379,60 @@ static napi_value sin_cos(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- convSPE's code (conv_spe.c) ---------------------------------------------------------- */
+
+/* Reads (T, C, R, P) at argv[0..3] and three Float32Arrays at argv[4..6] of sizes want(T, C, R, P). */
+static int conv_code_args(napi_env env, napi_callback_info info, int grad, int64_t *v, float **a, float **b, float **out) {
+  size_t argc = 7, na, nb, no;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 7) return 0;
+  for (int i = 0; i < 4; i++) if (!get_int(env, argv[i], &v[i]) || v[i] < 1) return 0;
+  if (v[3] > v[0] || !get_f32(env, argv[4], a, &na, 0) || !get_f32(env, argv[5], b, &nb, 0) || !get_f32(env, argv[6], out, &no, 0)) return 0;
+  const int64_t z = v[1] * v[0] * v[2], f = v[1] * v[3], y = (v[0] - v[3] + 1) * v[1] * v[2];
+  return (int64_t)na == z && (int64_t)nb == (grad ? y : f) && (int64_t)no == (grad ? f : y);
+}
+
+/* convCode(T, C, R, P, z [C, T, R], f [C, P], y [T−P+1, C, R]) */
+static napi_value conv_code(napi_env env, napi_callback_info info) {
+  int64_t v[4];
+  float *z, *f, *y;
+  if (!conv_code_args(env, info, 0, v, &z, &f, &y)) FAIL("convCode: bad arguments or sizes");
+  rpelab_conv_code(v[0], v[1], v[2], v[3], z, f, y, num_threads);
+  return NULL;
+}
+
+/* convCodeFilterGrad(T, C, R, P, z [C, T, R], dy [T−P+1, C, R], df [C, P]) */
+static napi_value conv_code_filter_grad(napi_env env, napi_callback_info info) {
+  int64_t v[4];
+  float *z, *dy, *df;
+  if (!conv_code_args(env, info, 1, v, &z, &dy, &df)) FAIL("convCodeFilterGrad: bad arguments or sizes");
+  if (rpelab_conv_code_filter_grad(v[0], v[1], v[2], v[3], z, dy, df, num_threads) != 0) FAIL("convCodeFilterGrad: out of memory");
+  return NULL;
+}
+
+/* ---- standard normal draws (normal.c) ------------------------------------------------------ */
+
+/* normalPairs(state Uint32Array [4], out Float32Array, pairs): writes out[0 .. 2·pairs) */
+static napi_value normal_pairs(napi_env env, napi_callback_info info) {
+  size_t argc = 3, ns, no;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *state;
+  napi_value buf;
+  size_t off;
+  float *out;
+  int64_t pairs;
+  if (argc != 3 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[0], &type, &ns, &state, &buf, &off) != napi_ok || type != napi_uint32_array || ns != 4 ||
+      !get_f32(env, argv[1], &out, &no, 0) || !get_int(env, argv[2], &pairs) || pairs < 0 || (int64_t)no < 2 * pairs)
+    FAIL("normalPairs: expected a Uint32Array(4) state, a Float32Array of at least 2 * pairs and pairs >= 0");
+  rpelab_normal_pairs((uint32_t *)state, pairs, out);
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value simd;
 #if defined(__AVX2__) && defined(__FMA__)
@@ -402,6 +459,9 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"sinCos", NULL, sin_cos, NULL, NULL, NULL, napi_default, NULL},
     {"lrpeMap", NULL, lrpe_map, NULL, NULL, NULL, napi_default, NULL},
     {"lrpeMapGrad", NULL, lrpe_map_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"convCode", NULL, conv_code, NULL, NULL, NULL, napi_default, NULL},
+    {"convCodeFilterGrad", NULL, conv_code_filter_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"normalPairs", NULL, normal_pairs, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -29,7 +29,12 @@
  *    equal + multiply + sum over the whole input once per segment, O(segments · size): 107 s for
  *    a [2048, 32] gradient into a 4096-row table. Here: one scatter-add pass, O(size), adding each
  *    segment's rows in input order (float32, as the cpu kernel's sum does per segment).
- * 6. With the native addon (`native.ts`, when built and on): BatchMatMul on wasm and cpu is its
+ * 6. Reverse and GatherV2 (wasm and cpu) as run copies: PermuteFormer's bidirectional decayed scan
+ *    reverses q, k, v and the output along the length, and its Π^s is a gather of every element;
+ *    wasm's own kernels took ~18 ms to reverse and ~15 ms to gather a [8, 784, 2, 16] tensor (the
+ *    gather checks every index through an assertion closure), together ~40 % of a PermuteFormer
+ *    training step on 28 x 28 images.
+ * 7. With the native addon (`native.ts`, when built and on): BatchMatMul on wasm and cpu is its
  *    packed sgemm (operands read in place, transposed or not; large products on several threads),
  *    the leading-axis Sum its row sum (same order, same result), and the depthwise convolution and
  *    its two gradients (stride 1, no padding: convSPE's case) its loops. Anything else, or no
@@ -97,6 +102,66 @@ export function copySlice(src: TypedArray, shape: readonly number[], begin: read
       if (++idx[j] < outer[j]) break;
       off -= outer[j] * strides[j];
       idx[j] = 0;
+    }
+  }
+}
+
+/**
+ * dst = src of `shape` (row-major) reversed along `axes`, one `set` per run of the axes after
+ * the last reversed one (elementwise when that run is short).
+ */
+export function reverseAxes(src: TypedArray, shape: readonly number[], axes: readonly number[], dst: TypedArray): void {
+  const rank = shape.length;
+  const total = size(shape);
+  if (total === 0) return;
+  const flip = shape.map((_, i) => axes.includes(i));
+  let last = rank - 1;
+  while (last >= 0 && !flip[last]) last--;
+  if (last < 0) {
+    dst.set(src.subarray(0, total));
+    return;
+  }
+  const run = size(shape.slice(last + 1));
+  const outer = shape.slice(0, last + 1);
+  const strides = new Array<number>(last + 1);
+  for (let i = last, s = run; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  const idx = new Array<number>(last + 1).fill(0);
+  // Source offset of output index idx: reversed axes read from the far end.
+  let off = 0;
+  for (let i = 0; i <= last; i++) if (flip[i]) off += (shape[i] - 1) * strides[i];
+  const count = total / run;
+  for (let n = 0, o = 0; n < count; n++, o += run) {
+    if (run > 16) dst.set(src.subarray(off, off + run), o);
+    else for (let j = 0; j < run; j++) dst[o + j] = src[off + j];
+    for (let j = last; j >= 0; j--) {
+      const step = flip[j] ? -strides[j] : strides[j];
+      off += step;
+      if (++idx[j] < outer[j]) break;
+      off -= outer[j] * step;
+      idx[j] = 0;
+    }
+  }
+}
+
+/**
+ * Gather along one axis of x viewed as [outer, dim, inner]: dst[o, i, :] = x[o, ids[i], :]
+ * (ids already checked to lie in [0, dim)).
+ */
+export function gatherRows(src: TypedArray, outer: number, dim: number, inner: number, ids: Int32Array, dst: TypedArray): void {
+  const n = ids.length;
+  for (let o = 0, w = 0; o < outer; o++) {
+    const base = o * dim * inner;
+    if (inner === 1) {
+      for (let i = 0; i < n; i++) dst[w++] = src[base + ids[i]];
+      continue;
+    }
+    for (let i = 0; i < n; i++, w += inner) {
+      const r = base + ids[i] * inner;
+      if (inner > 16) dst.set(src.subarray(r, r + inner), w);
+      else for (let j = 0; j < inner; j++) dst[w + j] = src[r + j];
     }
   }
 }
@@ -177,6 +242,29 @@ export function registerFastKernels(): string[] {
           start += s;
           return sliceWith(store, x, begin, sz);
         });
+      },
+      Reverse: ({ inputs, attrs, backend }) => {
+        const x = inputs.x as Info;
+        const axes = tf.util.parseAxisParam(attrs.dims as number | number[], x.shape);
+        const store = storeOf(backend);
+        const { info, values } = store.output(x.shape.slice(), x.dtype);
+        reverseAxes(store.values(x), x.shape, axes, values);
+        return info;
+      },
+      GatherV2: ({ inputs, attrs, backend }) => {
+        const { x, indices } = inputs as { x: Info; indices: Info };
+        if ((attrs.batchDims as number | undefined) || indices.dtype !== 'int32') return null;
+        const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0];
+        const store = storeOf(backend);
+        // A copy: making the output may grow the wasm heap, which detaches views of it.
+        const ids = (store.values(indices) as Int32Array).slice();
+        const dim = x.shape[axis];
+        // Out of range: the kernel it replaces throws its own message.
+        for (let i = 0; i < ids.length; i++) if (!(ids[i] >= 0 && ids[i] < dim)) return null;
+        const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
+        const { info, values } = store.output(outShape, x.dtype);
+        gatherRows(store.values(x), size(x.shape.slice(0, axis)), dim, size(x.shape.slice(axis + 1)), ids, values);
+        return info;
       },
     };
     for (const [kernelName, fast] of Object.entries(copyKernels)) {

@@ -95,6 +95,14 @@ export interface NativeKernels {
     dAmp: Float32Array,
     dGate: Float32Array | null,
   ): void;
+  /**
+   * convSPE's code (see `encodings/spe/conv-kernels.ts`): y [T−P+1, C, R] from the noise z [C, T, R] and
+   * the filters f [C, P], y[m, c, r] = Σ_j f[c, j]·z[c, m + j, r]; and the filters' gradient df [C, P] from dy.
+   */
+  convCode(T: number, C: number, R: number, P: number, z: Float32Array, f: Float32Array, y: Float32Array): void;
+  convCodeFilterGrad(T: number, C: number, R: number, P: number, z: Float32Array, dy: Float32Array, df: Float32Array): void;
+  /** `pairs` Box–Muller pairs of `Rng.fillNormal` into out[0 .. 2·pairs), advancing the generator state in place. */
+  normalPairs(state: Uint32Array, out: Float32Array, pairs: number): void;
   /** cos and sin of x (float32 cosf/sinf): `backend/trig.ts`. */
   sinCos(x: Float32Array, cos: Float32Array, sin: Float32Array): void;
   /** See `nn/cross-entropy-kernels.ts`: nll and lse [n] of logits z [n, v] with class ids t [n] (float32). */

@@ -66,8 +66,12 @@ export interface TaskRun<B = unknown> {
   tokensIn(batch: B): number;
   /** Validation numbers during training. */
   validate(): Record<string, number>;
-  /** Validation and test numbers at the end. */
-  test(): TaskResult;
+  /**
+   * Validation and test numbers at the end. `validated`: what `validate()` returned for the final
+   * model, when the training loop computed it at the last update; it is reused, not recomputed (the
+   * same weights and the same evaluation draws, EVAL_SEED, give the same numbers).
+   */
+  test(validated?: Record<string, number>): TaskResult;
 }
 
 /** The seed of evaluation-time draws (SPE codes, FAVOR+ features, MLM masks). */
@@ -187,8 +191,8 @@ function causalTask(t: TaskInput): TaskRun<LmBatchTensors> {
   const validWindows = evalWindows(valid.tokens, L, s.evalSize);
   const validate = () => lmNumbers('val', mean(windowNll(lm, validWindows, L, s.batchSize)));
 
-  const test_ = (): TaskResult => {
-    const metrics: Record<string, number> = { ...validate() };
+  const test_ = (validated?: Record<string, number>): TaskResult => {
+    const metrics: Record<string, number> = { ...(validated ?? validate()) };
     if (t.experiment.task === 'causal-lm') {
       Object.assign(metrics, lmNumbers('test', mean(windowNll(lm, evalWindows(test.tokens, L, s.evalSize), L, s.batchSize))));
       return { metrics };
@@ -302,7 +306,7 @@ function maskedLmTask(t: TaskInput): TaskRun<MlmBatchTensors> {
     loss: (b, ctx) => crossEntropy(enc.mlmLogits(b.inputs, { training: true, rng: ctx.rng }), b.targets, b.mask),
     tokensIn: () => s.batchSize * L,
     validate: () => evaluate(valid, 'val'),
-    test: () => ({ metrics: { ...evaluate(valid, 'val'), ...evaluate(test, 'test') } }),
+    test: (validated) => ({ metrics: { ...(validated ?? evaluate(valid, 'val')), ...evaluate(test, 'test') } }),
   };
 }
 
@@ -435,7 +439,7 @@ function classificationTask(t: TaskInput): TaskRun<ClassOrMlmBatch> {
         : crossEntropy(enc.classify(b.ids, opts(b, { training: true, rng: ctx.rng })), b.labels),
     tokensIn: () => s.batchSize * L,
     validate: () => ({ val_acc: evaluate(data.valid) }),
-    test: () => ({ metrics: { val_acc: evaluate(data.valid), test_acc: evaluate(data.test) } }),
+    test: (validated) => ({ metrics: { ...(validated ?? { val_acc: evaluate(data.valid) }), test_acc: evaluate(data.test) } }),
   };
 }
 
@@ -473,7 +477,7 @@ function retrievalTask(t: TaskInput): TaskRun<PairBatchTensors> {
     loss: (b, ctx) => crossEntropy(dual.classify(b.a, b.b, { training: true, rng: ctx.rng }), b.labels),
     tokensIn: () => 2 * s.batchSize * L,
     validate: () => ({ val_acc: evaluate(valid) }),
-    test: () => ({ metrics: { val_acc: evaluate(valid), test_acc: evaluate(test) } }),
+    test: (validated) => ({ metrics: { ...(validated ?? { val_acc: evaluate(valid) }), test_acc: evaluate(test) } }),
   };
 }
 

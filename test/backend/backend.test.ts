@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { tf, initBackend, backendInfo, Rng } from '../../src/backend';
-import { assertClose, assertThrowsNaming, withBackend } from '../helpers';
+import { assertClose, assertThrowsNaming, withBackend, itOnKernelPaths } from '../helpers';
 
 describe('backend', () => {
   it('reports the active backend', () => {
@@ -130,23 +130,27 @@ describe('backend', () => {
       assert.ok(Math.abs(s2 - 1) < 4 * Math.sqrt(2 / n), `variance ${s2}`);
     });
 
-    it('fillNormal writes exactly the draws of as many normal() calls (odd lengths carry the spare), and skipNormals advances the state exactly as they would', () => {
-      const [a, b, c, d] = [new Rng(5), new Rng(5), new Rng(9), new Rng(9)];
-      for (const n of [1, 2, 3, 7, 1000, 1, 0, 5]) {
-        const byCall = Float32Array.from({ length: n }, () => a.normal());
-        const filled = new Float32Array(n + 3);
-        b.fillNormal(filled, 2, 2 + n);
-        assert.deepEqual(Array.from(filled.subarray(2, 2 + n)), Array.from(byCall));
-        assert.deepEqual(b.getState(), a.getState());
-      }
-      for (const n of [3, 4, 1, 1, 10, 0]) {
-        for (let i = 0; i < n; i++) c.normal();
-        d.skipNormals(n);
-        assert.deepEqual(d.getState(), c.getState());
-      }
-      assert.equal(d.normal(), c.normal());
-      assertThrowsNaming(() => d.skipNormals(-1), /n: expected an integer/);
-    });
+    itOnKernelPaths(
+      'fillNormal writes exactly the draws of as many normal() calls (odd lengths carry the spare), and skipNormals advances the state exactly as they would',
+      () => {
+        const [a, b, c, d] = [new Rng(5), new Rng(5), new Rng(9), new Rng(9)];
+        // 63 / 64: either side of the native threshold; 200001: a long odd run (native pairs + the spare).
+        for (const n of [1, 2, 3, 7, 1000, 1, 0, 5, 63, 64, 200001, 2]) {
+          const byCall = Float32Array.from({ length: n }, () => a.normal());
+          const filled = new Float32Array(n + 3);
+          b.fillNormal(filled, 2, 2 + n);
+          assert.deepEqual(Array.from(filled.subarray(2, 2 + n)), Array.from(byCall));
+          assert.deepEqual(b.getState(), a.getState());
+        }
+        for (const n of [3, 4, 1, 1, 10, 0]) {
+          for (let i = 0; i < n; i++) c.normal();
+          d.skipNormals(n);
+          assert.deepEqual(d.getState(), c.getState());
+        }
+        assert.equal(d.normal(), c.normal());
+        assertThrowsNaming(() => d.skipNormals(-1), /n: expected an integer/);
+      },
+    );
 
     it('permutation is a permutation', () => {
       const p = Array.from(new Rng(3).permutation(100)).sort((x, y) => x - y);

@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { tf, Rng, useNative, nativeStatus, sinCos, nativeKernels, nativeThreads } from '../../src/backend';
-import { copySlice } from '../../src/backend/fast-kernels';
+import { copySlice, reverseAxes, gatherRows } from '../../src/backend/fast-kernels';
 import { assertClose, itOnKernelPaths, requireNative, requireBlasLibrary } from '../helpers';
 
 /** Row-major flat index of `loc` in `shape`. */
@@ -86,6 +86,58 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
       assert.deepEqual(Array.from(p1.dataSync()), literalSlice(xv, shape, [0, 0, 0, 1, 0], [2, 5, 3, 3, 6]));
       const ints = tf.range(0, 24, 1, 'int32').reshape([2, 3, 4]);
       assert.deepEqual(Array.from(ints.slice([0, 1, 1], [2, 2, 2]).dataSync()), [5, 6, 9, 10, 17, 18, 21, 22]);
+    });
+  });
+
+  it('reverseAxes and gatherRows equal the literal index formulas (ranks 1-5, short and long runs)', () => {
+    const rng = new Rng(5);
+    for (let trial = 0; trial < 60; trial++) {
+      const rank = 1 + (trial % 5);
+      const shape = Array.from({ length: rank }, () => 1 + rng.int(rank <= 2 ? 40 : 5));
+      const axes = shape.map((_, i) => i).filter(() => rng.int(2) === 1);
+      const src = Float32Array.from({ length: sizeOf(shape) }, (_, i) => i);
+      const dst = new Float32Array(src.length);
+      reverseAxes(src, shape, axes, dst);
+      const want: number[] = [];
+      const loc = shape.map(() => 0);
+      for (let n = 0; n < src.length; n++) {
+        want.push(
+          src[
+            flat(
+              loc.map((l, i) => (axes.includes(i) ? shape[i] - 1 - l : l)),
+              shape,
+            )
+          ],
+        );
+        for (let j = rank - 1; j >= 0 && ++loc[j] === shape[j]; j--) loc[j] = 0;
+      }
+      assert.deepEqual(Array.from(dst), want, `shape ${shape} axes ${axes}`);
+      const [outer, dim, inner] = [1 + rng.int(3), 1 + rng.int(6), 1 + rng.int(trial % 2 ? 1 : 30)];
+      const x = Float32Array.from({ length: outer * dim * inner }, (_, i) => i);
+      const ids = Int32Array.from({ length: 1 + rng.int(8) }, () => rng.int(dim));
+      const got = new Float32Array(outer * ids.length * inner);
+      gatherRows(x, outer, dim, inner, ids, got);
+      const expect: number[] = [];
+      for (let o = 0; o < outer; o++) for (const i of ids) for (let j = 0; j < inner; j++) expect.push(x[(o * dim + i) * inner + j]);
+      assert.deepEqual(Array.from(got), expect, `gather [${outer}, ${dim}, ${inner}] ids ${ids}`);
+    }
+  });
+
+  it('tf.reverse and tf.gather give the literal results through the kernels, and an index out of range still throws', () => {
+    tf.tidy(() => {
+      const shape = [2, 5, 3, 4];
+      const x = rnd(new Rng(6), shape);
+      const xv = x.dataSync();
+      const r = tf.reverse(x, [1, 3]).dataSync();
+      const loc = [1, 2, 0, 3];
+      assert.equal(r[flat(loc, shape)], xv[flat([1, 2, 0, 0], shape)]);
+      assert.equal(r[flat([0, 0, 2, 1], shape)], xv[flat([0, 4, 2, 2], shape)]);
+      const g = tf.gather(x, tf.tensor2d([4, 0, 2, 2], [2, 2], 'int32'), 1);
+      assert.deepEqual(g.shape, [2, 2, 2, 3, 4]);
+      assert.deepEqual(Array.from(g.slice([1, 1, 0], [1, 1, 1]).dataSync()), literalSlice(xv, shape, [1, 2, 0, 0], [1, 1, 3, 4]));
+      const ints = tf.tensor1d([10, 11, 12], 'int32');
+      assert.deepEqual(Array.from(tf.gather(ints, tf.tensor1d([2, 0], 'int32')).dataSync()), [12, 10]);
+      assert.throws(() => tf.gather(x, tf.tensor1d([5], 'int32'), 1).dataSync(), /index value 5 is not in \[0, 4\]/);
     });
   });
 

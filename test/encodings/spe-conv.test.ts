@@ -1,7 +1,8 @@
 import { strict as assert } from 'assert';
-import { tf, Rng } from '../../src/backend';
+import { tf, Rng, useNative, runJsKernel } from '../../src/backend';
 import { ConvSPE } from '../../src/encodings/spe';
-import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak } from '../helpers';
+import { assertClose, assertThrowsNaming, maxAbsDiff, assertNoLeak, itOnKernelPaths, requireNative } from '../helpers';
+import { CONV_CODE, CONV_CODE_FILTER_GRAD } from '../../src/encodings/spe/conv-kernels';
 
 const normal = (rng: Rng, shape: number[]) => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
 
@@ -57,7 +58,7 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
     two.dispose();
   });
 
-  it('with injected noise, codes are the valid cross-correlations cropped to [P, P+S), scaled by (RD)^(-¼), in plain JS (1-D)', () => {
+  itOnKernelPaths('with injected noise, codes are the valid cross-correlations cropped to [P, P+S), scaled by (RD)^(-¼), in plain JS (1-D)', () => {
     const [H, D, R, P, L] = [2, 2, 3, 3, 5];
     const spe = new ConvSPE({ numHeads: H, inFeatures: D, numRealizations: R, kernelSize: P, rng: new Rng(3) });
     const T = L + 4 * P;
@@ -86,7 +87,7 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
     spe.dispose();
   });
 
-  it('1-D filter gradients (computed as a forward correlation of the noise with the output gradient) equal plain JS', () => {
+  itOnKernelPaths('1-D filter gradients equal plain JS (fused code kernel; composed: a forward correlation of the noise with the output gradient)', () => {
     const [H, D, R, P, L] = [2, 2, 3, 3, 5];
     const spe = new ConvSPE({ numHeads: H, inFeatures: D, numRealizations: R, kernelSize: P, rng: new Rng(13) });
     const T = L + 4 * P;
@@ -115,6 +116,64 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
     assertClose(grads[spe.convK.name], expK, 1e-5, 1e-4, 'd/d convK');
     assertClose(grads[spe.convQ.name], expQ, 1e-5, 1e-4, 'd/d convQ');
     tf.dispose([noise, weight, ...Object.values(grads)]);
+    spe.dispose();
+  });
+
+  itOnKernelPaths('the code kernels (RpelabConvSPECode and its filter gradient) equal the literal sums (noise [C, T, R], code [S, C, R])', () => {
+    const [T, C, R, P] = [11, 3, 5, 4];
+    const S = T - P + 1;
+    const rng = new Rng(21);
+    const [z, f, dy] = [normal(rng, [C, T, R]), normal(rng, [C, P]), normal(rng, [S, C, R])];
+    const [zv, fv, dv] = [z.dataSync(), f.dataSync(), dy.dataSync()];
+    const y = runJsKernel(CONV_CODE, { z, f }, {})[0];
+    const df = runJsKernel(CONV_CODE_FILTER_GRAD, { z, dy }, {})[0];
+    assert.deepEqual(y.shape, [S, C, R]);
+    assert.deepEqual(df.shape, [C, P]);
+    const expY: number[] = [];
+    for (let m = 0; m < S; m++)
+      for (let c = 0; c < C; c++)
+        for (let r = 0; r < R; r++) {
+          let acc = 0;
+          for (let j = 0; j < P; j++) acc += fv[c * P + j] * zv[(c * T + m + j) * R + r];
+          expY.push(acc);
+        }
+    const expDf: number[] = [];
+    for (let c = 0; c < C; c++)
+      for (let j = 0; j < P; j++) {
+        let acc = 0;
+        for (let m = 0; m < S; m++) for (let r = 0; r < R; r++) acc += dv[(m * C + c) * R + r] * zv[(c * T + m + j) * R + r];
+        expDf.push(acc);
+      }
+    assertClose(y.dataSync(), expY, 1e-5, 1e-5, 'y');
+    assertClose(df.dataSync(), expDf, 1e-5, 1e-5, 'df');
+    tf.dispose([z, f, dy, y, df]);
+  });
+
+  it('drawn codes and their filter gradients are the same with the fused code kernel (native) and the composed depthwise path', function () {
+    requireNative(this);
+    const [H, D, R, P, L] = [2, 3, 16, 5, 40];
+    const spe = new ConvSPE({ numHeads: H, inFeatures: D, numRealizations: R, kernelSize: P, rng: new Rng(31) });
+    const weight = normal(new Rng(32), [1, L, H, D, R]);
+    const run = (native: boolean) => {
+      const was = useNative(native);
+      try {
+        const rng = new Rng(33);
+        let codes: tf.Tensor[] = [];
+        const { grads } = tf.variableGrads(() => {
+          const { qbar, kbar } = spe.forward([1, L], { rng });
+          codes = [tf.keep(qbar.clone()), tf.keep(kbar.clone())];
+          return qbar.mul(weight).sum().add(kbar.mul(weight.square()).sum()) as tf.Scalar;
+        }, [spe.convQ, spe.convK]);
+        return { codes, grads: [grads[spe.convQ.name], grads[spe.convK.name]] };
+      } finally {
+        useNative(was);
+      }
+    };
+    const fused = run(true);
+    const composed = run(false);
+    fused.codes.forEach((c, i) => assertClose(c.dataSync(), composed.codes[i].dataSync(), 1e-5, 1e-4, i ? 'kbar' : 'qbar'));
+    fused.grads.forEach((g, i) => assertClose(g.dataSync(), composed.grads[i].dataSync(), 1e-4, 1e-4, i ? 'd/d convK' : 'd/d convQ'));
+    tf.dispose([weight, ...fused.codes, ...composed.codes, ...fused.grads, ...composed.grads]);
     spe.dispose();
   });
 

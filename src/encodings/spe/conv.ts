@@ -18,6 +18,7 @@
 import { tf, Rng, assertInt } from '../../backend';
 import { Module } from '../../nn';
 import { SPECode, SPECodeOptions, codeScale, checkNoise, checkCallShape } from './common';
+import { hasFusedConvCode, fusedConvCode } from './conv-kernels';
 
 export interface ConvSPEOptions {
   /** Number of spatial axes: 1 (sequences, default) or 2 (images). */
@@ -84,22 +85,25 @@ export class ConvSPE extends Module {
   /**
    * The part of the standard-normal noise that the kept outputs read, channels-last: positions
    * [P, S + 2P − 1) on each axis of the full draw [R, T0, (T1,) H·D] with T = S + 4P, as
-   * [R, 1 | S0 + P0 − 1, S? + P? − 1, H·D]. `opts.noise` is in the reference layout
+   * [R, 1 | S0 + P0 − 1, S? + P? − 1, H·D], or with `codeLayout` (1-D only) channel-major as
+   * [H·D, S + P − 1, R], the layout of the fused code kernel (`conv-kernels.ts`). `opts.noise` is in the reference layout
    * [R, H·D, ...T] and is transposed and cropped; otherwise the draws are made position-major
    * (for each noise position in row-major order, for each realization, for each channel), so
    * that along the first axis a longer draw from the same generator state extends a shorter one:
    * codes drawn from equal states are prefix-consistent. Draws outside the kept region are
    * skipped (the generator advances exactly as if they had been made).
    */
-  private croppedNoise(spatial: number[], R: number, opts: SPECodeOptions): tf.Tensor4D {
+  private croppedNoise(spatial: number[], R: number, opts: SPECodeOptions, codeLayout = false): tf.Tensor {
     const C = this.numHeads * this.inFeatures;
     const P = this.kernelSize;
     const T = this.noiseShape(spatial);
     const kept = spatial.map((s, i) => s + P[i] - 1); // positions [P, P + kept) on each axis
+    if (codeLayout && this.ndim !== 1) throw new Error('codeLayout: only for 1-D codes');
     const shape4 = (this.ndim === 1 ? [R, 1, kept[0], C] : [R, kept[0], kept[1], C]) as [number, number, number, number];
     if (opts.noise !== undefined) {
       checkNoise(opts.noise, [R, C, ...T], 'noise', 'numRealizations, heads*inFeatures, ...(size + 4*kernelSize)');
       return tf.tidy(() => {
+        if (codeLayout) return opts.noise!.transpose([1, 2, 0]).slice([0, P[0], 0], [C, kept[0], R]);
         const z = opts.noise!.transpose(this.ndim === 1 ? [0, 2, 1] : [0, 2, 3, 1]);
         return z.slice([0, ...P, 0], [R, ...kept, C]).reshape(shape4) as tf.Tensor4D;
       });
@@ -120,11 +124,16 @@ export class ConvSPE extends Module {
       for (let t1 = 0; t1 < K1; t1++) {
         rng.fillNormal(row);
         const pos = (t0 - P0) * K1 + t1;
-        for (let r = 0; r < R; r++) data.set(row.subarray(r * C, (r + 1) * C), (r * nKept + pos) * C);
+        if (codeLayout) {
+          // [c, pos, r] from the realization-major row [r, c]
+          for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) data[(c * nKept + pos) * R + r] = row[r * C + c];
+        } else {
+          for (let r = 0; r < R; r++) data.set(row.subarray(r * C, (r + 1) * C), (r * nKept + pos) * C);
+        }
       }
       rng.skipNormals((T1 - P1 - K1) * R * C);
     }
-    return tf.tensor4d(data, shape4);
+    return codeLayout ? tf.tensor3d(data, [C, nKept, R]) : tf.tensor4d(data, shape4);
   }
 
   /** A filter [H, D, ...P] as a depthwiseConv2d filter [P0 | 1, P1 | P, H·D, 1]. */
@@ -159,8 +168,14 @@ export class ConvSPE extends Module {
     return tf.tidy(() => {
       // The kept outputs [P, P + S) of the valid correlation read only the noise [P, S + 2P − 1):
       // only that part is made, so the correlation computes exactly the S kept outputs.
-      const zc = this.croppedNoise(S, R, opts);
       const scale = codeScale(R, D);
+      if (this.ndim === 1 && hasFusedConvCode()) {
+        // The fused kernel writes the code in the filter's layout [S, H·D, R]; the scale goes into the filter.
+        const z = this.croppedNoise(S, R, opts, true) as tf.Tensor3D;
+        const code = (w: tf.Tensor) => fusedConvCode(z, w.reshape([C, -1]).mul(scale) as tf.Tensor2D).reshape([1, ...S, H, D, R]);
+        return { qbar: code(this.convK), kbar: code(this.convQ) };
+      }
+      const zc = this.croppedNoise(S, R, opts) as tf.Tensor4D;
       const code = (w: tf.Tensor) => {
         const f = this.depthwise(w);
         const y = this.ndim === 1 ? correlate1d(zc, f) : tf.depthwiseConv2d(zc, f, 1, 'valid'); // [R, (1|S0), S?, C]
