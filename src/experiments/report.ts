@@ -12,6 +12,7 @@ import * as path from 'path';
 import { formatDuration, readJsonl } from '../train';
 import type { ExperimentDefinition, MetricDefinition, PaperNumber } from './types';
 import { defaultResultsDir } from './plan';
+import { claimRows } from './claim-list';
 import { readSummary, type RunSummary, CONFIG_FILE, METRICS_FILE } from './runner';
 
 /**
@@ -53,6 +54,8 @@ export interface ReportRow {
   values: Record<string, Record<number, number>>;
   paper: Record<string, PaperNumber | null>;
   runs: RunStatus[];
+  /** A row no claim compares, planned with the scale's first `supportSeeds` seeds only (plus any run on disk). */
+  support: boolean;
 }
 
 export interface ExperimentReport {
@@ -134,6 +137,17 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
   for (const v of variants) seedsOnDisk(path.join(root, v)).forEach((s) => found.add(s));
   const baseScale = scale.split('+')[0] as keyof ExperimentDefinition['scales'];
   const seeds = found.size > 0 ? [...found].sort((a, b) => a - b) : (def.scales[baseScale]?.seeds ?? []);
+  // Rows no claim compares are planned with the first `supportSeeds` seeds (plan.ts): their other
+  // seeds are not missing, unless a run of them is on disk (`--seeds` ran them).
+  const settings = def.scales[baseScale];
+  const claimed = claimRows(def.name);
+  const isSupport = (variant: string) => settings?.supportSeeds !== undefined && !claimed.has(variant);
+  const rowSeeds = (variant: string) => {
+    if (!isSupport(variant)) return seeds;
+    const own = new Set([...settings!.seeds.slice(0, settings!.supportSeeds), ...seedsOnDisk(path.join(root, variant))]);
+    return seeds.filter((s) => own.has(s)).concat([...own].filter((s) => !seeds.includes(s))).sort((a, b) => a - b);
+  };
+  let runsTotal = 0;
 
   let wallSec = 0;
   let runsFinished = 0;
@@ -145,7 +159,9 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
     const diverged: Record<string, number> = {};
     const runs: RunStatus[] = [];
     const curveRuns: Record<string, number[][]> = {};
-    for (const seed of seeds) {
+    const planned = rowSeeds(variant);
+    runsTotal += planned.length;
+    for (const seed of planned) {
       const dir = path.join(root, variant, `seed-${seed}`);
       const summary: RunSummary | null = readSummary(dir);
       let metrics: Record<string, number | null> = {};
@@ -188,8 +204,8 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
         n: vs.length,
         unfinished: vs.filter((x) => x.unfinished).length,
         diverged: d,
-        missing: seeds.length - vs.length - d,
-        planned: seeds.length,
+        missing: planned.length - vs.length - d,
+        planned: planned.length,
       };
       perSeed[m.name] = Object.fromEntries(vs.filter((x) => !x.unfinished).map((x) => [x.seed, x.v]));
       paper[m.name] = def.paperNumbers?.[variant]?.[m.name] ?? null;
@@ -199,7 +215,7 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
       (curves[variant] ??= {})[k] = Array.from({ length: len }, (_, i) => list.reduce((a, c) => a + c[i], 0) / list.length);
       (curveSeeds[variant] ??= {})[k] = list.map((c) => c.slice(0, len));
     }
-    return { variant, label: def.variants[variant].label, cells, values: perSeed, paper, runs };
+    return { variant, label: def.variants[variant].label, cells, values: perSeed, paper, runs, support: isSupport(variant) };
   });
 
   return {
@@ -212,7 +228,7 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
     scale,
     seeds,
     runsFinished,
-    runsTotal: variants.length * seeds.length,
+    runsTotal,
     wallSec,
     metrics: def.metrics,
     rows,
@@ -300,6 +316,8 @@ export function formatTable(r: ExperimentReport): string {
   if (missing > 0) out.push(`  ${missing} run(s) not started.`);
   const diverged = r.rows.flatMap((row) => row.runs.filter((x) => x.status === 'diverged').map((x) => `${row.variant} seed ${x.seed} at step ${x.step}`));
   if (diverged.length > 0) out.push(`  diverged (counted in n, never averaged): ${diverged.join('; ')}`);
+  const support = r.rows.filter((row) => row.support && row.runs.length < r.seeds.length).map((row) => row.label);
+  if (support.length > 0) out.push(`  fewer seeds by design (no claim compares these rows; supportSeeds): ${support.join(', ')}`);
   if (r.notes.length) out.push('', ...r.notes.map((n) => `  note: ${n}`));
   return out.join('\n');
 }

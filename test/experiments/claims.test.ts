@@ -50,6 +50,7 @@ function fakeReport(experiment: string, metric: string, rows: Record<string, Arr
         totalSteps: null,
         wallSec: null,
       })),
+      support: false,
     };
   });
   return {

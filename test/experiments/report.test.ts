@@ -106,4 +106,33 @@ describe('experiments: report (formatting unit test on fabricated summaries)', (
     assert.equal(json[0].rows[1].cells.val_ppl.unfinished, 1);
     assert.throws(() => formatReports(reports, 'xml' as never), /expected one of table, csv, json/);
   });
+
+  it('rows no claim compares (supportSeeds) are planned with their own seeds: n=1 is not "2 missing", and the table says why', () => {
+    const sroot = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-report-support-'));
+    try {
+      const base = tinyLmDefinition('test-report-support');
+      const sdef = { ...base, scales: { ...base.scales, small: { ...base.scales.small, seeds: [0, 1, 2], supportSeeds: 1 } } };
+      const write = (variant: string, seed: number, v: number) => {
+        const dir = path.join(sroot, 'test-report-support', 'small', variant, `seed-${seed}`);
+        fs.mkdirSync(dir, { recursive: true });
+        const summary = { experiment: sdef.name, variant, scale: 'small', seed, dir, status: 'finished', metrics: { val_ppl: v, test_ppl: v }, steps: 6, trainSec: 1, evalSec: 1 };
+        fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(summary));
+      };
+      write('ape', 0, 10);
+      write('ape', 1, 12); // a second seed run on request (--seeds): reported, not dropped
+      write('lrpe', 0, 8);
+      const r = collectReport(sdef, 'small', { resultsDir: sroot });
+      const cell = (v: string) => r.rows.find((row) => row.variant === v)!.cells.test_ppl;
+      assert.deepEqual([cell('ape').n, cell('ape').planned, cell('ape').missing], [2, 2, 0]);
+      assert.deepEqual([cell('lrpe').n, cell('lrpe').planned, cell('lrpe').missing], [1, 1, 0]);
+      assert.deepEqual([cell('spe').n, cell('spe').planned, cell('spe').missing], [0, 1, 1]);
+      assert.equal(r.runsTotal, 4);
+      const text = formatReports([r], 'table');
+      assert.match(text, /LRPE rotation +8\.00 \(n=1\) /);
+      assert.match(text, /1 run\(s\) not started/);
+      assert.match(text, /fewer seeds by design \(no claim compares these rows; supportSeeds\): LRPE rotation, convSPE/);
+    } finally {
+      fs.rmSync(sroot, { recursive: true, force: true });
+    }
+  });
 });
