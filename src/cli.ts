@@ -12,6 +12,7 @@
  * This is the only module of the package that prints.
  */
 import { spawn } from 'child_process';
+import * as readline from 'readline';
 import { parseArgs as parseNodeArgs } from 'util';
 import { initBackend, BACKEND_CHOICES, nativeThreads } from './backend';
 import { formatProgress, formatDuration } from './train';
@@ -63,7 +64,8 @@ Options:
   --only v1,v2               only these variants
   --backend ${BACKEND_CHOICES.join('|')}   compute backend (run; default auto, or $RPELAB_BACKEND)
   --jobs N                   runs trained at once, in N worker processes (run; default 1; the
-                             wasm backend uses one core, so N = cores is up to N times faster)
+                             wasm backend uses one core, so N = cores is up to N times faster;
+                             each worker trains run after run in one process)
   --shard i/n                only the i-th of n disjoint slices of the runs (run): n machines
                              writing to one shared --results directory run every run once
   --set key=value,...        override settings (steps, length, batchSize, model, ...) and encoding
@@ -321,10 +323,15 @@ async function cmdRun(a: Args): Promise<number> {
   }
 }
 
+/** The line a worker prints after each run: `${WORKER_DONE} <exit code>`. */
+const WORKER_DONE = '@@rpelab-worker-done';
+
 /**
- * `--jobs N`: every unfinished run in its own `rpelab run ... --only <variant> --seeds <seed>`
- * child process, N at a time; their output is printed line by line with the run's name.
- * Ctrl-C reaches the children too: each checkpoints and stops, and the parent waits for them.
+ * `--jobs N`: N long-lived worker processes (`rpelab worker`, same flags), each given the next
+ * unfinished run over its stdin as soon as it has finished the last one, so that start-up (Node,
+ * tsx, the backend) and the datasets it has loaded are paid once per worker, not once per run. Their
+ * output is printed line by line with the run's name. A worker that dies is replaced. Ctrl-C
+ * reaches the workers too: each checkpoints and stops its run, and the parent waits for them.
  */
 async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: number, planned: number): Promise<number> {
   print(`${planned} run(s) planned, ${planned - plans.length} already finished; ${plans.length} to train in ${jobs} worker processes`);
@@ -340,28 +347,60 @@ async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: n
     interrupted = true;
   };
   process.on('SIGINT', onSigint);
-  const worker = async (): Promise<void> => {
-    while (next < plans.length && !interrupted) {
-      const p = plans[next++];
-      const tag = `${p.experiment.name}/${p.variantName}/seed-${p.seed}`;
-      const args = [...process.execArgv, __filename, 'run', p.experiment.name, '--only', p.variantName, '--seeds', String(p.seed), ...passOn];
-      const code = await new Promise<number>((resolve) => {
-        // Each worker gets an equal share of the native matmul's threads (see backend/native.ts).
-        const env = { ...process.env, RPELAB_THREADS: String(Math.max(1, Math.floor(nativeThreads() / jobs))) };
-        const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-        const relay = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
-          let buf = '';
-          stream.on('data', (d: Buffer) => {
-            buf += d.toString();
-            const lines = buf.split(/\r|\n/);
-            buf = lines.pop()!;
-            for (const l of lines) if (l.trim() !== '' && !/run\(s\) (planned|trained)|^backend:/.test(l)) out.write(`[${tag}] ${l.trim()}\n`);
-          });
-        };
-        relay(child.stdout!, process.stdout);
-        relay(child.stderr!, process.stderr);
-        child.on('close', (c) => resolve(c ?? 1));
+  // Each worker gets an equal share of the native matmul's threads (see backend/native.ts).
+  const env = { ...process.env, RPELAB_THREADS: String(Math.max(1, Math.floor(nativeThreads() / jobs))) };
+  /** A worker process: `run(tag, line)` hands it one run and resolves with the run's exit code. */
+  const startWorker = () => {
+    const child = spawn(process.execPath, [...process.execArgv, __filename, 'worker', ...passOn], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    let tag = '';
+    let pending: ((code: number) => void) | null = null;
+    let closed = false;
+    const relay = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) => {
+      let buf = '';
+      stream.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const lines = buf.split(/\r|\n/);
+        buf = lines.pop()!;
+        for (const l of lines) {
+          if (l.startsWith(WORKER_DONE)) {
+            const resolve = pending;
+            pending = null;
+            resolve?.(Number(l.slice(WORKER_DONE.length)));
+          } else if (l.trim() !== '' && !/run\(s\) (planned|trained)|^backend:/.test(l)) out.write(`[${tag}] ${l.trim()}\n`);
+        }
       });
+    };
+    relay(child.stdout!, process.stdout);
+    relay(child.stderr!, process.stderr);
+    const exited = new Promise<number>((resolve) =>
+      child.on('close', (c) => {
+        closed = true;
+        const resolveRun = pending;
+        pending = null;
+        resolveRun?.(c ?? 1); // died during a run: that run failed (or was interrupted)
+        resolve(c ?? 1);
+      }),
+    );
+    return {
+      get closed() {
+        return closed;
+      },
+      exited,
+      run: (runTag: string, job: object) =>
+        new Promise<number>((resolve) => {
+          tag = runTag;
+          pending = resolve;
+          child.stdin!.write(`${JSON.stringify(job)}\n`);
+        }),
+      end: () => child.stdin!.end(),
+    };
+  };
+  const worker = async (): Promise<void> => {
+    let w = startWorker();
+    while (next < plans.length && !interrupted) {
+      if (w.closed) w = startWorker();
+      const p = plans[next++];
+      const code = await w.run(`${p.experiment.name}/${p.variantName}/seed-${p.seed}`, { experiment: p.experiment.name, variant: p.variantName, seed: p.seed });
       if (code === 130) interrupted = true;
       else {
         if (code !== 0) failed += 1;
@@ -371,6 +410,8 @@ async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: n
         );
       }
     }
+    w.end();
+    await w.exited;
   };
   try {
     await Promise.all(Array.from({ length: Math.min(jobs, plans.length) }, worker));
@@ -381,6 +422,56 @@ async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: n
     `workers done: ${failed} run(s) failed${interrupted ? ', interrupted (run again to resume)' : ''}; wall ${formatDuration((performance.now() - started) / 1000)}`,
   );
   return interrupted ? 130 : failed > 0 ? 1 : 0;
+}
+
+/**
+ * `rpelab worker` (the worker process of `run --jobs`): reads one run per stdin line,
+ * `{"experiment", "variant", "seed"}`, trains it with the command line's --scale, --set, --results
+ * and --backend, and prints `${WORKER_DONE} <code>` after it (0 trained or already finished, 1 failed,
+ * 130 interrupted, after which it exits). Ends when stdin closes.
+ */
+async function cmdWorker(a: Args): Promise<number> {
+  const backend = await initBackend(a.flags.backend);
+  print(`backend: ${backend.name}; native kernels: ${backend.native.active ? 'on' : `off (${backend.native.detail})`}`);
+  const controller = new AbortController();
+  let running = false;
+  const onSigint = () => {
+    controller.abort();
+    if (!running) process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  try {
+    for await (const line of lines) {
+      if (line.trim() === '') continue;
+      let code = 0;
+      running = true;
+      try {
+        const job = JSON.parse(line) as { experiment: string; variant: string; seed: number };
+        const out = await runExperiments(
+          {
+            experiments: [job.experiment],
+            only: [job.variant],
+            seeds: [job.seed],
+            scale: a.flags.scale ?? 'small',
+            overrides: a.flags.set !== undefined ? parseSet(a.flags.set) : undefined,
+            resultsDir: a.flags.results,
+          },
+          { onEvent: progressPrinter(), signal: controller.signal },
+        );
+        code = out.stopped ? 130 : 0;
+      } catch (e) {
+        process.stderr.write(`rpelab: ${(e as Error).message}\n`);
+        code = 1;
+      }
+      running = false;
+      print(`${WORKER_DONE} ${code}`);
+      if (code === 130) return 130;
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
 
 async function cmdClaims(a: Args): Promise<void> {
@@ -460,6 +551,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'run':
         return await cmdRun(a);
+      case 'worker':
+        return await cmdWorker(a);
       case 'sweep-lr':
         return await cmdSweep(a);
       case 'report':

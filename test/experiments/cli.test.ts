@@ -66,21 +66,64 @@ describe('experiments: the rpelab command line', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-cli-'));
     try {
       const backend = process.env.RPELAB_BACKEND ?? 'wasm';
-      const args = ['lrpe-alm', '--scale', 'smoke', '--only', 'nope,lrpe-rotation', '--set', 'steps=2', '--backend', backend, '--results', dir];
+      // Three runs on two workers: one worker trains two of them in the same process.
+      const args = ['lrpe-alm', '--scale', 'smoke', '--only', 'nope,lrpe-rotation,rope', '--set', 'steps=2', '--backend', backend, '--results', dir];
       const r = spawnRpelab('run', ...args, '--jobs', '2');
       assert.equal(r.code, 0, r.err);
-      assert.match(r.out, /\[lrpe-alm\/nope\/seed-0\] -> val_nll/);
-      assert.match(r.out, /\[lrpe-alm\/lrpe-rotation\/seed-0\] -> val_nll/);
-      for (const v of ['nope', 'lrpe-rotation']) assert.ok(fs.existsSync(path.join(dir, 'lrpe-alm', 'smoke+steps=2', v, 'seed-0', 'summary.json')), v);
+      for (const v of ['nope', 'lrpe-rotation', 'rope']) {
+        assert.match(r.out, new RegExp(`\\[lrpe-alm/${v}/seed-0\\] -> val_nll`), v);
+        assert.ok(fs.existsSync(path.join(dir, 'lrpe-alm', 'smoke+steps=2', v, 'seed-0', 'summary.json')), v);
+      }
+      assert.doesNotMatch(r.out, /@@rpelab-worker-done/, "the workers' protocol lines are not printed");
+      assert.doesNotMatch(r.out, /\] 1 run\(s\) planned/, "nor each worker's plan line");
       const again = await rpelab('run', ...args);
       assert.equal(again.code, 0, again.err);
-      assert.match(again.out, /0 run\(s\) trained, 2 already finished/);
+      assert.match(again.out, /0 run\(s\) trained, 3 already finished/);
       const rep = await rpelab('report', 'lrpe-alm', '--scale', 'smoke', '--set', 'steps=2', '--results', dir);
       assert.equal(rep.code, 0, rep.err);
       const rows = Object.keys(getExperiment('lrpe-alm').variants).length;
-      assert.match(rep.out, new RegExp(`scale smoke\\+steps=2 · seeds 0 · 2/${rows} runs finished`));
+      assert.match(rep.out, new RegExp(`scale smoke\\+steps=2 · seeds 0 · 3/${rows} runs finished`));
       assert.match(rep.out, /^NoPE\s+\d+\.\d+ \(n=1\)\s+\d+\.\d+ \(n=1\)/m);
-      assert.match(r.out, /\[sweep\] 2\/2 run\(s\) done; elapsed \S+, ETA 0s/, 'a whole-sweep progress line with an ETA');
+      assert.match(r.out, /\[sweep\] 3\/3 run\(s\) done; elapsed \S+, ETA 0s/, 'a whole-sweep progress line with an ETA');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rpelab worker trains one run per stdin line, answers each with its exit code, and names a bad request', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-worker-'));
+    try {
+      const backend = process.env.RPELAB_BACKEND ?? 'wasm';
+      const jobs = [
+        { experiment: 'lrpe-alm', variant: 'nope', seed: 0 },
+        { experiment: 'lrpe-alm', variant: 'no-such-row', seed: 0 },
+        { experiment: 'lrpe-alm', variant: 'rope', seed: 0 },
+      ];
+      const r = spawnSync(
+        process.execPath,
+        [
+          require.resolve('tsx/cli'),
+          path.join(ROOT, 'src', 'cli.ts'),
+          'worker',
+          '--scale',
+          'smoke',
+          '--set',
+          'steps=1',
+          '--backend',
+          backend,
+          '--results',
+          dir,
+        ],
+        { cwd: ROOT, encoding: 'utf8', timeout: 120000, input: jobs.map((j) => JSON.stringify(j)).join('\n') + '\n' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const codes = r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('@@rpelab-worker-done'))
+        .map((l) => Number(l.split(' ')[1]));
+      assert.deepEqual(codes, [0, 1, 0], r.stdout);
+      assert.match(r.stderr, /only: unknown variant 'no-such-row'/);
+      for (const v of ['nope', 'rope']) assert.ok(fs.existsSync(path.join(dir, 'lrpe-alm', 'smoke+steps=1', v, 'seed-0', 'summary.json')), v);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

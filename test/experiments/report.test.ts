@@ -115,7 +115,18 @@ describe('experiments: report (formatting unit test on fabricated summaries)', (
       const write = (variant: string, seed: number, v: number) => {
         const dir = path.join(sroot, 'test-report-support', 'small', variant, `seed-${seed}`);
         fs.mkdirSync(dir, { recursive: true });
-        const summary = { experiment: sdef.name, variant, scale: 'small', seed, dir, status: 'finished', metrics: { val_ppl: v, test_ppl: v }, steps: 6, trainSec: 1, evalSec: 1 };
+        const summary = {
+          experiment: sdef.name,
+          variant,
+          scale: 'small',
+          seed,
+          dir,
+          status: 'finished',
+          metrics: { val_ppl: v, test_ppl: v },
+          steps: 6,
+          trainSec: 1,
+          evalSec: 1,
+        };
         fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(summary));
       };
       write('ape', 0, 10);
