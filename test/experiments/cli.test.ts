@@ -124,6 +124,17 @@ describe('experiments: the rpelab command line', function () {
       assert.deepEqual(codes, [0, 1, 0], r.stdout);
       assert.match(r.stderr, /only: unknown variant 'no-such-row'/);
       for (const v of ['nope', 'rope']) assert.ok(fs.existsSync(path.join(dir, 'lrpe-alm', 'smoke+steps=1', v, 'seed-0', 'summary.json')), v);
+      // A run trained after another one in the same process gives what it gives in a process of its own.
+      const alone = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-worker-alone-'));
+      try {
+        const r2 = spawnRpelab('run', 'lrpe-alm', '--scale', 'smoke', '--only', 'rope', '--set', 'steps=1', '--backend', backend, '--results', alone);
+        assert.equal(r2.code, 0, r2.err);
+        const metrics = (root: string) =>
+          JSON.parse(fs.readFileSync(path.join(root, 'lrpe-alm', 'smoke+steps=1', 'rope', 'seed-0', 'summary.json'), 'utf8')).metrics;
+        assert.deepEqual(metrics(dir), metrics(alone));
+      } finally {
+        fs.rmSync(alone, { recursive: true, force: true });
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
