@@ -90,6 +90,36 @@ describe('experiments: the rpelab command line', function () {
     }
   });
 
+  it('run --jobs replaces a worker by a fresh process at the next experiment, and every run still finishes', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-cli-next-'));
+    try {
+      const backend = process.env.RPELAB_BACKEND ?? 'wasm';
+      // Four runs on two workers: the lrpe-blm runs go to workers that trained an lrpe-alm run.
+      const r = spawnRpelab(
+        'run',
+        'lrpe-alm,lrpe-blm',
+        '--scale',
+        'smoke',
+        '--only',
+        'nope,rope',
+        '--set',
+        'steps=1',
+        '--backend',
+        backend,
+        '--results',
+        dir,
+        '--jobs',
+        '2',
+      );
+      assert.equal(r.code, 0, r.err);
+      for (const e of ['lrpe-alm', 'lrpe-blm'])
+        for (const v of ['nope', 'rope']) assert.ok(fs.existsSync(path.join(dir, e, 'smoke+steps=1', v, 'seed-0', 'summary.json')), `${e}/${v}`);
+      assert.match(r.out, /\[sweep\] 4\/4 run\(s\) done/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('rpelab worker trains one run per stdin line, answers each with its exit code, and names a bad request', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-worker-'));
     try {
