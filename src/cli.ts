@@ -375,6 +375,8 @@ async function runInWorkers(a: Args, plans: ReturnType<typeof planRuns>, jobs: n
     };
     relay(child.stdout!, process.stdout);
     relay(child.stderr!, process.stderr);
+    // Writing to a worker that has just died fails with EPIPE; its 'close' reports the run instead.
+    child.stdin!.on('error', () => undefined);
     const exited = new Promise<number>((resolve) =>
       child.on('close', (c) => {
         closed = true;
