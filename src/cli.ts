@@ -258,15 +258,18 @@ function progressPrinter(): (ev: RunnerEvent) => void {
   };
 }
 
+/** The request fields `run` passes on to its workers unchanged: --scale, --set, --results. */
+function sharedRequest(a: Args): { scale: string; overrides?: ScaleOverrides; resultsDir?: string } {
+  return { scale: a.flags.scale ?? 'small', overrides: a.flags.set !== undefined ? parseSet(a.flags.set) : undefined, resultsDir: a.flags.results };
+}
+
 async function cmdRun(a: Args): Promise<number> {
   if (a.targets.length === 0) throw new Error('run: name an experiment or all (see rpelab list)');
   const req = {
+    ...sharedRequest(a),
     experiments: a.targets,
-    scale: a.flags.scale ?? 'small',
     seeds: a.flags.seeds !== undefined ? parseSeeds(a.flags.seeds) : undefined,
     only: a.flags.only !== undefined ? list(a.flags.only) : undefined,
-    overrides: a.flags.set !== undefined ? parseSet(a.flags.set) : undefined,
-    resultsDir: a.flags.results,
     shard: a.flags.shard,
   };
   // Validate the whole request before selecting a backend or loading data.
@@ -278,10 +281,12 @@ async function cmdRun(a: Args): Promise<number> {
     throw new Error(`backend: expected one of ${BACKEND_CHOICES.join(', ')}, got '${a.flags.backend}'`);
   }
   if (a.dryRun) {
-    const finished = plans.filter((p) => readSummary(p.dir) !== null).length;
+    // Each summary read once: the count, the prediction and the list of runs left all use it.
+    const summaries = new Map(plans.map((p) => [p.dir, readSummary(p.dir)]));
+    const finished = plans.filter((p) => summaries.get(p.dir) !== null).length;
     print(`${plans.length} run(s) planned, ${finished} already finished, ${plans.length - finished} to train (dry run: nothing trained)`);
     const w = remainingWork(plans, (dir) => {
-      const s = readSummary(dir);
+      const s = summaries.get(dir) ?? null;
       return s ? s.trainSec + s.evalSec : null;
     });
     if (w.predicted > 0)
@@ -290,7 +295,7 @@ async function cmdRun(a: Args): Promise<number> {
           ` (about ${formatDuration(w.predictedSec / jobs)} with --jobs ${jobs}, start-up not counted)` +
           (w.unknown > 0 ? `; ${w.unknown} run(s) of rows with no finished run are not predicted` : ''),
       );
-    for (const p of plans) if (readSummary(p.dir) === null) print(`  ${p.experiment.name}/${p.variantName}/seed-${p.seed}  ${p.dir}`);
+    for (const p of plans) if (summaries.get(p.dir) === null) print(`  ${p.experiment.name}/${p.variantName}/seed-${p.seed}  ${p.dir}`);
     return 0;
   }
   if (jobs > 1)
@@ -468,12 +473,10 @@ async function cmdWorker(a: Args): Promise<number> {
         const job = JSON.parse(line) as { experiment: string; variant: string; seed: number };
         const out = await runExperiments(
           {
+            ...sharedRequest(a),
             experiments: [job.experiment],
             only: [job.variant],
             seeds: [job.seed],
-            scale: a.flags.scale ?? 'small',
-            overrides: a.flags.set !== undefined ? parseSet(a.flags.set) : undefined,
-            resultsDir: a.flags.results,
           },
           { onEvent: progressPrinter(), signal: controller.signal },
         );

@@ -145,10 +145,7 @@ export function collectReport(def: ExperimentDefinition, scale: string, opts: { 
   const rowSeeds = (variant: string) => {
     if (!isSupport(variant)) return seeds;
     const own = new Set([...settings!.seeds.slice(0, settings!.supportSeeds), ...seedsOnDisk(path.join(root, variant))]);
-    return seeds
-      .filter((s) => own.has(s))
-      .concat([...own].filter((s) => !seeds.includes(s)))
-      .sort((a, b) => a - b);
+    return [...own].sort((a, b) => a - b);
   };
   let runsTotal = 0;
 

@@ -18,6 +18,16 @@ function spawnRpelab(...args: string[]): { code: number; out: string; err: strin
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
+/** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */
+async function inTempDir<T>(prefix: string, fn: (dir: string) => T | Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  try {
+    return await fn(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Runs `rpelab ...` in this process, capturing what it prints. */
 async function rpelab(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -63,8 +73,7 @@ describe('experiments: the rpelab command line', function () {
   });
 
   it('run --jobs 2 trains runs in worker processes; running again skips them; report shows the table', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-cli-'));
-    try {
+    await inTempDir('rpelab-cli-', async (dir) => {
       const backend = process.env.RPELAB_BACKEND ?? 'wasm';
       // Three runs on two workers: one worker trains two of them in the same process.
       const args = ['lrpe-alm', '--scale', 'smoke', '--only', 'nope,lrpe-rotation,rope', '--set', 'steps=2', '--backend', backend, '--results', dir];
@@ -85,14 +94,11 @@ describe('experiments: the rpelab command line', function () {
       assert.match(rep.out, new RegExp(`scale smoke\\+steps=2 · seeds 0 · 3/${rows} runs finished`));
       assert.match(rep.out, /^NoPE\s+\d+\.\d+ \(n=1\)\s+\d+\.\d+ \(n=1\)/m);
       assert.match(r.out, /\[sweep\] 3\/3 run\(s\) done; elapsed \S+, ETA 0s/, 'a whole-sweep progress line with an ETA');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
-  it('run --jobs replaces a worker by a fresh process at the next experiment, and every run still finishes', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-cli-next-'));
-    try {
+  it('run --jobs replaces a worker by a fresh process at the next experiment, and every run still finishes', async () => {
+    await inTempDir('rpelab-cli-next-', async (dir) => {
       const backend = process.env.RPELAB_BACKEND ?? 'wasm';
       // Four runs on two workers: the lrpe-blm runs go to workers that trained an lrpe-alm run.
       const r = spawnRpelab(
@@ -115,14 +121,11 @@ describe('experiments: the rpelab command line', function () {
       for (const e of ['lrpe-alm', 'lrpe-blm'])
         for (const v of ['nope', 'rope']) assert.ok(fs.existsSync(path.join(dir, e, 'smoke+steps=1', v, 'seed-0', 'summary.json')), `${e}/${v}`);
       assert.match(r.out, /\[sweep\] 4\/4 run\(s\) done/);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
-  it('rpelab worker trains one run per stdin line, answers each with its exit code, and names a bad request', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-worker-'));
-    try {
+  it('rpelab worker trains one run per stdin line, answers each with its exit code, and names a bad request', async () => {
+    await inTempDir('rpelab-worker-', async (dir) => {
       const backend = process.env.RPELAB_BACKEND ?? 'wasm';
       const jobs = [
         { experiment: 'lrpe-alm', variant: 'nope', seed: 0 },
@@ -155,24 +158,18 @@ describe('experiments: the rpelab command line', function () {
       assert.match(r.stderr, /only: unknown variant 'no-such-row'/);
       for (const v of ['nope', 'rope']) assert.ok(fs.existsSync(path.join(dir, 'lrpe-alm', 'smoke+steps=1', v, 'seed-0', 'summary.json')), v);
       // A run trained after another one in the same process gives what it gives in a process of its own.
-      const alone = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-worker-alone-'));
-      try {
+      await inTempDir('rpelab-worker-alone-', async (alone) => {
         const r2 = spawnRpelab('run', 'lrpe-alm', '--scale', 'smoke', '--only', 'rope', '--set', 'steps=1', '--backend', backend, '--results', alone);
         assert.equal(r2.code, 0, r2.err);
         const metrics = (root: string) =>
           JSON.parse(fs.readFileSync(path.join(root, 'lrpe-alm', 'smoke+steps=1', 'rope', 'seed-0', 'summary.json'), 'utf8')).metrics;
         assert.deepEqual(metrics(dir), metrics(alone));
-      } finally {
-        fs.rmSync(alone, { recursive: true, force: true });
-      }
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+      });
+    });
   });
 
   it('--shard i/n: three shard processes together train exactly the runs of the unsharded plan, none twice', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-shard-'));
-    try {
+    await inTempDir('rpelab-shard-', async (dir) => {
       const backend = process.env.RPELAB_BACKEND ?? 'wasm';
       const args = [
         'lrpe-alm',
@@ -209,8 +206,6 @@ describe('experiments: the rpelab command line', function () {
       const rep = await rpelab('report', 'lrpe-alm', '--scale', 'smoke', '--set', 'steps=1', '--only', 'nope,rope,lrpe-rotation', '--results', dir);
       assert.match(rep.out, /^NoPE\s+\d+\.\d+ ± \d+\.\d+ \(n=2\)/m, 'the report reads what every shard wrote');
       assert.match((await rpelab('run', 'lrpe-alm', '--shard', '4/3')).err, /shard: expected i\/n with 1 <= i <= n, like 2\/3; got '4\/3'/);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
