@@ -134,6 +134,13 @@ export const CLAIMS: ClaimDefinition[] = [
     comparisons: versus('lrpe-imdb', 'test_acc', 'lrpe-unitary-learned', ['nope', 'ape-learned', 'ape-sinusoidal', 'rope', 'spe', 'permuteformer']),
   },
   {
+    id: 'lrpe-text-classification-normaliser',
+    paper: 'rpelab',
+    claim: 'The text-classification result of LRPE holds with the normaliser held fixed.',
+    where: `rpelab control for ${LRPE}, text classification (IMDB stand-in): LRPE rows use LayerNorm, the others the denominator`,
+    comparisons: likeForLike('lrpe-imdb', 'test_acc'),
+  },
+  {
     id: 'lrpe-image-classification',
     paper: 'LRPE',
     claim: 'LRPE matches or beats the other positional encodings on image classification (2-D positions).',

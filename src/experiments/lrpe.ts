@@ -216,7 +216,7 @@ export const LRPE_EXPERIMENTS: ExperimentDefinition[] = [
     task: 'classification',
     dataset: 'imdb-subwords',
     pool: 'mean',
-    variants: lrpeRows('learned'),
+    variants: lrpeRows('learned', { controls: true }),
     metrics: ACC_METRICS,
     scales: {
       smoke: lrpeSmoke({ pretrainSteps: 2, vocabSize: 512 }),
