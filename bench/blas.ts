@@ -3,7 +3,10 @@
  * (where scripts/build-native.sh built the addon with it) and the addon's builtin sgemm. Square
  * products C [n, n] = A [n, n] · B [n, n] and the bidirectional linear-attention shapes (KᵀV: a
  * batch of [64, L] · [L, 64]), 1 and 2 threads, calls alternating between the two in one process,
- * median of `--reps` calls each, as GFLOP/s (2·m·n·k per product / wall time) and their ratio.
+ * median of `--reps` calls each, as GFLOP/s (2·m·n·k per product / wall time) and their ratio;
+ * then the fused sineSPE projection (`native/src/sine_spe.c`, whose feature blocks go to the same
+ * product) forward + backward, the layer suite's shape (8 heads of 64, K 10, R 64, gated), the
+ * same way.
  *
  *   npx tsx bench/blas.ts [--sizes 256,512,1024,2048] [--reps 7] [--json FILE]
  *
@@ -11,7 +14,8 @@
  */
 import * as fs from 'fs';
 import { parseArgs } from 'util';
-import { nativeKernels, nativeThreads, Rng } from '../src/backend';
+import { tf, initBackend, nativeKernels, nativeThreads, Rng } from '../src/backend';
+import { sineSPEFeatureProject } from '../src/encodings/spe/project';
 
 interface Row {
   shape: string;
@@ -29,7 +33,41 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function main(): number {
+/** q̂, k̂ and every gradient of the fused sineSPE projection at [1, L, 8, 64], K 10, R 64, gated: one call. */
+function sineProjection(L: number, rng: Rng): { run: () => void; flops: number; dispose: () => void } {
+  const [H, D, K, R] = [8, 64, 10, 64];
+  const t = (shape: number[], scale = 1) =>
+    tf.tensor(
+      Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal()),
+      shape,
+    );
+  const q = t([1, L, H, D]);
+  const k = t([1, L, H, D]);
+  const omega = t([H, D, K], 0.05);
+  const theta = t([H, D, K], 0.1);
+  const amp = t([H, D, K], 0.3);
+  const gate = t([H, D], 0.3);
+  const z = t([H, 2 * K * D + D, R]);
+  const f = (...xs: tf.Tensor[]) => {
+    const [qh, kh] = sineSPEFeatureProject(xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], z, { fused: true });
+    return qh.sum().add(kh.sum()) as tf.Scalar;
+  };
+  const inputs = [q, k, omega, theta, amp, gate];
+  // Forward once, backward twice the products (∂F from ∂x̂, then the feature gradients): 3 products of [L, J] x [J, R] per head and side.
+  const flops = 3 * 2 * 2 * H * L * (2 * K * D + D) * R;
+  return {
+    run: () =>
+      tf.tidy(() =>
+        tf
+          .grads(f)(inputs)
+          .forEach((g) => g.dataSync()),
+      ),
+    flops,
+    dispose: () => tf.dispose([...inputs, z]),
+  };
+}
+
+async function main(): Promise<number> {
   const { values } = parseArgs({
     options: { sizes: { type: 'string', default: '256,512,1024,2048' }, reps: { type: 'string', default: '7' }, json: { type: 'string' } },
   });
@@ -88,6 +126,42 @@ function main(): number {
         );
       }
     }
+    await initBackend('wasm');
+    for (const L of [1024, 4096]) {
+      const label = `sineSPE projection L=${L} (fwd+bwd)`;
+      const p = sineProjection(L, rng);
+      try {
+        for (const threads of [1, 2]) {
+          k.setThreads(threads);
+          const times: [number[], number[]] = [[], []];
+          for (let r = 0; r < reps + 1; r++)
+            for (const lib of [1, 0] as const) {
+              k.useBlasLibrary(lib);
+              const t0 = performance.now();
+              p.run();
+              const dt = performance.now() - t0;
+              if (r > 0) times[lib ? 0 : 1].push(dt);
+            }
+          const [ob, bi] = times.map(median);
+          const row: Row = {
+            shape: label,
+            threads,
+            flops: p.flops,
+            openblasMs: ob,
+            builtinMs: bi,
+            openblasGflops: p.flops / ob / 1e6,
+            builtinGflops: p.flops / bi / 1e6,
+            ratio: bi / ob,
+          };
+          rows.push(row);
+          console.log(
+            `${label.padEnd(36)}${String(threads).padStart(7)}  ${row.openblasGflops.toFixed(1).padStart(16)}  ${row.builtinGflops.toFixed(1).padStart(15)}  ${row.ratio.toFixed(2).padStart(18)}`,
+          );
+        }
+      } finally {
+        p.dispose();
+      }
+    }
   } finally {
     k.useBlasLibrary(1);
     k.setThreads(nativeThreads());
@@ -96,4 +170,10 @@ function main(): number {
   return 0;
 }
 
-process.exit(main());
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  },
+);

@@ -7,7 +7,8 @@
  * Threads, one policy: OpenBLAS never runs threaded inside rpelab's own threads. One product
  * (batch 1) runs on OpenBLAS's threads, as many as rpelab's (setThreads: RPELAB_THREADS, shared
  * out among `rpelab run --jobs` workers); a batch of products is split over rpelab's threads, each
- * calling OpenBLAS single-threaded. Small products (under ~4M multiply-adds) run on one thread.
+ * calling OpenBLAS single-threaded, as do kernels that hand blocks to rpelab_sgemm_serial from their
+ * own threads (sineSPE's fused projection). Small products (under ~4M multiply-adds) run on one thread.
  */
 #include <string.h>
 #include <stdio.h>
@@ -75,6 +76,33 @@ int rpelab_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t 
   if (use_library) return library_batch_sgemm(batch, batch_a, batch_b, m, n, k, a, trans_a, b, trans_b, c, threads);
 #endif
   return rpelab_batch_sgemm_builtin(batch, batch_a, batch_b, m, n, k, a, trans_a, b, trans_b, c, threads);
+}
+
+void rpelab_sgemm_serial(int64_t m, int64_t n, int64_t k, const float *a, int trans_a, int64_t lda, const float *b, int trans_b, float *c,
+                         float *work) {
+#ifdef RPELAB_OPENBLAS
+  if (use_library) {
+    if (m == 0 || n == 0) return;
+    if (k == 0) {
+      memset(c, 0, sizeof(float) * (size_t)(m * n));
+      return;
+    }
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b,
+                (int)(trans_b ? k : n), 0.0f, c, (int)n);
+    return;
+  }
+#endif
+  rpelab_sgemm_strided(m, n, k, a, trans_a ? 1 : lda, trans_a ? lda : 1, b, trans_b, c, work);
+}
+
+size_t rpelab_sgemm_serial_workspace(int64_t m, int64_t n, int64_t k) {
+  return rpelab_sgemm_workspace(m, n, k);
+}
+
+void rpelab_blas_serial_begin(void) {
+#ifdef RPELAB_OPENBLAS
+  if (use_library) openblas_set_num_threads(1);
+#endif
 }
 
 const char *rpelab_blas_name(void) {

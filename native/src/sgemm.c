@@ -13,9 +13,10 @@
 #define RPELAB_AVX2 1
 #endif
 
-#define MR RPELAB_MR
-#define NR RPELAB_NR
-#define KC RPELAB_KC
+/* The blocking: rows and columns of the register tile, depth of a packed block, rows and columns of a packed block. */
+#define MR 6
+#define NR 16
+#define KC 256
 #define MC 72
 #define NC 3072
 
@@ -144,28 +145,6 @@ void rpelab_sgemm_strided(int64_t m, int64_t n, int64_t k, const float *a, int64
       }
     }
   }
-}
-
-/* ---- pieces for kernels that generate an operand ---------------------------------------------- */
-
-size_t rpelab_packed_a_size(int64_t m, int64_t k) {
-  return (size_t)(((m + MR - 1) / MR) * MR * k);
-}
-
-void rpelab_pack_a_all(int64_t m, int64_t k, const float *a, int64_t rs, int64_t cs, float *out) {
-  for (int64_t pc = 0; pc < k; pc += KC) {
-    const int64_t kc = k - pc < KC ? k - pc : KC;
-    pack_a(m, kc, a + pc * cs, rs, cs, out);
-    out += ((m + MR - 1) / MR) * MR * kc;
-  }
-}
-
-void rpelab_pack_b_block(int64_t k, int64_t n, const float *b, int64_t rs, int64_t cs, float *out) {
-  pack_b(k, n, b, rs, cs, out);
-}
-
-void rpelab_sgemm_tile(int64_t k, const float *a, const float *b, float *c, int64_t ldc, int64_t mr, int64_t nr, int accumulate) {
-  micro_kernel(k, a, b, c, ldc, mr, nr, accumulate);
 }
 
 /* ---- threads --------------------------------------------------------------------------------- */

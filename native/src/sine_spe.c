@@ -10,8 +10,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include "blas.h"
 #include "jobs.h"
-#include "sgemm.h"
 #include "sine_spe.h"
 
 /* Positions per task (a multiple of BLOCK). */
@@ -21,20 +21,19 @@
 
 /*
  * Per task (head, side, batch element, TASK_ROWS positions) and per block of BLOCK positions, the
- * features are generated straight into the packed right-hand-side layout of the matrix product,
- * transposed: column panels of NR consecutive positions, so that the values of one feature at
- * NR positions are contiguous and come from vector arithmetic:
+ * features are generated transposed, Fᵀ [J, BLOCK], in panels of NR consecutive positions, so
+ * that the values of one feature at NR positions are contiguous and come from vector arithmetic:
  *   trig(ω(m0 + i) + θ) = [cos φ0 · cos iω − sin φ0 · sin iω,  sin φ0 · cos iω + cos φ0 · sin iω]
  * with φ0 the phase at the panel's first position (float64, advanced NR positions at a time from
  * an exact value at the task's start) and the step tables cos iω, sin iω (i < NR) per frequency.
- * Forward: x̂ᵀ [R, BLOCK] = Z[h]ᵀ [R, J] · Fᵀ [J, BLOCK]. Gradient: ∂Fᵀ [J, BLOCK] = Z[h] [J, R] ·
- * ∂x̂ᵀ [R, BLOCK], consumed feature by feature with the same sinusoids regenerated.
+ * The block never exists for the whole sequence; each one goes to the BLAS (rpelab_sgemm_serial:
+ * OpenBLAS, single-threaded inside these threads). Forward: x̂ [BLOCK, R] = F [BLOCK, J] · Z[h]
+ * [J, R]. Gradient: ∂Fᵀ [J, BLOCK] = Z[h] [J, R] · ∂x̂ᵀ [R, BLOCK], consumed feature by feature with
+ * the same sinusoids regenerated.
  */
 #define BLOCK 64
-#define PANELS (BLOCK / RPELAB_NR)
-#define NR RPELAB_NR
-#define MR RPELAB_MR
-#define KC RPELAB_KC
+#define NR 16
+#define PANELS (BLOCK / NR)
 
 /* Task i: head h, side (0: queries with θ, 1: keys), batch element b, positions [m0, m1). */
 typedef struct { int64_t h, side, b, m0, m1; } Task;
@@ -42,8 +41,8 @@ typedef struct { int64_t h, side, b, m0, m1; } Task;
 typedef struct {
   const RpelabSine *a;
   const float *xs[2];      /* xq, xk [B, L, H, D] */
-  const float *ap;         /* per head, the packed left operand: Z[h]ᵀ (forward) or Z[h] (gradient) */
-  int64_t ap_stride, R, J;
+  const float *z;          /* the noise Z [H, J, R] */
+  int64_t R, J;
   const float *tc, *ts;    /* step tables [H·D·K, NR]: cos iω, sin iω */
   const double *c16, *s16; /* [H·D·K]: cos NRω, sin NRω */
   const Task *tasks;
@@ -77,24 +76,27 @@ typedef struct {
   double *c, *s;       /* [DK] the sinusoids at the next panel's first position */
   float *c0, *s0;      /* [PANELS, DK] at each panel's first position in this block */
   float *xT, *dxT;     /* [D, BLOCK] */
-  float *big;          /* forward: packed Fᵀ [J, BLOCK]; gradient: ∂Fᵀ [J, BLOCK] */
-  float *small;        /* forward: x̂ᵀ [R, BLOCK]; gradient: packed ∂x̂ᵀ [R, BLOCK] */
+  float *big;          /* forward: Fᵀ [J, BLOCK]; gradient: ∂Fᵀ [J, BLOCK] */
+  float *small;        /* forward: x̂ [BLOCK, R]; gradient: ∂x̂ [BLOCK, R] (zero past the block's rows) */
   float *rel;          /* [BLOCK] 0, 1, ..., BLOCK − 1 */
+  float *work;         /* the builtin product's packing space (unused with OpenBLAS) */
 } Scratch;
 
 static void scratch_free(Scratch *w) {
-  free(w->c); free(w->c0); free(w->xT); free(w->big); free(w->small); free(w->rel);
+  free(w->c); free(w->c0); free(w->xT); free(w->big); free(w->small); free(w->rel); free(w->work);
 }
 
 static int scratch_init(Scratch *w, int64_t DK, int64_t D, int64_t J, int64_t R) {
   memset(w, 0, sizeof(*w));
+  const size_t wf = rpelab_sgemm_serial_workspace(BLOCK, R, J), wg = rpelab_sgemm_serial_workspace(J, BLOCK, R);
   w->c = malloc(sizeof(double) * 2 * DK);
   w->c0 = malloc(sizeof(float) * 2 * PANELS * DK);
   w->xT = malloc(sizeof(float) * 2 * D * BLOCK);
-  w->big = malloc(sizeof(float) * (size_t)(((J + MR - 1) / MR) * MR * BLOCK));
-  w->small = malloc(sizeof(float) * (size_t)(((R + MR - 1) / MR) * MR * BLOCK));
+  w->big = malloc(sizeof(float) * (size_t)(J * BLOCK));
+  w->small = malloc(sizeof(float) * (size_t)(R * BLOCK));
   w->rel = malloc(sizeof(float) * BLOCK);
-  if (!w->c || !w->c0 || !w->xT || !w->big || !w->small || !w->rel) { scratch_free(w); return 0; }
+  w->work = malloc(sizeof(float) * ((wf > wg ? wf : wg) + 16));
+  if (!w->c || !w->c0 || !w->xT || !w->big || !w->small || !w->rel || !w->work) { scratch_free(w); return 0; }
   w->s = w->c + DK; w->s0 = w->c0 + PANELS * DK; w->dxT = w->xT + D * BLOCK;
   for (int i = 0; i < BLOCK; i++) w->rel[i] = (float)i;
   return 1;
@@ -134,19 +136,16 @@ static void block_start(const FusedJob *job, const Task *tk, int64_t m0, int64_t
   }
 }
 
-/* Where feature column p, panel q starts in a packed [J, BLOCK] right-hand side. */
-static inline float *packed_at(float *bp, int64_t J, int64_t p, int q) {
-  const int64_t pc = p / KC * KC, kc = J - pc < KC ? J - pc : KC;
-  return bp + pc * BLOCK + q * kc * NR + (p - pc) * NR;
-}
+/* Where feature p, panel q starts in Fᵀ [J, BLOCK]. */
+static inline float *feature_at(float *f, int64_t p, int q) { return f + p * BLOCK + q * NR; }
 
-/* Head h's parameters and tables. */
-typedef struct { const float *amp, *gate, *tc, *ts, *ap; } Head;
+/* Head h's parameters, tables and noise Z[h] [J, R]. */
+typedef struct { const float *amp, *gate, *tc, *ts, *z; } Head;
 
 static Head head_of(const FusedJob *job, int64_t h) {
   const RpelabSine *a = job->a;
   const int64_t DK = a->D * a->K;
-  return (Head){a->amp + h * DK, a->gate ? a->gate + h * a->D : NULL, job->tc + h * DK * NR, job->ts + h * DK * NR, job->ap + h * job->ap_stride};
+  return (Head){a->amp + h * DK, a->gate ? a->gate + h * a->D : NULL, job->tc + h * DK * NR, job->ts + h * DK * NR, job->z + h * job->J * job->R};
 }
 
 /* Runs `block` on every block of the tasks this thread takes (positions [m0, m0 + nb)). */
@@ -171,15 +170,15 @@ static void *task_loop(FusedJob *job, void (*block)(FusedJob *, const Task *, in
 static void project_block(FusedJob *job, const Task *tk, int64_t ti, int64_t m0, int64_t nb, Scratch *w) {
   (void)ti;
   const RpelabSine *a = job->a;
-  const int64_t D = a->D, K = a->K, DK = D * K, J = job->J, R = job->R, H = a->H, h = tk->h, npa = (R + MR - 1) / MR;
+  const int64_t D = a->D, K = a->K, DK = D * K, J = job->J, R = job->R, H = a->H, h = tk->h;
   const Head hd = head_of(job, h);
-  /* Fᵀ, packed */
+  /* Fᵀ */
   for (int64_t j = 0; j < DK; j++) {
     const float am = hd.amp[j];
     const float *tcj = hd.tc + j * NR, *tsj = hd.ts + j * NR, *xd = w->xT + (j / K) * BLOCK;
     for (int q = 0; q < PANELS; q++) {
       const float c0 = w->c0[q * DK + j], s0 = w->s0[q * DK + j];
-      float *o0 = packed_at(w->big, J, 2 * j, q), *o1 = packed_at(w->big, J, 2 * j + 1, q);
+      float *o0 = feature_at(w->big, 2 * j, q), *o1 = feature_at(w->big, 2 * j + 1, q);
       const float *xq = xd + q * NR;
       for (int i = 0; i < NR; i++) {
         const float ax = am * xq[i];
@@ -190,43 +189,27 @@ static void project_block(FusedJob *job, const Task *tk, int64_t ti, int64_t m0,
   }
   if (hd.gate) for (int64_t d = 0; d < D; d++)
     for (int q = 0; q < PANELS; q++) {
-      float *o = packed_at(w->big, J, 2 * DK + d, q);
+      float *o = feature_at(w->big, 2 * DK + d, q);
       const float *xq = w->xT + d * BLOCK + q * NR;
       for (int i = 0; i < NR; i++) o[i] = hd.gate[d] * xq[i];
     }
-  /* x̂ᵀ [R, BLOCK] = Z[h]ᵀ · Fᵀ */
-  for (int64_t pc = 0; pc < J; pc += KC) {
-    const int64_t kc = J - pc < KC ? J - pc : KC;
-    const float *ablk = hd.ap + npa * MR * pc, *bblk = w->big + pc * BLOCK;
-    for (int q = 0; q < PANELS; q++)
-      for (int64_t ir = 0; ir < npa; ir++)
-        rpelab_sgemm_tile(kc, ablk + ir * kc * MR, bblk + q * kc * NR, w->small + ir * MR * BLOCK + q * NR, BLOCK,
-                          R - ir * MR < MR ? R - ir * MR : MR, NR, pc > 0);
-  }
-  for (int64_t i = 0; i < nb; i++) {
-    float *o = job->out + (((tk->side * a->B + tk->b) * a->L + m0 + i) * H + h) * R;
-    for (int64_t r = 0; r < R; r++) o[r] = w->small[r * BLOCK + i];
-  }
+  /* x̂ [BLOCK, R] = F · Z[h] */
+  rpelab_sgemm_serial(BLOCK, R, J, w->big, 1, BLOCK, hd.z, 0, w->small, w->work);
+  for (int64_t i = 0; i < nb; i++)
+    memcpy(job->out + (((tk->side * a->B + tk->b) * a->L + m0 + i) * H + h) * R, w->small + i * R, sizeof(float) * (size_t)R);
 }
 
 /* Gradient of one block: ∂x rows [m0, m0 + nb) and the task's parameter sums. */
 static void project_grad_block(FusedJob *job, const Task *tk, int64_t ti, int64_t m0, int64_t nb, Scratch *w) {
   const RpelabSine *a = job->a;
-  const int64_t D = a->D, K = a->K, DK = D * K, J = job->J, R = job->R, H = a->H, h = tk->h, nacc = 3 * DK + D, npa = (J + MR - 1) / MR;
+  const int64_t D = a->D, K = a->K, DK = D * K, J = job->J, R = job->R, H = a->H, h = tk->h, nacc = 3 * DK + D;
   const Head hd = head_of(job, h);
   double *accOm = job->acc + ti * nacc, *accTh = accOm + DK, *accAmp = accOm + 2 * DK, *accGate = accOm + 3 * DK;
-  /* ∂Fᵀ [J, BLOCK] = Z[h] · ∂x̂ᵀ, ∂x̂ᵀ packed from ∂y (zero past nb) */
+  /* ∂Fᵀ [J, BLOCK] = Z[h] · ∂x̂ᵀ, ∂x̂ [BLOCK, R] gathered from ∂y (zero past nb, so that ∂Fᵀ is zero there) */
   const float *g = job->dy + (((tk->side * a->B + tk->b) * a->L + m0) * H + h) * R;
-  for (int64_t pc = 0; pc < R; pc += KC) {
-    const int64_t kc = R - pc < KC ? R - pc : KC;
-    if (nb < BLOCK) memset(w->small, 0, sizeof(float) * kc * BLOCK);
-    rpelab_pack_b_block(kc, nb, g + pc, 1, H * R, w->small);
-    const float *ablk = hd.ap + npa * MR * pc;
-    for (int q = 0; q < PANELS; q++)
-      for (int64_t ir = 0; ir < npa; ir++)
-        rpelab_sgemm_tile(kc, ablk + ir * kc * MR, w->small + q * kc * NR, w->big + ir * MR * BLOCK + q * NR, BLOCK,
-                          J - ir * MR < MR ? J - ir * MR : MR, NR, pc > 0);
-  }
+  for (int64_t i = 0; i < nb; i++) memcpy(w->small + i * R, g + i * H * R, sizeof(float) * (size_t)R);
+  if (nb < BLOCK) memset(w->small + nb * R, 0, sizeof(float) * (size_t)((BLOCK - nb) * R));
+  rpelab_sgemm_serial(J, BLOCK, R, hd.z, 0, R, w->small, 1, w->big, w->work);
   memset(w->dxT, 0, sizeof(float) * D * BLOCK);
   const double pblock = (double)(a->offset + m0);
   for (int64_t j = 0; j < DK; j++) {
@@ -296,38 +279,26 @@ static int step_tables(const RpelabSine *a, float **tc, float **ts, double **c16
   return 1;
 }
 
-/* Packs, per head, Z[h]ᵀ [R, J] (forward) or Z[h] [J, R] (gradient) as a left operand; *stride: floats per head. */
-static float *pack_noise(const float *z, int64_t H, int64_t J, int64_t R, int gradient, int64_t *stride) {
-  *stride = (int64_t)(gradient ? rpelab_packed_a_size(J, R) : rpelab_packed_a_size(R, J));
-  float *ap = malloc(sizeof(float) * (size_t)(H * *stride));
-  if (!ap) return NULL;
-  for (int64_t h = 0; h < H; h++) {
-    const float *zh = z + h * J * R;
-    if (gradient) rpelab_pack_a_all(J, R, zh, R, 1, ap + h * *stride);
-    else rpelab_pack_a_all(R, J, zh, 1, R, ap + h * *stride);
-  }
-  return ap;
-}
-
-/* Shared setup of both directions: tasks, packed noise, step tables; then runs fn on the threads. */
-static int run_fused(FusedJob *job, const float *z, int gradient, void *(*fn)(void *), int threads) {
+/* Shared setup of both directions: tasks, step tables; then runs fn on the threads. */
+static int run_fused(FusedJob *job, const float *z, void *(*fn)(void *), int threads) {
   const RpelabSine *a = job->a;
   Task *tasks = NULL;
-  float *ap = NULL, *tc = NULL, *ts = NULL;
+  float *tc = NULL, *ts = NULL;
   double *c16 = NULL, *s16 = NULL;
   int rc = -1;
   job->ntasks = make_tasks(a, &tasks);
-  if (job->ntasks >= 0 && (ap = pack_noise(z, a->H, job->J, job->R, gradient, &job->ap_stride)) && step_tables(a, &tc, &ts, &c16, &s16)) {
+  if (job->ntasks >= 0 && step_tables(a, &tc, &ts, &c16, &s16)) {
     atomic_llong next = 0;
-    job->tasks = tasks; job->ap = ap; job->tc = tc; job->ts = ts; job->c16 = c16; job->s16 = s16; job->next = &next;
+    job->tasks = tasks; job->z = z; job->tc = tc; job->ts = ts; job->c16 = c16; job->s16 = s16; job->next = &next;
     threads = rpelab_job_count(threads, 1, 0, job->ntasks);
+    rpelab_blas_serial_begin();
     FusedJob jobs[64];
     for (int i = 0; i < threads; i++) jobs[i] = *job;
     rpelab_run_jobs(fn, jobs, sizeof(FusedJob), threads);
     rc = 0;
     for (int i = 0; i < threads; i++) if (jobs[i].failed) rc = -1;
   }
-  free(tasks); free(ap); free(tc); free(c16);
+  free(tasks); free(tc); free(c16);
   return rc;
 }
 
@@ -335,7 +306,7 @@ int rpelab_sine_project(const RpelabSine *a, const float *xq, const float *xk, c
   FusedJob job;
   memset(&job, 0, sizeof(job));
   job.a = a; job.xs[0] = xq; job.xs[1] = xk; job.R = R; job.J = 2 * a->D * a->K + (a->gate ? a->D : 0); job.out = out;
-  return run_fused(&job, z, 0, project_tasks, threads);
+  return run_fused(&job, z, project_tasks, threads);
 }
 
 int rpelab_sine_project_grad(const RpelabSine *a, const float *xq, const float *xk, const float *z, int64_t R, const float *dy,
@@ -348,7 +319,7 @@ int rpelab_sine_project_grad(const RpelabSine *a, const float *xq, const float *
   const int64_t ranges = (a->L + TASK_ROWS - 1) / TASK_ROWS, ntasks = a->H * 2 * a->B * ranges;
   job.acc = calloc((size_t)(ntasks > 0 ? ntasks * nacc : 1), sizeof(double));
   if (!job.acc) return -1;
-  const int rc = run_fused(&job, z, 1, project_grad_tasks, threads);
+  const int rc = run_fused(&job, z, project_grad_tasks, threads);
   if (rc == 0) {
     /* Per head, the tasks' sums in task order (queries first): the same numbers for any number of threads. */
     const int64_t per_head = ntasks / a->H, per_side = per_head / 2;

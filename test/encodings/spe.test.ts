@@ -116,15 +116,16 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
     },
   );
 
-  it("sineSPEFeatureProject: the native projection gives the same numbers on 1 and 2 threads, and the JavaScript kernels' values and gradients", function () {
+  it("sineSPEFeatureProject: the native projection gives the same numbers on 1 and 2 threads, and the JavaScript kernels' values and gradients, through OpenBLAS and the builtin product", function () {
     const native = nativeKernels();
     if (!native) this.skip();
     // L = 1100: three tasks of up to 512 positions per head, side and batch element, blocks of 64 and a last partial one.
     const { q, k, omega, theta, amp, gateAmp, z, weight } = sineProjectInputs(new Rng(13), 14, [2, 1100, 2, 8, 5, 7], 0.5);
     const inputs = [q, k, omega, theta, amp, gateAmp];
-    const run = (useAddon: boolean, threads: number) => {
+    const run = (useAddon: boolean, threads: number, library: 0 | 1 = 1) => {
       const was = useNative(useAddon);
       native!.setThreads(threads);
+      if (native!.blas() !== 'builtin') native!.useBlasLibrary(library);
       try {
         const f = (...xs: tf.Tensor[]) => {
           const [qh, kh] = sineSPEFeatureProject(xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], z, { fused: true, offset: 3 });
@@ -133,16 +134,18 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
         const [qh, kh] = sineSPEFeatureProject(q, k, omega, theta, amp, gateAmp, z, { fused: true, offset: 3 });
         return [qh, kh, ...tf.grads(f)(inputs)].map((t) => t.dataSync());
       } finally {
+        native!.useBlasLibrary(1);
         native!.setThreads(nativeThreads());
         useNative(was);
       }
     };
     tf.tidy(() => {
-      const [one, two, js] = [run(true, 1), run(true, 2), run(false, 1)];
+      const [one, two, js, builtin] = [run(true, 1), run(true, 2), run(false, 1), run(true, 2, 0)];
       const names = ['q̂', 'k̂', '∂/∂q', '∂/∂k', '∂/∂omega', '∂/∂theta', '∂/∂amp', '∂/∂gateAmp'];
       names.forEach((name, i) => {
         assert.deepEqual(Array.from(two[i]), Array.from(one[i]), `${name}: 2 threads = 1 thread, bit for bit`);
         assertClose(tf.tensor(one[i]), tf.tensor(js[i]), 1e-3, 1e-3, `${name}: native = JavaScript`);
+        assertClose(tf.tensor(builtin[i]), tf.tensor(js[i]), 1e-3, 1e-3, `${name}: native with the builtin product = JavaScript`);
       });
     });
     tf.dispose([q, k, omega, theta, amp, gateAmp, z, weight]);
