@@ -11,6 +11,7 @@ import * as os from 'os';
 import { tf, Rng } from '../../src/backend';
 import { AttentionLayer } from '../../src/attention/layer';
 import { quadraticSoftmaxMaxScores } from '../../src/attention/softmax';
+import { hasNativeFlash } from '../../src/attention/softmax-flash';
 import { LAYER_SHAPE, type EncodingCase } from '../cases';
 import type { Direction } from '../args';
 import { RssSampler, profileCall, timeCalls, round, type KernelTime } from '../measure';
@@ -85,7 +86,8 @@ export async function runLayerCase(c: EncodingCase, direction: Direction, opts: 
       if (predictedSec > opts.budget) stop = `predicted ${predictedSec.toFixed(1)} s per call > budget ${opts.budget} s`;
       if (last.tensorPeakMB !== undefined && last.tensorStartMB !== undefined) {
         // Softmax memory grows as L² in the quadratic form and as L in the blockwise one, which the layer takes past quadraticSoftmaxMaxScores().
-        const quadratic = c.attention === 'softmax' && batch * numHeads * L * L <= quadraticSoftmaxMaxScores();
+        // The layer's quadratic form (not the native O(L) kernel, which it takes at every length where built).
+        const quadratic = c.attention === 'softmax' && !hasNativeFlash() && batch * numHeads * L * L <= quadraticSoftmaxMaxScores();
         const predictedMB = (last.tensorPeakMB - last.tensorStartMB) * (L / last.L) ** (quadratic ? 2 : 1);
         if (predictedMB > memoryLimitMB(opts.backend))
           stop = `predicted ${Math.round(predictedMB)} MB of tensors > ${Math.round(memoryLimitMB(opts.backend))} MB on ${opts.backend}`;

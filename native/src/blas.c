@@ -99,9 +99,30 @@ size_t rpelab_sgemm_serial_workspace(int64_t m, int64_t n, int64_t k) {
   return rpelab_sgemm_workspace(m, n, k);
 }
 
+int rpelab_sgemm_strided_library(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                                 int64_t ldb, float beta, float *c, int64_t ldc) {
+#ifdef RPELAB_OPENBLAS
+  if (m > 0 && n > 0)
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb,
+                beta, c, (int)ldc);
+  return 1;
+#else
+  (void)trans_a; (void)trans_b; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda; (void)b; (void)ldb; (void)beta; (void)c; (void)ldc;
+  return 0;
+#endif
+}
+
+int rpelab_blas_has_library(void) {
+#ifdef RPELAB_OPENBLAS
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 void rpelab_blas_serial_begin(void) {
 #ifdef RPELAB_OPENBLAS
-  if (use_library) openblas_set_num_threads(1);
+  openblas_set_num_threads(1);
 #endif
 }
 

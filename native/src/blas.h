@@ -15,6 +15,12 @@ int rpelab_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t 
 void rpelab_sgemm_serial(int64_t m, int64_t n, int64_t k, const float *a, int trans_a, int64_t lda, const float *b, int trans_b, float *c,
                          float *work);
 size_t rpelab_sgemm_serial_workspace(int64_t m, int64_t n, int64_t k);
+/* C = alpha · op(A) · op(B) + beta · C with leading dimensions (floats per stored row), on the
+   calling thread, by OpenBLAS whether or not matMul uses it; 1 if done, 0 in a build without it. */
+int rpelab_sgemm_strided_library(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b,
+                                 int64_t ldb, float beta, float *c, int64_t ldc);
+/* 1 in a build with OpenBLAS. */
+int rpelab_blas_has_library(void);
 /* Before threads of one's own call rpelab_sgemm_serial: OpenBLAS runs single-threaded inside them. */
 void rpelab_blas_serial_begin(void);
 /* "openblas <version> <core>" when built with OpenBLAS, else "builtin". */

@@ -3,7 +3,7 @@
  * its arguments, then reads and writes float32 typed arrays that the caller allocated (views of
  * the wasm heap or cpu-backend arrays). The computations live in blas.c (matrix product: OpenBLAS,
  * or the builtin one of sgemm.c),
- * sine_spe.c (the fused sineSPE projection), lrpe.c (the LRPE map), conv_spe.c (convSPE's code), normal.c
+ * sine_spe.c (the fused sineSPE projection), flash.c (softmax attention in O(L) memory), lrpe.c (the LRPE map), conv_spe.c (convSPE's code), normal.c
  * (standard normal draws), layernorm.c, softmax_nll.c, trig.c and below
  * (depthwise convolution, row sums); each is tested against the JavaScript or tfjs path it
  * replaces. Built by scripts/build-native.sh; rpelab runs without it.
@@ -21,6 +21,7 @@
 #include "conv_spe.h"
 #include "normal.h"
 #include "softmax_nll.h"
+#include "flash.h"
 
 /* Threads of the native kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
 static int num_threads = 1;
@@ -331,6 +332,69 @@ static napi_value softmax_nll_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- softmax attention in O(L) memory (flash.c) ----------------------------------------------- */
+
+/* Reads B, Lq, Lk, H, D, Dv, offset, scale, causal from dims[0..8]; checks them. */
+static int flash_args(napi_env env, napi_value *dims, RpelabFlash *a) {
+  int64_t *v[] = {&a->B, &a->Lq, &a->Lk, &a->H, &a->D, &a->Dv, &a->offset};
+  for (int i = 0; i < 7; i++) if (!get_int(env, dims[i], v[i])) return 0;
+  double scale;
+  int64_t causal;
+  if (napi_get_value_double(env, dims[7], &scale) != napi_ok || !get_int(env, dims[8], &causal)) return 0;
+  a->scale = (float)scale;
+  a->causal = causal != 0;
+  return a->B >= 0 && a->Lq >= 0 && a->Lk >= 1 && a->H >= 1 && a->D >= 1 && a->Dv >= 1 && (!a->causal || a->offset >= 0);
+}
+
+/* Checks that typed array argv[i] holds n floats. */
+static int f32_of(napi_env env, napi_value v, float **p, int64_t n) {
+  size_t len;
+  return get_f32(env, v, p, &len, 0) && (int64_t)len == n;
+}
+
+/* flashAttention(q, k, v, B, Lq, Lk, H, D, Dv, offset, scale, causal, o, lse) */
+static napi_value flash_attention(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  RpelabFlash a;
+  float *q, *k, *v, *o, *lse;
+  if (argc != 14 || !flash_args(env, argv + 3, &a) || !f32_of(env, argv[0], &q, a.B * a.Lq * a.H * a.D) || !f32_of(env, argv[1], &k, a.B * a.Lk * a.H * a.D) ||
+      !f32_of(env, argv[2], &v, a.B * a.Lk * a.H * a.Dv) || !f32_of(env, argv[12], &o, a.B * a.Lq * a.H * a.Dv) || !f32_of(env, argv[13], &lse, a.B * a.H * a.Lq))
+    FAIL("flashAttention: bad arguments or sizes");
+  const int rc = rpelab_flash_forward(&a, q, k, v, o, lse, num_threads);
+  if (rc == -2) FAIL("flashAttention: the addon was built without OpenBLAS");
+  if (rc != 0) FAIL("flashAttention: out of memory");
+  return NULL;
+}
+
+/* flashAttentionGrad(q, k, v, o, lse, dout, B, Lq, Lk, H, D, Dv, offset, scale, causal, dq, dk, dv) */
+static napi_value flash_attention_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 18;
+  napi_value argv[18];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  RpelabFlash a;
+  float *q, *k, *v, *o, *lse, *dout, *dq, *dk, *dv;
+  if (argc != 18 || !flash_args(env, argv + 6, &a)) FAIL("flashAttentionGrad: bad arguments or sizes");
+  const int64_t nq = a.B * a.Lq * a.H * a.D, nk = a.B * a.Lk * a.H * a.D, nv = a.B * a.Lk * a.H * a.Dv, no = a.B * a.Lq * a.H * a.Dv;
+  if (!f32_of(env, argv[0], &q, nq) || !f32_of(env, argv[1], &k, nk) || !f32_of(env, argv[2], &v, nv) || !f32_of(env, argv[3], &o, no) ||
+      !f32_of(env, argv[4], &lse, a.B * a.H * a.Lq) || !f32_of(env, argv[5], &dout, no) || !f32_of(env, argv[15], &dq, nq) || !f32_of(env, argv[16], &dk, nk) ||
+      !f32_of(env, argv[17], &dv, nv))
+    FAIL("flashAttentionGrad: bad arguments or sizes");
+  const int rc = rpelab_flash_backward(&a, q, k, v, o, lse, dout, dq, dk, dv, num_threads);
+  if (rc == -2) FAIL("flashAttentionGrad: the addon was built without OpenBLAS");
+  if (rc != 0) FAIL("flashAttentionGrad: out of memory");
+  return NULL;
+}
+
+/* flashAvailable(): whether flashAttention runs in this build (it needs OpenBLAS). */
+static napi_value flash_available(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_get_boolean(env, rpelab_flash_available() != 0, &out);
+  return out;
+}
+
 /* ---- layer normalisation (layernorm.c) -------------------------------------------------------- */
 
 /* layerNorm(x, gamma, beta, n, f, eps, y, mean, rstd) */
@@ -462,6 +526,9 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"convCode", NULL, conv_code, NULL, NULL, NULL, napi_default, NULL},
     {"convCodeFilterGrad", NULL, conv_code_filter_grad, NULL, NULL, NULL, napi_default, NULL},
     {"normalPairs", NULL, normal_pairs, NULL, NULL, NULL, napi_default, NULL},
+    {"flashAttention", NULL, flash_attention, NULL, NULL, NULL, napi_default, NULL},
+    {"flashAttentionGrad", NULL, flash_attention_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"flashAvailable", NULL, flash_available, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

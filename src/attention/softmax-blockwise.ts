@@ -17,10 +17,14 @@
  * dK_j = scale · dSᵀ Q, and the bias parameters receive Σ_batch dS through the bias's own gradient
  * (`BlockBias.grad`: no gradient tape runs inside a backward pass).
  *
+ * Where the native kernels are built with OpenBLAS and there is no bias and no key mask, the whole
+ * forward and backward pass is one native call each way instead (./softmax-flash.ts).
+ *
  * Layout: q [batch, Lq, heads, D]; k [batch, Lk, heads, D]; v [batch, Lk, heads, Dv]; out [batch, Lq, heads, Dv].
  */
 import { tf, assertRank, assertInt } from '../backend';
 import { checkSoftmaxInputs } from './softmax';
+import { hasNativeFlash, nativeFlashAttention } from './softmax-flash';
 import type { BiasEncoding } from '../encodings';
 
 /** A relative bias computed block by block (never as a whole [heads, Lq, Lk] matrix). */
@@ -75,6 +79,15 @@ const MASKED = -1e9;
  * @returns [batch, Lq, heads, Dv]
  */
 export function blockwiseSoftmaxAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: BlockwiseSoftmaxOptions = {}): tf.Tensor4D {
+  const { lk, causal, scale, offset } = checkSoftmaxInputs(q, k, v, opts);
+  if (opts.blockSize !== undefined) assertInt(opts.blockSize, 'blockSize'); // the native kernel keeps its own blocks, but a bad value is refused alike
+  if (!opts.bias && opts.keyMask === undefined && lk > 0 && (!causal || offset >= 0) && hasNativeFlash())
+    return nativeFlashAttention(q, k, v, { scale, causal, offset });
+  return blockwiseSoftmaxAttentionOps(q, k, v, opts);
+}
+
+/** `blockwiseSoftmaxAttention` composed from tf ops, whatever the native kernels (the form with bias and key mask). Shapes as there. */
+export function blockwiseSoftmaxAttentionOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: BlockwiseSoftmaxOptions = {}): tf.Tensor4D {
   const { b, lq, lk, h, d, dv, causal, scale, offset } = checkSoftmaxInputs(q, k, v, opts);
   const blockSize = opts.blockSize ?? DEFAULT_SOFTMAX_BLOCK;
   assertInt(blockSize, 'blockSize');

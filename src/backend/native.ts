@@ -103,6 +103,50 @@ export interface NativeKernels {
   convCodeFilterGrad(T: number, C: number, R: number, P: number, z: Float32Array, dy: Float32Array, df: Float32Array): void;
   /** `pairs` Box–Muller pairs of `Rng.fillNormal` into out[0 .. 2·pairs), advancing the generator state in place. */
   normalPairs(state: Uint32Array, out: Float32Array, pairs: number): void;
+  /**
+   * Softmax attention in O(L) memory (`attention/softmax-flash.ts`): o [B, Lq, H, Dv] and the
+   * log-sum-exp of each query's logits, lse [B, H, Lq], from q [B, Lq, H, D], k [B, Lk, H, D],
+   * v [B, Lk, H, Dv]; the query at row i sits at position offset + i (causal: it sees keys ≤ offset + i).
+   */
+  flashAttention(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    B: number,
+    Lq: number,
+    Lk: number,
+    H: number,
+    D: number,
+    Dv: number,
+    offset: number,
+    scale: number,
+    causal: 0 | 1,
+    o: Float32Array,
+    lse: Float32Array,
+  ): void;
+  /** Its gradients dq, dk, dv from dout, recomputing the probabilities from lse. */
+  flashAttentionGrad(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    o: Float32Array,
+    lse: Float32Array,
+    dout: Float32Array,
+    B: number,
+    Lq: number,
+    Lk: number,
+    H: number,
+    D: number,
+    Dv: number,
+    offset: number,
+    scale: number,
+    causal: 0 | 1,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+  ): void;
+  /** Whether `flashAttention` runs in this build (it needs OpenBLAS's strided products). */
+  flashAvailable(): boolean;
   /** cos and sin of x (float32 cosf/sinf): `backend/trig.ts`. */
   sinCos(x: Float32Array, cos: Float32Array, sin: Float32Array): void;
   /** See `nn/cross-entropy-kernels.ts`: nll and lse [n] of logits z [n, v] with class ids t [n] (float32). */

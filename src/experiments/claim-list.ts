@@ -4,6 +4,7 @@
  * ledger (`claims.ts`) computes their verdicts; the planner (`plan.ts`) reads which rows a claim
  * compares (`claimRows`), so that rows no claim compares can run fewer seeds (`supportSeeds`).
  */
+import { useNative } from '../backend';
 import { getExperiment } from './registry';
 import { relativeDeviation, monteCarloConvergence, memoryExponent } from './exact-checks';
 import { formatStatistic as fmt } from './stats';
@@ -211,7 +212,14 @@ export const CLAIMS: ClaimDefinition[] = [
         ];
         const results = [];
         for (const s of specs) results.push([s, (await memoryExponent(s)).exponent] as const);
-        const control = (await memoryExponent('softmax')).exponent;
+        // The control is softmax's quadratic form: with the native kernels off, the layer does not take the O(L) native kernel (attention/softmax-flash.ts).
+        const was = useNative(false);
+        let control: Awaited<ReturnType<typeof memoryExponent>>['exponent'];
+        try {
+          control = (await memoryExponent('softmax')).exponent;
+        } finally {
+          useNative(was);
+        }
         const lines = [
           ...results.map(([s, e]) => `${s}: exponent ${fmt(e.estimate)} [${fmt(e.lo)}, ${fmt(e.hi)}]`),
           `softmax (control): exponent ${fmt(control.estimate)} [${fmt(control.lo)}, ${fmt(control.hi)}]`,

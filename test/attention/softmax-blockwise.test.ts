@@ -4,7 +4,8 @@ import { softmaxAttention, quadraticSoftmaxMaxScores } from '../../src/attention
 import { blockwiseSoftmaxAttention, blockBiasOf } from '../../src/attention/softmax-blockwise';
 import { AttentionLayer } from '../../src/attention';
 import { RelativePositionBias } from '../../src/encodings/relative-bias';
-import { assertThrowsNaming, maxAbsDiff } from '../helpers';
+import { hasNativeFlash, FLASH_ATTENTION, FLASH_ATTENTION_GRAD } from '../../src/attention/softmax-flash';
+import { assertThrowsNaming, maxAbsDiff, itOnKernelPaths } from '../helpers';
 
 const draw = (rng: Rng, shape: number[]) =>
   tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape as [number, number, number, number]) as tf.Tensor4D;
@@ -66,10 +67,18 @@ describe('blockwiseSoftmaxAttention (FlashAttention: online softmax over key blo
     { lq: 5, lk: 37, causal: true, bias: true, mask: true, block: 8 },
     { lq: 20, lk: 20, causal: true, bias: false, mask: true, block: 64 },
     { lq: 23, lk: 23, causal: true, bias: true, mask: false, block: 1 },
+    // Without bias and mask the native kernel runs where built (blocks of 64 queries and 128 keys): lengths past and between them.
+    { lq: 150, lk: 150, causal: true, bias: false, mask: false, block: 64 },
+    { lq: 150, lk: 150, causal: false, bias: false, mask: false, block: 64 },
+    { lq: 70, lk: 200, causal: true, bias: false, mask: false, block: 32 },
+    { lq: 1, lk: 129, causal: false, bias: false, mask: false, block: 32 },
   ];
   for (const c of cases) {
     const name = `Lq ${c.lq}, Lk ${c.lk}, block ${c.block}${c.causal ? ', causal' : ''}${c.bias ? ', relative bias' : ''}${c.mask ? ', padded keys' : ''}`;
-    it(`equals the quadratic reference, output and the gradients of q, k, v and the bias weight: ${name}`, () => {
+    itOnKernelPaths(`equals the quadratic reference, output and the gradients of q, k, v and the bias weight: ${name}`, (native, ctx) => {
+      const flash = !c.bias && !c.mask;
+      // The native kernel needs OpenBLAS: skipped (and counted) where the addon has none, never passed on the tf-op form twice.
+      if (native && flash && !hasNativeFlash()) ctx.skip();
       const { quadratic, blockwise } = bothForms(c);
       const names = ['output', 'dq', 'dk', 'dv', 'd bias weight'];
       assert.equal(blockwise.length, quadratic.length);
@@ -103,6 +112,23 @@ describe('blockwiseSoftmaxAttention (FlashAttention: online softmax over key blo
     ])
       assert.ok(p < scoreBytes(L), `blockwise at L = ${L}: peak ${p} bytes, one score matrix ${scoreBytes(L)}`);
     assert.ok(b2048 / b1024 < 2.5 && b1024 / b512 < 2.5, `linear growth: peaks ${b512}, ${b1024}, ${b2048} bytes at L = 512, 1024, 2048`);
+  });
+
+  it('without bias or key mask, forward and backward are one native kernel each where the addon has OpenBLAS (RpelabFlashAttention)', async function () {
+    if (!hasNativeFlash()) this.skip();
+    const rng = new Rng(3);
+    const [q, k, v] = [draw(rng, [1, 40, 2, 8]), draw(rng, [1, 40, 2, 8]), draw(rng, [1, 40, 2, 8])];
+    const prof = await tf.profile(() => {
+      tf.dispose(
+        tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+          blockwiseSoftmaxAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, { causal: true }).sum(),
+        )([q, k, v]),
+      );
+    });
+    tf.dispose([q, k, v]);
+    const names = prof.kernels.map((x) => x.name);
+    assert.ok(names.includes(FLASH_ATTENTION) && names.includes(FLASH_ATTENTION_GRAD), `kernels run: ${names.join(', ')}`);
+    assert.ok(!names.includes('BatchMatMul'), 'no tf-op product beside the native kernel');
   });
 
   it('no tensor leaks over forward + backward (with bias and mask)', () => {
