@@ -29,6 +29,33 @@
 
 int rpelab_flash_available(void) { return rpelab_blas_has_library(); }
 
+/*
+ * y[i] = exp(x[i] − shift) for i < n, branch-free so that the compiler vectorizes it (libm's expf
+ * is a call per element): x = k·ln 2 + r with k = round(x / ln 2) (the 1.5·2^23 rounding trick;
+ * ln 2 split in two for an exact r), e^r by Cephes's degree-7 polynomial on |r| ≤ ln 2 / 2
+ * (relative error about 1e-7), 2^k from the exponent bits. Arguments below −87.3 (masked logits
+ * included) give about 1e-38 instead of 0; the callers zero masked entries themselves.
+ */
+static void exp_shifted(float *y, const float *x, float shift, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    float t = x[i] - shift;
+    t = t < -87.3f ? -87.3f : t > 88.f ? 88.f : t;
+    const float k = (t * 1.44269504088896341f + 12582912.f) - 12582912.f;
+    const float r = (t - k * 0.693359375f) - k * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.f;
+    const int32_t bits = ((int32_t)k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    y[i] = p * scale;
+  }
+}
+
 static void gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                  int64_t ldc) {
   rpelab_sgemm_strided_library(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -72,8 +99,9 @@ static void forward_task(FlashJob *j, int64_t task, float *s, float *acc, double
       for (int64_t c = 1; c < n; c++) mx = sr[c] > mx ? sr[c] : mx;
       const double mnew = m[r] > mx ? m[r] : mx;
       const float mf = (float)mnew;
+      exp_shifted(sr, sr, mf, n);
       float sum = 0;
-      for (int64_t c = 0; c < n; c++) { sr[c] = expf(sr[c] - mf); sum += sr[c]; }
+      for (int64_t c = 0; c < n; c++) sum += sr[c];
       for (int64_t c = n; c < cols; c++) sr[c] = 0;
       const float decay = (float)exp(m[r] - mnew);
       l[r] = l[r] * decay + sum;
@@ -130,7 +158,7 @@ static void backward_task(FlashJob *j, int64_t bh, BackScratch *w) {
         float *sr = w->s + r * BK;
         const int64_t n = visible(a, a->offset + i0 + r, j0, cols);
         const float l = lse[i0 + r];
-        for (int64_t c = 0; c < n; c++) sr[c] = expf(sr[c] - l);
+        exp_shifted(sr, sr, l, n);
         for (int64_t c = n; c < cols; c++) sr[c] = 0;
       }
       /* dVⱼ += Pᵀ dO */
