@@ -21,15 +21,13 @@
  * - Recurrent (`linearAttentionStep`): one token at a time from a carried state (S, z); it
  *   reproduces the causal output exactly, decay included.
  *
- * The denominator is computed with the numerator by appending a column of ones to V
- * (`./denominator.ts`: one kernel each way on wasm and cpu).
+ * The denominator is computed with the numerator by appending a column of ones to V.
  *
  * Layout: q, k [batch, length, heads, F]; v [batch, length, heads, Dv]; out [batch, length, heads, Dv].
  * The plain O(L²) formula these fast paths are tested against is `linearAttentionReference` (./reference.ts).
  */
 import { tf, assertRank, assertSameShape, assertDim, assertInt, assertNumber, assertOneOf } from '../backend';
 import { type FeatureMap, type FeatureMapName, FEATURE_MAP_NAMES, featureMapFromName, identityFeatureMap } from './feature-maps';
-import { appendOnes, divideByLastColumn } from './denominator';
 
 /**
  * Causal chunk length for feature sizes F <= 32; larger F use `defaultChunkSize(F)` (measurements there).
@@ -148,6 +146,19 @@ export function linearAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
 /** φ(x); the identity map is skipped (on wasm a clone is a copy). */
 function applyFeatureMap(fm: FeatureMap, x: tf.Tensor4D): tf.Tensor4D {
   return fm === identityFeatureMap ? x : fm.apply(x);
+}
+
+/** v [B, L, H, Dv] -> [B, L, H, Dv + 1] with a last column of ones (its sums are the denominator). */
+function appendOnes(v: tf.Tensor4D): tf.Tensor4D {
+  const [b, l, h] = v.shape;
+  return tf.concat([v, tf.ones([b, l, h, 1])], 3);
+}
+
+/** x [..., Dv + 1] -> x[..., :Dv] / max(x[..., Dv], eps). */
+function divideByLastColumn<T extends tf.Tensor>(x: T, eps: number): T {
+  const dv = x.shape[x.rank - 1] - 1;
+  const [num, den] = tf.split(x, [dv, 1], x.rank - 1);
+  return num.div(tf.maximum(den, eps)) as T;
 }
 
 /** Bidirectional sums φ(Q)(φ(K)ᵀV): q, k [B, L, H, F], v [B, L, H, E] -> [B, L, H, E]. */

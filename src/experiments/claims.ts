@@ -122,7 +122,12 @@ export function judgeComparison(c: Comparison, report: ExperimentReport): Compar
   const base = { comparison: c, treatmentLabel: label(c.treatment), baselineLabel: label(c.baseline), baselineMean, n, diverged };
   const lost = diverged[0] + diverged[1] > 0 ? `; diverged runs: ${diverged[0]} of the treatment, ${diverged[1]} of the baseline` : '';
   if (n[0] === 0 || n[1] === 0) {
-    return { ...base, interval: null, verdict: 'not run', reason: `no finished run of ${n[0] === 0 ? label(c.treatment) : label(c.baseline)}${lost}` };
+    const who = n[0] === 0 ? c.treatment : c.baseline;
+    const finished = report.rows.find((r) => r.variant === who)?.runs.some((x) => x.status === 'finished') ?? false;
+    const metric = c.minus ? `${c.metric} − ${c.minus}` : c.metric;
+    // Finished runs without the metric: this scale does not measure it (e.g. quick tests extrapolation to 4x, the claim compares at 8x).
+    const reason = finished ? `the finished runs of ${label(who)} have no ${metric}: not measured at this scale` : `no finished run of ${label(who)}`;
+    return { ...base, interval: null, verdict: 'not run', reason: `${reason}${lost}` };
   }
   const chance = CHANCE[c.experiment];
   if (chance !== undefined) {
@@ -161,7 +166,10 @@ export function combineVerdicts(results: ComparisonResult[]): { verdict: Verdict
   const count = (v: Verdict) => results.filter((r) => r.verdict === v).length;
   const total = results.length;
   if (total === 0) throw new Error('comparisons: a claim needs at least one comparison');
-  if (count('not run') === total) return { verdict: 'not run', reason: 'no finished runs of its rows at this scale' };
+  if (count('not run') === total) {
+    const unmeasured = results.find((r) => r.reason.startsWith('the finished runs of'));
+    return { verdict: 'not run', reason: unmeasured ? unmeasured.reason : 'no finished runs of its rows at this scale' };
+  }
   const tally = VERDICTS.filter((v) => count(v) > 0)
     .map((v) => `${count(v)} ${v}`)
     .join(', ');

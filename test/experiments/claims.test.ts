@@ -120,6 +120,16 @@ describe('experiments: the claims ledger (verdicts computed from results)', () =
     assert.match(one.reason, /fewer than 2 finished seeds \(1 and 3\)/);
     const none = judgeComparison(ALM, fakeReport('lrpe-alm', 'test_ppl', { rope: [10.0, 10.6, 10.1] }));
     assert.equal(none.verdict, 'not run');
+    assert.match(none.reason, /^no finished run of LRPE unitary \(learned θ\)/);
+  });
+
+  it('finished runs that lack the compared metric (a scale that does not measure it) are "not run", saying so', () => {
+    // Runs finished with test_ppl only; the comparison asks for test_bpb.
+    const report = fakeReport('lrpe-alm', 'test_ppl', { 'lrpe-unitary-learned': [9.0, 9.5, 9.2], rope: [10.0, 10.6, 10.1] });
+    const r = judgeComparison({ ...ALM, metric: 'test_bpb' }, report);
+    assert.equal(r.verdict, 'not run');
+    assert.match(r.reason, /^the finished runs of LRPE unitary \(learned θ\) have no test_bpb: not measured at this scale/);
+    assert.match(combineVerdicts([r, r]).reason, /have no test_bpb: not measured at this scale/);
   });
 
   it('equivalence: inside the margin is supported, clearly outside contradicted; derived metrics subtract per seed', () => {
