@@ -92,72 +92,48 @@ async function main(): Promise<number> {
   const rows: Row[] = [];
   console.log(`[blas] ${library} against the builtin sgemm; median of ${reps} alternating calls; machine threads ${nativeThreads()}`);
   console.log('shape                               threads  OpenBLAS GFLOP/s  builtin GFLOP/s  OpenBLAS / builtin');
+  // Times `call` through OpenBLAS and the builtin product, alternating, on 1 and 2 threads; one row per thread count.
+  const compare = (label: string, flops: number, call: () => void) => {
+    for (const threads of [1, 2]) {
+      k.setThreads(threads);
+      const times: [number[], number[]] = [[], []];
+      for (let r = 0; r < reps + 1; r++)
+        for (const lib of [1, 0] as const) {
+          k.useBlasLibrary(lib);
+          const t0 = performance.now();
+          call();
+          const dt = performance.now() - t0;
+          if (r > 0) times[lib ? 0 : 1].push(dt); // the first round warms both up
+        }
+      const [ob, bi] = times.map(median);
+      const row: Row = {
+        shape: label,
+        threads,
+        flops,
+        openblasMs: ob,
+        builtinMs: bi,
+        openblasGflops: flops / ob / 1e6,
+        builtinGflops: flops / bi / 1e6,
+        ratio: bi / ob,
+      };
+      rows.push(row);
+      console.log(
+        `${label.padEnd(36)}${String(threads).padStart(7)}  ${row.openblasGflops.toFixed(1).padStart(16)}  ${row.builtinGflops.toFixed(1).padStart(15)}  ${row.ratio.toFixed(2).padStart(18)}`,
+      );
+    }
+  };
   try {
     for (const [label, batch, m, n, kk, ta] of cases) {
       const a = Float32Array.from({ length: batch * m * kk }, () => rng.normal());
       const b = Float32Array.from({ length: batch * kk * n }, () => rng.normal());
       const out = new Float32Array(batch * m * n);
-      const flops = 2 * batch * m * n * kk;
-      for (const threads of [1, 2]) {
-        k.setThreads(threads);
-        const times: [number[], number[]] = [[], []];
-        for (let r = 0; r < reps + 1; r++)
-          for (const lib of [1, 0] as const) {
-            k.useBlasLibrary(lib);
-            const t0 = performance.now();
-            k.matMul(a, b, out, batch, batch, batch, m, n, kk, ta, 0);
-            const dt = performance.now() - t0;
-            if (r > 0) times[lib ? 0 : 1].push(dt); // the first round warms both up
-          }
-        const [ob, bi] = times.map(median);
-        const row: Row = {
-          shape: label,
-          threads,
-          flops,
-          openblasMs: ob,
-          builtinMs: bi,
-          openblasGflops: flops / ob / 1e6,
-          builtinGflops: flops / bi / 1e6,
-          ratio: bi / ob,
-        };
-        rows.push(row);
-        console.log(
-          `${label.padEnd(36)}${String(threads).padStart(7)}  ${row.openblasGflops.toFixed(1).padStart(16)}  ${row.builtinGflops.toFixed(1).padStart(15)}  ${row.ratio.toFixed(2).padStart(18)}`,
-        );
-      }
+      compare(label, 2 * batch * m * n * kk, () => k.matMul(a, b, out, batch, batch, batch, m, n, kk, ta, 0));
     }
     await initBackend('wasm');
     for (const L of [1024, 4096]) {
-      const label = `sineSPE projection L=${L} (fwd+bwd)`;
       const p = sineProjection(L, rng);
       try {
-        for (const threads of [1, 2]) {
-          k.setThreads(threads);
-          const times: [number[], number[]] = [[], []];
-          for (let r = 0; r < reps + 1; r++)
-            for (const lib of [1, 0] as const) {
-              k.useBlasLibrary(lib);
-              const t0 = performance.now();
-              p.run();
-              const dt = performance.now() - t0;
-              if (r > 0) times[lib ? 0 : 1].push(dt);
-            }
-          const [ob, bi] = times.map(median);
-          const row: Row = {
-            shape: label,
-            threads,
-            flops: p.flops,
-            openblasMs: ob,
-            builtinMs: bi,
-            openblasGflops: p.flops / ob / 1e6,
-            builtinGflops: p.flops / bi / 1e6,
-            ratio: bi / ob,
-          };
-          rows.push(row);
-          console.log(
-            `${label.padEnd(36)}${String(threads).padStart(7)}  ${row.openblasGflops.toFixed(1).padStart(16)}  ${row.builtinGflops.toFixed(1).padStart(15)}  ${row.ratio.toFixed(2).padStart(18)}`,
-          );
-        }
+        compare(`sineSPE projection L=${L} (fwd+bwd)`, p.flops, p.run);
       } finally {
         p.dispose();
       }
