@@ -420,6 +420,18 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
     }
   });
 
+  it('a refused option leaves no tensor behind (gated checked before the code generator allocates; found by the fuzz test)', () => {
+    for (const variant of ['sine', 'conv'] as const) {
+      const before = tf.memory().numTensors;
+      const opts = variant === 'sine' ? { numSines: 3 } : { kernelSize: 5 };
+      assertThrowsNaming(
+        () => new SPE({ variant, numHeads: 2, headDim: 4, numRealizations: 8, gated: '' as unknown as boolean, ...opts }),
+        /gated: expected a boolean/,
+      );
+      assert.equal(tf.memory().numTensors, before, `${variant}: no tensor leaked`);
+    }
+  });
+
   it('rejects bad input, naming the parameter', () => {
     const mk = (o: Partial<ConstructorParameters<typeof SPE>[0]>) => () =>
       new SPE({ variant: 'sine', numHeads: 2, headDim: 3, ...o } as ConstructorParameters<typeof SPE>[0]);

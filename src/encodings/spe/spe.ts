@@ -86,19 +86,30 @@ export class SPE extends Module implements QKEncoding {
     assertInt(numHeads, 'numHeads');
     assertInt(headDim, 'headDim');
     assertInt(numRealizations, 'numRealizations');
+    // Checked here, before the code generator allocates its parameters (the filter checks it again).
+    if (typeof gated !== 'boolean') throw new Error(`gated: expected a boolean, got ${JSON.stringify(gated)}`);
     const rng = opts.rng ?? new Rng(0);
     const common = { numHeads, inFeatures: headDim, numRealizations };
     if (variant === 'sine') {
       for (const key of ['kernelSize', 'ndim'] as const) {
         if (opts[key] !== undefined) throw new Error(`${key}: only used by variant 'conv', got ${JSON.stringify(opts[key])} with variant 'sine'`);
       }
-      this.code = this.addModule('code', new SineSPE({ ...common, numSines: opts.numSines, rng: rng.fork('code') }));
     } else {
       if (opts.numSines !== undefined) throw new Error(`numSines: only used by variant 'sine', got ${opts.numSines} with variant 'conv'`);
       if (opts.kernelSize === undefined) throw new Error("kernelSize: required by variant 'conv'");
-      this.code = this.addModule('code', new ConvSPE({ ...common, ndim: opts.ndim, kernelSize: opts.kernelSize, rng: rng.fork('code') }));
     }
-    this.filter = this.addModule('filter', new SPEFilter({ numHeads, inFeatures: headDim, gated, rng: rng.fork('filter') }));
+    try {
+      this.code = this.addModule(
+        'code',
+        variant === 'sine'
+          ? new SineSPE({ ...common, numSines: opts.numSines, rng: rng.fork('code') })
+          : new ConvSPE({ ...common, ndim: opts.ndim, kernelSize: opts.kernelSize!, rng: rng.fork('code') }),
+      );
+      this.filter = this.addModule('filter', new SPEFilter({ numHeads, inFeatures: headDim, gated, rng: rng.fork('filter') }));
+    } catch (e) {
+      this.dispose(); // a refused filter must not leave the code generator's parameters behind
+      throw e;
+    }
     this.variant = variant;
     this.numHeads = numHeads;
     this.headDim = headDim;
