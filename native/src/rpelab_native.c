@@ -346,7 +346,7 @@ static int flash_args(napi_env env, napi_value *dims, RpelabFlash *a) {
   return a->B >= 0 && a->Lq >= 0 && a->Lk >= 1 && a->H >= 1 && a->D >= 1 && a->Dv >= 1 && (!a->causal || a->offset >= 0);
 }
 
-/* Checks that typed array argv[i] holds n floats. */
+/* Reads a float32 typed array that must hold exactly n floats. */
 static int f32_of(napi_env env, napi_value v, float **p, int64_t n) {
   size_t len;
   return get_f32(env, v, p, &len, 0) && (int64_t)len == n;
