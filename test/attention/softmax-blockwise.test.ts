@@ -5,7 +5,7 @@ import { blockwiseSoftmaxAttention, blockBiasOf } from '../../src/attention/soft
 import { AttentionLayer } from '../../src/attention';
 import { RelativePositionBias } from '../../src/encodings/relative-bias';
 import { hasNativeFlash, FLASH_ATTENTION, FLASH_ATTENTION_GRAD } from '../../src/attention/softmax-flash';
-import { assertThrowsNaming, maxAbsDiff, itOnKernelPaths } from '../helpers';
+import { assertThrowsNaming, maxAbsDiff, itOnKernelPaths, assertNoLeak } from '../helpers';
 
 const draw = (rng: Rng, shape: number[]) =>
   tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape as [number, number, number, number]) as tf.Tensor4D;
@@ -114,7 +114,7 @@ describe('blockwiseSoftmaxAttention (FlashAttention: online softmax over key blo
     assert.ok(b2048 / b1024 < 2.5 && b1024 / b512 < 2.5, `linear growth: peaks ${b512}, ${b1024}, ${b2048} bytes at L = 512, 1024, 2048`);
   });
 
-  it('without bias or key mask, forward and backward are one native kernel each where the addon has OpenBLAS (RpelabFlashAttention)', async function () {
+  it('without bias or key mask, forward and backward are one native kernel each where the addon has OpenBLAS (RpelabFlashAttention), leaking no tensor', async function () {
     if (!hasNativeFlash()) this.skip();
     const rng = new Rng(3);
     const [q, k, v] = [draw(rng, [1, 40, 2, 8]), draw(rng, [1, 40, 2, 8]), draw(rng, [1, 40, 2, 8])];
@@ -125,6 +125,13 @@ describe('blockwiseSoftmaxAttention (FlashAttention: online softmax over key blo
         )([q, k, v]),
       );
     });
+    assertNoLeak(() =>
+      tf.dispose(
+        tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+          blockwiseSoftmaxAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, { causal: true }).sum(),
+        )([q, k, v]),
+      ),
+    );
     tf.dispose([q, k, v]);
     const names = prof.kernels.map((x) => x.name);
     assert.ok(names.includes(FLASH_ATTENTION) && names.includes(FLASH_ATTENTION_GRAD), `kernels run: ${names.join(', ')}`);
