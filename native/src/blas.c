@@ -34,8 +34,8 @@ typedef struct {
 
 static void product(const LibJob *j, int64_t g) {
   const float *a = j->a + (j->batch_a == 1 ? 0 : g) * j->m * j->k, *b = j->b + (j->batch_b == 1 ? 0 : g) * j->k * j->n;
-  cblas_sgemm(CblasRowMajor, j->trans_a ? CblasTrans : CblasNoTrans, j->trans_b ? CblasTrans : CblasNoTrans, (int)j->m, (int)j->n, (int)j->k, 1.0f, a,
-              (int)(j->trans_a ? j->m : j->k), b, (int)(j->trans_b ? j->k : j->n), 0.0f, j->c + g * j->m * j->n, (int)j->n);
+  rpelab_sgemm_strided_library(j->trans_a, j->trans_b, j->m, j->n, j->k, 1.0f, a, j->trans_a ? j->m : j->k, b, j->trans_b ? j->k : j->n, 0.0f,
+                               j->c + g * j->m * j->n, j->n);
 }
 
 static void *run_lib_job(void *arg) {
@@ -87,8 +87,7 @@ void rpelab_sgemm_serial(int64_t m, int64_t n, int64_t k, const float *a, int tr
       memset(c, 0, sizeof(float) * (size_t)(m * n));
       return;
     }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0f, a, (int)lda, b,
-                (int)(trans_b ? k : n), 0.0f, c, (int)n);
+    rpelab_sgemm_strided_library(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, trans_b ? k : n, 0.0f, c, n);
     return;
   }
 #endif
