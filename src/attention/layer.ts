@@ -21,7 +21,7 @@ import { FavorPlus, featureMapFromName, type FeatureMap } from './feature-maps';
 import { linearAttention, initLinearAttentionState, linearAttentionStep, type LinearAttentionState } from './linear';
 import { softmaxAttention, quadraticSoftmaxMaxScores } from './softmax';
 import { blockwiseSoftmaxAttention, blockBiasOf } from './softmax-blockwise';
-import { hasNativeFlash } from './softmax-flash';
+import { nativeFlashApplies } from './softmax-flash';
 
 /** Lower clamp of the linear-attention denominator (that of `linearAttention`). */
 const DENOMINATOR_EPS = 1e-6;
@@ -243,7 +243,13 @@ export class AttentionLayer extends Module {
       let o: tf.Tensor4D;
       // The blockwise (FlashAttention) form, O(L) memory, the bias made block by block: for long sequences, for softmax(block=N),
       // and at every length where it is one native kernel each way (no bias, no padding), which is faster than the quadratic form.
-      const nativeFlash = !this.relBias && !opts.keyMask && hasNativeFlash();
+      const nativeFlash = nativeFlashApplies({
+        bias: this.relBias ?? undefined,
+        keyMask: opts.keyMask ?? undefined,
+        lk: l,
+        causal: opts.causal ?? false,
+        offset: 0,
+      });
       if (this.spec.kind === 'softmax' && (nativeFlash || this.spec.blockSize !== undefined || b * this.numHeads * l * l > quadraticSoftmaxMaxScores())) {
         const bias = this.relBias ? blockBiasOf(this.relBias) : undefined;
         const common = { causal: opts.causal ?? false, bias, keyMask: opts.keyMask as tf.Tensor2D | undefined, offset: 0 };

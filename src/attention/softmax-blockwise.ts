@@ -24,7 +24,7 @@
  */
 import { tf, assertRank, assertInt } from '../backend';
 import { checkSoftmaxInputs } from './softmax';
-import { hasNativeFlash, nativeFlashAttention } from './softmax-flash';
+import { nativeFlashApplies, nativeFlashAttention } from './softmax-flash';
 import type { BiasEncoding } from '../encodings';
 
 /** A relative bias computed block by block (never as a whole [heads, Lq, Lk] matrix). */
@@ -81,8 +81,7 @@ const MASKED = -1e9;
 export function blockwiseSoftmaxAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: BlockwiseSoftmaxOptions = {}): tf.Tensor4D {
   const { lk, causal, scale, offset } = checkSoftmaxInputs(q, k, v, opts);
   if (opts.blockSize !== undefined) assertInt(opts.blockSize, 'blockSize'); // the native kernel keeps its own blocks, but a bad value is refused alike
-  if (!opts.bias && opts.keyMask === undefined && lk > 0 && (!causal || offset >= 0) && hasNativeFlash())
-    return nativeFlashAttention(q, k, v, { scale, causal, offset });
+  if (nativeFlashApplies({ bias: opts.bias, keyMask: opts.keyMask, lk, causal, offset })) return nativeFlashAttention(q, k, v, { scale, causal, offset });
   return blockwiseSoftmaxAttentionOps(q, k, v, opts);
 }
 

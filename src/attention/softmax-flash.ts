@@ -55,7 +55,16 @@ export function hasNativeFlash(): boolean {
 }
 
 /**
- * Softmax attention, one native kernel each way (check `hasNativeFlash` first; no bias, no key
+ * Whether a call takes the native kernel: it runs here (`hasNativeFlash`), there is no bias and no
+ * key mask, at least one key, and a causal call starts its queries at offset ≥ 0 (every query
+ * sees a key). The one test `blockwiseSoftmaxAttention` and `AttentionLayer` both make.
+ */
+export function nativeFlashApplies(o: { bias?: unknown; keyMask?: unknown; lk: number; causal: boolean; offset: number }): boolean {
+  return o.bias === undefined && o.keyMask === undefined && o.lk > 0 && (!o.causal || o.offset >= 0) && hasNativeFlash();
+}
+
+/**
+ * Softmax attention, one native kernel each way (check `nativeFlashApplies` first; no bias, no key
  * mask; causal needs offset ≥ 0, so that every query sees a key). Inputs as `blockwiseSoftmaxAttention`
  * after its checks.
  * @param q [batch, Lq, heads, D]; k [batch, Lk, heads, D] (Lk ≥ 1); v [batch, Lk, heads, Dv]
