@@ -420,7 +420,7 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
     }
   });
 
-  it('a refused option leaves no tensor behind (gated checked before the code generator allocates; found by the fuzz test)', () => {
+  it('a refused option leaves no tensor behind (what was built before the refusal is disposed; found by the fuzz test)', () => {
     for (const variant of ['sine', 'conv'] as const) {
       const before = tf.memory().numTensors;
       const opts = variant === 'sine' ? { numSines: 3 } : { kernelSize: 5 };

@@ -86,8 +86,6 @@ export class SPE extends Module implements QKEncoding {
     assertInt(numHeads, 'numHeads');
     assertInt(headDim, 'headDim');
     assertInt(numRealizations, 'numRealizations');
-    // Checked here, before the code generator allocates its parameters (the filter checks it again).
-    if (typeof gated !== 'boolean') throw new Error(`gated: expected a boolean, got ${JSON.stringify(gated)}`);
     const rng = opts.rng ?? new Rng(0);
     const common = { numHeads, inFeatures: headDim, numRealizations };
     if (variant === 'sine') {
