@@ -23,11 +23,16 @@
  *
  * The denominator is computed with the numerator by appending a column of ones to V.
  *
+ * Where rpelab's native kernels are loaded, causal and decayed calls take the recurrent form as
+ * one native kernel each way instead (./linear-scan.ts, `nativeLinearScanApplies`); the chunked
+ * tf-op form below runs everywhere else (tfjs-node, webgl, RPELAB_NATIVE=0).
+ *
  * Layout: q, k [batch, length, heads, F]; v [batch, length, heads, Dv]; out [batch, length, heads, Dv].
  * The plain O(L²) formula these fast paths are tested against is `linearAttentionReference` (./reference.ts).
  */
 import { tf, assertRank, assertSameShape, assertDim, assertInt, assertNumber, assertOneOf } from '../backend';
 import { type FeatureMap, type FeatureMapName, FEATURE_MAP_NAMES, featureMapFromName, identityFeatureMap } from './feature-maps';
+import { nativeLinearScanApplies, nativeLinearScan } from './linear-scan';
 
 /**
  * Causal chunk length for feature sizes F <= 32; larger F use `defaultChunkSize(F)` (measurements there).
@@ -64,7 +69,7 @@ export interface LinearAttentionOptions {
   normalize?: 'denominator' | 'none';
   /** Lower clamp of the denominator (default 1e-6). */
   eps?: number;
-  /** Causal chunk length C (default `defaultChunkSize(F)`); any length L works, the last chunk is zero-padded. */
+  /** Causal chunk length C of the tf-op form (default `defaultChunkSize(F)`); any length L works, the last chunk is zero-padded. The native scan has no chunks. */
   chunkSize?: number;
   /** Per-head decay r in (0, 1] (length = heads): scores are multiplied by r^|s−t|. null/undefined: none. */
   decay?: number[] | null;
@@ -121,7 +126,9 @@ function checkQKV(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): void {
 }
 
 /**
- * Linear attention over a whole sequence, O(L) time and memory.
+ * Linear attention over a whole sequence, O(L) time and memory: the native scan where it applies
+ * (`nativeLinearScanApplies`: the addon is loaded and the call is causal or decayed), else the
+ * chunked tf-op form (`linearAttentionOps`).
  * @param q [batch, length, heads, F] queries (before φ unless featureMap is 'identity')
  * @param k [batch, length, heads, F] keys (same shape as q)
  * @param v [batch, length, heads, Dv] values
@@ -130,6 +137,24 @@ function checkQKV(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): void {
 export function linearAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: LinearAttentionOptions = {}): tf.Tensor4D {
   checkQKV(q, k, v);
   const o = resolveLinearAttentionOptions(opts, q.shape[2]);
+  if (!nativeLinearScanApplies(o)) return sumsFromOps(q, k, v, o);
+  return tf.tidy(() =>
+    nativeLinearScan(applyFeatureMap(o.featureMap, q), applyFeatureMap(o.featureMap, k), v, {
+      causal: o.causal,
+      normalize: o.normalize === 'denominator',
+      eps: o.eps,
+      decay: o.decay,
+    }),
+  );
+}
+
+/** `linearAttention` composed from tf ops (chunked when causal), whatever the native kernels. Shapes as there. */
+export function linearAttentionOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: LinearAttentionOptions = {}): tf.Tensor4D {
+  checkQKV(q, k, v);
+  return sumsFromOps(q, k, v, resolveLinearAttentionOptions(opts, q.shape[2]));
+}
+
+function sumsFromOps(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, o: ResolvedLinearAttentionOptions): tf.Tensor4D {
   return tf.tidy(() => {
     const fq = applyFeatureMap(o.featureMap, q);
     const fk = applyFeatureMap(o.featureMap, k);

@@ -147,6 +147,48 @@ export interface NativeKernels {
   ): void;
   /** Whether `flashAttention` runs in this build (it needs OpenBLAS's strided products). */
   flashAvailable(): boolean;
+  /**
+   * Linear attention as recurrences (`attention/linear-scan.ts`): o [B, L, H, E] and, with
+   * `normalize`, the denominators den [B, L, H] from features q, k [B, L, H, F] and values
+   * v [B, L, H, E]; decay [H] rates in (0, 1] or null.
+   */
+  linearScan(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    decay: Float32Array | null,
+    B: number,
+    L: number,
+    H: number,
+    F: number,
+    E: number,
+    causal: 0 | 1,
+    normalize: 0 | 1,
+    eps: number,
+    o: Float32Array,
+    den: Float32Array | null,
+  ): void;
+  /** Its gradients dq, dk, dv from dout, given the forward's o and den. */
+  linearScanGrad(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    o: Float32Array,
+    den: Float32Array | null,
+    dout: Float32Array,
+    decay: Float32Array | null,
+    B: number,
+    L: number,
+    H: number,
+    F: number,
+    E: number,
+    causal: 0 | 1,
+    normalize: 0 | 1,
+    eps: number,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+  ): void;
   /** cos and sin of x (float32 cosf/sinf): `backend/trig.ts`. */
   sinCos(x: Float32Array, cos: Float32Array, sin: Float32Array): void;
   /** See `nn/cross-entropy-kernels.ts`: nll and lse [n] of logits z [n, v] with class ids t [n] (float32). */

@@ -2,6 +2,7 @@ import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
 import {
   linearAttention,
+  linearAttentionOps,
   linearAttentionStep,
   initLinearAttentionState,
   disposeLinearAttentionState,
@@ -9,6 +10,25 @@ import {
 } from '../../src/attention/linear';
 import { assertClose, assertThrowsNaming, withBackend } from '../helpers';
 import { linearAttentionReference } from '../../src/attention/reference';
+import { nativeLinearScanApplies } from '../../src/attention/linear-scan';
+
+type LinearAttentionFn = typeof linearAttention;
+
+/**
+ * The two forms every equality below is checked on: `linearAttention` as the library runs it (the
+ * native scan for causal and decayed calls where the addon is loaded) and the chunked tf-op form.
+ * The native form is skipped (and counted) where the addon is missing, and for bidirectional calls
+ * without decay, which it hands to the tf ops: never passed on the tf-op form twice.
+ */
+const FORMS: Array<{ name: string; fn: LinearAttentionFn; native: boolean }> = [
+  { name: 'native scan', fn: linearAttention, native: true },
+  { name: 'chunked tf ops', fn: linearAttentionOps, native: false },
+];
+
+/** Skips `ctx` when `form` is the native one and a call with these options would not take the scan. */
+function skipUnlessTaken(ctx: Mocha.Context, form: (typeof FORMS)[number], o: { causal?: boolean; decay?: number[] | null }): void {
+  if (form.native && !nativeLinearScanApplies({ causal: !!o.causal, decay: o.decay && o.decay.some((r) => r !== 1) ? o.decay : null })) ctx.skip();
+}
 
 type Shape4 = [number, number, number, number];
 
@@ -79,132 +99,138 @@ describe('linearAttentionReference (attention/reference.ts): the plain formula',
 });
 
 describe('linearAttention', () => {
-  describe('linear-time equals quadratic (LRPE paper, Qin et al. 2023)', () => {
-    // (L, chunkSize): lengths that are not a multiple of the chunk, one that is, a single chunk longer than L, L = 1.
-    const shapes: Array<[number, number]> = [
-      [37, 8],
-      [50, 16],
-      [16, 4],
-      [11, 64],
-      [1, 4],
-    ];
+  for (const form of FORMS)
+    describe(`linear-time equals quadratic (LRPE paper, Qin et al. 2023): ${form.name}`, () => {
+      // The native form needs the addon: skipped (and counted) without it.
+      beforeEach(function () {
+        skipUnlessTaken(this, form, { causal: true });
+      });
+      // (L, chunkSize): lengths that are not a multiple of the chunk, one that is, a single chunk longer than L, L = 1.
+      const shapes: Array<[number, number]> = [
+        [37, 8],
+        [50, 16],
+        [16, 4],
+        [11, 64],
+        [1, 4],
+      ];
 
-    for (const [L, C] of shapes) {
-      it(`causal chunked == masked quadratic with denominator (L=${L}, chunk=${C})`, () => {
+      for (const [L, C] of shapes) {
+        it(`causal chunked == masked quadratic with denominator (L=${L}, chunk=${C})`, () => {
+          tf.tidy(() => {
+            const rng = new Rng(L * 100 + C);
+            // Positive features, as after elu+1, so that every denominator is positive.
+            const q = draw(rng, [2, L, 3, 5], [0.05, 1]);
+            const k = draw(rng, [2, L, 3, 5], [0.05, 1]);
+            const v = draw(rng, [2, L, 3, 4]);
+            const out = form.fn(q, k, v, { causal: true, featureMap: 'identity', chunkSize: C });
+            assert.deepEqual(out.shape, [2, L, 3, 4]);
+            assertClose(out, quadraticReference(q, k, v, { causal: true }), 1e-5, 1e-4);
+          });
+        });
+      }
+
+      it('causal chunked == masked quadratic without denominator (normalize none, signed features as after LRPE)', () => {
         tf.tidy(() => {
-          const rng = new Rng(L * 100 + C);
-          // Positive features, as after elu+1, so that every denominator is positive.
-          const q = draw(rng, [2, L, 3, 5], [0.05, 1]);
-          const k = draw(rng, [2, L, 3, 5], [0.05, 1]);
-          const v = draw(rng, [2, L, 3, 4]);
-          const out = linearAttention(q, k, v, { causal: true, featureMap: 'identity', chunkSize: C });
-          assert.deepEqual(out.shape, [2, L, 3, 4]);
-          assertClose(out, quadraticReference(q, k, v, { causal: true }), 1e-5, 1e-4);
+          const rng = new Rng(2);
+          const q = draw(rng, [2, 45, 2, 6]);
+          const k = draw(rng, [2, 45, 2, 6]);
+          const v = draw(rng, [2, 45, 2, 3]);
+          const out = form.fn(q, k, v, { causal: true, featureMap: 'identity', normalize: 'none', chunkSize: 16 });
+          assertClose(out, quadraticReference(q, k, v, { causal: true, normalize: 'none' }), 1e-4, 1e-4);
         });
       });
-    }
 
-    it('causal chunked == masked quadratic without denominator (normalize none, signed features as after LRPE)', () => {
-      tf.tidy(() => {
-        const rng = new Rng(2);
-        const q = draw(rng, [2, 45, 2, 6]);
-        const k = draw(rng, [2, 45, 2, 6]);
-        const v = draw(rng, [2, 45, 2, 3]);
-        const out = linearAttention(q, k, v, { causal: true, featureMap: 'identity', normalize: 'none', chunkSize: 16 });
-        assertClose(out, quadraticReference(q, k, v, { causal: true, normalize: 'none' }), 1e-4, 1e-4);
-      });
-    });
+      for (const normalize of ['denominator', 'none'] as const) {
+        it(`causal with decay r^(s−t) == decay-weighted quadratic (${normalize}), including r = 0.01 with no overflow`, () => {
+          tf.tidy(() => {
+            const rng = new Rng(3);
+            const decay = [0.9, 0.5, 0.01, 1];
+            const q = draw(rng, [2, 70, 4, 5], [0.05, 1]);
+            const k = draw(rng, [2, 70, 4, 5], [0.05, 1]);
+            const v = draw(rng, [2, 70, 4, 3]);
+            // chunk 32: a naive r^(−t) factorisation would need 0.01^(−31) = 1e62, beyond float32.
+            const out = form.fn(q, k, v, { causal: true, featureMap: 'identity', normalize, decay, chunkSize: 32 });
+            const data = out.dataSync();
+            assert.ok(data.every(Number.isFinite), 'every output is finite');
+            assertClose(data, quadraticReference(q, k, v, { causal: true, decay, normalize }), 1e-5, 1e-4);
+          });
+        });
+      }
 
-    for (const normalize of ['denominator', 'none'] as const) {
-      it(`causal with decay r^(s−t) == decay-weighted quadratic (${normalize}), including r = 0.01 with no overflow`, () => {
+      for (const normalize of ['denominator', 'none'] as const) {
+        it(`bidirectional φ(Q)(φ(K)ᵀV) == (φ(Q)φ(K)ᵀ)V (${normalize})`, function () {
+          skipUnlessTaken(this, form, { causal: false });
+          tf.tidy(() => {
+            const rng = new Rng(4);
+            const range: [number, number] | undefined = normalize === 'denominator' ? [0.05, 1] : undefined;
+            const q = draw(rng, [2, 29, 3, 6], range);
+            const k = draw(rng, [2, 29, 3, 6], range);
+            const v = draw(rng, [2, 29, 3, 5]);
+            const out = form.fn(q, k, v, { featureMap: 'identity', normalize });
+            assertClose(out, quadraticReference(q, k, v, { causal: false, normalize }), 1e-4, 1e-4);
+          });
+        });
+      }
+
+      for (const normalize of ['denominator', 'none'] as const) {
+        it(`bidirectional with decay r^|s−t| (causal + anti-causal − diagonal) == weighted quadratic (${normalize})`, () => {
+          tf.tidy(() => {
+            const rng = new Rng(5);
+            const decay = [0.95, 0.6, 0.2];
+            const q = draw(rng, [2, 41, 3, 4], [0.05, 1]);
+            const k = draw(rng, [2, 41, 3, 4], [0.05, 1]);
+            const v = draw(rng, [2, 41, 3, 3]);
+            const out = form.fn(q, k, v, { featureMap: 'identity', normalize, decay, chunkSize: 8 });
+            assertClose(out, quadraticReference(q, k, v, { causal: false, decay, normalize }), 1e-5, 1e-4);
+          });
+        });
+      }
+
+      it('decay of 1 in every head is no decay', () => {
         tf.tidy(() => {
-          const rng = new Rng(3);
-          const decay = [0.9, 0.5, 0.01, 1];
-          const q = draw(rng, [2, 70, 4, 5], [0.05, 1]);
-          const k = draw(rng, [2, 70, 4, 5], [0.05, 1]);
-          const v = draw(rng, [2, 70, 4, 3]);
-          // chunk 32: a naive r^(−t) factorisation would need 0.01^(−31) = 1e62, beyond float32.
-          const out = linearAttention(q, k, v, { causal: true, featureMap: 'identity', normalize, decay, chunkSize: 32 });
-          const data = out.dataSync();
-          assert.ok(data.every(Number.isFinite), 'every output is finite');
-          assertClose(data, quadraticReference(q, k, v, { causal: true, decay, normalize }), 1e-5, 1e-4);
+          const rng = new Rng(6);
+          const q = draw(rng, [1, 20, 2, 4]);
+          const k = draw(rng, [1, 20, 2, 4]);
+          const v = draw(rng, [1, 20, 2, 4]);
+          const a = form.fn(q, k, v, { causal: true, decay: [1, 1], chunkSize: 8 });
+          const b = form.fn(q, k, v, { causal: true, chunkSize: 8 });
+          assertClose(a, b, 1e-6, 1e-6);
         });
       });
-    }
 
-    for (const normalize of ['denominator', 'none'] as const) {
-      it(`bidirectional φ(Q)(φ(K)ᵀV) == (φ(Q)φ(K)ᵀ)V (${normalize})`, () => {
+      it('the default feature map is elu+1 and the output does not depend on the chunk size', () => {
         tf.tidy(() => {
-          const rng = new Rng(4);
-          const range: [number, number] | undefined = normalize === 'denominator' ? [0.05, 1] : undefined;
-          const q = draw(rng, [2, 29, 3, 6], range);
-          const k = draw(rng, [2, 29, 3, 6], range);
-          const v = draw(rng, [2, 29, 3, 5]);
-          const out = linearAttention(q, k, v, { featureMap: 'identity', normalize });
-          assertClose(out, quadraticReference(q, k, v, { causal: false, normalize }), 1e-4, 1e-4);
+          const rng = new Rng(7);
+          const q = draw(rng, [2, 33, 2, 4]);
+          const k = draw(rng, [2, 33, 2, 4]);
+          const v = draw(rng, [2, 33, 2, 4]);
+          const elu1 = (x: tf.Tensor4D) =>
+            tf.tensor4d(
+              Array.from(x.dataSync(), (a) => (a > 0 ? a + 1 : Math.exp(a))),
+              x.shape,
+            );
+          const want = quadraticReference(elu1(q), elu1(k), v, { causal: true });
+          for (const chunkSize of [1, 5, 8, 33, 100]) {
+            assertClose(form.fn(q, k, v, { causal: true, chunkSize }), want, 1e-5, 1e-4, `chunkSize ${chunkSize}`);
+          }
+          assertClose(form.fn(q, k, v, { causal: false }), quadraticReference(elu1(q), elu1(k), v, { causal: false }), 1e-5, 1e-4, 'bidirectional');
         });
       });
-    }
 
-    for (const normalize of ['denominator', 'none'] as const) {
-      it(`bidirectional with decay r^|s−t| (causal + anti-causal − diagonal) == weighted quadratic (${normalize})`, () => {
+      it('the denominator is clamped at eps', () => {
         tf.tidy(() => {
-          const rng = new Rng(5);
-          const decay = [0.95, 0.6, 0.2];
-          const q = draw(rng, [2, 41, 3, 4], [0.05, 1]);
-          const k = draw(rng, [2, 41, 3, 4], [0.05, 1]);
-          const v = draw(rng, [2, 41, 3, 3]);
-          const out = linearAttention(q, k, v, { featureMap: 'identity', normalize, decay, chunkSize: 8 });
-          assertClose(out, quadraticReference(q, k, v, { causal: false, decay, normalize }), 1e-5, 1e-4);
+          // q·k = 0 for every pair: the denominator 0 is clamped, so out = 0 / eps = 0 (not NaN).
+          const q = tf.tensor4d([1, 0, 1, 0], [1, 2, 1, 2]);
+          const k = tf.tensor4d([0, 1, 0, 1], [1, 2, 1, 2]);
+          const v = tf.tensor4d([3, 4], [1, 2, 1, 1]);
+          assert.deepEqual(Array.from(form.fn(q, k, v, { featureMap: 'identity', causal: true }).dataSync()), [0, 0]);
+          // A tiny positive denominator 1e-9 is raised to eps = 1e-3: out = 1e-9·v / 1e-3.
+          const q2 = tf.tensor4d([1e-9], [1, 1, 1, 1]);
+          const out = form.fn(q2, tf.onesLike(q2), tf.tensor4d([2], [1, 1, 1, 1]), { featureMap: 'identity', eps: 1e-3 });
+          assertClose(out.dataSync(), [2e-6], 1e-9, 1e-3);
         });
       });
-    }
-
-    it('decay of 1 in every head is no decay', () => {
-      tf.tidy(() => {
-        const rng = new Rng(6);
-        const q = draw(rng, [1, 20, 2, 4]);
-        const k = draw(rng, [1, 20, 2, 4]);
-        const v = draw(rng, [1, 20, 2, 4]);
-        const a = linearAttention(q, k, v, { causal: true, decay: [1, 1], chunkSize: 8 });
-        const b = linearAttention(q, k, v, { causal: true, chunkSize: 8 });
-        assertClose(a, b, 1e-6, 1e-6);
-      });
     });
-
-    it('the default feature map is elu+1 and the output does not depend on the chunk size', () => {
-      tf.tidy(() => {
-        const rng = new Rng(7);
-        const q = draw(rng, [2, 33, 2, 4]);
-        const k = draw(rng, [2, 33, 2, 4]);
-        const v = draw(rng, [2, 33, 2, 4]);
-        const elu1 = (x: tf.Tensor4D) =>
-          tf.tensor4d(
-            Array.from(x.dataSync(), (a) => (a > 0 ? a + 1 : Math.exp(a))),
-            x.shape,
-          );
-        const want = quadraticReference(elu1(q), elu1(k), v, { causal: true });
-        for (const chunkSize of [1, 5, 8, 33, 100]) {
-          assertClose(linearAttention(q, k, v, { causal: true, chunkSize }), want, 1e-5, 1e-4, `chunkSize ${chunkSize}`);
-        }
-        assertClose(linearAttention(q, k, v, { causal: false }), quadraticReference(elu1(q), elu1(k), v, { causal: false }), 1e-5, 1e-4, 'bidirectional');
-      });
-    });
-
-    it('the denominator is clamped at eps', () => {
-      tf.tidy(() => {
-        // q·k = 0 for every pair: the denominator 0 is clamped, so out = 0 / eps = 0 (not NaN).
-        const q = tf.tensor4d([1, 0, 1, 0], [1, 2, 1, 2]);
-        const k = tf.tensor4d([0, 1, 0, 1], [1, 2, 1, 2]);
-        const v = tf.tensor4d([3, 4], [1, 2, 1, 1]);
-        assert.deepEqual(Array.from(linearAttention(q, k, v, { featureMap: 'identity', causal: true }).dataSync()), [0, 0]);
-        // A tiny positive denominator 1e-9 is raised to eps = 1e-3: out = 1e-9·v / 1e-3.
-        const q2 = tf.tensor4d([1e-9], [1, 1, 1, 1]);
-        const out = linearAttention(q2, tf.onesLike(q2), tf.tensor4d([2], [1, 1, 1, 1]), { featureMap: 'identity', eps: 1e-3 });
-        assertClose(out.dataSync(), [2e-6], 1e-9, 1e-3);
-      });
-    });
-  });
 
   describe('causal form is O(L) in memory (LRPE paper, Qin et al. 2023)', () => {
     /** Runs causal attention at length L under tf.profile; returns peak bytes above the start, largest kernel output, the output. */
@@ -260,85 +286,88 @@ describe('linearAttention', () => {
     });
   });
 
-  describe('gradients', () => {
-    const variants: Array<[string, LinearAttentionOptions]> = [
-      ['causal', { causal: true, chunkSize: 8 }],
-      ['causal, decay, no denominator', { causal: true, chunkSize: 8, decay: [0.8, 0.3], normalize: 'none' }],
-      ['bidirectional', { causal: false }],
-      ['bidirectional, decay', { causal: false, decay: [0.8, 0.3], chunkSize: 8 }],
-    ];
-
-    /** Gradients of Σ out ⊙ R for q, k, v at fixed seeded inputs (φ = identity on positive inputs). */
-    function gradsOf(f: (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D): number[][] {
-      return tf.tidy(() => {
-        const rng = new Rng(21);
-        const q = draw(rng, [2, 19, 2, 3], [0.05, 1]);
-        const k = draw(rng, [2, 19, 2, 3], [0.05, 1]);
-        const v = draw(rng, [2, 19, 2, 4]);
-        const R = draw(rng, [2, 19, 2, 4]);
-        const g = tf.grads((a, b, c) =>
-          f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D)
-            .mul(R)
-            .sum(),
-        )([q, k, v]);
-        return g.map((t) => Array.from(t.dataSync()));
+  for (const form of FORMS)
+    describe(`gradients: ${form.name}`, () => {
+      // The native form needs the addon: skipped (and counted) without it.
+      beforeEach(function () {
+        skipUnlessTaken(this, form, { causal: true });
       });
-    }
+      const variants: Array<[string, LinearAttentionOptions]> = [
+        ['causal', { causal: true, chunkSize: 8 }],
+        ['causal, decay, no denominator', { causal: true, chunkSize: 8, decay: [0.8, 0.3], normalize: 'none' }],
+        ['bidirectional', { causal: false }],
+        ['bidirectional, decay', { causal: false, decay: [0.8, 0.3], chunkSize: 8 }],
+      ];
 
-    for (const [name, opts] of variants) {
-      it(`${name}: gradients for q, k, v equal those of the quadratic reference`, () => {
-        const o = { ...opts, featureMap: 'identity' as const };
-        const got = gradsOf((q, k, v) => linearAttention(q, k, v, o));
-        const want = gradsOf((q, k, v) => linearAttentionReference(q, k, v, { causal: !!o.causal, decay: o.decay, normalize: o.normalize }));
-        ['q', 'k', 'v'].forEach((n, i) => {
-          assert.ok(
-            got[i].some((x) => x !== 0),
-            `d${n} is not all zero`,
-          );
-          assertClose(got[i], want[i], 1e-4, 1e-3, `d${n}`);
+      /** Gradients of Σ out ⊙ R for q, k, v at fixed seeded inputs (φ = identity on positive inputs). */
+      function gradsOf(f: (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D): number[][] {
+        return tf.tidy(() => {
+          const rng = new Rng(21);
+          const q = draw(rng, [2, 19, 2, 3], [0.05, 1]);
+          const k = draw(rng, [2, 19, 2, 3], [0.05, 1]);
+          const v = draw(rng, [2, 19, 2, 4]);
+          const R = draw(rng, [2, 19, 2, 4]);
+          const g = tf.grads((a, b, c) =>
+            f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D)
+              .mul(R)
+              .sum(),
+          )([q, k, v]);
+          return g.map((t) => Array.from(t.dataSync()));
         });
-      });
-
-      it(`${name}: gradients for q, k, v agree between wasm and cpu`, async () => {
-        const run = () => gradsOf((q, k, v) => linearAttention(q, k, v, opts));
-        const onCpu = await withBackend('cpu', run);
-        const onWasm = await withBackend('wasm', run);
-        ['q', 'k', 'v'].forEach((n, i) => assertClose(onWasm[i], onCpu[i], 1e-5, 1e-4, `d${n}`));
-      });
-    }
-
-    it('no tensor leak over repeated forward + backward (every variant, and the recurrent step)', () => {
-      const rng = new Rng(22);
-      const q = draw(rng, [2, 13, 2, 3]);
-      const k = draw(rng, [2, 13, 2, 3]);
-      const v = draw(rng, [2, 13, 2, 4]);
-      try {
-        linearAttention(q, k, v).dispose(); // warm-up
-        const before = tf.memory().numTensors;
-        for (let i = 0; i < 3; i++) {
-          for (const [, opts] of variants) {
-            const { value, grads } = tf.valueAndGrads((a, b, c) => linearAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, opts).sum())([
-              q,
-              k,
-              v,
-            ]);
-            tf.dispose([value, ...grads]);
-          }
-          const q1 = q.slice([0, 0, 0, 0], [2, 1, 2, 3]);
-          const k1 = k.slice([0, 0, 0, 0], [2, 1, 2, 3]);
-          const v1 = v.slice([0, 0, 0, 0], [2, 1, 2, 4]);
-          const s0 = initLinearAttentionState(2, 2, 3, 4);
-          const { out, state } = linearAttentionStep(q1, k1, v1, s0, { decay: [0.5, 0.9] });
-          tf.dispose([q1, k1, v1, out]);
-          disposeLinearAttentionState(s0);
-          disposeLinearAttentionState(state);
-        }
-        assert.equal(tf.memory().numTensors, before);
-      } finally {
-        tf.dispose([q, k, v]);
       }
+
+      for (const [name, opts] of variants) {
+        it(`${name}: gradients for q, k, v equal those of the quadratic reference`, function () {
+          skipUnlessTaken(this, form, opts);
+          const o = { ...opts, featureMap: 'identity' as const };
+          const got = gradsOf((q, k, v) => form.fn(q, k, v, o));
+          const want = gradsOf((q, k, v) => linearAttentionReference(q, k, v, { causal: !!o.causal, decay: o.decay, normalize: o.normalize }));
+          ['q', 'k', 'v'].forEach((n, i) => {
+            assert.ok(
+              got[i].some((x) => x !== 0),
+              `d${n} is not all zero`,
+            );
+            assertClose(got[i], want[i], 1e-4, 1e-3, `d${n}`);
+          });
+        });
+
+        it(`${name}: gradients for q, k, v agree between wasm and cpu`, async function () {
+          skipUnlessTaken(this, form, opts);
+          const run = () => gradsOf((q, k, v) => form.fn(q, k, v, opts));
+          const onCpu = await withBackend('cpu', run);
+          const onWasm = await withBackend('wasm', run);
+          ['q', 'k', 'v'].forEach((n, i) => assertClose(onWasm[i], onCpu[i], 1e-5, 1e-4, `d${n}`));
+        });
+      }
+
+      it('no tensor leak over repeated forward + backward (every variant, and the recurrent step)', () => {
+        const rng = new Rng(22);
+        const q = draw(rng, [2, 13, 2, 3]);
+        const k = draw(rng, [2, 13, 2, 3]);
+        const v = draw(rng, [2, 13, 2, 4]);
+        try {
+          form.fn(q, k, v, { causal: true }).dispose(); // warm-up
+          const before = tf.memory().numTensors;
+          for (let i = 0; i < 3; i++) {
+            for (const [, opts] of variants) {
+              const { value, grads } = tf.valueAndGrads((a, b, c) => form.fn(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, opts).sum())([q, k, v]);
+              tf.dispose([value, ...grads]);
+            }
+            const q1 = q.slice([0, 0, 0, 0], [2, 1, 2, 3]);
+            const k1 = k.slice([0, 0, 0, 0], [2, 1, 2, 3]);
+            const v1 = v.slice([0, 0, 0, 0], [2, 1, 2, 4]);
+            const s0 = initLinearAttentionState(2, 2, 3, 4);
+            const { out, state } = linearAttentionStep(q1, k1, v1, s0, { decay: [0.5, 0.9] });
+            tf.dispose([q1, k1, v1, out]);
+            disposeLinearAttentionState(s0);
+            disposeLinearAttentionState(state);
+          }
+          assert.equal(tf.memory().numTensors, before);
+        } finally {
+          tf.dispose([q, k, v]);
+        }
+      });
     });
-  });
 
   describe('recurrent step', () => {
     const cases: Array<[string, LinearAttentionOptions]> = [

@@ -1,0 +1,249 @@
+/*
+ * Linear attention as recurrences over positions, forward and backward (see linear_scan.h; the
+ * chunked tf-op form of src/attention/linear.ts computes the same and the tests compare both with
+ * the O(L²) reference). One job per (batch, head) pair; each copies its rows into contiguous
+ * buffers and runs scans.
+ *
+ * A scan walks the positions forward or in reverse, keeping a state S [A, Bd] = Σ w x_t y_tᵀ over
+ * the positions passed (inclusive: the current one too; exclusive: not), and at each position p
+ * reads out_p[0:Bd] += Σ_a p_p[a] S[a][0:Bd]: every read is a sum of rows of S, so the inner loops
+ * run along rows with the sums in registers. With v' = [v, 1] and, for the backward pass,
+ * g' = [dnum, dden] (dnum = dout / max(den, eps); dden = −dout·o / max(den, eps) where den ≥ eps,
+ * else 0, as tf.maximum's gradient):
+ *   num_s = Σ_t w (q_s·k_t) v_t      state Σ k vᵀ  [F, E],  read with q_s
+ *   den_s = Σ_t w (q_s·k_t)          state Σ k     [F, 1],  read with q_s
+ *   dq_s  = Σ_t w (v'_t·g'_s) k_t    state Σ v' kᵀ [E+1, F], read with g'_s
+ *   dk_t  = Σ_s w (v'_t·g'_s) q_s    state Σ g' qᵀ [E+1, F], read with v'_t (the other direction)
+ *   dv_t  = Σ_s w (q_s·k_t) dnum_s   state Σ q dnumᵀ [F, E], read with k_t (the other direction)
+ * Causal is one inclusive scan; bidirectional adds the exclusive scan of the other direction (with
+ * decay) or reads the total state at every position (without).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "jobs.h"
+#include "linear_scan.h"
+
+typedef struct {
+  const RpelabLinearScan *a;
+  const float *q, *k, *v, *o, *den, *dout;
+  float *o_out, *den_out, *dq, *dk, *dv;
+  int64_t first, last;
+  int failed;
+} Job;
+
+/* One scan's operands: rows x_p [A] (stride ldx), y_p [Bd] (ldy), p_p [A] (ldp), out_p [Bd] (ldo). */
+typedef struct {
+  int64_t A, Bd;
+  const float *x, *y, *p;
+  float *out;
+  int64_t ldx, ldy, ldp, ldo;
+} Scan;
+
+/* S ← r S + x yᵀ. */
+static void update(float *restrict S, int64_t A, int64_t Bd, float r, const float *restrict x, const float *restrict y) {
+  for (int64_t a = 0; a < A; a++) {
+    const float c = x[a];
+    float *restrict s = S + a * Bd;
+    if (r == 1.0f)
+      for (int64_t b = 0; b < Bd; b++) s[b] += c * y[b];
+    else
+      for (int64_t b = 0; b < Bd; b++) s[b] = r * s[b] + c * y[b];
+  }
+}
+
+/* Eight floats as one vector (GCC/Clang vector extension; AVX registers where -march has them). */
+typedef float v8 __attribute__((vector_size(32)));
+
+static inline v8 load8(const float *p) {
+  v8 x;
+  memcpy(&x, p, sizeof x);
+  return x;
+}
+
+/* out[0:Bd] += Σ_a p[a] S[a][0:Bd], in blocks of 16 and 8 columns summed in registers. */
+static void read_rows(const float *restrict S, int64_t A, int64_t Bd, const float *restrict p, float *restrict out) {
+  int64_t b0 = 0;
+  for (; b0 + 16 <= Bd; b0 += 16) {
+    v8 acc0 = {0}, acc1 = {0};
+    for (int64_t a = 0; a < A; a++) {
+      const float *s = S + a * Bd + b0;
+      acc0 += p[a] * load8(s);
+      acc1 += p[a] * load8(s + 8);
+    }
+    const v8 out0 = load8(out + b0) + acc0, out1 = load8(out + b0 + 8) + acc1;
+    memcpy(out + b0, &out0, sizeof out0);
+    memcpy(out + b0 + 8, &out1, sizeof out1);
+  }
+  for (; b0 + 8 <= Bd; b0 += 8) {
+    v8 acc = {0};
+    for (int64_t a = 0; a < A; a++) acc += p[a] * load8(S + a * Bd + b0);
+    const v8 o = load8(out + b0) + acc;
+    memcpy(out + b0, &o, sizeof o);
+  }
+  for (; b0 < Bd; b0++) {
+    float acc = 0;
+    for (int64_t a = 0; a < A; a++) acc += p[a] * S[a * Bd + b0];
+    out[b0] += acc;
+  }
+}
+
+/* One scan over L positions (see the top of the file). S: A·Bd floats. */
+static void scan(const Scan *c, int64_t L, float r, int reverse, int inclusive, float *S) {
+  const int64_t n = c->A * c->Bd;
+  memset(S, 0, sizeof(float) * (size_t)n);
+  for (int64_t i = 0; i < L; i++) {
+    const int64_t p = reverse ? L - 1 - i : i;
+    const float *x = c->x + p * c->ldx, *y = c->y + p * c->ldy;
+    if (inclusive) {
+      update(S, c->A, c->Bd, r, x, y);
+      read_rows(S, c->A, c->Bd, c->p + p * c->ldp, c->out + p * c->ldo);
+    } else {
+      if (r != 1.0f)
+        for (int64_t j = 0; j < n; j++) S[j] *= r;
+      read_rows(S, c->A, c->Bd, c->p + p * c->ldp, c->out + p * c->ldo);
+      update(S, c->A, c->Bd, 1.0f, x, y);
+    }
+  }
+}
+
+/* The reads of `c` with w = r^|s−t| over t ≤ s (causal; `reverse`: t ≥ s) or every t. */
+static void attend(const RpelabLinearScan *a, const Scan *c, float r, int reverse, float *S) {
+  if (!a->causal && r == 1.0f) {
+    memset(S, 0, sizeof(float) * (size_t)(c->A * c->Bd));
+    for (int64_t p = 0; p < a->L; p++) update(S, c->A, c->Bd, 1.0f, c->x + p * c->ldx, c->y + p * c->ldy);
+    for (int64_t p = 0; p < a->L; p++) read_rows(S, c->A, c->Bd, c->p + p * c->ldp, c->out + p * c->ldo);
+    return;
+  }
+  scan(c, a->L, r, reverse, 1, S);
+  if (!a->causal) scan(c, a->L, r, !reverse, 0, S);
+}
+
+/* Rows of one (b, h) pair: src [B, L, H, w] -> dst [L, ld] (columns w.. of dst untouched). */
+static void gather(const float *src, float *dst, const RpelabLinearScan *a, int64_t b, int64_t h, int64_t w, int64_t ld) {
+  for (int64_t p = 0; p < a->L; p++) memcpy(dst + p * ld, src + ((b * a->L + p) * a->H + h) * w, sizeof(float) * (size_t)w);
+}
+
+static void scatter(const float *src, float *dst, const RpelabLinearScan *a, int64_t b, int64_t h, int64_t w, int64_t ld) {
+  for (int64_t p = 0; p < a->L; p++) memcpy(dst + ((b * a->L + p) * a->H + h) * w, src + p * ld, sizeof(float) * (size_t)w);
+}
+
+static void *forward_pairs(void *arg) {
+  Job *j = arg;
+  const RpelabLinearScan *a = j->a;
+  const int64_t L = a->L, F = a->F, E = a->E;
+  float *buf = malloc(sizeof(float) * (size_t)(2 * L * F + 2 * L * E + 2 * L + F * E + F));
+  if (!buf) {
+    j->failed = 1;
+    return NULL;
+  }
+  float *Q = buf, *K = Q + L * F, *V = K + L * F, *N = V + L * E, *ONE = N + L * E, *D = ONE + L, *S = D + L;
+  for (int64_t p = 0; p < L; p++) ONE[p] = 1.0f;
+  for (int64_t pair = j->first; pair < j->last; pair++) {
+    const int64_t b = pair / a->H, h = pair % a->H;
+    const float r = a->decay ? a->decay[h] : 1.0f;
+    gather(j->q, Q, a, b, h, F, F);
+    gather(j->k, K, a, b, h, F, F);
+    gather(j->v, V, a, b, h, E, E);
+    memset(N, 0, sizeof(float) * (size_t)(L * E));
+    const Scan num = {F, E, K, V, Q, N, F, E, F, E};
+    attend(a, &num, r, 0, S);
+    if (a->normalize) {
+      memset(D, 0, sizeof(float) * (size_t)L);
+      const Scan den = {F, 1, K, ONE, Q, D, F, 1, F, 1};
+      attend(a, &den, r, 0, S);
+    }
+    for (int64_t p = 0; p < L; p++) {
+      const int64_t row = (b * L + p) * a->H + h;
+      float *o = j->o_out + row * E;
+      const float *n = N + p * E;
+      if (a->normalize) {
+        const float d = D[p], dd = d > a->eps ? d : a->eps;
+        j->den_out[row] = d;
+        for (int64_t e = 0; e < E; e++) o[e] = n[e] / dd;
+      } else {
+        memcpy(o, n, sizeof(float) * (size_t)E);
+      }
+    }
+  }
+  free(buf);
+  return NULL;
+}
+
+static void *backward_pairs(void *arg) {
+  Job *j = arg;
+  const RpelabLinearScan *a = j->a;
+  const int64_t L = a->L, F = a->F, E = a->E, e1 = E + (a->normalize ? 1 : 0);
+  float *buf = malloc(sizeof(float) * (size_t)(4 * L * F + 3 * L * e1 + e1 * F + F * E));
+  if (!buf) {
+    j->failed = 1;
+    return NULL;
+  }
+  float *Q = buf, *K = Q + L * F, *DQ = K + L * F, *DK = DQ + L * F, *V = DK + L * F, *G = V + L * e1, *DV = G + L * e1, *S = DV + L * e1;
+  for (int64_t pair = j->first; pair < j->last; pair++) {
+    const int64_t b = pair / a->H, h = pair % a->H;
+    const float r = a->decay ? a->decay[h] : 1.0f;
+    gather(j->q, Q, a, b, h, F, F);
+    gather(j->k, K, a, b, h, F, F);
+    gather(j->v, V, a, b, h, E, e1);
+    for (int64_t p = 0; p < L; p++) {
+      const int64_t row = (b * L + p) * a->H + h;
+      const float *g = j->dout + row * E;
+      float *gp = G + p * e1;
+      if (a->normalize) {
+        V[p * e1 + E] = 1.0f;
+        const float d = j->den[row], dd = d > a->eps ? d : a->eps;
+        const float *o = j->o + row * E;
+        float go = 0;
+        for (int64_t e = 0; e < E; e++) {
+          gp[e] = g[e] / dd;
+          go += g[e] * o[e];
+        }
+        gp[E] = d >= a->eps ? -go / dd : 0.0f;
+      } else {
+        memcpy(gp, g, sizeof(float) * (size_t)E);
+      }
+    }
+    memset(DQ, 0, sizeof(float) * (size_t)(2 * L * F));
+    memset(DV, 0, sizeof(float) * (size_t)(L * e1));
+    const Scan dq = {e1, F, V, K, G, DQ, e1, F, e1, F};
+    attend(a, &dq, r, 0, S);
+    const Scan dk = {e1, F, G, Q, V, DK, e1, F, e1, F};
+    attend(a, &dk, r, 1, S);
+    const Scan dv = {F, E, Q, G, K, DV, F, e1, F, e1};
+    attend(a, &dv, r, 1, S);
+    scatter(DQ, j->dq, a, b, h, F, F);
+    scatter(DK, j->dk, a, b, h, F, F);
+    scatter(DV, j->dv, a, b, h, E, e1);
+  }
+  free(buf);
+  return NULL;
+}
+
+static int run(const RpelabLinearScan *a, Job base, void *(*fn)(void *), int threads) {
+  const int64_t pairs = a->B * a->H;
+  if (pairs == 0 || a->L == 0) return 0;
+  const int n = rpelab_job_count(threads, (double)pairs * a->L * a->F * (a->E + 1), 1e5, pairs);
+  Job jobs[64];
+  for (int i = 0; i < n; i++) {
+    jobs[i] = base;
+    jobs[i].first = pairs * i / n;
+    jobs[i].last = pairs * (i + 1) / n;
+  }
+  rpelab_run_jobs(fn, jobs, sizeof(Job), n);
+  for (int i = 0; i < n; i++)
+    if (jobs[i].failed) return -1;
+  return 0;
+}
+
+int rpelab_linear_scan_forward(const RpelabLinearScan *a, const float *q, const float *k, const float *v, float *o, float *den, int threads) {
+  Job base = {0};
+  base.a = a; base.q = q; base.k = k; base.v = v; base.o_out = o; base.den_out = den;
+  return run(a, base, forward_pairs, threads);
+}
+
+int rpelab_linear_scan_backward(const RpelabLinearScan *a, const float *q, const float *k, const float *v, const float *o, const float *den,
+                                const float *dout, float *dq, float *dk, float *dv, int threads) {
+  Job base = {0};
+  base.a = a; base.q = q; base.k = k; base.v = v; base.o = o; base.den = den; base.dout = dout; base.dq = dq; base.dk = dk; base.dv = dv;
+  return run(a, base, backward_pairs, threads);
+}

@@ -1,0 +1,20 @@
+#ifndef RPELAB_LINEAR_SCAN_H
+#define RPELAB_LINEAR_SCAN_H
+#include <stdint.h>
+/* Linear attention as recurrences over positions (see linear_scan.c). Features after φ:
+   q, k [B, L, H, F], v [B, L, H, E], o [B, L, H, E], den [B, L, H]. With w_st = r_h^|s−t| over
+   t <= s (causal) or every t (bidirectional):
+     num_s = Σ_t w_st (q_s·k_t) v_t,  den_s = Σ_t w_st (q_s·k_t),
+     o_s = num_s / max(den_s, eps)  (normalize), or num_s (no normalize; den is not written). */
+typedef struct {
+  int64_t B, L, H, F, E;
+  const float *decay; /* [H] rates in (0, 1], or NULL for none */
+  int causal, normalize;
+  float eps;
+} RpelabLinearScan;
+/* o (and den when normalize). 0, or -1 when out of memory. */
+int rpelab_linear_scan_forward(const RpelabLinearScan *a, const float *q, const float *k, const float *v, float *o, float *den, int threads);
+/* dq, dk, dv from dout, given the forward's o and den. Same return codes. */
+int rpelab_linear_scan_backward(const RpelabLinearScan *a, const float *q, const float *k, const float *v, const float *o, const float *den,
+                                const float *dout, float *dq, float *dk, float *dv, int threads);
+#endif

@@ -1,0 +1,94 @@
+/**
+ * Linear attention as one native kernel each way (`native/src/linear_scan.c`): the recurrent
+ * form S_s = r S_{s−1} + φ(k_s) v_sᵀ run over the positions of each (batch, head) pair, forward
+ * and, for the gradients, a second scan in the other direction (the backward recurrences of
+ * Katharopoulos et al. 2020, §3.3.1, with the denominator as an extra value column and the
+ * per-head decay r of PermuteFormer / RetNet). Bidirectional attention adds the exclusive scan of
+ * the other direction (with decay) or reads the total state (without).
+ *
+ * The same function as the chunked tf-op form of `linearAttention` (./linear.ts), which calls this
+ * where it applies (`nativeLinearScanApplies`), and as the O(L²) `linearAttentionReference`
+ * (./reference.ts) the tests compare both with. It replaces the chunked form's ~30 small kernels
+ * forward and ~60 backward (transposes, batched C×C products, the ones column, the cumsum over
+ * chunk states) with one call each way: what the small models of the experiments spend their
+ * step on is dispatch, not arithmetic.
+ *
+ * Layout (after φ): q, k [batch, length, heads, F]; v [batch, length, heads, E]; out [batch, length, heads, E].
+ */
+import { tf, registerJsKernel, runJsKernel, hasJsKernel, nativeKernels } from '../backend';
+
+export const LINEAR_SCAN = 'RpelabLinearScan';
+export const LINEAR_SCAN_GRAD = 'RpelabLinearScanGrad';
+
+/** What the kernels need besides the tensors. */
+export interface LinearScanAttrs {
+  causal: boolean;
+  /** Divide by max(Σ w φ(q)·φ(k), eps) ('denominator') or return the raw sums ('none'). */
+  normalize: boolean;
+  eps: number;
+  /** Per-head decay r in (0, 1], or null for none. */
+  decay: number[] | null;
+}
+
+const flag = (b: boolean): 0 | 1 => (b ? 1 : 0);
+
+function nativeOrThrow(kernelName: string) {
+  const native = nativeKernels();
+  if (!native || typeof native.linearScan !== 'function') throw new Error(`${kernelName}: needs rpelab's native kernels (npm run build:native)`);
+  return native;
+}
+
+// Inputs q, k [B, L, H, F], v [B, L, H, E]. Outputs o [B, L, H, E] and, when normalize, den [B, L, H].
+registerJsKernel<LinearScanAttrs>({
+  kernelName: LINEAR_SCAN,
+  inputNames: ['q', 'k', 'v'],
+  outputShapes: ([q, , v], { normalize }) => (normalize ? [[q![0], q![1], q![2], v![3]], q!.slice(0, 3)] : [[q![0], q![1], q![2], v![3]]]),
+  compute: ([q, k, v], [qs, , vs], [o, den], { causal, normalize, eps, decay }) => {
+    const [B, L, H, F] = qs!;
+    const rates = decay ? Float32Array.from(decay) : null;
+    nativeOrThrow(LINEAR_SCAN).linearScan(q!, k!, v!, rates, B, L, H, F, vs![3], flag(causal), flag(normalize), eps, o, normalize ? den : null);
+  },
+});
+
+// Inputs q, k, v, o, den (null without normalize), dout. Outputs dq, dk, dv.
+registerJsKernel<LinearScanAttrs>({
+  kernelName: LINEAR_SCAN_GRAD,
+  inputNames: ['q', 'k', 'v', 'o', 'den', 'dout'],
+  outputShapes: ([q, k, v]) => [q!.slice(), k!.slice(), v!.slice()],
+  compute: ([q, k, v, o, den, dout], [qs, , vs], [dq, dk, dv], { causal, normalize, eps, decay }) => {
+    const [B, L, H, F] = qs!;
+    const rates = decay ? Float32Array.from(decay) : null;
+    nativeOrThrow(LINEAR_SCAN_GRAD).linearScanGrad(q!, k!, v!, o!, den, dout!, rates, B, L, H, F, vs![3], flag(causal), flag(normalize), eps, dq, dk, dv);
+  },
+});
+
+/**
+ * Whether `linearAttention` takes the native scan here: the addon is loaded with the kernel, on a
+ * backend with the JS kernels, and the call is causal or decayed (bidirectional attention without
+ * decay stays two batched products, φ(Q)(φ(K)ᵀV), which the library's sgemm does faster).
+ */
+export function nativeLinearScanApplies(o: { causal: boolean; decay: number[] | null }): boolean {
+  if (!o.causal && o.decay === null) return false;
+  const native = nativeKernels();
+  return native !== null && typeof native.linearScan === 'function' && hasJsKernel(LINEAR_SCAN);
+}
+
+/**
+ * Linear attention sums, one native kernel each way (check `nativeLinearScanApplies` first).
+ * @param q [batch, length, heads, F] features φ(q) (φ already applied)
+ * @param k [batch, length, heads, F] features φ(k)
+ * @param v [batch, length, heads, E] values
+ * @returns [batch, length, heads, E]: Σ_t w_st (q_s·k_t) v_t, divided by max(Σ_t w_st q_s·k_t, eps) when `normalize`
+ */
+export function nativeLinearScan(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, attrs: LinearScanAttrs): tf.Tensor4D {
+  const op = tf.customGrad((qi, ki, vi, save) => {
+    const [o, den] = runJsKernel(LINEAR_SCAN, { q: qi as tf.Tensor, k: ki as tf.Tensor, v: vi as tf.Tensor }, attrs);
+    (save as tf.GradSaveFunc)(den ? [qi as tf.Tensor, ki as tf.Tensor, vi as tf.Tensor, o, den] : [qi as tf.Tensor, ki as tf.Tensor, vi as tf.Tensor, o]);
+    return {
+      value: o,
+      gradFunc: (dy: tf.Tensor, [sq, sk, sv, so, sd]: tf.Tensor[]) =>
+        runJsKernel(LINEAR_SCAN_GRAD, { q: sq, k: sk, v: sv, o: so, den: sd ?? null, dout: dy }, attrs),
+    };
+  });
+  return op(q, k, v) as tf.Tensor4D;
+}
