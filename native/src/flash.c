@@ -23,38 +23,12 @@
 #include "blas.h"
 #include "flash.h"
 #include "jobs.h"
+#include "vec.h"
 
 #define BQ 64
 #define BK 128
 
 int rpelab_flash_available(void) { return rpelab_blas_has_library(); }
-
-/*
- * y[i] = exp(x[i] − shift) for i < n, branch-free so that the compiler vectorizes it (libm's expf
- * is a call per element): x = k·ln 2 + r with k = round(x / ln 2) (the 1.5·2^23 rounding trick;
- * ln 2 split in two for an exact r), e^r by Cephes's degree-7 polynomial on |r| ≤ ln 2 / 2
- * (relative error about 1e-7), 2^k from the exponent bits. Arguments below −87.3 (masked logits
- * included) give about 1e-38 instead of 0; the callers zero masked entries themselves.
- */
-static void exp_shifted(float *y, const float *x, float shift, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    float t = x[i] - shift;
-    t = t < -87.3f ? -87.3f : t > 88.f ? 88.f : t;
-    const float k = (t * 1.44269504088896341f + 12582912.f) - 12582912.f;
-    const float r = (t - k * 0.693359375f) - k * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.f;
-    const int32_t bits = ((int32_t)k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    y[i] = p * scale;
-  }
-}
 
 static void gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                  int64_t ldc) {

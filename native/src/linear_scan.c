@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "jobs.h"
+#include "vec.h"
 #include "linear_scan.h"
 
 typedef struct {
@@ -51,15 +52,6 @@ static void update(float *restrict S, int64_t A, int64_t Bd, float r, const floa
   }
 }
 
-/* Eight floats as one vector (GCC/Clang vector extension; AVX registers where -march has them). */
-typedef float v8 __attribute__((vector_size(32)));
-
-static inline v8 load8(const float *p) {
-  v8 x;
-  memcpy(&x, p, sizeof x);
-  return x;
-}
-
 /* out[0:Bd] += Σ_a p[a] S[a][0:Bd], in blocks of 16 and 8 columns summed in registers. */
 static void read_rows(const float *restrict S, int64_t A, int64_t Bd, const float *restrict p, float *restrict out) {
   int64_t b0 = 0;
@@ -70,15 +62,13 @@ static void read_rows(const float *restrict S, int64_t A, int64_t Bd, const floa
       acc0 += p[a] * load8(s);
       acc1 += p[a] * load8(s + 8);
     }
-    const v8 out0 = load8(out + b0) + acc0, out1 = load8(out + b0 + 8) + acc1;
-    memcpy(out + b0, &out0, sizeof out0);
-    memcpy(out + b0 + 8, &out1, sizeof out1);
+    store8(out + b0, load8(out + b0) + acc0);
+    store8(out + b0 + 8, load8(out + b0 + 8) + acc1);
   }
   for (; b0 + 8 <= Bd; b0 += 8) {
     v8 acc = {0};
     for (int64_t a = 0; a < A; a++) acc += p[a] * load8(S + a * Bd + b0);
-    const v8 o = load8(out + b0) + acc;
-    memcpy(out + b0, &o, sizeof o);
+    store8(out + b0, load8(out + b0) + acc);
   }
   for (; b0 < Bd; b0++) {
     float acc = 0;

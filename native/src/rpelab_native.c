@@ -315,7 +315,7 @@ static napi_value softmax_nll(napi_env env, napi_callback_info info) {
   if (argc != 6 || !get_int(env, argv[2], &n) || !get_int(env, argv[3], &v) || n < 0 || v < 1 || !get_f32(env, argv[0], &z, &nz, 0) ||
       !get_f32(env, argv[1], &t, &nt, 0) || !get_f32(env, argv[4], &nll, &nn, 0) || !get_f32(env, argv[5], &lse, &nl, 0) || (int64_t)nz != n * v ||
       (int64_t)nt != n || (int64_t)nn != n || (int64_t)nl != n) FAIL("softmaxNll: bad arguments or sizes");
-  rpelab_softmax_nll(n, v, z, t, nll, lse, num_threads);
+  if (rpelab_softmax_nll(n, v, z, t, nll, lse, num_threads) != 0) FAIL("softmaxNll: out of memory");
   return NULL;
 }
 
@@ -329,7 +329,7 @@ static napi_value softmax_nll_grad(napi_env env, napi_callback_info info) {
   if (argc != 7 || !get_int(env, argv[4], &n) || !get_int(env, argv[5], &v) || n < 0 || v < 1 || !get_f32(env, argv[0], &g, &ng, 0) ||
       !get_f32(env, argv[1], &z, &nz, 0) || !get_f32(env, argv[2], &t, &nt, 0) || !get_f32(env, argv[3], &lse, &nl, 0) || !get_f32(env, argv[6], &dz, &nd, 0) ||
       (int64_t)ng != n || (int64_t)nz != n * v || (int64_t)nt != n || (int64_t)nl != n || (int64_t)nd != n * v) FAIL("softmaxNllGrad: bad arguments or sizes");
-  rpelab_softmax_nll_grad(n, v, g, z, t, lse, dz, num_threads);
+  if (rpelab_softmax_nll_grad(n, v, g, z, t, lse, dz, num_threads) != 0) FAIL("softmaxNllGrad: out of memory");
   return NULL;
 }
 
