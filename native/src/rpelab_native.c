@@ -23,6 +23,8 @@
 #include "softmax_nll.h"
 #include "flash.h"
 #include "linear_scan.h"
+#include "copy_box.h"
+#include "adam.h"
 
 /* Threads of the native kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
 static int num_threads = 1;
@@ -449,6 +451,78 @@ static napi_value linear_scan_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- box copies (copy_box.c) --------------------------------------------------------------------- */
+
+/* A typed array of 4-byte elements (Float32Array, Int32Array, Uint32Array): its data and length. */
+static int get_words(napi_env env, napi_value v, char **data, size_t *len) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
+  napi_typedarray_type type;
+  void *ptr;
+  napi_value buf;
+  size_t off;
+  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &buf, &off) != napi_ok) return 0;
+  if (type != napi_float32_array && type != napi_int32_array && type != napi_uint32_array) return 0;
+  *data = ptr;
+  return 1;
+}
+
+/* copyBox(src, dst, params): params an Int32Array [rank, box[rank], srcShape[rank], srcBegin[rank], dstShape[rank], dstBegin[rank]] */
+static napi_value copy_box(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *src, *dst;
+  size_t ns, nd, np;
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void *pp;
+  napi_value buf;
+  size_t off;
+  if (argc != 3 || !get_words(env, argv[0], &src, &ns) || !get_words(env, argv[1], &dst, &nd) || napi_is_typedarray(env, argv[2], &is_ta) != napi_ok ||
+      !is_ta || napi_get_typedarray_info(env, argv[2], &type, &np, &pp, &buf, &off) != napi_ok || type != napi_int32_array || np < 1)
+    FAIL("copyBox: expected (src, dst, params) with 4-byte typed arrays and an Int32Array of parameters");
+  const int32_t *p = pp;
+  const int rank = p[0];
+  if (rank < 1 || rank > 8 || np != (size_t)(1 + 5 * rank)) FAIL("copyBox: rank must be 1..8 with 5 * rank parameters");
+  int64_t box[8], sshape[8], sbegin[8], dshape[8], dbegin[8];
+  int64_t sn = 1, dn = 1;
+  for (int i = 0; i < rank; i++) {
+    box[i] = p[1 + i];
+    sshape[i] = p[1 + rank + i];
+    sbegin[i] = p[1 + 2 * rank + i];
+    dshape[i] = p[1 + 3 * rank + i];
+    dbegin[i] = p[1 + 4 * rank + i];
+    if (box[i] < 0 || sbegin[i] < 0 || dbegin[i] < 0 || sbegin[i] + box[i] > sshape[i] || dbegin[i] + box[i] > dshape[i]) FAIL("copyBox: the box leaves an array");
+    sn *= sshape[i];
+    dn *= dshape[i];
+  }
+  if ((int64_t)ns < sn || (int64_t)nd < dn) FAIL("copyBox: an array is smaller than its shape");
+  rpelab_copy_box(rank, box, src, sshape, sbegin, dst, dshape, dbegin, 4);
+  return NULL;
+}
+
+/* ---- Adam(W) update (adam.c) ------------------------------------------------------------------- */
+
+/* adamStep(p, m, v, g, b1, c1, b2, c2, keep, bc2, eps, step, pOut, mOut, vOut): every array of the same length */
+static napi_value adam_step(napi_env env, napi_callback_info info) {
+  size_t argc = 15;
+  napi_value argv[15];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *arr[7];
+  size_t len[7];
+  double c[8];
+  const int at[7] = {0, 1, 2, 3, 12, 13, 14};
+  if (argc != 15) FAIL("adamStep: expected 15 arguments");
+  for (int i = 0; i < 7; i++)
+    if (!get_f32(env, argv[at[i]], &arr[i], &len[i], 0) || len[i] != len[0]) FAIL("adamStep: p, m, v, g and the outputs must be Float32Arrays of one length");
+  for (int i = 0; i < 8; i++)
+    if (napi_get_value_double(env, argv[4 + i], &c[i]) != napi_ok) FAIL("adamStep: the coefficients must be numbers");
+  rpelab_adam_step((int64_t)len[0], arr[0], arr[1], arr[2], arr[3], (float)c[0], (float)c[1], (float)c[2], (float)c[3], (float)c[4], (float)c[5], (float)c[6],
+                   (float)c[7], arr[4], arr[5], arr[6]);
+  return NULL;
+}
+
 /* ---- layer normalisation (layernorm.c) -------------------------------------------------------- */
 
 /* layerNorm(x, gamma, beta, n, f, eps, y, mean, rstd) */
@@ -585,6 +659,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"flashAvailable", NULL, flash_available, NULL, NULL, NULL, napi_default, NULL},
     {"linearScan", NULL, linear_scan, NULL, NULL, NULL, napi_default, NULL},
     {"linearScanGrad", NULL, linear_scan_grad, NULL, NULL, NULL, napi_default, NULL},
+    {"copyBox", NULL, copy_box, NULL, NULL, NULL, napi_default, NULL},
+    {"adamStep", NULL, adam_step, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

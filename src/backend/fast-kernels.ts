@@ -70,37 +70,70 @@ const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * Copies the box [begin, begin + sliceSize) of a row-major array of `shape` into `dst`
- * (row-major, densely packed), one `set` per maximal contiguous run.
+ * (row-major, densely packed).
  */
 export function copySlice(src: TypedArray, shape: readonly number[], begin: readonly number[], sliceSize: readonly number[], dst: TypedArray): void {
-  const rank = shape.length;
-  if (size(sliceSize) === 0) return;
-  const strides = new Array<number>(rank);
-  for (let i = rank - 1, s = 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i];
+  copyBox(src, shape, begin, dst, sliceSize, new Array<number>(shape.length).fill(0), sliceSize);
+}
+
+/**
+ * Copies the box `box` of `src` (row-major, shape `srcShape`, the box starting at `srcBegin`) into
+ * `dst` (shape `dstShape`, starting at `dstBegin`): slices, splits, concatenations and stacks. One
+ * copy per maximal contiguous run; a native memcpy per run for 4-byte elements when the addon is
+ * loaded, else one `set` per run (elementwise for short runs).
+ */
+export function copyBox(
+  src: TypedArray,
+  srcShape: readonly number[],
+  srcBegin: readonly number[],
+  dst: TypedArray,
+  dstShape: readonly number[],
+  dstBegin: readonly number[],
+  box: readonly number[],
+): void {
+  const rank = box.length;
+  if (size(box) === 0) return;
+  const native = nativeKernels();
+  if (native && rank >= 1 && rank <= 8 && !(src instanceof Uint8Array) && !(dst instanceof Uint8Array)) {
+    native.copyBox(src, dst, Int32Array.from([rank, ...box, ...srcShape, ...srcBegin, ...dstShape, ...dstBegin]));
+    return;
   }
-  // Trailing axes taken whole merge into one run with the first axis (from the end) that is cut.
+  const stridesOf = (shape: readonly number[]) => {
+    const strides = new Array<number>(rank);
+    for (let i = rank - 1, s = 1; i >= 0; i--) {
+      strides[i] = s;
+      s *= shape[i];
+    }
+    return strides;
+  };
+  const ss = stridesOf(srcShape);
+  const ds = stridesOf(dstShape);
+  // Trailing axes whole in both arrays merge with the first axis (from the end) that is cut.
   let axis = rank - 1;
   let run = 1;
-  while (axis >= 0 && begin[axis] === 0 && sliceSize[axis] === shape[axis]) run *= shape[axis--];
+  while (axis >= 0 && box[axis] === srcShape[axis] && box[axis] === dstShape[axis]) run *= box[axis--];
   if (axis < 0) {
     dst.set(src.subarray(0, run));
     return;
   }
-  run *= sliceSize[axis];
-  let off = 0;
-  for (let i = 0; i <= axis; i++) off += begin[i] * strides[i];
-  const outer = sliceSize.slice(0, axis);
-  const count = size(outer);
+  run *= box[axis];
+  let so = 0;
+  let dO = 0;
+  for (let i = 0; i <= axis; i++) {
+    so += srcBegin[i] * ss[i];
+    dO += dstBegin[i] * ds[i];
+  }
+  const count = size(box.slice(0, axis));
   const idx = new Array<number>(axis).fill(0);
-  for (let n = 0, o = 0; n < count; n++, o += run) {
-    if (run > 16) dst.set(src.subarray(off, off + run), o);
-    else for (let j = 0; j < run; j++) dst[o + j] = src[off + j];
+  for (let n = 0; n < count; n++) {
+    if (run > 16) dst.set(src.subarray(so, so + run), dO);
+    else for (let j = 0; j < run; j++) dst[dO + j] = src[so + j];
     for (let j = axis - 1; j >= 0; j--) {
-      off += strides[j];
-      if (++idx[j] < outer[j]) break;
-      off -= outer[j] * strides[j];
+      so += ss[j];
+      dO += ds[j];
+      if (++idx[j] < box[j]) break;
+      so -= box[j] * ss[j];
+      dO -= box[j] * ds[j];
       idx[j] = 0;
     }
   }
@@ -198,6 +231,21 @@ function sliceWith(store: Store, x: Info, begin: number[], sliceSize: number[]):
   return info;
 }
 
+/** The parts (equal but for `axis`) laid side by side along `axis` in a new output of `outShape`. */
+function joinAlong(parts: Info[], outShape: number[], axis: number, store: Store): Info {
+  const { info, values } = store.output(outShape, parts[0].dtype);
+  const zeros = new Array<number>(outShape.length).fill(0);
+  let start = 0;
+  for (const t of parts) {
+    const at = zeros.slice();
+    at[axis] = start;
+    // Views after the output exists: making it may grow the wasm heap, which detaches older views.
+    copyBox(store.values(t), t.shape, zeros, values, outShape, at, t.shape);
+    start += t.shape[axis];
+  }
+  return info;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Registration
 
@@ -280,6 +328,66 @@ export function registerFastKernels(): string[] {
         },
       });
       replaced.push(`${kernelName}/${backendName}`);
+    }
+  }
+  for (const backendName of ['wasm', 'cpu'] as const) {
+    const storeOf = (b: unknown) => (backendName === 'wasm' ? wasmStore(b as WasmBackend) : cpuStore(b as CpuBackend));
+    // Concat and Pack: each input copied into its box of the output. Inputs arrive as an array.
+    const joinKernels: Record<string, (inputs: Info[], attrs: tf.NamedAttrMap, store: Store) => Info | null> = {
+      Concat: (inputs, attrs, store) => {
+        const axis = tf.util.parseAxisParam(attrs.axis as number, inputs[0].shape)[0];
+        const parts = inputs.filter((t) => size(t.shape) > 0);
+        if (parts.length < 2 || parts.some((t) => t.shape.length !== inputs[0].shape.length)) return null;
+        const outShape = parts[0].shape.slice();
+        outShape[axis] = parts.reduce((sum, t) => sum + t.shape[axis], 0);
+        if (parts.some((t) => t.shape.some((d, j) => j !== axis && d !== outShape[j]))) return null;
+        return joinAlong(parts, outShape, axis, store);
+      },
+      Pack: (inputs, attrs, store) => {
+        const rank = inputs[0].shape.length + 1;
+        const axis = (attrs.axis as number) < 0 ? (attrs.axis as number) + rank : (attrs.axis as number);
+        if (inputs.length < 2 || inputs.some((t) => !tf.util.arraysEqual(t.shape, inputs[0].shape))) return null;
+        const parts = inputs.map((t) => ({ ...t, shape: [...t.shape.slice(0, axis), 1, ...t.shape.slice(axis)] }));
+        const outShape = parts[0].shape.slice();
+        outShape[axis] = inputs.length;
+        return joinAlong(parts, outShape, axis, store);
+      },
+    };
+    for (const [kernelName, fast] of Object.entries(joinKernels)) {
+      const prev = tf.getKernel(kernelName, backendName);
+      if (!prev) continue;
+      tf.unregisterKernel(kernelName, backendName);
+      tf.registerKernel({
+        ...prev,
+        kernelFunc: (args) => {
+          const inputs = args.inputs as unknown as Info[];
+          if (
+            !Array.isArray(inputs) ||
+            inputs.length === 0 ||
+            inputs.some((t) => t.dtype !== inputs[0].dtype || t.dtype === 'string' || t.dtype === 'complex64')
+          ) {
+            return prev.kernelFunc(args);
+          }
+          return (fast(inputs, args.attrs ?? {}, storeOf(args.backend)) ?? prev.kernelFunc(args)) as Info;
+        },
+      });
+      replaced.push(`${kernelName}/${backendName}`);
+    }
+    // Cast to the dtype a tensor already has (every gradient of mul and div casts its inputs to
+    // float32): share the buffer, as Identity does, instead of copying it.
+    const prevCast = tf.getKernel('Cast', backendName);
+    if (prevCast) {
+      tf.unregisterKernel('Cast', backendName);
+      tf.registerKernel({
+        ...prevCast,
+        kernelFunc: (args) => {
+          const x = (args.inputs as { x: Info }).x;
+          if (x.dtype !== args.attrs?.dtype || x.dtype === 'string' || x.dtype === 'complex64') return prevCast.kernelFunc(args);
+          (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+          return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+        },
+      });
+      replaced.push(`Cast/${backendName}`);
     }
   }
   const prevIdentity = tf.getKernel('Identity', 'wasm');

@@ -168,6 +168,32 @@ export interface NativeKernels {
     o: Float32Array,
     den: Float32Array | null,
   ): void;
+  /**
+   * Copies a box between row-major arrays of 4-byte elements (`backend/fast-kernels.ts`): params
+   * = [rank, box…, srcShape…, srcBegin…, dstShape…, dstBegin…].
+   */
+  copyBox(src: Float32Array | Int32Array, dst: Float32Array | Int32Array, params: Int32Array): void;
+  /**
+   * One Adam(W) update (`train/adam-kernels.ts`): pOut, mOut, vOut from p, m, v, g with
+   * m' = m·b1 + g·c1, v' = v·b2 + (g·g)·c2, p' = p·keep − m' / (√v' / bc2 + eps) · step, in float32.
+   */
+  adamStep(
+    p: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    b1: number,
+    c1: number,
+    b2: number,
+    c2: number,
+    keep: number,
+    bc2: number,
+    eps: number,
+    step: number,
+    pOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+  ): void;
   /** Its gradients dq, dk, dv from dout, given the forward's o and den. */
   linearScanGrad(
     q: Float32Array,

@@ -20,6 +20,7 @@
 import { tf, assertNumber, assertInt } from '../backend';
 import { Module } from '../nn';
 import { HostTensors, describeShape, sameShape, toHost } from './host';
+import { hasFusedAdamStep, fusedAdamStep } from './adam-kernels';
 
 /** Gradients keyed by the dotted variable names of `Module.namedVariables()`. */
 export type NamedGrads = Record<string, tf.Tensor>;
@@ -155,10 +156,21 @@ abstract class AdamFamily implements Optimizer {
     const { beta1, beta2, eps } = this;
     const stepSize = lr / (1 - beta1 ** t);
     const sqrtBc2 = Math.sqrt(1 - beta2 ** t);
+    const fused = hasFusedAdamStep();
     tf.tidy(() => {
       for (const s of this.slots) {
         const g = grads[s.name];
         if (g === undefined) continue;
+        if (fused) {
+          // One kernel, the same float32 operations in the same order as the ops below (adam-kernels.ts).
+          const keep = s.decays ? 1 - lr * this.weightDecay : 1;
+          const c = { beta1, oneMinusBeta1: 1 - beta1, beta2, oneMinusBeta2: 1 - beta2, keep, sqrtBiasCorrection2: sqrtBc2, eps, stepSize };
+          const [p, m, v] = fusedAdamStep(s.param, s.m, s.v, g, c);
+          s.param.assign(p);
+          s.m.assign(m);
+          s.v.assign(v);
+          continue;
+        }
         const m = s.m.mul(beta1).add(g.mul(1 - beta1));
         const v = s.v.mul(beta2).add(g.square().mul(1 - beta2));
         const p = s.decays ? s.param.mul(1 - lr * this.weightDecay) : s.param;

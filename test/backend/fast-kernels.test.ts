@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { tf, Rng, useNative, nativeStatus, sinCos, nativeKernels, nativeThreads } from '../../src/backend';
-import { copySlice, reverseAxes, gatherRows } from '../../src/backend/fast-kernels';
+import { copySlice, copyBox, reverseAxes, gatherRows } from '../../src/backend/fast-kernels';
 import { assertClose, itOnKernelPaths, requireNative, requireBlasLibrary } from '../helpers';
 
 /** Row-major flat index of `loc` in `shape`. */
@@ -68,6 +68,103 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
       copySlice(src, shape, begin, size, dst);
       assert.deepEqual(Array.from(dst), literalSlice(src, shape, begin, size), `shape ${shape} begin ${begin} size ${size}`);
     }
+  });
+
+  for (const native of [true, false]) {
+    it(`copyBox puts the box of one array at any place of another, as the literal index formula (ranks 1-6, ${native ? 'native memcpy' : 'JavaScript runs'})`, function () {
+      if (native && !nativeKernels()) this.skip();
+      const was = useNative(native);
+      try {
+        const rng = new Rng(3);
+        for (let trial = 0; trial < 60; trial++) {
+          const rank = 1 + (trial % 6);
+          const box = Array.from({ length: rank }, () => 1 + rng.int(rank <= 2 ? 30 : 4));
+          const srcShape = box.map((d) => d + rng.int(3));
+          const dstShape = box.map((d) => d + rng.int(3));
+          const srcBegin = box.map((d, i) => rng.int(srcShape[i] - d + 1));
+          const dstBegin = box.map((d, i) => rng.int(dstShape[i] - d + 1));
+          const src = Float32Array.from({ length: sizeOf(srcShape) }, (_, i) => i + 1);
+          const dst = new Float32Array(sizeOf(dstShape));
+          copyBox(src, srcShape, srcBegin, dst, dstShape, dstBegin, box);
+          const want = new Array<number>(dst.length).fill(0);
+          const loc = box.map(() => 0);
+          for (let n = 0; n < sizeOf(box); n++) {
+            want[
+              flat(
+                loc.map((l, i) => l + dstBegin[i]),
+                dstShape,
+              )
+            ] =
+              src[
+                flat(
+                  loc.map((l, i) => l + srcBegin[i]),
+                  srcShape,
+                )
+              ];
+            for (let j = rank - 1; j >= 0 && ++loc[j] === box[j]; j--) loc[j] = 0;
+          }
+          assert.deepEqual(Array.from(dst), want, `box ${box} from ${srcShape}@${srcBegin} to ${dstShape}@${dstBegin}`);
+        }
+      } finally {
+        useNative(was);
+      }
+    });
+  }
+
+  it('concat and stack (every axis; float32, int32 and bool) equal the literal layout', () => {
+    tf.tidy(() => {
+      const rng = new Rng(4);
+      for (const dtype of ['float32', 'int32', 'bool'] as const) {
+        const make = (shape: number[]) =>
+          tf.tensor(
+            Array.from({ length: sizeOf(shape) }, () => (dtype === 'bool' ? rng.int(2) : rng.int(1000))),
+            shape,
+            dtype,
+          );
+        for (let axis = 0; axis <= 2; axis++) {
+          // Three parts of [2, 3, 4] with 3, 1 and 5 along `axis`.
+          const parts = [3, 1, 5].map((d) => make([2, 3, 4].map((n, i) => (i === axis ? d : n))));
+          const joined = tf.concat(parts, axis);
+          assert.equal(joined.dtype, dtype);
+          const jv = joined.dataSync();
+          let at = 0;
+          parts.forEach((t) => {
+            const tv = t.dataSync();
+            const [, d1, d2] = t.shape as [number, number, number];
+            for (let n = 0; n < t.size; n++) {
+              const loc = [Math.floor(n / (d1 * d2)), Math.floor(n / d2) % d1, n % d2];
+              loc[axis] += at;
+              assert.equal(jv[flat(loc, joined.shape)], tv[n], `${dtype} concat axis ${axis}`);
+            }
+            at += t.shape[axis];
+          });
+        }
+        const same = [make([3, 2, 5]), make([3, 2, 5])];
+        for (let axis = 0; axis <= 3; axis++) {
+          const stacked = tf.stack(same, axis);
+          const sv = stacked.dataSync();
+          same.forEach((t, c) => {
+            const tv = t.dataSync();
+            for (let n = 0; n < 30; n++) {
+              const loc = [Math.floor(n / 10), Math.floor(n / 5) % 2, n % 5];
+              loc.splice(axis, 0, c);
+              assert.equal(sv[flat(loc, stacked.shape)], tv[n], `${dtype} stack axis ${axis}`);
+            }
+          });
+        }
+      }
+    });
+  });
+
+  it('cast to the dtype a tensor has shares its buffer and keeps the values after the original is disposed; other casts convert', () => {
+    const x = tf.tensor1d([1.5, -2.25, 3]);
+    const y = tf.cast(x, 'float32');
+    x.dispose();
+    assert.deepEqual(Array.from(y.dataSync()), [1.5, -2.25, 3]);
+    const i = tf.cast(y, 'int32');
+    assert.equal(i.dtype, 'int32');
+    assert.deepEqual(Array.from(i.dataSync()), [1, -2, 3]);
+    tf.dispose([y, i]);
   });
 
   it('Slice, Unpack and SplitV of a rank-5 tensor equal the literal slices exactly', () => {

@@ -1,8 +1,9 @@
 import { strict as assert } from 'assert';
-import { tf, Rng } from '../../src/backend';
+import { tf, Rng, useNative, nativeKernels } from '../../src/backend';
 import { Module } from '../../src/nn';
 import { Adam, AdamW, clipGradNorm, globalNorm, lossAndGrads } from '../../src/train';
-import { assertClose, assertThrowsNaming } from '../helpers';
+import { assertClose, assertThrowsNaming, withBackend } from '../helpers';
+import { hasFusedAdamStep } from '../../src/train/adam-kernels';
 
 /** f(w, W) = ½ Σ a_i (w_i − c_i)² + ½ Σ (W_ij − C_ij)²: a vector (rank 1) and a matrix (rank 2). */
 class Quadratic extends Module {
@@ -80,6 +81,43 @@ describe('train/optim', () => {
     assert.ok(Math.abs(ref.w[1] - 0.1) > 0.3, `w[1] moved to ${ref.w[1]}`);
     opt.dispose();
     m.dispose();
+  });
+
+  it('the one-kernel update (native, and its JavaScript loops on cpu) and the tf-op form give the same bits over 6 AdamW steps', async function () {
+    /** Parameters and moments after the six steps, as arrays, on the current backend. */
+    const after = () => {
+      const m = new Quadratic();
+      const opt = new AdamW(m, { weightDecay: 0.1, beta2: 0.98 });
+      try {
+        run(opt, m);
+        const st = opt.getState();
+        return [m.w, m.W].map((t) => Array.from(t.dataSync())).concat(Object.values(st.slots).map((h) => Array.from(h.data)));
+      } finally {
+        opt.dispose();
+        m.dispose();
+      }
+    };
+    const forms: Array<[string, string, boolean]> = [
+      ['tf ops', 'wasm', false],
+      ['JavaScript loops', 'cpu', false],
+      ['native', 'wasm', true],
+    ];
+    const results: number[][][] = [];
+    for (const [name, backend, native] of forms) {
+      if (native && !nativeKernels()) this.skip();
+      const was = useNative(native);
+      try {
+        results.push(
+          await withBackend(backend, () => {
+            assert.equal(hasFusedAdamStep(), name !== 'tf ops', `${name} takes the ${name === 'tf ops' ? 'tf ops' : 'kernel'}`);
+            return after();
+          }),
+        );
+      } finally {
+        useNative(was);
+      }
+    }
+    for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], `${forms[i][0]} vs tf ops`);
   });
 
   it('AdamW decays only rank >= 2 variables by default (decoupled: p <- p(1 - lr wd))', () => {
