@@ -69,7 +69,10 @@ export interface LinearAttentionOptions {
   normalize?: 'denominator' | 'none';
   /** Lower clamp of the denominator (default 1e-6). */
   eps?: number;
-  /** Causal chunk length C of the tf-op form (default `defaultChunkSize(F)`); any length L works, the last chunk is zero-padded. The native scan has no chunks. */
+  /**
+   * Causal chunk length C of the tf-op form (default `defaultChunkSize(F)`); any length L works, the last chunk is
+   * zero-padded. The native scan has no chunks.
+   */
   chunkSize?: number;
   /** Per-head decay r in (0, 1] (length = heads): scores are multiplied by r^|s−t|. null/undefined: none. */
   decay?: number[] | null;
