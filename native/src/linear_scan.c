@@ -42,6 +42,10 @@ typedef struct {
 
 /* S ← r S + x yᵀ. */
 static void update(float *restrict S, int64_t A, int64_t Bd, float r, const float *restrict x, const float *restrict y) {
+  if (Bd == 1) {
+    for (int64_t a = 0; a < A; a++) S[a] = (r == 1.0f ? S[a] : r * S[a]) + x[a] * y[0];
+    return;
+  }
   for (int64_t a = 0; a < A; a++) {
     const float c = x[a];
     float *restrict s = S + a * Bd;
@@ -52,8 +56,22 @@ static void update(float *restrict S, int64_t A, int64_t Bd, float r, const floa
   }
 }
 
+/* Σ_a p[a] s[a] for a state of one column: eight partial sums. */
+static float dot(const float *restrict p, const float *restrict s, int64_t A) {
+  v8 acc = {0};
+  int64_t a = 0;
+  for (; a + 8 <= A; a += 8) acc += load8(p + a) * load8(s + a);
+  float t = (float)sum8(acc);
+  for (; a < A; a++) t += p[a] * s[a];
+  return t;
+}
+
 /* out[0:Bd] += Σ_a p[a] S[a][0:Bd], in blocks of 16 and 8 columns summed in registers. */
 static void read_rows(const float *restrict S, int64_t A, int64_t Bd, const float *restrict p, float *restrict out) {
+  if (Bd == 1) {
+    out[0] += dot(p, S, A);
+    return;
+  }
   int64_t b0 = 0;
   for (; b0 + 16 <= Bd; b0 += 16) {
     v8 acc0 = {0}, acc1 = {0};
@@ -77,6 +95,49 @@ static void read_rows(const float *restrict S, int64_t A, int64_t Bd, const floa
   }
 }
 
+/* `update` then `read_rows` in one pass over the rows of S (the same operations in the same order). */
+static void update_read(float *restrict S, int64_t A, int64_t Bd, float r, const float *restrict x, const float *restrict y, const float *restrict p,
+                        float *restrict out) {
+  if (Bd == 1) {
+    update(S, A, 1, r, x, y);
+    out[0] += dot(p, S, A);
+    return;
+  }
+  int64_t b0 = 0;
+  for (; b0 + 16 <= Bd; b0 += 16) {
+    const v8 y0 = load8(y + b0), y1 = load8(y + b0 + 8);
+    v8 acc0 = {0}, acc1 = {0};
+    for (int64_t a = 0; a < A; a++) {
+      float *s = S + a * Bd + b0;
+      v8 s0 = load8(s), s1 = load8(s + 8);
+      if (r != 1.0f) {
+        s0 = r * s0;
+        s1 = r * s1;
+      }
+      s0 += x[a] * y0;
+      s1 += x[a] * y1;
+      store8(s, s0);
+      store8(s + 8, s1);
+      acc0 += p[a] * s0;
+      acc1 += p[a] * s1;
+    }
+    store8(out + b0, load8(out + b0) + acc0);
+    store8(out + b0 + 8, load8(out + b0 + 8) + acc1);
+  }
+  if (b0 < Bd) {
+    /* The remaining columns: the plain loops on a view of S starting at column b0. */
+    for (int64_t a = 0; a < A; a++) {
+      float *s = S + a * Bd;
+      for (int64_t b = b0; b < Bd; b++) s[b] = (r == 1.0f ? s[b] : r * s[b]) + x[a] * y[b];
+    }
+    for (int64_t b = b0; b < Bd; b++) {
+      float acc = 0;
+      for (int64_t a = 0; a < A; a++) acc += p[a] * S[a * Bd + b];
+      out[b] += acc;
+    }
+  }
+}
+
 /* One scan over L positions (see the top of the file). S: A·Bd floats. */
 static void scan(const Scan *c, int64_t L, float r, int reverse, int inclusive, float *S) {
   const int64_t n = c->A * c->Bd;
@@ -85,8 +146,7 @@ static void scan(const Scan *c, int64_t L, float r, int reverse, int inclusive, 
     const int64_t p = reverse ? L - 1 - i : i;
     const float *x = c->x + p * c->ldx, *y = c->y + p * c->ldy;
     if (inclusive) {
-      update(S, c->A, c->Bd, r, x, y);
-      read_rows(S, c->A, c->Bd, c->p + p * c->ldp, c->out + p * c->ldo);
+      update_read(S, c->A, c->Bd, r, x, y, c->p + p * c->ldp, c->out + p * c->ldo);
     } else {
       if (r != 1.0f)
         for (int64_t j = 0; j < n; j++) S[j] *= r;
