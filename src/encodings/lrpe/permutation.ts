@@ -84,12 +84,11 @@ export function permutationTrig(frequency: tf.Tensor1D, period: tf.Tensor1D, len
     // (s·k) mod m = ((s mod m)·k) mod m. s mod m is taken in int32 (exact for any position), so the
     // float32 product stays below m² ≤ d² and is exact; t − m·floor(t/m) is t mod m up to a whole
     // period (if t/m rounds across an integer), which leaves cos and sin unchanged.
-    const mInt = period.slice([0], [width]).reshape([1, width]);
-    const s = tf
-      .range(offset, offset + length, 1, 'int32')
-      .reshape([length, 1])
-      .mod(mInt)
-      .toFloat();
+    // On the host: wasm's int32 Mod is a JavaScript loop through a generic broadcast (~50 ms for [8192, 64]).
+    const periods = period.slice([0], [width]).dataSync();
+    const sModM = new Float32Array(length * width);
+    for (let l = 0; l < length; l++) for (let w = 0; w < width; w++) sModM[l * width + w] = (offset + l) % periods[w];
+    const s = tf.tensor2d(sModM, [length, width]);
     const t = s.mul(k);
     const angles = t.sub(t.div(m).floor().mul(m)).mul(tf.scalar(2 * Math.PI).div(m));
     const turning = k.mul(2).sub(m).notEqual(0).logicalAnd(k.notEqual(0)).toFloat();
