@@ -173,6 +173,32 @@ static void gather(const float *src, float *dst, const RpelabLinearScan *a, int6
   for (int64_t p = 0; p < a->L; p++) memcpy(dst + p * ld, src + ((b * a->L + p) * a->H + h) * w, sizeof(float) * (size_t)w);
 }
 
+/* φ(x) = elu(x) + 1 in place on n values, the exp by vec.h's vectorized polynomial. */
+static void elu_plus_one(float *x, int64_t n) {
+  float e[64];
+  for (int64_t i0 = 0; i0 < n; i0 += 64) {
+    const int64_t m = n - i0 < 64 ? n - i0 : 64;
+    float *xi = x + i0;
+    exp_shifted(e, xi, 0.0f, m);
+    for (int64_t i = 0; i < m; i++) xi[i] = xi[i] > 0 ? xi[i] + 1.0f : e[i];
+  }
+}
+
+/* d ⊙= φ'(x) (1 for x > 0, else exp(x)) on d [L, F], x the raw rows of one (b, h) pair. */
+static void times_elu_slope(float *d, const float *src, const RpelabLinearScan *a, int64_t b, int64_t h) {
+  const int64_t F = a->F;
+  float e[64];
+  for (int64_t p = 0; p < a->L; p++) {
+    const float *x = src + ((b * a->L + p) * a->H + h) * F;
+    float *dp = d + p * F;
+    for (int64_t f0 = 0; f0 < F; f0 += 64) {
+      const int64_t m = F - f0 < 64 ? F - f0 : 64;
+      exp_shifted(e, x + f0, 0.0f, m);
+      for (int64_t i = 0; i < m; i++) dp[f0 + i] *= x[f0 + i] > 0 ? 1.0f : e[i];
+    }
+  }
+}
+
 static void scatter(const float *src, float *dst, const RpelabLinearScan *a, int64_t b, int64_t h, int64_t w, int64_t ld) {
   for (int64_t p = 0; p < a->L; p++) memcpy(dst + ((b * a->L + p) * a->H + h) * w, src + p * ld, sizeof(float) * (size_t)w);
 }
@@ -193,6 +219,10 @@ static void *forward_pairs(void *arg) {
     const float r = a->decay ? a->decay[h] : 1.0f;
     gather(j->q, Q, a, b, h, F, F);
     gather(j->k, K, a, b, h, F, F);
+    if (a->phi) {
+      elu_plus_one(Q, L * F);
+      elu_plus_one(K, L * F);
+    }
     gather(j->v, V, a, b, h, E, E);
     memset(N, 0, sizeof(float) * (size_t)(L * E));
     const Scan num = {F, E, K, V, Q, N, F, E, F, E};
@@ -234,6 +264,10 @@ static void *backward_pairs(void *arg) {
     const float r = a->decay ? a->decay[h] : 1.0f;
     gather(j->q, Q, a, b, h, F, F);
     gather(j->k, K, a, b, h, F, F);
+    if (a->phi) {
+      elu_plus_one(Q, L * F);
+      elu_plus_one(K, L * F);
+    }
     gather(j->v, V, a, b, h, E, e1);
     for (int64_t p = 0; p < L; p++) {
       const int64_t row = (b * L + p) * a->H + h;
@@ -261,6 +295,10 @@ static void *backward_pairs(void *arg) {
     attend(a, &dk, r, 1, S);
     const Scan dv = {F, E, Q, G, K, DV, F, e1, F, e1};
     attend(a, &dv, r, 1, S);
+    if (a->phi) {
+      times_elu_slope(DQ, j->q, a, b, h);
+      times_elu_slope(DK, j->k, a, b, h);
+    }
     scatter(DQ, j->dq, a, b, h, F, F);
     scatter(DK, j->dk, a, b, h, F, F);
     scatter(DV, j->dv, a, b, h, E, e1);

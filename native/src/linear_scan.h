@@ -1,8 +1,9 @@
 #ifndef RPELAB_LINEAR_SCAN_H
 #define RPELAB_LINEAR_SCAN_H
 #include <stdint.h>
-/* Linear attention as recurrences over positions (see linear_scan.c). Features after φ:
-   q, k [B, L, H, F], v [B, L, H, E], o [B, L, H, E], den [B, L, H]. With w_st = r_h^|s−t| over
+/* Linear attention as recurrences over positions (see linear_scan.c): q, k [B, L, H, F] (features,
+   or raw with phi = 1: the kernel applies φ(x) = elu(x) + 1 itself), v [B, L, H, E], o [B, L, H, E],
+   den [B, L, H]. With w_st = r_h^|s−t| over
    t <= s (causal) or every t (bidirectional):
      num_s = Σ_t w_st (q_s·k_t) v_t,  den_s = Σ_t w_st (q_s·k_t),
      o_s = num_s / max(den_s, eps)  (normalize), or num_s (no normalize; den is not written). */
@@ -10,6 +11,7 @@ typedef struct {
   int64_t B, L, H, F, E;
   const float *decay; /* [H] rates in (0, 1], or NULL for none */
   int causal, normalize;
+  int phi; /* 0: q, k are the features; 1: the features are elu(q) + 1, elu(k) + 1 */
   float eps;
 } RpelabLinearScan;
 /* o (and den when normalize). 0, or -1 when out of memory. */

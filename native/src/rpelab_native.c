@@ -400,52 +400,54 @@ static napi_value flash_available(napi_env env, napi_callback_info info) {
 
 /* ---- linear attention as recurrences (linear_scan.c) ------------------------------------------ */
 
-/* decay, B, L, H, F, E, causal, normalize, eps -> a; false on a bad value. */
+/* decay, B, L, H, F, E, causal, normalize, eps, phi -> a; false on a bad value. */
 static int linear_scan_args(napi_env env, napi_value *argv, RpelabLinearScan *a) {
   float *decay;
   size_t nd;
-  int64_t causal, normalize, *v[5] = {&a->B, &a->L, &a->H, &a->F, &a->E};
+  int64_t causal, normalize, phi, *v[5] = {&a->B, &a->L, &a->H, &a->F, &a->E};
   double eps;
   if (!get_f32(env, argv[0], &decay, &nd, 1)) return 0;
   for (int i = 0; i < 5; i++) if (!get_int(env, argv[1 + i], v[i]) || *v[i] < 0) return 0;
-  if (!get_int(env, argv[6], &causal) || !get_int(env, argv[7], &normalize) || napi_get_value_double(env, argv[8], &eps) != napi_ok) return 0;
+  if (!get_int(env, argv[6], &causal) || !get_int(env, argv[7], &normalize) || napi_get_value_double(env, argv[8], &eps) != napi_ok ||
+      !get_int(env, argv[9], &phi) || phi < 0 || phi > 1) return 0;
   a->decay = decay;
   a->causal = causal != 0;
   a->normalize = normalize != 0;
+  a->phi = (int)phi;
   a->eps = (float)eps;
   return (decay == NULL || (int64_t)nd == a->H) && a->F >= 1 && a->E >= 1;
 }
 
-/* linearScan(q, k, v, decay | null, B, L, H, F, E, causal, normalize, eps, o, den | null) */
+/* linearScan(q, k, v, decay | null, B, L, H, F, E, causal, normalize, eps, phi, o, den | null) */
 static napi_value linear_scan(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
-  napi_value argv[14];
+  size_t argc = 15;
+  napi_value argv[15];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLinearScan a;
   float *q, *k, *v, *o, *den;
   size_t nden;
-  if (argc != 14 || !linear_scan_args(env, argv + 3, &a)) FAIL("linearScan: bad arguments or sizes");
+  if (argc != 15 || !linear_scan_args(env, argv + 3, &a)) FAIL("linearScan: bad arguments or sizes");
   const int64_t nq = a.B * a.L * a.H * a.F, nv = a.B * a.L * a.H * a.E;
-  if (!f32_of(env, argv[0], &q, nq) || !f32_of(env, argv[1], &k, nq) || !f32_of(env, argv[2], &v, nv) || !f32_of(env, argv[12], &o, nv) ||
-      !get_f32(env, argv[13], &den, &nden, 1) || (a.normalize && (den == NULL || (int64_t)nden != a.B * a.L * a.H)))
+  if (!f32_of(env, argv[0], &q, nq) || !f32_of(env, argv[1], &k, nq) || !f32_of(env, argv[2], &v, nv) || !f32_of(env, argv[13], &o, nv) ||
+      !get_f32(env, argv[14], &den, &nden, 1) || (a.normalize && (den == NULL || (int64_t)nden != a.B * a.L * a.H)))
     FAIL("linearScan: bad arguments or sizes");
   if (rpelab_linear_scan_forward(&a, q, k, v, o, den, num_threads) != 0) FAIL("linearScan: out of memory");
   return NULL;
 }
 
-/* linearScanGrad(q, k, v, o, den | null, dout, decay | null, B, L, H, F, E, causal, normalize, eps, dq, dk, dv) */
+/* linearScanGrad(q, k, v, o, den | null, dout, decay | null, B, L, H, F, E, causal, normalize, eps, phi, dq, dk, dv) */
 static napi_value linear_scan_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 18;
-  napi_value argv[18];
+  size_t argc = 19;
+  napi_value argv[19];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLinearScan a;
   float *q, *k, *v, *o, *den, *dout, *dq, *dk, *dv;
   size_t nden;
-  if (argc != 18 || !linear_scan_args(env, argv + 6, &a)) FAIL("linearScanGrad: bad arguments or sizes");
+  if (argc != 19 || !linear_scan_args(env, argv + 6, &a)) FAIL("linearScanGrad: bad arguments or sizes");
   const int64_t nq = a.B * a.L * a.H * a.F, nv = a.B * a.L * a.H * a.E;
   if (!f32_of(env, argv[0], &q, nq) || !f32_of(env, argv[1], &k, nq) || !f32_of(env, argv[2], &v, nv) || !f32_of(env, argv[3], &o, nv) ||
       !get_f32(env, argv[4], &den, &nden, 1) || (a.normalize && (den == NULL || (int64_t)nden != a.B * a.L * a.H)) || !f32_of(env, argv[5], &dout, nv) ||
-      !f32_of(env, argv[15], &dq, nq) || !f32_of(env, argv[16], &dk, nq) || !f32_of(env, argv[17], &dv, nv))
+      !f32_of(env, argv[16], &dq, nq) || !f32_of(env, argv[17], &dk, nq) || !f32_of(env, argv[18], &dv, nv))
     FAIL("linearScanGrad: bad arguments or sizes");
   if (rpelab_linear_scan_backward(&a, q, k, v, o, den, dout, dq, dk, dv, num_threads) != 0) FAIL("linearScanGrad: out of memory");
   return NULL;

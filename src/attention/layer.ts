@@ -17,7 +17,7 @@ import { tf, Rng, assertRank, assertInt, assertDim, canonicalJson } from '../bac
 import { Module, Linear, LayerNorm, MAX_TENSOR_SIZE } from '../nn';
 import { getEncoding, type QKEncoding, type BiasEncoding, type EncodeOptions, type EncodingContext } from '../encodings';
 import { parseSpec, formatSpec, type AttentionSpec } from './spec';
-import { FavorPlus, featureMapFromName, type FeatureMap } from './feature-maps';
+import { FavorPlus, featureMapFromName, eluPlusOne, identityFeatureMap, type FeatureMap } from './feature-maps';
 import { linearAttention, initLinearAttentionState, linearAttentionStep, type LinearAttentionState } from './linear';
 import { softmaxAttention, quadraticSoftmaxMaxScores } from './softmax';
 import { blockwiseSoftmaxAttention, blockBiasOf } from './softmax-blockwise';
@@ -191,10 +191,11 @@ export class AttentionLayer extends Module {
     k: tf.Tensor4D,
     opts: AttentionCallOptions,
     offset: number,
+    deferFeatureMap = false,
   ): { q: tf.Tensor4D; k: tf.Tensor4D; plain: [tf.Tensor4D, tf.Tensor4D] | null } {
     const encOpts: EncodeOptions = { offset, grid: opts.grid, rng: opts.rng ?? this.rng, training: opts.training };
     if (this.preEncoding) [q, k] = this.preEncoding.encode(q, k, encOpts);
-    if (this.featureMap) {
+    if (this.featureMap && !deferFeatureMap) {
       if (this.featureMap instanceof FavorPlus && opts.training) this.featureMap.redraw(encOpts.rng);
       q = this.featureMap.apply(q);
       k = this.featureMap.apply(k);
@@ -230,7 +231,10 @@ export class AttentionLayer extends Module {
     // variable keeps its new values when the tidy disposes the tensor they came from.
     return tf.tidy(() => {
       const [q0, k0, v] = this.project(x);
-      const enc = this.encodeQK(q0, k0, opts, offset);
+      // φ = elu + 1 with nothing after it (no post encoding, no padded keys to zero after φ) goes to
+      // linearAttention, whose native scan applies it inside the kernel.
+      const deferMap = this.featureMap === eluPlusOne && !this.postEncoding && !opts.keyMask;
+      const enc = this.encodeQK(q0, k0, opts, offset, deferMap);
       const q = enc.q;
       let k = enc.k;
       const [b, l] = x.shape;
@@ -266,7 +270,12 @@ export class AttentionLayer extends Module {
         // Padded keys contribute nothing to the sums φ(K)ᵀV and φ(K)ᵀ1.
         const mask = opts.keyMask ? (opts.keyMask.toFloat().reshape([b, l, 1, 1]) as tf.Tensor4D) : null;
         if (mask) k = k.mul(mask);
-        const common = { causal: opts.causal ?? false, featureMap: 'identity' as const, chunkSize: this.spec.chunkSize, decay: this.decay() };
+        const common = {
+          causal: opts.causal ?? false,
+          featureMap: deferMap ? eluPlusOne : identityFeatureMap,
+          chunkSize: this.spec.chunkSize,
+          decay: this.decay(),
+        };
         if (enc.plain) {
           // RoFormer's linear form: encoded numerator, unencoded (positive) denominator.
           const [qp, kp0] = enc.plain;

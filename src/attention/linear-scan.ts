@@ -13,7 +13,11 @@
  * chunk states) with one call each way: what the small models of the experiments spend their
  * step on is dispatch, not arithmetic.
  *
- * Layout (after φ): q, k [batch, length, heads, F]; v [batch, length, heads, E]; out [batch, length, heads, E].
+ * φ is applied before the call (q, k are the features), or, for φ = elu + 1 (`featureMap: 'elu'`),
+ * by the kernel itself: it maps the rows it gathers and multiplies the gradients by φ' (saving
+ * the Elu, the +1 and their gradients as separate passes).
+ *
+ * Layout: q, k [batch, length, heads, F]; v [batch, length, heads, E]; out [batch, length, heads, E].
  */
 import { tf, registerJsKernel, runJsKernel, hasJsKernel, nativeKernels } from '../backend';
 
@@ -28,6 +32,8 @@ export interface LinearScanAttrs {
   eps: number;
   /** Per-head decay r in (0, 1], or null for none. */
   decay: number[] | null;
+  /** 'identity': q, k are the features; 'elu': the features are elu(q) + 1, elu(k) + 1. */
+  featureMap: 'identity' | 'elu';
 }
 
 const flag = (b: boolean): 0 | 1 => (b ? 1 : 0);
@@ -43,10 +49,11 @@ registerJsKernel<LinearScanAttrs>({
   kernelName: LINEAR_SCAN,
   inputNames: ['q', 'k', 'v'],
   outputShapes: ([q, , v], { normalize }) => (normalize ? [[q![0], q![1], q![2], v![3]], q!.slice(0, 3)] : [[q![0], q![1], q![2], v![3]]]),
-  compute: ([q, k, v], [qs, , vs], [o, den], { causal, normalize, eps, decay }) => {
+  compute: ([q, k, v], [qs, , vs], [o, den], { causal, normalize, eps, decay, featureMap }) => {
     const [B, L, H, F] = qs!;
     const rates = decay ? Float32Array.from(decay) : null;
-    nativeOrThrow(LINEAR_SCAN).linearScan(q!, k!, v!, rates, B, L, H, F, vs![3], flag(causal), flag(normalize), eps, o, normalize ? den : null);
+    const phi = flag(featureMap === 'elu');
+    nativeOrThrow(LINEAR_SCAN).linearScan(q!, k!, v!, rates, B, L, H, F, vs![3], flag(causal), flag(normalize), eps, phi, o, normalize ? den : null);
   },
 });
 
@@ -55,10 +62,11 @@ registerJsKernel<LinearScanAttrs>({
   kernelName: LINEAR_SCAN_GRAD,
   inputNames: ['q', 'k', 'v', 'o', 'den', 'dout'],
   outputShapes: ([q, k, v]) => [q!.slice(), k!.slice(), v!.slice()],
-  compute: ([q, k, v, o, den, dout], [qs, , vs], [dq, dk, dv], { causal, normalize, eps, decay }) => {
+  compute: ([q, k, v, o, den, dout], [qs, , vs], [dq, dk, dv], { causal, normalize, eps, decay, featureMap }) => {
     const [B, L, H, F] = qs!;
     const rates = decay ? Float32Array.from(decay) : null;
-    nativeOrThrow(LINEAR_SCAN_GRAD).linearScanGrad(q!, k!, v!, o!, den, dout!, rates, B, L, H, F, vs![3], flag(causal), flag(normalize), eps, dq, dk, dv);
+    const phi = flag(featureMap === 'elu');
+    nativeOrThrow(LINEAR_SCAN_GRAD).linearScanGrad(q!, k!, v!, o!, den, dout!, rates, B, L, H, F, vs![3], flag(causal), flag(normalize), eps, phi, dq, dk, dv);
   },
 });
 
@@ -75,8 +83,8 @@ export function nativeLinearScanApplies(o: { causal: boolean; decay: number[] | 
 
 /**
  * Linear attention sums, one native kernel each way (check `nativeLinearScanApplies` first).
- * @param q [batch, length, heads, F] features φ(q) (φ already applied)
- * @param k [batch, length, heads, F] features φ(k)
+ * @param q [batch, length, heads, F] features φ(q), or q itself with `featureMap: 'elu'`
+ * @param k [batch, length, heads, F] features φ(k), or k itself with `featureMap: 'elu'`
  * @param v [batch, length, heads, E] values
  * @returns [batch, length, heads, E]: Σ_t w_st (q_s·k_t) v_t, divided by max(Σ_t w_st q_s·k_t, eps) when `normalize`
  */

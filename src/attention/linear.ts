@@ -31,7 +31,7 @@
  * The plain O(L²) formula these fast paths are tested against is `linearAttentionReference` (./reference.ts).
  */
 import { tf, assertRank, assertSameShape, assertDim, assertInt, assertNumber, assertOneOf } from '../backend';
-import { type FeatureMap, type FeatureMapName, FEATURE_MAP_NAMES, featureMapFromName, identityFeatureMap } from './feature-maps';
+import { type FeatureMap, type FeatureMapName, FEATURE_MAP_NAMES, featureMapFromName, identityFeatureMap, eluPlusOne } from './feature-maps';
 import { nativeLinearScanApplies, nativeLinearScan } from './linear-scan';
 
 /**
@@ -141,14 +141,10 @@ export function linearAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
   checkQKV(q, k, v);
   const o = resolveLinearAttentionOptions(opts, q.shape[2]);
   if (!nativeLinearScanApplies(o)) return sumsFromOps(q, k, v, o);
-  return tf.tidy(() =>
-    nativeLinearScan(applyFeatureMap(o.featureMap, q), applyFeatureMap(o.featureMap, k), v, {
-      causal: o.causal,
-      normalize: o.normalize === 'denominator',
-      eps: o.eps,
-      decay: o.decay,
-    }),
-  );
+  const attrs = { causal: o.causal, normalize: o.normalize === 'denominator', eps: o.eps, decay: o.decay };
+  // elu + 1 is applied inside the kernel; any other map before it.
+  if (o.featureMap === eluPlusOne) return nativeLinearScan(q, k, v, { ...attrs, featureMap: 'elu' });
+  return tf.tidy(() => nativeLinearScan(applyFeatureMap(o.featureMap, q), applyFeatureMap(o.featureMap, k), v, { ...attrs, featureMap: 'identity' }));
 }
 
 /** `linearAttention` composed from tf ops (chunked when causal), whatever the native kernels. Shapes as there. */

@@ -149,8 +149,9 @@ export interface NativeKernels {
   flashAvailable(): boolean;
   /**
    * Linear attention as recurrences (`attention/linear-scan.ts`): o [B, L, H, E] and, with
-   * `normalize`, the denominators den [B, L, H] from features q, k [B, L, H, F] and values
-   * v [B, L, H, E]; decay [H] rates in (0, 1] or null.
+   * `normalize`, the denominators den [B, L, H] from q, k [B, L, H, F] (the features, or with
+   * phi = 1 the raw values the kernel maps by elu + 1) and values v [B, L, H, E]; decay [H] rates
+   * in (0, 1] or null.
    */
   linearScan(
     q: Float32Array,
@@ -165,6 +166,7 @@ export interface NativeKernels {
     causal: 0 | 1,
     normalize: 0 | 1,
     eps: number,
+    phi: 0 | 1,
     o: Float32Array,
     den: Float32Array | null,
   ): void;
@@ -211,6 +213,7 @@ export interface NativeKernels {
     causal: 0 | 1,
     normalize: 0 | 1,
     eps: number,
+    phi: 0 | 1,
     dq: Float32Array,
     dk: Float32Array,
     dv: Float32Array,

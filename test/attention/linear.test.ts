@@ -340,6 +340,31 @@ describe('linearAttention', () => {
         });
       }
 
+      for (const causal of [true, false]) {
+        it(`${causal ? 'causal' : 'bidirectional, decay'}, φ = elu + 1 (inside the native kernel): gradients equal those of the reference on elu(x) + 1`, function () {
+          const decay = causal ? null : [0.8, 0.3];
+          skipUnlessTaken(this, form, { causal, decay });
+          const rng = new Rng(23);
+          // Normal draws: both branches of elu.
+          const [q, k, v, R] = [3, 3, 4, 4].map((d) => draw(rng, [2, 19, 2, d]));
+          const grads = (f: (a: tf.Tensor4D, b: tf.Tensor4D, c: tf.Tensor4D) => tf.Tensor4D) =>
+            tf.tidy(() =>
+              tf
+                .grads((a, b, c) =>
+                  f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D)
+                    .mul(R)
+                    .sum(),
+                )([q, k, v])
+                .map((t) => Array.from(t.dataSync())),
+            );
+          const phi = (x: tf.Tensor4D) => tf.elu(x).add(1) as tf.Tensor4D;
+          const got = grads((a, b, c) => form.fn(a, b, c, { causal, decay, featureMap: 'elu', chunkSize: 8 }));
+          const want = grads((a, b, c) => linearAttentionReference(phi(a), phi(b), c, { causal, decay }));
+          ['q', 'k', 'v'].forEach((n, i) => assertClose(got[i], want[i], 1e-4, 1e-3, `d${n}`));
+          tf.dispose([q, k, v, R]);
+        });
+      }
+
       it('no tensor leak over repeated forward + backward (every variant, and the recurrent step)', () => {
         const rng = new Rng(22);
         const q = draw(rng, [2, 13, 2, 3]);
