@@ -4,15 +4,17 @@
  *
  * - 2-D matmul, plain and with a transposed operand (the forms a backward pass uses);
  * - batched matmul in the shapes of the causal chunk step and of bidirectional KᵀV;
- * - the causal (chunked prefix) and bidirectional linear attention functions, forward and
- *   forward + backward, and the causal one for several chunk lengths C (the default C is
- *   the plain "causal fwd+bwd" case; compare ms, not GFLOP/s, across C);
+ * - the causal (chunked prefix) and bidirectional linear attention functions in their tf-op form
+ *   (`linearAttentionOps`), forward and forward + backward, the causal one for several chunk
+ *   lengths C (the default C is the plain "causal fwd+bwd" case; compare ms, not GFLOP/s, across
+ *   C), and the causal native scan (`linearAttention` where the addon is loaded);
  * - splitting the fused q/k/v projection (`tf.unstack` of a rank-5 tensor);
  * - SPE code generation (sineSPE, convSPE) and filtering (materialised code), and the whole
  *   gated sineSPE encoding of q and k as the SPE layer runs it.
  */
 import { tf, Rng } from '../../src/backend';
-import { linearAttention, defaultChunkSize } from '../../src/attention/linear';
+import { linearAttention, linearAttentionOps, defaultChunkSize } from '../../src/attention/linear';
+import { nativeLinearScanApplies } from '../../src/attention/linear-scan';
 
 /** The causal chunk length linear attention picks for these 64-feature heads. */
 const DEFAULT_CHUNK = defaultChunkSize(64);
@@ -78,19 +80,25 @@ function linearFlops(b: number, l: number, h: number, f: number, e: number, caus
   return blocks * 2 * c * (c * f + c * e + 2 * f * e);
 }
 
-function linearCase(l: number, causal: boolean, backward: boolean, chunk?: number): MicroCase {
+/**
+ * Linear attention on [1, l, 8, 64]: the tf-op form (chunked when causal), or with `scan` the
+ * native recurrent form (its FLOPs: per position and head a state update and a read of F·(E+1)
+ * multiply-adds each, forward; three scans backward).
+ */
+function linearCase(l: number, causal: boolean, backward: boolean, chunk?: number, scan = false): MicroCase {
   const [b, h, f] = [1, 8, 64];
   const c = chunk ?? DEFAULT_CHUNK;
-  const fwd = linearFlops(b, l, h, f, f + 1, causal, c);
+  const fwd = scan ? 4 * b * l * h * f * (f + 1) : linearFlops(b, l, h, f, f + 1, causal, c);
+  const form = scan ? 'causal (native scan)' : causal ? 'causal (chunked prefix)' : 'bidirectional';
   return {
-    name: `linear attention ${causal ? 'causal (chunked prefix)' : 'bidirectional'} ${backward ? 'fwd+bwd' : 'fwd'}${chunk ? `, chunk ${chunk}` : ''}`,
-    shape: `q,k,v [${b}x${l}x${h}x${f}]${causal ? `, chunk ${c}` : ''}`,
-    flops: backward ? 3 * fwd : fwd,
+    name: `linear attention ${form} ${backward ? 'fwd+bwd' : 'fwd'}${chunk ? `, chunk ${chunk}` : ''}`,
+    shape: `q,k,v [${b}x${l}x${h}x${f}]${causal && !scan ? `, chunk ${c}` : ''}`,
+    flops: backward ? (scan ? 4 : 3) * fwd : fwd,
     setup: () => {
       const rng = new Rng(6);
       const [q, k, v] = [0, 1, 2].map(() => rnd(rng, [b, l, h, f]) as tf.Tensor4D);
       const run = (qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) =>
-        linearAttention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, { causal, chunkSize: c });
+        (scan ? linearAttention : linearAttentionOps)(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, { causal, chunkSize: c });
       const call = backward
         ? () => {
             const g = tf.grads((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) => run(qq, kk, vv).square().mean())([q, k, v]);
@@ -215,6 +223,9 @@ export function microCases(quick: boolean): MicroCase[] {
     matmulCase('batched matmul (bidirectional Q·KᵀV)', [8, l, 64], [8, 64, 65]),
     linearCase(l, true, false),
     linearCase(l, true, true),
+    ...(nativeLinearScanApplies({ causal: true, decay: null })
+      ? [linearCase(l, true, false, undefined, true), linearCase(l, true, true, undefined, true)]
+      : []),
     linearCase(l, false, false),
     linearCase(l, false, true),
     // The causal chunk length C by measurement (the effective GFLOP/s count the C·C in-chunk work).
