@@ -203,6 +203,17 @@ static void scatter(const float *src, float *dst, const RpelabLinearScan *a, int
   for (int64_t p = 0; p < a->L; p++) memcpy(dst + ((b * a->L + p) * a->H + h) * w, src + p * ld, sizeof(float) * (size_t)w);
 }
 
+/* The (b, h) rows of q and k into Q, K [L, F], mapped by φ when the kernel applies it. */
+static void gather_features(const Job *j, float *Q, float *K, int64_t b, int64_t h) {
+  const RpelabLinearScan *a = j->a;
+  gather(j->q, Q, a, b, h, a->F, a->F);
+  gather(j->k, K, a, b, h, a->F, a->F);
+  if (a->phi) {
+    elu_plus_one(Q, a->L * a->F);
+    elu_plus_one(K, a->L * a->F);
+  }
+}
+
 static void *forward_pairs(void *arg) {
   Job *j = arg;
   const RpelabLinearScan *a = j->a;
@@ -217,12 +228,7 @@ static void *forward_pairs(void *arg) {
   for (int64_t pair = j->first; pair < j->last; pair++) {
     const int64_t b = pair / a->H, h = pair % a->H;
     const float r = a->decay ? a->decay[h] : 1.0f;
-    gather(j->q, Q, a, b, h, F, F);
-    gather(j->k, K, a, b, h, F, F);
-    if (a->phi) {
-      elu_plus_one(Q, L * F);
-      elu_plus_one(K, L * F);
-    }
+    gather_features(j, Q, K, b, h);
     gather(j->v, V, a, b, h, E, E);
     memset(N, 0, sizeof(float) * (size_t)(L * E));
     const Scan num = {F, E, K, V, Q, N, F, E, F, E};
@@ -262,12 +268,7 @@ static void *backward_pairs(void *arg) {
   for (int64_t pair = j->first; pair < j->last; pair++) {
     const int64_t b = pair / a->H, h = pair % a->H;
     const float r = a->decay ? a->decay[h] : 1.0f;
-    gather(j->q, Q, a, b, h, F, F);
-    gather(j->k, K, a, b, h, F, F);
-    if (a->phi) {
-      elu_plus_one(Q, L * F);
-      elu_plus_one(K, L * F);
-    }
+    gather_features(j, Q, K, b, h);
     gather(j->v, V, a, b, h, E, e1);
     for (int64_t p = 0; p < L; p++) {
       const int64_t row = (b * L + p) * a->H + h;

@@ -246,6 +246,23 @@ function joinAlong(parts: Info[], outShape: number[], axis: number, store: Store
   return info;
 }
 
+/**
+ * Registers `kernelFunc` over tfjs's kernel `kernelName` on `backendName` (when there is one), with
+ * that kernel as `prev` for the cases it leaves to it, and records the replacement in `replaced`.
+ */
+function replaceKernel(
+  kernelName: string,
+  backendName: string,
+  replaced: string[],
+  kernelFunc: (args: Parameters<tf.KernelFunc>[0], prev: (args: Parameters<tf.KernelFunc>[0]) => Info | Info[]) => Info | Info[],
+): void {
+  const prev = tf.getKernel(kernelName, backendName);
+  if (!prev) return;
+  tf.unregisterKernel(kernelName, backendName);
+  tf.registerKernel({ ...prev, kernelFunc: (args) => kernelFunc(args, (a) => prev.kernelFunc(a) as Info | Info[]) });
+  replaced.push(`${kernelName}/${backendName}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Registration
 
@@ -316,18 +333,11 @@ export function registerFastKernels(): string[] {
       },
     };
     for (const [kernelName, fast] of Object.entries(copyKernels)) {
-      const prev = tf.getKernel(kernelName, backendName);
-      if (!prev) continue;
-      tf.unregisterKernel(kernelName, backendName);
-      tf.registerKernel({
-        ...prev,
-        kernelFunc: (args) => {
-          const x = (args.inputs as Record<string, Info>).x ?? (args.inputs as Record<string, Info>).value;
-          if (x == null || x.dtype === 'string' || x.dtype === 'complex64' || size(x.shape) === 0) return prev.kernelFunc(args);
-          return (fast(args as never) ?? prev.kernelFunc(args)) as Info;
-        },
+      replaceKernel(kernelName, backendName, replaced, (args, prev) => {
+        const x = (args.inputs as Record<string, Info>).x ?? (args.inputs as Record<string, Info>).value;
+        if (x == null || x.dtype === 'string' || x.dtype === 'complex64' || size(x.shape) === 0) return prev(args);
+        return fast(args as never) ?? prev(args);
       });
-      replaced.push(`${kernelName}/${backendName}`);
     }
   }
   for (const backendName of ['wasm', 'cpu'] as const) {
@@ -354,41 +364,26 @@ export function registerFastKernels(): string[] {
       },
     };
     for (const [kernelName, fast] of Object.entries(joinKernels)) {
-      const prev = tf.getKernel(kernelName, backendName);
-      if (!prev) continue;
-      tf.unregisterKernel(kernelName, backendName);
-      tf.registerKernel({
-        ...prev,
-        kernelFunc: (args) => {
-          const inputs = args.inputs as unknown as Info[];
-          if (
-            !Array.isArray(inputs) ||
-            inputs.length === 0 ||
-            inputs.some((t) => t.dtype !== inputs[0].dtype || t.dtype === 'string' || t.dtype === 'complex64')
-          ) {
-            return prev.kernelFunc(args);
-          }
-          return (fast(inputs, args.attrs ?? {}, storeOf(args.backend)) ?? prev.kernelFunc(args)) as Info;
-        },
+      replaceKernel(kernelName, backendName, replaced, (args, prev) => {
+        const inputs = args.inputs as unknown as Info[];
+        if (
+          !Array.isArray(inputs) ||
+          inputs.length === 0 ||
+          inputs.some((t) => t.dtype !== inputs[0].dtype || t.dtype === 'string' || t.dtype === 'complex64')
+        ) {
+          return prev(args);
+        }
+        return fast(inputs, args.attrs ?? {}, storeOf(args.backend)) ?? prev(args);
       });
-      replaced.push(`${kernelName}/${backendName}`);
     }
     // Cast to the dtype a tensor already has (every gradient of mul and div casts its inputs to
     // float32): share the buffer, as Identity does, instead of copying it.
-    const prevCast = tf.getKernel('Cast', backendName);
-    if (prevCast) {
-      tf.unregisterKernel('Cast', backendName);
-      tf.registerKernel({
-        ...prevCast,
-        kernelFunc: (args) => {
-          const x = (args.inputs as { x: Info }).x;
-          if (x.dtype !== args.attrs?.dtype || x.dtype === 'string' || x.dtype === 'complex64') return prevCast.kernelFunc(args);
-          (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
-          return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-        },
-      });
-      replaced.push(`Cast/${backendName}`);
-    }
+    replaceKernel('Cast', backendName, replaced, (args, prev) => {
+      const x = (args.inputs as { x: Info }).x;
+      if (x.dtype !== args.attrs?.dtype || x.dtype === 'string' || x.dtype === 'complex64') return prev(args);
+      (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    });
   }
   const prevIdentity = tf.getKernel('Identity', 'wasm');
   if (prevIdentity) {
