@@ -15,7 +15,7 @@
  * Attention options (`ATTENTION_OPTIONS`, declared like encoding parameters): `norm=denominator|
  * layernorm` (default: layernorm for LRPE, as the authors' final code, and for the identity
  * feature map, whose scores have any sign so it cannot take the denominator; denominator
- * otherwise), `chunk=N` (causal chunk length), `features=N` or `F=N` (FAVOR+ random features,
+ * otherwise), `chunk=N` (causal chunk length of the tf-op form; the native scan has none), `features=N` or `F=N` (FAVOR+ random features,
  * default 256; favor only); softmax: `block=N` (keys per block of the O(L)-memory blockwise form,
  * which it otherwise takes past 2^25 scores).
  *
@@ -40,7 +40,13 @@ export const DEFAULT_FAVOR_FEATURES = 256;
 export const ATTENTION_OPTIONS: Record<AttentionKind, readonly ParamDef[]> = {
   linear: [
     { name: 'norm', type: 'choice', choices: ['denominator', 'layernorm'], default: 'denominator', doc: 'normaliser (default per encoding and feature map)' },
-    { name: 'chunk', type: 'int', min: 1, default: 0, doc: "causal chunk length (default: the attention module's)" },
+    {
+      name: 'chunk',
+      type: 'int',
+      min: 1,
+      default: 0,
+      doc: "causal chunk length of the tf-op form (default: the attention module's; the native scan has no chunks)",
+    },
     { name: 'features', type: 'int', aliases: ['F'], min: 1, default: DEFAULT_FAVOR_FEATURES, doc: 'FAVOR+ random features (favor only)' },
   ],
   softmax: [
