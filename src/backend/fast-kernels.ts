@@ -94,7 +94,8 @@ export function copyBox(
   const rank = box.length;
   if (size(box) === 0) return;
   const native = nativeKernels();
-  if (native && rank >= 1 && rank <= 8 && !(src instanceof Uint8Array) && !(dst instanceof Uint8Array)) {
+  const words = (a: unknown): a is Float32Array | Int32Array => a instanceof Float32Array || a instanceof Int32Array;
+  if (native && rank >= 1 && rank <= 8 && words(src) && words(dst)) {
     native.copyBox(src, dst, Int32Array.from([rank, ...box, ...srcShape, ...srcBegin, ...dstShape, ...dstBegin]));
     return;
   }
@@ -231,8 +232,13 @@ function sliceWith(store: Store, x: Info, begin: number[], sliceSize: number[]):
   return info;
 }
 
-/** The parts (equal but for `axis`) laid side by side along `axis` in a new output of `outShape`. */
-function joinAlong(parts: Info[], outShape: number[], axis: number, store: Store): Info {
+/**
+ * The parts (equal but for `axis`) laid side by side along `axis` in a new output of `outShape`;
+ * null (the kernel it replaces runs) when a part's values are not a typed array (cpu kernels
+ * occasionally keep plain arrays).
+ */
+function joinAlong(parts: Info[], outShape: number[], axis: number, store: Store): Info | null {
+  if (!parts.every((t) => ArrayBuffer.isView(store.values(t)))) return null;
   const { info, values } = store.output(outShape, parts[0].dtype);
   const zeros = new Array<number>(outShape.length).fill(0);
   let start = 0;
