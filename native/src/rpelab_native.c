@@ -31,18 +31,31 @@ static int num_threads = 1;
 
 /* ---- argument helpers ---------------------------------------------------------------------- */
 
+/* A typed array's element type, data and length; false when v is not a typed array. */
+static int typed_array(napi_env env, napi_value v, napi_typedarray_type *type, void **data, size_t *len) {
+  bool is_ta = false;
+  napi_value buf;
+  size_t off;
+  return napi_is_typedarray(env, v, &is_ta) == napi_ok && is_ta && napi_get_typedarray_info(env, v, type, len, data, &buf, &off) == napi_ok;
+}
+
 static int get_f32(napi_env env, napi_value v, float **data, size_t *len, int optional) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) return 0;
   if (optional && (t == napi_null || t == napi_undefined)) { *data = NULL; *len = 0; return 1; }
-  bool is_ta = false;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
   napi_typedarray_type type;
   void *ptr;
-  napi_value buf;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &buf, &off) != napi_ok || type != napi_float32_array) return 0;
+  if (!typed_array(env, v, &type, &ptr, len) || type != napi_float32_array) return 0;
   *data = (float *)ptr;
+  return 1;
+}
+
+/* A typed array of 4-byte elements (Float32Array, Int32Array, Uint32Array): its data and length. */
+static int get_words(napi_env env, napi_value v, char **data, size_t *len) {
+  napi_typedarray_type type;
+  void *ptr;
+  if (!typed_array(env, v, &type, &ptr, len) || (type != napi_float32_array && type != napi_int32_array && type != napi_uint32_array)) return 0;
+  *data = ptr;
   return 1;
 }
 
@@ -418,6 +431,12 @@ static int linear_scan_args(napi_env env, napi_value *argv, RpelabLinearScan *a)
   return (decay == NULL || (int64_t)nd == a->H) && a->F >= 1 && a->E >= 1;
 }
 
+/* The denominators den [B, L, H]: a Float32Array when normalizing, else null (den = NULL). */
+static int den_of(napi_env env, napi_value v, const RpelabLinearScan *a, float **den) {
+  size_t n;
+  return get_f32(env, v, den, &n, 1) && (!a->normalize || (*den != NULL && (int64_t)n == a->B * a->L * a->H));
+}
+
 /* linearScan(q, k, v, decay | null, B, L, H, F, E, causal, normalize, eps, phi, o, den | null) */
 static napi_value linear_scan(napi_env env, napi_callback_info info) {
   size_t argc = 15;
@@ -425,11 +444,10 @@ static napi_value linear_scan(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLinearScan a;
   float *q, *k, *v, *o, *den;
-  size_t nden;
   if (argc != 15 || !linear_scan_args(env, argv + 3, &a)) FAIL("linearScan: bad arguments or sizes");
   const int64_t nq = a.B * a.L * a.H * a.F, nv = a.B * a.L * a.H * a.E;
   if (!f32_of(env, argv[0], &q, nq) || !f32_of(env, argv[1], &k, nq) || !f32_of(env, argv[2], &v, nv) || !f32_of(env, argv[13], &o, nv) ||
-      !get_f32(env, argv[14], &den, &nden, 1) || (a.normalize && (den == NULL || (int64_t)nden != a.B * a.L * a.H)))
+      !den_of(env, argv[14], &a, &den))
     FAIL("linearScan: bad arguments or sizes");
   if (rpelab_linear_scan_forward(&a, q, k, v, o, den, num_threads) != 0) FAIL("linearScan: out of memory");
   return NULL;
@@ -442,11 +460,10 @@ static napi_value linear_scan_grad(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLinearScan a;
   float *q, *k, *v, *o, *den, *dout, *dq, *dk, *dv;
-  size_t nden;
   if (argc != 19 || !linear_scan_args(env, argv + 6, &a)) FAIL("linearScanGrad: bad arguments or sizes");
   const int64_t nq = a.B * a.L * a.H * a.F, nv = a.B * a.L * a.H * a.E;
   if (!f32_of(env, argv[0], &q, nq) || !f32_of(env, argv[1], &k, nq) || !f32_of(env, argv[2], &v, nv) || !f32_of(env, argv[3], &o, nv) ||
-      !get_f32(env, argv[4], &den, &nden, 1) || (a.normalize && (den == NULL || (int64_t)nden != a.B * a.L * a.H)) || !f32_of(env, argv[5], &dout, nv) ||
+      !den_of(env, argv[4], &a, &den) || !f32_of(env, argv[5], &dout, nv) ||
       !f32_of(env, argv[16], &dq, nq) || !f32_of(env, argv[17], &dk, nq) || !f32_of(env, argv[18], &dv, nv))
     FAIL("linearScanGrad: bad arguments or sizes");
   if (rpelab_linear_scan_backward(&a, q, k, v, o, den, dout, dq, dk, dv, num_threads) != 0) FAIL("linearScanGrad: out of memory");
@@ -455,20 +472,6 @@ static napi_value linear_scan_grad(napi_env env, napi_callback_info info) {
 
 /* ---- box copies (copy_box.c) --------------------------------------------------------------------- */
 
-/* A typed array of 4-byte elements (Float32Array, Int32Array, Uint32Array): its data and length. */
-static int get_words(napi_env env, napi_value v, char **data, size_t *len) {
-  bool is_ta = false;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
-  napi_typedarray_type type;
-  void *ptr;
-  napi_value buf;
-  size_t off;
-  if (napi_get_typedarray_info(env, v, &type, len, &ptr, &buf, &off) != napi_ok) return 0;
-  if (type != napi_float32_array && type != napi_int32_array && type != napi_uint32_array) return 0;
-  *data = ptr;
-  return 1;
-}
-
 /* copyBox(src, dst, params): params an Int32Array [rank, box[rank], srcShape[rank], srcBegin[rank], dstShape[rank], dstBegin[rank]] */
 static napi_value copy_box(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -476,13 +479,10 @@ static napi_value copy_box(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char *src, *dst;
   size_t ns, nd, np;
-  bool is_ta = false;
   napi_typedarray_type type;
   void *pp;
-  napi_value buf;
-  size_t off;
-  if (argc != 3 || !get_words(env, argv[0], &src, &ns) || !get_words(env, argv[1], &dst, &nd) || napi_is_typedarray(env, argv[2], &is_ta) != napi_ok ||
-      !is_ta || napi_get_typedarray_info(env, argv[2], &type, &np, &pp, &buf, &off) != napi_ok || type != napi_int32_array || np < 1)
+  if (argc != 3 || !get_words(env, argv[0], &src, &ns) || !get_words(env, argv[1], &dst, &nd) || !typed_array(env, argv[2], &type, &pp, &np) ||
+      type != napi_int32_array || np < 1)
     FAIL("copyBox: expected (src, dst, params) with 4-byte typed arrays and an Int32Array of parameters");
   const int32_t *p = pp;
   const int rank = p[0];
@@ -612,15 +612,11 @@ static napi_value normal_pairs(napi_env env, napi_callback_info info) {
   size_t argc = 3, ns, no;
   napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  bool is_ta = false;
   napi_typedarray_type type;
   void *state;
-  napi_value buf;
-  size_t off;
   float *out;
   int64_t pairs;
-  if (argc != 3 || napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, argv[0], &type, &ns, &state, &buf, &off) != napi_ok || type != napi_uint32_array || ns != 4 ||
+  if (argc != 3 || !typed_array(env, argv[0], &type, &state, &ns) || type != napi_uint32_array || ns != 4 ||
       !get_f32(env, argv[1], &out, &no, 0) || !get_int(env, argv[2], &pairs) || pairs < 0 || (int64_t)no < 2 * pairs)
     FAIL("normalPairs: expected a Uint32Array(4) state, a Float32Array of at least 2 * pairs and pairs >= 0");
   rpelab_normal_pairs((uint32_t *)state, pairs, out);

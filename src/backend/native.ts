@@ -170,6 +170,28 @@ export interface NativeKernels {
     o: Float32Array,
     den: Float32Array | null,
   ): void;
+  /** Its gradients dq, dk, dv from dout, given the forward's o and den. */
+  linearScanGrad(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    o: Float32Array,
+    den: Float32Array | null,
+    dout: Float32Array,
+    decay: Float32Array | null,
+    B: number,
+    L: number,
+    H: number,
+    F: number,
+    E: number,
+    causal: 0 | 1,
+    normalize: 0 | 1,
+    eps: number,
+    phi: 0 | 1,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+  ): void;
   /**
    * Copies a box between row-major arrays of 4-byte elements (`backend/fast-kernels.ts`): params
    * = [rank, box…, srcShape…, srcBegin…, dstShape…, dstBegin…].
@@ -195,28 +217,6 @@ export interface NativeKernels {
     pOut: Float32Array,
     mOut: Float32Array,
     vOut: Float32Array,
-  ): void;
-  /** Its gradients dq, dk, dv from dout, given the forward's o and den. */
-  linearScanGrad(
-    q: Float32Array,
-    k: Float32Array,
-    v: Float32Array,
-    o: Float32Array,
-    den: Float32Array | null,
-    dout: Float32Array,
-    decay: Float32Array | null,
-    B: number,
-    L: number,
-    H: number,
-    F: number,
-    E: number,
-    causal: 0 | 1,
-    normalize: 0 | 1,
-    eps: number,
-    phi: 0 | 1,
-    dq: Float32Array,
-    dk: Float32Array,
-    dv: Float32Array,
   ): void;
   /** cos and sin of x (float32 cosf/sinf): `backend/trig.ts`. */
   sinCos(x: Float32Array, cos: Float32Array, sin: Float32Array): void;
