@@ -107,8 +107,9 @@ export class TorchServer {
   ) {
     // Idle threads sleep on both sides, so that neither spins on the cores while the other is timed:
     // PyTorch's OpenMP threads with OMP_WAIT_POLICY=PASSIVE, OpenBLAS's (rpelab's and PyTorch's) with
-    // the OPENBLAS_THREAD_TIMEOUT that src/backend/native.ts sets. Measured on the small LM's step
-    // (9 pairs): without it rpelab 49.0 / PyTorch 63.1 ms, with it 38.3 / 41.2 ms.
+    // the OPENBLAS_THREAD_TIMEOUT that src/backend/native.ts sets. With both spinning the plain model's
+    // step measured 50.4 ms rpelab / 97.8 ms PyTorch, with both asleep 34.7 / 42.4 ms (README,
+    // "Against PyTorch", the command).
     const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
     this.proc = spawn(python, [MIRROR, String(threads)], { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.proc.stdout.setEncoding('utf8');

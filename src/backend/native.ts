@@ -307,8 +307,8 @@ function load(): { kernels: NativeKernels | null; why: string } {
     // OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each product before they sleep,
     // holding a core the JavaScript thread, rpelab's own threads or another process (--jobs, a
     // PyTorch side in the benchmark) needs. 2^16 cycles (~20 µs) still bridges the products of one
-    // step: the small LM's step took the same wall time (30.9 vs 31.1 ms) and 47 instead of 62 ms of
-    // CPU (AMD EPYC, 3 runs each; 2^4 cost 10 % of wall time). Read when the library loads.
+    // step: about the same wall time for the small LM's step with a quarter less CPU (README, "Compute
+    // backend", the command and numbers; 2^4 cost ~10 % of wall time). Read when the library loads.
     process.env.OPENBLAS_THREAD_TIMEOUT ??= '16';
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const kernels = require(NATIVE_ADDON_PATH) as NativeKernels;
