@@ -91,36 +91,36 @@ static int64_t project_args(napi_env env, napi_value *argv, RpelabSine *a, float
   return (int64_t)nq == x && (int64_t)nk == x && (int64_t)nz == a->H * sine_j(a) * R ? R : -1;
 }
 
-/* sineProject(xq, xk, omega, theta, amp, gateAmp|null, z, B, L, H, D, K, R, offset, out [2, B, L, H, R]) */
+/* sineProject(xq, xk, omega, theta, amp, gateAmp|null, z, B, L, H, D, K, R, offset, out [2, B, L, H, R], shared) */
 static napi_value sine_project(napi_env env, napi_callback_info info) {
-  size_t argc = 15, no;
-  napi_value argv[15];
+  size_t argc = 16, no;
+  napi_value argv[16];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabSine a;
   float *xq, *xk, *z, *out;
-  int64_t R;
-  if (argc != 15 || (R = project_args(env, argv, &a, &xq, &xk, &z)) < 0) FAIL("sineProject: bad inputs or sizes");
+  int64_t R, shared;
+  if (argc != 16 || (R = project_args(env, argv, &a, &xq, &xk, &z)) < 0 || !get_int(env, argv[15], &shared)) FAIL("sineProject: bad inputs or sizes");
   if (!get_f32(env, argv[14], &out, &no, 0) || (int64_t)no != 2 * a.B * a.L * a.H * R) FAIL("sineProject: bad output size");
-  if (rpelab_sine_project(&a, xq, xk, z, R, out, num_threads) != 0) FAIL("sineProject: out of memory");
+  if (rpelab_sine_project(&a, xq, xk, z, R, out, shared != 0, num_threads) != 0) FAIL("sineProject: out of memory");
   return NULL;
 }
 
-/* sineProjectGrad(xq, xk, omega, theta, amp, gateAmp|null, z, B, L, H, D, K, R, offset, dy, dxq, dxk, dOmega, dTheta, dAmp, dGate|null) */
+/* sineProjectGrad(xq, xk, omega, theta, amp, gateAmp|null, z, B, L, H, D, K, R, offset, dy, dxq, dxk, dOmega, dTheta, dAmp, dGate|null, shared) */
 static napi_value sine_project_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 21, n0, n1, n2, n3, n4, n5, n6;
-  napi_value argv[21];
+  size_t argc = 22, n0, n1, n2, n3, n4, n5, n6;
+  napi_value argv[22];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabSine a;
   float *xq, *xk, *z, *dy, *dxq, *dxk, *dOm, *dTh, *dAmp, *dGate;
-  int64_t R;
-  if (argc != 21 || (R = project_args(env, argv, &a, &xq, &xk, &z)) < 0) FAIL("sineProjectGrad: bad inputs or sizes");
+  int64_t R, shared;
+  if (argc != 22 || (R = project_args(env, argv, &a, &xq, &xk, &z)) < 0 || !get_int(env, argv[21], &shared)) FAIL("sineProjectGrad: bad inputs or sizes");
   const int64_t x = a.B * a.L * a.H * a.D, hdk = a.H * a.D * a.K;
   if (!get_f32(env, argv[14], &dy, &n0, 0) || (int64_t)n0 != 2 * a.B * a.L * a.H * R ||
       !get_f32(env, argv[15], &dxq, &n1, 0) || (int64_t)n1 != x || !get_f32(env, argv[16], &dxk, &n2, 0) || (int64_t)n2 != x ||
       !get_f32(env, argv[17], &dOm, &n3, 0) || (int64_t)n3 != hdk || !get_f32(env, argv[18], &dTh, &n4, 0) || (int64_t)n4 != hdk ||
       !get_f32(env, argv[19], &dAmp, &n5, 0) || (int64_t)n5 != hdk || !get_f32(env, argv[20], &dGate, &n6, 1) ||
       (!dGate) != (!a.gate) || (dGate && (int64_t)n6 != a.H * a.D)) FAIL("sineProjectGrad: bad output sizes");
-  if (rpelab_sine_project_grad(&a, xq, xk, z, R, dy, dxq, dxk, dOm, dTh, dAmp, dGate, num_threads) != 0) FAIL("sineProjectGrad: out of memory");
+  if (rpelab_sine_project_grad(&a, xq, xk, z, R, dy, dxq, dxk, dOm, dTh, dAmp, dGate, shared != 0, num_threads) != 0) FAIL("sineProjectGrad: out of memory");
   return NULL;
 }
 

@@ -53,7 +53,10 @@ export interface NativeKernels {
   depthwiseInputGrad(n: number, h: number, w: number, c: number, fh: number, fw: number, dy: Float32Array, f: Float32Array, out: Float32Array): void;
   /** out[j] = Σ_i x[i, j] for x [rows, cols], in float32, row after row (the order of wasm's Sum). */
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
-  /** See `encodings/spe/sine-kernels.ts` (SINE_PROJECT). Writes `out` [2, B·L, H, R]; theta may be null (0). */
+  /**
+   * See `encodings/spe/sine-kernels.ts` (SINE_PROJECT). Writes `out` [2, B·L, H, R]; theta may be null (0).
+   * shared: 1 builds each position's code once for the whole batch, 0 projects each sequence's features (see native/src/sine_spe.c).
+   */
   sineProject(
     xq: Float32Array,
     xk: Float32Array,
@@ -70,6 +73,7 @@ export interface NativeKernels {
     R: number,
     offset: number,
     out: Float32Array,
+    shared: 0 | 1,
   ): void;
   /** See `encodings/spe/sine-kernels.ts` (SINE_PROJECT_GRAD); dGate is null exactly when gateAmp is. */
   sineProjectGrad(
@@ -94,6 +98,7 @@ export interface NativeKernels {
     dTheta: Float32Array,
     dAmp: Float32Array,
     dGate: Float32Array | null,
+    shared: 0 | 1,
   ): void;
   /**
    * convSPE's code (see `encodings/spe/conv-kernels.ts`): y [T−P+1, C, R] from the noise z [C, T, R] and

@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { tf, Rng, useNative, nativeKernels, nativeThreads } from '../../src/backend';
-import { SPE, SineSPE, ConvSPE, keySinusoids, sineProjectPath, MAX_CODE_FLOATS, sineSPEFeatureProject } from '../../src/encodings/spe';
+import { SPE, SineSPE, ConvSPE, keySinusoids, sineProjectPath, nativeSharesCode, MAX_CODE_FLOATS, sineSPEFeatureProject } from '../../src/encodings/spe';
 import type { QKEncoding } from '../../src/encodings/types';
 import { assertClose, assertThrowsNaming, maxAbsDiff, withBackend, assertNoLeak, itOnKernelPaths } from '../helpers';
 
@@ -116,59 +116,112 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
     },
   );
 
-  it("sineSPEFeatureProject: the native projection gives the same numbers on 1 and 2 threads, and the JavaScript kernels' values and gradients, through OpenBLAS and the builtin product", function () {
-    const native = nativeKernels();
-    if (!native) this.skip();
-    // L = 1100: three tasks of up to 512 positions per head, side and batch element, blocks of 64 and a last partial one.
-    const { q, k, omega, theta, amp, gateAmp, z, weight } = sineProjectInputs(new Rng(13), 14, [2, 1100, 2, 8, 5, 7], 0.5);
-    const inputs = [q, k, omega, theta, amp, gateAmp];
-    const run = (useAddon: boolean, threads: number, library: 0 | 1 = 1) => {
-      const was = useNative(useAddon);
-      native!.setThreads(threads);
-      if (native!.blas() !== 'builtin') native!.useBlasLibrary(library);
-      try {
-        const f = (...xs: tf.Tensor[]) => {
-          const [qh, kh] = sineSPEFeatureProject(xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], z, { fused: true, offset: 3 });
-          return qh.mul(weight).sum().add(kh.mul(weight).square().sum()) as tf.Scalar;
-        };
-        const [qh, kh] = sineSPEFeatureProject(q, k, omega, theta, amp, gateAmp, z, { fused: true, offset: 3 });
-        return [qh, kh, ...tf.grads(f)(inputs)].map((t) => t.dataSync());
-      } finally {
-        native!.useBlasLibrary(1);
-        native!.setThreads(nativeThreads());
-        useNative(was);
-      }
-    };
-    tf.tidy(() => {
-      const [one, two, js, builtin] = [run(true, 1), run(true, 2), run(false, 1), run(true, 2, 0)];
-      const names = ['q̂', 'k̂', '∂/∂q', '∂/∂k', '∂/∂omega', '∂/∂theta', '∂/∂amp', '∂/∂gateAmp'];
-      names.forEach((name, i) => {
-        assert.deepEqual(Array.from(two[i]), Array.from(one[i]), `${name}: 2 threads = 1 thread, bit for bit`);
-        assertClose(tf.tensor(one[i]), tf.tensor(js[i]), 1e-3, 1e-3, `${name}: native = JavaScript`);
-        assertClose(tf.tensor(builtin[i]), tf.tensor(js[i]), 1e-3, 1e-3, `${name}: native with the builtin product = JavaScript`);
+  for (const [B, sharedCode] of [
+    [2, false],
+    [3, true],
+  ] as const) {
+    it(`sineSPEFeatureProject: the native projection (${sharedCode ? 'the code shared by the batch' : "each sequence's features"}, B = ${B}) gives the same numbers on 1 and 2 threads, and the JavaScript kernels' values and gradients, through OpenBLAS and the builtin product`, function () {
+      const native = nativeKernels();
+      if (!native) this.skip();
+      assert.equal(nativeSharesCode(B), sharedCode, 'the default strategy at this batch');
+      // L = 1100: three tasks of up to 512 positions per head, side (and batch element), blocks of 64 and a last partial one.
+      const { q, k, omega, theta, amp, gateAmp, z, weight } = sineProjectInputs(new Rng(13), 14, [B, 1100, 2, 8, 5, 7], 0.5);
+      const inputs = [q, k, omega, theta, amp, gateAmp];
+      const run = (useAddon: boolean, threads: number, library: 0 | 1 = 1) => {
+        const was = useNative(useAddon);
+        native!.setThreads(threads);
+        if (native!.blas() !== 'builtin') native!.useBlasLibrary(library);
+        try {
+          const f = (...xs: tf.Tensor[]) => {
+            const [qh, kh] = sineSPEFeatureProject(xs[0], xs[1], xs[2], xs[3], xs[4], xs[5], z, { fused: true, offset: 3 });
+            return qh.mul(weight).sum().add(kh.mul(weight).square().sum()) as tf.Scalar;
+          };
+          const [qh, kh] = sineSPEFeatureProject(q, k, omega, theta, amp, gateAmp, z, { fused: true, offset: 3 });
+          return [qh, kh, ...tf.grads(f)(inputs)].map((t) => t.dataSync());
+        } finally {
+          native!.useBlasLibrary(1);
+          native!.setThreads(nativeThreads());
+          useNative(was);
+        }
+      };
+      tf.tidy(() => {
+        const [one, two, js, builtin] = [run(true, 1), run(true, 2), run(false, 1), run(true, 2, 0)];
+        const names = ['q̂', 'k̂', '∂/∂q', '∂/∂k', '∂/∂omega', '∂/∂theta', '∂/∂amp', '∂/∂gateAmp'];
+        names.forEach((name, i) => {
+          assert.deepEqual(Array.from(two[i]), Array.from(one[i]), `${name}: 2 threads = 1 thread, bit for bit`);
+          assertClose(tf.tensor(one[i]), tf.tensor(js[i]), 1e-3, 1e-3, `${name}: native = JavaScript`);
+          assertClose(tf.tensor(builtin[i]), tf.tensor(js[i]), 1e-3, 1e-3, `${name}: native with the builtin product = JavaScript`);
+        });
       });
+      tf.dispose([q, k, omega, theta, amp, gateAmp, z, weight]);
     });
-    tf.dispose([q, k, omega, theta, amp, gateAmp, z, weight]);
+  }
+
+  it('sineSPEFeatureProject: both native strategies (sharedCode) give the same values and gradients, ungated and gated, at B = 1 and 4', function () {
+    if (!nativeKernels()) this.skip();
+    for (const [B, gated] of [
+      [1, true],
+      [4, false],
+      [4, true],
+    ] as const) {
+      const { q, k, omega, theta, amp, gateAmp, z, weight } = sineProjectInputs(new Rng(15), 16, [B, 77, 3, 4, 3, 9], 1);
+      const zz = gated ? z : z.slice([0, 0, 0], [3, 2 * 3 * 4, 9]);
+      const inputs = gated ? [q, k, omega, theta, amp, gateAmp] : [q, k, omega, theta, amp];
+      const run = (sharedCode: boolean) => {
+        const f = (...xs: tf.Tensor[]) => {
+          const [qh, kh] = sineSPEFeatureProject(xs[0], xs[1], xs[2], xs[3], xs[4], gated ? xs[5] : null, zz, { offset: 2, sharedCode });
+          return qh.mul(weight).sum().add(kh.mul(qh).sum()) as tf.Scalar;
+        };
+        const [qh, kh] = sineSPEFeatureProject(q, k, omega, theta, amp, gated ? gateAmp : null, zz, { offset: 2, sharedCode });
+        return [qh, kh, ...tf.grads(f)(inputs)];
+      };
+      tf.tidy(() => {
+        const [features, shared] = [run(false), run(true)];
+        ['q̂', 'k̂', '∂/∂q', '∂/∂k', '∂/∂omega', '∂/∂theta', '∂/∂amp', '∂/∂gateAmp'].slice(0, features.length).forEach((name, i) => {
+          assertClose(shared[i], features[i], 1e-4, 1e-4, `B = ${B}${gated ? ', gated' : ''}: ${name}`);
+        });
+      });
+      tf.dispose([q, k, omega, theta, amp, gateAmp, z, zz, weight]);
+    }
+    assert.throws(
+      () =>
+        sineSPEFeatureProject(
+          ...([0, 1].map(() => tf.zeros([1, 2, 1, 1])) as [tf.Tensor, tf.Tensor]),
+          tf.zeros([1, 1, 1]),
+          tf.zeros([1, 1, 1]),
+          tf.ones([1, 1, 1]),
+          null,
+          tf.zeros([1, 2, 3]),
+          { sharedCode: 'yes' as never },
+        ),
+      /opts\.sharedCode: expected a boolean/,
+    );
   });
 
-  it('sineProjectPath builds the code for batches (B·2K ≥ 96, or ≥ 1024 with the native kernels) while it fits, else uses the features; auto follows it', () => {
+  it('sineProjectPath builds the code for batches (B·2K ≥ 96) while it fits, else uses the features, and always the features with the native kernels (which share the code themselves); auto follows it', () => {
     assert.equal(sineProjectPath(8, 256, 4, 16, 10, 64, false), 'code');
-    assert.equal(sineProjectPath(32, 256, 4, 16, 10, 64, true), 'features', 'the native projection moves the threshold to B·2K = 1024');
-    assert.equal(sineProjectPath(64, 128, 4, 16, 8, 32, true), 'code');
+    assert.equal(sineProjectPath(32, 256, 4, 16, 10, 64, true), 'features', 'the native projection shares the code itself');
+    assert.equal(sineProjectPath(128, 64, 4, 16, 8, 32, true), 'features');
+    assert.equal(sineProjectPath(128, 64, 4, 16, 8, 32, false), 'code');
+    assert.equal(nativeSharesCode(1), false);
+    assert.equal(nativeSharesCode(2), false);
+    assert.equal(nativeSharesCode(3), true);
     assert.equal(sineProjectPath(8, 64, 2, 16, 4, 8, false), 'features');
     assert.equal(sineProjectPath(1, 4096, 8, 64, 10, 64), 'features');
     assert.equal(sineProjectPath(64, 16384, 8, 64, 10, 64), 'features', 'a code over MAX_CODE_FLOATS is never built');
     assert.equal(16384 * 8 * 64 * 64 > MAX_CODE_FLOATS, true);
     assert.throws(() => sineProjectPath(0, 1, 1, 1, 1, 1), /batch: expected an integer >= 1/);
-    // auto picks the code path for a batch of 128 with K = 4 (B·2K = 1024): same numbers as forcing it.
+    // auto takes sineProjectPath's choice for a batch of 128 with K = 4 (B·2K = 1024): the same numbers as forcing it.
     const spe = new SPE({ variant: 'sine', numHeads: 2, headDim: 3, numRealizations: 4, numSines: 4, rng: new Rng(9) });
     const [q, k] = qk(10, [128, 5, 2, 3]);
     tf.tidy(() => {
+      const chosen = sineProjectPath(128, 5, 2, 3, 4, 4);
       const [qa, ka] = spe.encode(q, k, { rng: new Rng(1) });
-      const [qc, kc] = spe.encode(q, k, { rng: new Rng(1), sinePath: 'code' });
+      const [qp, kp] = spe.encode(q, k, { rng: new Rng(1), sinePath: chosen });
+      const [qc] = spe.encode(q, k, { rng: new Rng(1), sinePath: 'code' });
       const [qf] = spe.encode(q, k, { rng: new Rng(1), sinePath: 'features' });
-      assert.deepEqual(Array.from(qa.dataSync()), Array.from(qc.dataSync()));
-      assert.deepEqual(Array.from(ka.dataSync()), Array.from(kc.dataSync()));
+      assert.deepEqual(Array.from(qa.dataSync()), Array.from(qp.dataSync()));
+      assert.deepEqual(Array.from(ka.dataSync()), Array.from(kp.dataSync()));
       assertClose(qf, qc, 1e-5, 1e-4, 'features vs code');
     });
     assert.throws(() => spe.encode(q, k, { sinePath: 'fast' as never }), /sinePath: expected one of/);

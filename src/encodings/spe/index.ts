@@ -12,6 +12,7 @@ export {
   type SineFeatureProjectOptions,
   sineSPECodeProject,
   sineProjectPath,
+  nativeSharesCode,
   MAX_CODE_FLOATS,
   keySinusoids,
   headMixing,

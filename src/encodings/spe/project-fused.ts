@@ -16,7 +16,8 @@ registerSineFeatureKernels();
 /**
  * x̂ = F·Z for queries (with θ) and keys (θ = 0), every head, through the fused kernels. Inputs as
  * `sineSPEFeatureProject` (already checked there): q, k [B, L, H, D]; omega, theta, amp [H, D, K];
- * gateAmp [H, D] or null; z [H, J, R]. @returns [q̂, k̂], each [B, L, H, R].
+ * gateAmp [H, D] or null; z [H, J, R]; sharedCode: the native projection's strategy (see
+ * `SineFeatureProjectOptions`). @returns [q̂, k̂], each [B, L, H, R].
  */
 export function fusedSineFeatureProject(
   q: tf.Tensor,
@@ -27,6 +28,7 @@ export function fusedSineFeatureProject(
   gateAmp: tf.Tensor | null,
   z: tf.Tensor,
   offset: number,
+  sharedCode: boolean,
 ): [tf.Tensor4D, tf.Tensor4D] {
   const [B, L, H] = q.shape as [number, number, number, number];
   const R = z.shape[2] as number;
@@ -52,7 +54,7 @@ export function fusedSineFeatureProject(
     const [xq, xk, om, th, am, ga] = args as tf.Tensor[];
     save([...(args as tf.Tensor[]), z]); // all small but q and k; F is recomputed, never kept
     const value = nativeKernels()
-      ? runJsKernel(SINE_PROJECT, projectInputs(xq, xk, om, th, am, ga, z), { offset })[0] // [2, B·L, H, R]
+      ? runJsKernel(SINE_PROJECT, projectInputs(xq, xk, om, th, am, ga, z), { offset, shared: sharedCode })[0] // [2, B·L, H, R]
       : tf.tidy(() => {
           const zs = tf.unstack(z);
           const noTheta = tf.zerosLike(th);
@@ -80,7 +82,11 @@ export function fusedSineFeatureProject(
           const sg = ga === undefined ? undefined : saved[5];
           const sz = saved[saved.length - 1];
           if (nativeKernels()) {
-            const [dq, dk, dOmega, dTheta, dAmp, dGate] = runJsKernel(SINE_PROJECT_GRAD, { dy, ...projectInputs(sq, sk, so, st, sa, sg, sz) }, { offset });
+            const [dq, dk, dOmega, dTheta, dAmp, dGate] = runJsKernel(
+              SINE_PROJECT_GRAD,
+              { dy, ...projectInputs(sq, sk, so, st, sa, sg, sz) },
+              { offset, shared: sharedCode },
+            );
             return sg === undefined ? [dq, dk, dOmega, dTheta, dAmp] : [dq, dk, dOmega, dTheta, dAmp, dGate];
           }
           const zs = tf.unstack(sz);

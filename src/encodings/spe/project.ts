@@ -18,7 +18,8 @@
  * building it once (O(L·H·D·R)) and applying it to every sequence costs L·H·D·R·(2K + B)
  * multiply-adds instead of B·L·H·D·2K·R. Its key-side sinusoids come from `keySinusoids` and the
  * query-side phase is folded into the mixing weights (`headMixing`). `sineProjectPath` picks
- * between the two by measured cost.
+ * between the two by measured cost. The native fused projection does the same sharing inside the
+ * features path, a block of positions at a time (`SineFeatureProjectOptions.sharedCode`).
  */
 import { tf, assertRank, assertDim, assertInt, assertSameShape, hasJsKernel, nativeKernels } from '../../backend';
 import { SINE_FEATURES } from './sine-kernels';
@@ -88,16 +89,16 @@ export type SineProjectPath = 'features' | 'code';
 export const MAX_CODE_FLOATS = 2 ** 25;
 
 /**
- * The cheaper projection for a call: 'code' when B·2K reaches a threshold and the code has at
- * most `MAX_CODE_FLOATS` entries, else 'features'. The threshold is 96 on tfjs's own kernels
- * and 1024 with the native kernels (whose fused projection makes the features path's
- * B·L·H·2KD·R multiply-adds several times cheaper). Measured forward + backward of q̂ and k̂
- * (gated), wall ms, wasm, 2-core machine, features vs code, with the native fused projection:
- * B=8, L=256, H=4, D=16, K=10, R=64 (B·2K = 160): 29 vs 55; B=16 (320): 48 vs 59;
- * B=4, L=1024, H=8, D=64 (80): 254 vs 1466; B=32, L=128, R=32 (640): 28 vs 30; B=64 (1280):
- * 72 vs 68; B=96 (1920): 95 vs 63; B=128, L=64 (2560): 72 vs 45. Without native (CPU ms):
- * B=8 (160): 141 vs 116; B=8, L=64, H=2, K=4, R=8 (64): 13.6 vs 15.2; B=4, L=1024 (80):
- * 1839 vs 2212; B=32, L=128 (640): 166 vs 47.
+ * The cheaper projection for a call. On tfjs's own kernels: 'code' when B·2K ≥ 96 and the code has
+ * at most `MAX_CODE_FLOATS` entries, else 'features'. Measured forward + backward of q̂ and k̂
+ * (gated), CPU ms, features vs code: B=8, L=256, H=4, D=16, K=10, R=64 (B·2K = 160): 141 vs 116;
+ * B=8, L=64, H=2, K=4, R=8 (64): 13.6 vs 15.2; B=4, L=1024, H=8, D=64 (80): 1839 vs 2212;
+ * B=32, L=128, R=32 (640): 166 vs 47.
+ * With the native kernels always 'features': their fused projection builds each position's code
+ * once for the batch itself (`nativeSharesCode`), a block at a time, and beats the tf-op code
+ * path at every size measured (`SPE.encode` gated, forward + backward, wall ms, wasm, 2-core AMD
+ * EPYC, code vs features: B=8, L=256, H=4, D=16, K=10, R=64: 34.8 vs 10.9; B=64, L=128, K=8,
+ * R=32: 26.6 vs 20.3; B=96: 35.1 vs 33.6; B=128, L=64: 26.4 vs 19.8).
  * @param native whether the native kernels are in use (default: loaded, on, and the backend is wasm or cpu).
  */
 export function sineProjectPath(
@@ -119,7 +120,7 @@ export function sineProjectPath(
   ] as const)
     assertInt(v, n);
   const codeFloats = length * heads * inFeatures * numRealizations;
-  return batch * 2 * numSines >= (native ? 1024 : 96) && codeFloats <= MAX_CODE_FLOATS ? 'code' : 'features';
+  return !native && batch * 2 * numSines >= 96 && codeFloats <= MAX_CODE_FLOATS ? 'code' : 'features';
 }
 
 /**
@@ -221,6 +222,21 @@ export interface SineFeatureProjectOptions {
    * wasm and cpu) or compose the features from tf ops (any backend; more memory and passes).
    */
   fused?: boolean;
+  /**
+   * With the native kernels: build each position's code once and apply it to every sequence of the
+   * batch (2KD·R + B·D·R multiply-adds per position, head and side), or project each sequence's
+   * features (B·J·R). Default: shared from B = 2 on (`nativeSharesCode`). The same numbers up to
+   * float rounding; ignored without the native kernels.
+   */
+  sharedCode?: boolean;
+}
+
+/**
+ * Whether the native projection builds the code once for the batch by default: from B = 2 on, where
+ * its multiply-adds are already fewer (B = 1 would add D·R per position to the features' J·R).
+ */
+export function nativeSharesCode(batch: number): boolean {
+  return batch >= 3;
 }
 
 /**
@@ -274,6 +290,8 @@ export function sineSPEFeatureProject(
   const R = z.shape[2] as number;
   const offset = opts.offset ?? 0;
   assertInt(offset, 'opts.offset', 0);
+  if (opts.sharedCode !== undefined && typeof opts.sharedCode !== 'boolean')
+    throw new Error(`opts.sharedCode: expected a boolean, got ${String(opts.sharedCode)}`);
   const fused = opts.fused ?? hasJsKernel(SINE_FEATURES);
   if (fused && !hasJsKernel(SINE_FEATURES)) {
     throw new Error(`opts.fused: the fused sineSPE kernels exist on the wasm and cpu backends, not on '${tf.getBackend()}'`);
@@ -287,7 +305,7 @@ export function sineSPEFeatureProject(
       return sides.map((y) => y.transpose([1, 0, 2]).reshape([B, L, H, R])) as [tf.Tensor4D, tf.Tensor4D];
     });
   }
-  return fusedSineFeatureProject(q, k, omega, theta, amp, gateAmp, z, offset);
+  return fusedSineFeatureProject(q, k, omega, theta, amp, gateAmp, z, offset, opts.sharedCode ?? nativeSharesCode(B));
 }
 
 /**

@@ -125,27 +125,27 @@ export function registerSineFeatureKernels(): void {
     const [B, L, H, D] = shapes[0]!;
     return { B, L, H, D, K: shapes[2]![2], R: shapes[6]![2] };
   };
-  registerJsKernel<{ offset: number }>({
+  registerJsKernel<{ offset: number; shared: boolean }>({
     kernelName: SINE_PROJECT,
     inputNames: projectInputs,
     outputShapes: (shapes) => {
       const { B, L, H, R } = projectDims(shapes);
       return [[2, B * L, H, R]];
     },
-    compute: ([xq, xk, omega, theta, amp, gateAmp, z], shapes, [out], { offset }) => {
+    compute: ([xq, xk, omega, theta, amp, gateAmp, z], shapes, [out], { offset, shared }) => {
       const { B, L, H, D, K, R } = projectDims(shapes);
-      requireNative(SINE_PROJECT).sineProject(xq!, xk!, omega!, theta!, amp!, gateAmp, z!, B, L, H, D, K, R, offset, out);
+      requireNative(SINE_PROJECT).sineProject(xq!, xk!, omega!, theta!, amp!, gateAmp, z!, B, L, H, D, K, R, offset, out, shared ? 1 : 0);
     },
   });
   // Extra first input: dy [2, B·L, H, R]. Outputs: dxq, dxk [B, L, H, D], dOmega, dTheta, dAmp [H, D, K], dGateAmp [H, D] ([0] when ungated).
-  registerJsKernel<{ offset: number }>({
+  registerJsKernel<{ offset: number; shared: boolean }>({
     kernelName: SINE_PROJECT_GRAD,
     inputNames: ['dy', ...projectInputs],
     outputShapes: (shapes) => {
       const { B, L, H, D, K } = projectDims(shapes.slice(1));
       return [[B, L, H, D], [B, L, H, D], [H, D, K], [H, D, K], [H, D, K], shapes[6] === null ? [0] : [H, D]];
     },
-    compute: ([dy, xq, xk, omega, theta, amp, gateAmp, z], shapes, [dxq, dxk, dOmega, dTheta, dAmp, dGate], { offset }) => {
+    compute: ([dy, xq, xk, omega, theta, amp, gateAmp, z], shapes, [dxq, dxk, dOmega, dTheta, dAmp, dGate], { offset, shared }) => {
       const { B, L, H, D, K, R } = projectDims(shapes.slice(1));
       requireNative(SINE_PROJECT_GRAD).sineProjectGrad(
         xq!,
@@ -169,6 +169,7 @@ export function registerSineFeatureKernels(): void {
         dTheta,
         dAmp,
         gateAmp === null ? null : dGate,
+        shared ? 1 : 0,
       );
     },
   });
