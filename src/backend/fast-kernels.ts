@@ -24,8 +24,7 @@
  * 4. wasm Sum over leading axes (bias and broadcast gradients) first transposes the input so
  *    the reduced axes come last (~5 ns per element); here: a running sum of rows, which adds
  *    the same float32 numbers in the same order as the wasm kernel, so the result is identical.
- * 5. UnsortedSegmentSum (the gradient of `gather`, so of every embedding lookup of a vocabulary
- *    too large for a one-hot product): tfjs's cpu kernel, which wasm delegates to, runs
+ * 5. UnsortedSegmentSum (the gradient of `gather`, so of every embedding lookup): tfjs's cpu kernel, which wasm delegates to, runs
  *    equal + multiply + sum over the whole input once per segment, O(segments · size): 107 s for
  *    a [2048, 32] gradient into a 4096-row table. Here: one scatter-add pass, O(size), adding each
  *    segment's rows in input order (float32, as the cpu kernel's sum does per segment).

@@ -6,24 +6,36 @@ import { Embedding, Linear, LayerNorm } from '../../src/nn';
 import { assertClose, assertThrowsNaming, itOnKernelPaths } from '../helpers';
 
 describe('nn layers', () => {
-  it('Embedding: the one-hot path equals gather, forward and gradient', () => {
+  it("Embedding: rows of the table, and the table's gradient sums each id's output gradients (repeated ids); ids out of range are refused", () => {
     const emb = new Embedding(37, 5, { rng: new Rng(1) });
+    const idList = [0, 3, 36, 3, 3, 1];
     tf.tidy(() => {
-      const ids = tf.tensor2d(
-        [
-          [0, 3, 36],
-          [3, 3, 1],
-        ],
-        [2, 3],
-        'int32',
+      const ids = tf.tensor2d(idList, [2, 3], 'int32');
+      const table = emb.table.arraySync() as number[][];
+      assertClose(
+        emb.apply(ids),
+        tf.tensor(
+          idList.flatMap((id) => table[id]),
+          [2, 3, 5],
+        ),
+        0,
+        0,
       );
-      const viaGather = () => tf.gather(emb.table, ids.reshape([-1])).reshape([2, 3, 5]);
-      assertClose(emb.apply(ids), viaGather(), 1e-7, 0);
-      const w = tf.tensor(new Rng(2).normalArray(2 * 3 * 5), [2, 3, 5]);
-      const g1 = tf.variableGrads(() => emb.apply(ids).mul(w).sum() as tf.Scalar, [emb.table]).grads[emb.table.name];
-      const g2 = tf.variableGrads(() => viaGather().mul(w).sum() as tf.Scalar, [emb.table]).grads[emb.table.name];
-      assertClose(g1, g2, 1e-6, 0);
+      const w = new Rng(2).normalArray(2 * 3 * 5);
+      const g = tf.variableGrads(
+        () =>
+          emb
+            .apply(ids)
+            .mul(tf.tensor(w, [2, 3, 5]))
+            .sum() as tf.Scalar,
+        [emb.table],
+      ).grads[emb.table.name];
+      const want = Array.from({ length: 37 }, (_, r) =>
+        Array.from({ length: 5 }, (_, c) => idList.reduce((sum, id, i) => sum + (id === r ? w[i * 5 + c] : 0), 0)),
+      );
+      assertClose(g, tf.tensor(want), 1e-6, 1e-6);
       assertThrowsNaming(() => emb.apply(tf.zeros([2, 2])), /ids: expected an int32 tensor/);
+      assert.throws(() => emb.apply(tf.tensor1d([1, 37], 'int32')), /index value 37 is not in \[0, 36\]/);
     });
     emb.dispose();
   });
