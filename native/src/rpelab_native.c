@@ -252,6 +252,26 @@ static napi_value depthwise_input_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- bias of a fused matrix product ------------------------------------------------------------ */
+
+/* addBias(y, bias, rows, cols): y[i, j] += bias[j] for y [rows, cols] (the bias of _FusedMatMul, after the product) */
+static napi_value add_bias(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 4) FAIL("addBias: expected 4 arguments");
+  float *y, *bias;
+  size_t ny, nb;
+  int64_t rows, cols;
+  if (!get_f32(env, argv[0], &y, &ny, 0) || !get_f32(env, argv[1], &bias, &nb, 0) || !get_int(env, argv[2], &rows) || !get_int(env, argv[3], &cols) ||
+      rows < 0 || cols < 0 || (int64_t)ny < rows * cols || (int64_t)nb < cols) FAIL("addBias: bad arguments");
+  for (int64_t i = 0; i < rows; i++) {
+    float *r = y + i * cols;
+    for (int64_t j = 0; j < cols; j++) r[j] += bias[j];
+  }
+  return NULL;
+}
+
 /* ---- sum over leading axes ------------------------------------------------------------------ */
 
 /* sumRows(x, rows, cols, out): out[j] = ((x[0, j] + x[1, j]) + x[2, j]) + ..., in float32, row by row */
@@ -634,6 +654,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"simd", NULL, NULL, NULL, NULL, simd, napi_enumerable, NULL},
     {"matMul", NULL, mat_mul, NULL, NULL, NULL, napi_default, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
+    {"addBias", NULL, add_bias, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
     {"useBlasLibrary", NULL, use_blas_library, NULL, NULL, NULL, napi_default, NULL},
     {"blas", NULL, blas_name, NULL, NULL, NULL, napi_default, NULL},

@@ -35,6 +35,7 @@
  *    training step on 28 x 28 images.
  * 7. With the native addon (`native.ts`, when built and on): BatchMatMul on wasm and cpu is its
  *    packed sgemm (operands read in place, transposed or not; large products on several threads),
+ *    _FusedMatMul with a bias and no activation (`Linear`) that product plus the bias in one kernel,
  *    the leading-axis Sum its row sum (same order, same result), and the depthwise convolution and
  *    its two gradients (stride 1, no padding: convSPE's case) its loops. Anything else, or no
  *    addon, takes the paths above or tfjs's own kernel.
@@ -444,6 +445,17 @@ export function registerFastKernels(): string[] {
     });
     replaced.push(`UnsortedSegmentSum/${backendName}`);
   }
+  for (const backendName of ['wasm', 'cpu'] as const) {
+    const prev = tf.getKernel('_FusedMatMul', backendName);
+    if (!prev) continue;
+    const storeOf = (b: unknown) => (backendName === 'wasm' ? wasmStore(b as WasmBackend) : cpuStore(b as CpuBackend));
+    tf.unregisterKernel('_FusedMatMul', backendName);
+    tf.registerKernel({
+      ...prev,
+      kernelFunc: (args) => (nativeFusedMatMul(args as never, storeOf(args.backend)) ?? prev.kernelFunc(args)) as Info,
+    });
+    replaced.push(`_FusedMatMul/${backendName}`);
+  }
   const prevCpuMatMul = tf.getKernel('BatchMatMul', 'cpu');
   if (prevCpuMatMul) {
     tf.unregisterKernel('BatchMatMul', 'cpu');
@@ -615,6 +627,40 @@ function matMulDims(a: Info, b: Info, transposeA: boolean, transposeB: boolean) 
   if (k !== k2 || !(batchA === batchB || batchB === 1 || batchA === 1)) return null;
   const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];
   return { batchA, batchB, m, n, k, outShape };
+}
+
+/**
+ * _FusedMatMul (tf.fused.matMul) with a bias and no activation, as `Linear` calls it with the native
+ * kernels: the native product, then the bias added to every row in the same pass over the output
+ * (one kernel instead of a product and an Add). Null for anything else (an activation, a bias that
+ * is not one row of n values, other dtypes, no addon): tfjs's kernel runs.
+ */
+export function nativeFusedMatMul(
+  args: {
+    inputs: { a: Info; b: Info; bias?: Info; preluActivationWeights?: Info };
+    attrs: { transposeA?: boolean; transposeB?: boolean; activation?: string };
+  },
+  store: Store,
+): Info | null {
+  const native = nativeKernels();
+  const { a, b, bias, preluActivationWeights } = args.inputs;
+  const activation = args.attrs.activation ?? 'linear';
+  if (!native || preluActivationWeights || activation !== 'linear' || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const transposeA = Boolean(args.attrs.transposeA);
+  const transposeB = Boolean(args.attrs.transposeB);
+  const dims = matMulDims(a, b, transposeA, transposeB);
+  if (dims === null) return null;
+  const { batchA, batchB, m, n, k, outShape } = dims;
+  if (bias && (bias.dtype !== 'float32' || size(bias.shape) !== n || bias.shape.slice(0, -1).some((d) => d !== 1))) return null;
+  // cpu kernels occasionally hold float32 values in plain arrays: those go to tfjs's kernel.
+  if ([a, b, ...(bias ? [bias] : [])].some((t) => !(store.values(t) instanceof Float32Array))) return null;
+  const out = store.output(outShape, 'float32');
+  // After the output: making it may grow the wasm heap, which detaches earlier views.
+  const [av, bv] = [a, b].map((t) => store.values(t) as Float32Array);
+  const ov = out.values as Float32Array;
+  native.matMul(av, bv, ov, Math.max(batchA, batchB), batchA, batchB, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0);
+  if (bias && n > 0) native.addBias(ov, store.values(bias) as Float32Array, ov.length / n, n);
+  return out.info;
 }
 
 // ---------------------------------------------------------------------------------------------

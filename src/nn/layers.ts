@@ -2,7 +2,7 @@
  * Small building blocks shared by attention layers and models.
  * Shapes: the last axis is the feature axis; any leading axes are allowed.
  */
-import { tf, Rng, assertInt, assertDim, matMul2d } from '../backend';
+import { tf, Rng, assertInt, assertDim, matMul2d, nativeKernels } from '../backend';
 import { Module } from './module';
 import { dropout } from './dropout';
 import { fusedLayerNorm, hasFusedLayerNorm } from './layernorm-kernels';
@@ -63,8 +63,16 @@ export class Linear extends Module {
     assertDim(x, -1, this.inFeatures, 'x', 'the feature axis');
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      let y: tf.Tensor = matMul2d(x.reshape([-1, this.inFeatures]) as tf.Tensor2D, this.weight as tf.Tensor2D);
-      if (this.bias) y = y.add(this.bias);
+      const x2 = x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
+      let y: tf.Tensor;
+      if (this.bias && nativeKernels() !== null && (tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu')) {
+        // With the native kernels, one kernel for the product and its bias (nativeFusedMatMul in
+        // backend/fast-kernels.ts); tfjs's fused op gives the gradient (two products and a row sum).
+        y = tf.fused.matMul({ a: x2, b: this.weight as tf.Tensor2D, bias: this.bias });
+      } else {
+        y = matMul2d(x2, this.weight as tf.Tensor2D);
+        if (this.bias) y = y.add(this.bias);
+      }
       return y.reshape([...lead, this.outFeatures]);
     });
   }

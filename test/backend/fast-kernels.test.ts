@@ -434,6 +434,45 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     });
   });
 
+  it('fused matMul with a bias is one native kernel equal to the literal product plus the bias, gradients too; with an activation it keeps its result', async function () {
+    requireNative(this);
+    const rng = new Rng(5);
+    const [a, b, bias, dy] = [rnd(rng, [7, 5]), rnd(rng, [5, 4]), rnd(rng, [4]), rnd(rng, [7, 4])];
+    const profile = await tf.profile(() => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias }));
+    assert.ok(profile.kernelNames.includes('_FusedMatMul') && !profile.kernelNames.some((k) => k === 'Add' || k === 'BatchMatMul'), 'one kernel, no Add');
+    tf.tidy(() => {
+      const literal = literalMatMul(a, b, false, false).values.map((v, i) => v + bias.dataSync()[i % 4]);
+      assertClose(tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias }), literal, 1e-5, 1e-5, 'a·b + bias');
+      const [da, db, dbias] = tf.grads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) =>
+        tf.fused
+          .matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: c })
+          .mul(dy)
+          .sum(),
+      )([a, b, bias]);
+      assertClose(da, literalMatMul(dy, b, false, true).values, 1e-5, 1e-5, 'dA');
+      assertClose(db, literalMatMul(a, dy, true, false).values, 1e-5, 1e-5, 'dB');
+      const dyv = dy.dataSync();
+      assertClose(
+        dbias,
+        [0, 1, 2, 3].map((j) => Array.from({ length: 7 }, (_, i) => dyv[i * 4 + j]).reduce((x, v) => x + v, 0)),
+        1e-5,
+        1e-5,
+        'dBias',
+      );
+      // A [1, n] bias (which tfjs's wasm kernel refuses: only rank 1) and a transposed operand: the same kernel; an activation: tfjs's kernel.
+      assertClose(tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias: bias.reshape([1, 4]) }), literal, 1e-5, 1e-5, '[1, n] bias');
+      assertClose(tf.fused.matMul({ a: a as tf.Tensor2D, b: b.transpose() as tf.Tensor2D, bias, transposeB: true }), literal, 1e-5, 1e-5, 'transposed b');
+      assertClose(
+        tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: 'relu' }),
+        literal.map((v) => Math.max(v, 0)),
+        1e-5,
+        1e-5,
+        'relu',
+      );
+    });
+    tf.dispose([a, b, bias, dy]);
+  });
+
   it('a right operand reused in another shape, or reassigned, gives fresh results', () => {
     const rng = new Rng(5);
     const v = tf.variable(rnd(rng, [2, 6, 4]));
