@@ -8,6 +8,7 @@
 #include <string.h>
 #include "jobs.h"
 #include "lrpe.h"
+#include "vec.h"
 
 typedef struct {
   const RpelabLrpe *a;
@@ -15,16 +16,49 @@ typedef struct {
   float *y, *dx, *dC, *dS;
   double *du; /* this job's ∂u [D], or NULL */
   int64_t l0, l1;
+  int failed;
 } Job;
+
+/* Σ_f a[f] b[f] over D features: eight float32 lanes added pairwise, the tail in float64. */
+static double dot(const float *a, const float *b, int64_t D) {
+  v8 acc = {0};
+  int64_t f = 0;
+  for (; f + 8 <= D; f += 8) acc += load8(a + f) * load8(b + f);
+  double s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; f < D; f++) s += (double)a[f] * b[f];
+  return s;
+}
 
 /* z = x − 2u(u·x) (z = x without u); returns u·x. */
 static double reflect(const float *x, const float *u, float *z, int64_t D) {
   if (!u) { memcpy(z, x, sizeof(float) * D); return 0; }
-  double a = 0;
-  for (int64_t f = 0; f < D; f++) a += (double)u[f] * x[f];
+  const double a = dot(u, x, D);
   const float a2 = (float)(2 * a);
   for (int64_t f = 0; f < D; f++) z[f] = x[f] - a2 * u[f];
   return a;
+}
+
+/* The H rows of position (b, l) as the map reads them: x itself, or φ(x) = elu(x) + 1 over all H·D
+   values at once into `mapped` (exp by vec.h's polynomial, vectorized) when a->phi. */
+static const float *input_rows(const RpelabLrpe *a, int64_t b, int64_t l, float *mapped) {
+  const int64_t n = a->H * a->D;
+  const float *x = a->x + (b * a->L + l) * n;
+  if (!a->phi) return x;
+  exp_shifted(mapped, x, 0.0f, n);
+  for (int64_t i = 0; i < n; i++) mapped[i] = x[i] > 0 ? x[i] + 1.0f : mapped[i];
+  return mapped;
+}
+
+/*
+ * dx = (dz − c2·u) ⊙ φ'(x): the reflection's gradient (u NULL: none), then φ's for the raw x and
+ * m = φ(x), φ'(x) = 1 for x > 0, else exp(x) = m (x NULL: no φ). One pass, one write of dx.
+ */
+static void back_through(float *restrict dx, const float *restrict dz, const float *restrict u, float c2, const float *restrict x, const float *restrict m,
+                         int64_t D) {
+  if (u && x) for (int64_t f = 0; f < D; f++) { const float v = dz[f] - c2 * u[f]; dx[f] = x[f] > 0 ? v : v * m[f]; }
+  else if (u) for (int64_t f = 0; f < D; f++) dx[f] = dz[f] - c2 * u[f];
+  else if (x) for (int64_t f = 0; f < D; f++) dx[f] = x[f] > 0 ? dz[f] : dz[f] * m[f];
+  else memcpy(dx, dz, sizeof(float) * (size_t)D);
 }
 
 static void *map_range(void *arg) {
@@ -32,13 +66,15 @@ static void *map_range(void *arg) {
   const RpelabLrpe *a = j->a;
   const int64_t D = a->D, W = a->W, out = a->unitary ? 2 * D : D;
   float z[D];
+  float *mapped = a->phi ? malloc(sizeof(float) * (size_t)(a->H * D)) : NULL;
+  if (a->phi && !mapped) { j->failed = 1; return NULL; }
   for (int64_t b = 0; b < a->B; b++)
     for (int64_t l = j->l0; l < j->l1; l++) {
-      const float *C = a->C + l * W, *S = a->S + l * W;
+      const float *C = a->C + l * W, *S = a->S + l * W, *in = input_rows(a, b, l, mapped);
       for (int64_t h = 0; h < a->H; h++) {
         const int64_t row = (b * a->L + l) * a->H + h;
         float *y = j->y + row * out;
-        reflect(a->x + row * D, a->u, z, D);
+        reflect(in + h * D, a->u, z, D);
         if (a->unitary) {
           for (int64_t f = 0; f < D; f++) { y[f] = z[f] * C[f]; y[D + f] = z[f] * S[f]; }
         } else {
@@ -50,6 +86,7 @@ static void *map_range(void *arg) {
         }
       }
     }
+  free(mapped);
   return NULL;
 }
 
@@ -58,13 +95,15 @@ static void *grad_range(void *arg) {
   const RpelabLrpe *a = j->a;
   const int64_t D = a->D, W = a->W, out = a->unitary ? 2 * D : D;
   float z[D], dz[D];
+  float *mapped = a->phi ? malloc(sizeof(float) * (size_t)(a->H * D)) : NULL;
+  if (a->phi && !mapped) { j->failed = 1; return NULL; }
   for (int64_t b = 0; b < a->B; b++)
     for (int64_t l = j->l0; l < j->l1; l++) {
-      const float *C = a->C + l * W, *S = a->S + l * W;
+      const float *C = a->C + l * W, *S = a->S + l * W, *in = input_rows(a, b, l, mapped);
       float *dC = j->dC ? j->dC + l * W : NULL, *dS = j->dS ? j->dS + l * W : NULL;
       for (int64_t h = 0; h < a->H; h++) {
         const int64_t row = (b * a->L + l) * a->H + h;
-        const float *g = j->dy + row * out, *x = a->x + row * D;
+        const float *g = j->dy + row * out, *x = in + h * D, *raw = a->x + row * D;
         const double ux = (j->dC || j->du) ? reflect(x, a->u, z, D) : 0;
         if (a->unitary) {
           for (int64_t f = 0; f < D; f++) dz[f] = g[f] * C[f] + g[D + f] * S[f];
@@ -82,16 +121,13 @@ static void *grad_range(void *arg) {
             dS[f + 1] += g[f + 1] * z[f];
           }
         }
-        float *dx = j->dx + row * D;
-        if (!a->u) { memcpy(dx, dz, sizeof(float) * D); continue; }
-        /* dx = P dz (P is symmetric); ∂u = −2 Σ ((u·x) dz + (u·dz) x) */
-        double c = 0;
-        for (int64_t f = 0; f < D; f++) c += (double)a->u[f] * dz[f];
-        const float c2 = (float)(2 * c);
-        for (int64_t f = 0; f < D; f++) dx[f] = dz[f] - c2 * a->u[f];
+        /* dx = P dz (P is symmetric: dz − 2u(u·dz)), then through φ; ∂u = −2 Σ ((u·x) dz + (u·dz) x) */
+        const double c = a->u ? dot(a->u, dz, D) : 0;
+        back_through(j->dx + row * D, dz, a->u, (float)(2 * c), a->phi ? raw : NULL, x, D);
         if (j->du) for (int64_t f = 0; f < D; f++) j->du[f] -= 2 * (ux * dz[f] + c * x[f]);
       }
     }
+  free(mapped);
   return NULL;
 }
 
@@ -107,11 +143,14 @@ static int split(const RpelabLrpe *a, int threads, Job *jobs) {
   return threads;
 }
 
-void rpelab_lrpe_map(const RpelabLrpe *a, float *y, int threads) {
+int rpelab_lrpe_map(const RpelabLrpe *a, float *y, int threads) {
   Job jobs[64];
   const int n = split(a, threads, jobs);
   for (int t = 0; t < n; t++) jobs[t].y = y;
   rpelab_run_jobs(map_range, jobs, sizeof(Job), n);
+  for (int t = 0; t < n; t++)
+    if (jobs[t].failed) return -1;
+  return 0;
 }
 
 int rpelab_lrpe_map_grad(const RpelabLrpe *a, const float *dy, float *dx, float *dC, float *dS, float *du, int threads) {
@@ -128,6 +167,12 @@ int rpelab_lrpe_map_grad(const RpelabLrpe *a, const float *dy, float *dx, float 
     jobs[t].du = acc ? acc + t * a->D : NULL;
   }
   rpelab_run_jobs(grad_range, jobs, sizeof(Job), n);
+  int failed = 0;
+  for (int t = 0; t < n; t++) failed |= jobs[t].failed;
+  if (failed) {
+    free(acc);
+    return -1;
+  }
   if (du) {
     for (int64_t f = 0; f < a->D; f++) {
       double s = 0;

@@ -295,44 +295,44 @@ static napi_value sum_rows(napi_env env, napi_callback_info info) {
 
 /* ---- LRPE map (lrpe.c) ----------------------------------------------------------------------- */
 
-/* Reads (x, u|null, cos, sin, B, L, H, D, W, unitary) from argv[first..]; checks the sizes. */
+/* Reads (x, u|null, cos, sin, B, L, H, D, W, unitary, phi) from argv[first..]; checks the sizes. */
 static int lrpe_args(napi_env env, napi_value *argv, RpelabLrpe *a) {
   size_t nx, nu, nc, ns;
-  int64_t v[6];
+  int64_t v[7];
   if (!get_f32(env, argv[0], (float **)&a->x, &nx, 0) || !get_f32(env, argv[1], (float **)&a->u, &nu, 1) ||
       !get_f32(env, argv[2], (float **)&a->C, &nc, 0) || !get_f32(env, argv[3], (float **)&a->S, &ns, 0)) return 0;
-  for (int i = 0; i < 6; i++) if (!get_int(env, argv[4 + i], &v[i]) || v[i] < 0) return 0;
-  a->B = v[0]; a->L = v[1]; a->H = v[2]; a->D = v[3]; a->W = v[4]; a->unitary = v[5] != 0;
+  for (int i = 0; i < 7; i++) if (!get_int(env, argv[4 + i], &v[i]) || v[i] < 0) return 0;
+  a->B = v[0]; a->L = v[1]; a->H = v[2]; a->D = v[3]; a->W = v[4]; a->unitary = v[5] != 0; a->phi = v[6] != 0;
   if (a->D < 1 || a->D > 4096 || (a->unitary ? a->W != a->D : (a->W % 2 != 0 || a->W > a->D))) return 0;
   return (int64_t)nx == a->B * a->L * a->H * a->D && (!a->u || (int64_t)nu == a->D) &&
          (int64_t)nc == a->L * a->W && (int64_t)ns == a->L * a->W;
 }
 
-/* lrpeMap(x, u|null, cos, sin, B, L, H, D, W, unitary, y) */
+/* lrpeMap(x, u|null, cos, sin, B, L, H, D, W, unitary, phi, y) */
 static napi_value lrpe_map(napi_env env, napi_callback_info info) {
-  size_t argc = 11, ny;
-  napi_value argv[11];
+  size_t argc = 12, ny;
+  napi_value argv[12];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLrpe a;
   float *y;
-  if (argc != 11 || !lrpe_args(env, argv, &a)) FAIL("lrpeMap: bad inputs or sizes");
-  if (!get_f32(env, argv[10], &y, &ny, 0) || (int64_t)ny != a.B * a.L * a.H * a.D * (a.unitary ? 2 : 1)) FAIL("lrpeMap: bad output size");
-  rpelab_lrpe_map(&a, y, num_threads);
+  if (argc != 12 || !lrpe_args(env, argv, &a)) FAIL("lrpeMap: bad inputs or sizes");
+  if (!get_f32(env, argv[11], &y, &ny, 0) || (int64_t)ny != a.B * a.L * a.H * a.D * (a.unitary ? 2 : 1)) FAIL("lrpeMap: bad output size");
+  if (rpelab_lrpe_map(&a, y, num_threads) != 0) FAIL("lrpeMap: out of memory");
   return NULL;
 }
 
-/* lrpeMapGrad(dy, x, u|null, cos, sin, B, L, H, D, W, unitary, dx, dC|null, dS|null, du|null) */
+/* lrpeMapGrad(dy, x, u|null, cos, sin, B, L, H, D, W, unitary, phi, dx, dC|null, dS|null, du|null) */
 static napi_value lrpe_map_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 15, ng, nx, nc, ns, nu;
-  napi_value argv[15];
+  size_t argc = 16, ng, nx, nc, ns, nu;
+  napi_value argv[16];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLrpe a;
   float *dy, *dx, *dC, *dS, *du;
-  if (argc != 15 || !lrpe_args(env, argv + 1, &a)) FAIL("lrpeMapGrad: bad inputs or sizes");
+  if (argc != 16 || !lrpe_args(env, argv + 1, &a)) FAIL("lrpeMapGrad: bad inputs or sizes");
   const int64_t rows = a.B * a.L * a.H;
   if (!get_f32(env, argv[0], &dy, &ng, 0) || (int64_t)ng != rows * a.D * (a.unitary ? 2 : 1) ||
-      !get_f32(env, argv[11], &dx, &nx, 0) || (int64_t)nx != rows * a.D ||
-      !get_f32(env, argv[12], &dC, &nc, 1) || !get_f32(env, argv[13], &dS, &ns, 1) || !get_f32(env, argv[14], &du, &nu, 1) ||
+      !get_f32(env, argv[12], &dx, &nx, 0) || (int64_t)nx != rows * a.D ||
+      !get_f32(env, argv[13], &dC, &nc, 1) || !get_f32(env, argv[14], &dS, &ns, 1) || !get_f32(env, argv[15], &du, &nu, 1) ||
       (!dC) != (!dS) || (dC && ((int64_t)nc != a.L * a.W || (int64_t)ns != a.L * a.W)) || (du && (!a.u || (int64_t)nu != a.D))) FAIL("lrpeMapGrad: bad output sizes");
   if (rpelab_lrpe_map_grad(&a, dy, dx, dC, dS, du, num_threads) != 0) FAIL("lrpeMapGrad: out of memory");
   return NULL;

@@ -191,18 +191,30 @@ export class AttentionLayer extends Module {
     k: tf.Tensor4D,
     opts: AttentionCallOptions,
     offset: number,
-    deferFeatureMap = false,
+    deferFeatureMap: 'no' | 'to attention' | 'to the encoding' = 'no',
   ): { q: tf.Tensor4D; k: tf.Tensor4D; plain: [tf.Tensor4D, tf.Tensor4D] | null } {
     const encOpts: EncodeOptions = { offset, grid: opts.grid, rng: opts.rng ?? this.rng, training: opts.training };
     if (this.preEncoding) [q, k] = this.preEncoding.encode(q, k, encOpts);
-    if (this.featureMap && !deferFeatureMap) {
+    if (this.featureMap && deferFeatureMap === 'no') {
       if (this.featureMap instanceof FavorPlus && opts.training) this.featureMap.redraw(encOpts.rng);
       q = this.featureMap.apply(q);
       k = this.featureMap.apply(k);
     }
     const plain: [tf.Tensor4D, tf.Tensor4D] | null = this.plainDenominator ? [q, k] : null;
-    if (this.postEncoding) [q, k] = this.postEncoding.encode(q, k, encOpts);
+    if (this.postEncoding) [q, k] = this.postEncoding.encode(q, k, deferFeatureMap === 'to the encoding' ? { ...encOpts, inputMap: 'elu+1' } : encOpts);
     return { q, k, plain };
+  }
+
+  /**
+   * Who applies φ = elu + 1 in a full-sequence call: the native linear scan, inside its kernel (no
+   * post encoding, no padded keys to zero after φ), or a post encoding that applies it in its own
+   * pass (LRPE's fused map; not when the layer also needs the unencoded φ(q), φ(k) for the
+   * denominator), else the feature map itself.
+   */
+  private featureMapDeferral(keyMask: boolean): 'no' | 'to attention' | 'to the encoding' {
+    if (this.featureMap !== eluPlusOne) return 'no';
+    if (!this.postEncoding) return keyMask ? 'no' : 'to attention';
+    return this.postEncoding.inputMaps?.includes('elu+1') && !this.plainDenominator ? 'to the encoding' : 'no';
   }
 
   /** Merged heads [B, L, H, Dv] -> output [B, L, model]. */
@@ -231,10 +243,9 @@ export class AttentionLayer extends Module {
     // variable keeps its new values when the tidy disposes the tensor they came from.
     return tf.tidy(() => {
       const [q0, k0, v] = this.project(x);
-      // φ = elu + 1 with nothing after it (no post encoding, no padded keys to zero after φ) goes to
-      // linearAttention, whose native scan applies it inside the kernel.
-      const deferMap = this.featureMap === eluPlusOne && !this.postEncoding && !opts.keyMask;
-      const enc = this.encodeQK(q0, k0, opts, offset, deferMap);
+      const deferral = this.featureMapDeferral(opts.keyMask !== undefined);
+      const deferMap = deferral === 'to attention';
+      const enc = this.encodeQK(q0, k0, opts, offset, deferral);
       const q = enc.q;
       let k = enc.k;
       const [b, l] = x.shape;

@@ -256,7 +256,7 @@ export interface NativeKernels {
     dgamma: Float32Array,
     dbeta: Float32Array,
   ): void;
-  /** See `encodings/lrpe/kernels.ts` (LRPE_MAP): y = Λ P x, unitary 1 for the [z ⊙ C, z ⊙ S] form. */
+  /** See `encodings/lrpe/kernels.ts` (LRPE_MAP): y = Λ P x, unitary 1 for the [z ⊙ C, z ⊙ S] form; phi 1 maps x by elu + 1 first. */
   lrpeMap(
     x: Float32Array,
     u: Float32Array | null,
@@ -268,6 +268,7 @@ export interface NativeKernels {
     D: number,
     W: number,
     unitary: 0 | 1,
+    phi: 0 | 1,
     y: Float32Array,
   ): void;
   /** See `encodings/lrpe/kernels.ts` (LRPE_MAP_GRAD); dC, dS and du are only computed when given. */
@@ -283,6 +284,7 @@ export interface NativeKernels {
     D: number,
     W: number,
     unitary: 0 | 1,
+    phi: 0 | 1,
     dx: Float32Array,
     dC: Float32Array | null,
     dS: Float32Array | null,

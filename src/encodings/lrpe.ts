@@ -173,6 +173,9 @@ export class Lrpe extends Module implements QKEncoding {
     }
   }
 
+  /** `encode` applies φ = elu + 1 itself when asked (`EncodeOptions.inputMap`): inside the fused kernels' pass where they run. */
+  readonly inputMaps = ['elu+1'] as const;
+
   /** Per-head output size for input size `dim`: 2*dim for the unitary core, dim otherwise. */
   outputDim(dim: number): number {
     return this.core === 'unitary' ? 2 * dim : dim;
@@ -197,10 +200,11 @@ export class Lrpe extends Module implements QKEncoding {
   encode(q: tf.Tensor4D, k: tf.Tensor4D, opts: EncodeOptions = {}): [tf.Tensor4D, tf.Tensor4D] {
     checkQK(q, k, this.headDim);
     const offset = this.checkPositions(q.shape[1], opts);
+    if (opts.inputMap !== undefined) assertOneOf(opts.inputMap, this.inputMaps, 'inputMap');
     const fused = this.useFused();
     return tf.tidy(() => {
       const plan = this.plan(q.shape[1], offset, opts.grid);
-      return [this.map(q, plan, fused), this.map(k, plan, fused)] as [tf.Tensor4D, tf.Tensor4D];
+      return [this.map(q, plan, fused, opts.inputMap), this.map(k, plan, fused, opts.inputMap)] as [tf.Tensor4D, tf.Tensor4D];
     });
   }
 
@@ -265,8 +269,11 @@ export class Lrpe extends Module implements QKEncoding {
     return this.fused ?? hasFusedLrpe();
   }
 
-  /** M_s x: x [B, L, H, D] -> [B, L, H, outputDim(D)]. */
-  private map(x: tf.Tensor4D, plan: CorePlan, fused: boolean): tf.Tensor4D {
+  /** M_s x (or M_s φ(x) with `inputMap`): x [B, L, H, D] -> [B, L, H, outputDim(D)]. */
+  private map(x: tf.Tensor4D, plan: CorePlan, fused: boolean, inputMap?: 'elu+1'): tf.Tensor4D {
+    // φ = elu + 1 (attention/feature-maps' eluPlusOne): inside the fused kernel below, else first.
+    const inKernel = fused && plan.kind !== 'permutation' && (this.p === 'householder' || this.p === 'householder-learned' || this.p === 'identity');
+    if (inputMap === 'elu+1' && !inKernel) x = tf.elu(x).add(1) as tf.Tensor4D;
     if (!fused) return this.applyCore(this.applyP(x), plan);
     const [, L, , D] = x.shape;
     const W = plan.trig.cos.shape[2];
@@ -283,10 +290,15 @@ export class Lrpe extends Module implements QKEncoding {
     const householder = this.p === 'householder' || this.p === 'householder-learned';
     const input = householder || this.p === 'identity' ? x : this.applyP(x);
     const u = householder ? this.householderUnit() : null;
-    return fusedLrpeMap(input, u, cos, sin, plan.kind === 'unitary' ? 'unitary' : 'pairs', {
-      u: this.p === 'householder-learned',
-      tables: this.theta === 'learned',
-    });
+    return fusedLrpeMap(
+      input,
+      u,
+      cos,
+      sin,
+      plan.kind === 'unitary' ? 'unitary' : 'pairs',
+      { u: this.p === 'householder-learned', tables: this.theta === 'learned' },
+      inKernel ? inputMap : undefined,
+    );
   }
 
   /** The unit Householder vector: the frozen one, or v / (‖v‖ + 1e−6) for the learned one. [D] */

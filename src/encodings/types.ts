@@ -30,6 +30,12 @@ export interface EncodeOptions {
   rng?: Rng;
   /** True while training (some encodings redraw only then). */
   training?: boolean;
+  /**
+   * A feature map for the encoding to apply to q and k first (`q ← φ(q)`), for encodings that list
+   * it in `inputMaps`: linear attention hands φ = elu + 1 to LRPE, whose fused kernels apply it in
+   * the same pass. Default: none (q, k arrive mapped).
+   */
+  inputMap?: 'elu+1';
 }
 
 /** An encoding that transforms queries and keys of one attention layer. */
@@ -51,6 +57,8 @@ export interface QKEncoding extends Module {
    * attention"), since encoded scores can sum to zero or below.
    */
   readonly preservesPositivity?: boolean;
+  /** The feature maps `encode` can apply itself (`EncodeOptions.inputMap`); none when absent. */
+  readonly inputMaps?: readonly 'elu+1'[];
   /**
    * Per-head decay r in (0,1) applied as r^(s-t) inside attention (PermuteFormer), or null.
    * Returned as a plain array of length `heads`.

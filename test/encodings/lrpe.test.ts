@@ -282,7 +282,7 @@ describe('encodings/lrpe', () => {
   });
 
   it('norm preservation: ‖M_s x‖ = ‖x‖ for every core × P, odd headDim and 2-D grid (§5.3)', () => {
-    const cases: Array<[Partial<LrpeOptions> & { core: LrpeCore }, { grid?: { rows: number; cols: number }; offset?: number }]> = [];
+    const cases: Array<[Partial<LrpeOptions> & { core: LrpeCore }, { grid?: { rows: number; cols: number }; offset?: number; inputMap?: 'elu+1' }]> = [];
     for (const core of ALL_CORES) for (const p of ALL_P) cases.push([{ core, p }, { offset: 5 }]);
     for (const core of ALL_CORES) cases.push([{ core, headDim: 7, p: 'householder-learned' }, { offset: 3 }]);
     for (const core of ['rotation', 'mixed', 'unitary'] as const) cases.push([{ core, p: 'dct', headDim: 12 }, { grid: { rows: 3, cols: 4 } }]);
@@ -813,61 +813,72 @@ describe('encodings/lrpe', () => {
     }
   });
 
-  itOnKernelPaths('fused kernels equal the composed tf ops: output and the gradients of x, θ and v', (native, ctx) => {
-    if (!canFuseLrpe()) ctx.skip();
-    const cases: Array<[Partial<LrpeOptions> & { core: LrpeCore }, { grid?: { rows: number; cols: number }; offset?: number }]> = [];
-    for (const core of ALL_CORES) {
-      for (const p of ALL_P) {
-        const theta = core === 'permutation' ? 'fixed' : 'learned';
-        cases.push([{ core, p, theta, headDim: 8 }, { offset: 3 }], [{ core, p, theta: 'fixed', headDim: 7 }, {}]);
+  itOnKernelPaths(
+    'fused kernels equal the composed tf ops: output and the gradients of x, θ and v, also with φ = elu + 1 applied by encode (inputMap)',
+    (native, ctx) => {
+      if (!canFuseLrpe()) ctx.skip();
+      const cases: Array<[Partial<LrpeOptions> & { core: LrpeCore }, { grid?: { rows: number; cols: number }; offset?: number; inputMap?: 'elu+1' }]> = [];
+      for (const core of ALL_CORES) {
+        for (const p of ALL_P) {
+          const theta = core === 'permutation' ? 'fixed' : 'learned';
+          cases.push([{ core, p, theta, headDim: 8 }, { offset: 3 }], [{ core, p, theta: 'fixed', headDim: 7 }, {}]);
+        }
       }
-    }
-    cases.push([{ core: 'unitary', p: 'householder-learned', theta: 'learned', headDim: 8 }, { grid: { rows: 3, cols: 4 } }]);
-    cases.push([
-      { core: 'rotation', p: 'householder', theta: 'learned', headDim: 8 },
-      { grid: { rows: 3, cols: 4 }, offset: 2 },
-    ]);
-    for (const [o, enc] of cases) {
-      const run = (fused: boolean, native: boolean) =>
-        withLrpe(
-          { ...o, fused },
-          (m) =>
-            tf.tidy(() => {
-              const was = useNative(native);
-              try {
-                const rng = new Rng(17);
-                const D = o.headDim!;
-                const q = features(rng, [2, 10, 3, D]);
-                const k = features(rng, [2, 10, 3, D]);
-                const w = randn(rng, [2, 10, 3, m.outputDim(D)]);
-                const vars = m.trainableVariables();
-                const loss = (a: tf.Tensor, b: tf.Tensor) => {
-                  const [qe, ke] = m.encode(a as tf.Tensor4D, b as tf.Tensor4D, enc);
-                  return qe.mul(w).sum().add(ke.mul(w).square().sum()) as tf.Scalar;
-                };
-                const [dq, dk] = tf.grads(loss)([q, k]);
-                const value = loss(q, k);
-                const grads = vars.length > 0 ? tf.variableGrads(() => loss(q, k), vars).grads : {};
-                return [value, dq, dk, ...vars.map((v) => grads[v.name])].map((t) => Array.from(t.dataSync()));
-              } finally {
-                useNative(was);
-              }
-            }),
-          5,
+      cases.push([{ core: 'unitary', p: 'householder-learned', theta: 'learned', headDim: 8 }, { grid: { rows: 3, cols: 4 } }]);
+      cases.push([
+        { core: 'rotation', p: 'householder', theta: 'learned', headDim: 8 },
+        { grid: { rows: 3, cols: 4 }, offset: 2 },
+      ]);
+      for (const [o, enc] of cases.flatMap(
+        ([o, e]) =>
+          [
+            [o, e],
+            [o, { ...e, inputMap: 'elu+1' }],
+          ] as typeof cases,
+      )) {
+        const run = (fused: boolean, native: boolean) =>
+          withLrpe(
+            { ...o, fused },
+            (m) =>
+              tf.tidy(() => {
+                const was = useNative(native);
+                try {
+                  const rng = new Rng(17);
+                  const D = o.headDim!;
+                  // Raw projections (both signs, so φ's two branches) when encode applies φ itself.
+                  const input = (shape: number[]) => (enc.inputMap ? (randn(rng, shape) as tf.Tensor4D) : features(rng, shape));
+                  const q = input([2, 10, 3, D]);
+                  const k = input([2, 10, 3, D]);
+                  const w = randn(rng, [2, 10, 3, m.outputDim(D)]);
+                  const vars = m.trainableVariables();
+                  const loss = (a: tf.Tensor, b: tf.Tensor) => {
+                    const [qe, ke] = m.encode(a as tf.Tensor4D, b as tf.Tensor4D, enc);
+                    return qe.mul(w).sum().add(ke.mul(w).square().sum()) as tf.Scalar;
+                  };
+                  const [dq, dk] = tf.grads(loss)([q, k]);
+                  const value = loss(q, k);
+                  const grads = vars.length > 0 ? tf.variableGrads(() => loss(q, k), vars).grads : {};
+                  return [value, dq, dk, ...vars.map((v) => grads[v.name])].map((t) => Array.from(t.dataSync()));
+                } finally {
+                  useNative(was);
+                }
+              }),
+            5,
+          );
+        const want = run(false, native);
+        const got = run(true, native);
+        const label = `${o.core}/${o.p}/θ ${o.theta}/D ${o.headDim}${enc.grid ? '/grid' : ''}${enc.inputMap ? '/φ in encode' : ''} (${native ? 'native' : 'JavaScript'})`;
+        assert.equal(got.length, want.length, label);
+        const names = ['loss', 'dq', 'dk', 'theta / v'];
+        got.forEach((g, i) =>
+          assert.ok(
+            maxAbsDiff(g, want[i]) <= 1e-4 * (1 + Math.max(...want[i].map(Math.abs))),
+            `${label}: ${names[Math.min(i, 3)]} differs by ${maxAbsDiff(g, want[i])}`,
+          ),
         );
-      const want = run(false, native);
-      const got = run(true, native);
-      const label = `${o.core}/${o.p}/θ ${o.theta}/D ${o.headDim}${enc.grid ? '/grid' : ''} (${native ? 'native' : 'JavaScript'})`;
-      assert.equal(got.length, want.length, label);
-      const names = ['loss', 'dq', 'dk', 'theta / v'];
-      got.forEach((g, i) =>
-        assert.ok(
-          maxAbsDiff(g, want[i]) <= 1e-4 * (1 + Math.max(...want[i].map(Math.abs))),
-          `${label}: ${names[Math.min(i, 3)]} differs by ${maxAbsDiff(g, want[i])}`,
-        ),
-      );
-    }
-  });
+      }
+    },
+  );
 
   it('fused: a non-boolean is rejected, naming the option', () => {
     assertThrowsNaming(() => make({ core: 'rotation', fused: 'yes' as unknown as boolean }), /fused: expected a boolean/);

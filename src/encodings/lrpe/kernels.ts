@@ -17,6 +17,10 @@
  * permutation core in its eigenbasis (sin 0 on fixed and flipped components). The backward
  * kernel returns ∂x and, on request, the table gradients ∂C, ∂S [L, W] (for learned θ) and
  * ∂u [D] (for a learned Householder vector; the gradient with respect to u as a free vector).
+ *
+ * With `inputMap: 'elu+1'` both kernels read φ(x) = elu(x) + 1 for x (linear attention's feature
+ * map, fused in: y = Λ P φ(x)), and ∂x is the gradient with respect to the raw x, through
+ * φ'(x) = 1 for x > 0, else exp(x) = φ(x).
  */
 import { tf, registerJsKernel, hasJsKernel, runJsKernel, nativeKernels, fusedKernelPaysOff } from '../../backend';
 
@@ -25,8 +29,12 @@ export const LRPE_MAP_GRAD = 'RpelabLrpeMapGrad';
 
 export type LrpeMapMode = 'pairs' | 'unitary';
 
+/** What the map reads for x: x itself, or φ(x) = elu(x) + 1. */
+export type LrpeInputMap = 'identity' | 'elu+1';
+
 interface MapAttrs {
   mode: LrpeMapMode;
+  inputMap: LrpeInputMap;
 }
 interface GradAttrs extends MapAttrs {
   /** Whether to compute ∂C, ∂S (else they are returned empty). */
@@ -41,15 +49,24 @@ function dims(xShape: number[], tShape: number[]) {
   return { B, L, H, D, W: tShape[1] };
 }
 
-/** z = x − 2u(u·x) into z; returns u·x (0 without u). */
-function reflect(x: Float32Array, o: number, D: number, u: Float32Array | null, z: Float64Array): number {
+/** The row x[o .. o + D) into xin, mapped by φ = elu + 1 when `phi` (rounded to float32, as the native kernel keeps it). */
+function inputRow(x: Float32Array, o: number, D: number, phi: boolean, xin: Float32Array): Float32Array {
+  for (let f = 0; f < D; f++) {
+    const v = x[o + f];
+    xin[f] = !phi ? v : v > 0 ? v + 1 : Math.exp(v);
+  }
+  return xin;
+}
+
+/** z = x − 2u(u·x) into z for the row x [D]; returns u·x (0 without u). */
+function reflect(x: Float32Array, D: number, u: Float32Array | null, z: Float64Array): number {
   if (u === null) {
-    for (let f = 0; f < D; f++) z[f] = x[o + f];
+    for (let f = 0; f < D; f++) z[f] = x[f];
     return 0;
   }
   let a = 0;
-  for (let f = 0; f < D; f++) a += u[f] * x[o + f];
-  for (let f = 0; f < D; f++) z[f] = x[o + f] - 2 * a * u[f];
+  for (let f = 0; f < D; f++) a += u[f] * x[f];
+  for (let f = 0; f < D; f++) z[f] = x[f] - 2 * a * u[f];
   return a;
 }
 
@@ -57,18 +74,20 @@ registerJsKernel<MapAttrs>({
   kernelName: LRPE_MAP,
   inputNames: ['x', 'u', 'cos', 'sin'],
   outputShapes: ([x], { mode }) => [mode === 'unitary' ? [x![0], x![1], x![2], 2 * x![3]] : x!.slice()],
-  compute: ([x, u, C, S], [xs, , ts], [y], { mode }) => {
+  compute: ([x, u, C, S], [xs, , ts], [y], { mode, inputMap }) => {
     const { B, L, H, D, W } = dims(xs!, ts!);
+    const phi = inputMap === 'elu+1';
     const native = nativeKernels();
-    if (native) return native.lrpeMap(x!, u, C!, S!, B, L, H, D, W, mode === 'unitary' ? 1 : 0, y);
+    if (native) return native.lrpeMap(x!, u, C!, S!, B, L, H, D, W, mode === 'unitary' ? 1 : 0, phi ? 1 : 0, y);
     const z = new Float64Array(D);
+    const xin = new Float32Array(D);
     const out = mode === 'unitary' ? 2 * D : D;
     for (let b = 0; b < B; b++) {
       for (let l = 0; l < L; l++) {
         const t = l * W;
         for (let h = 0; h < H; h++) {
           const row = (b * L + l) * H + h;
-          reflect(x!, row * D, D, u, z);
+          reflect(inputRow(x!, row * D, D, phi, xin), D, u, z);
           const o = row * out;
           if (mode === 'unitary') {
             for (let f = 0; f < D; f++) {
@@ -97,8 +116,9 @@ registerJsKernel<GradAttrs>({
     tableGrad ? t!.slice() : [0],
     u !== null && uGrad ? u.slice() : [0],
   ],
-  compute: ([g, x, u, C, S], [, xs, , ts], [dx, dC, dS, du], { mode, tableGrad, uGrad }) => {
+  compute: ([g, x, u, C, S], [, xs, , ts], [dx, dC, dS, du], { mode, inputMap, tableGrad, uGrad }) => {
     const { B, L, H, D, W } = dims(xs!, ts!);
+    const phi = inputMap === 'elu+1';
     const native = nativeKernels();
     if (native) {
       return native.lrpeMapGrad(
@@ -113,6 +133,7 @@ registerJsKernel<GradAttrs>({
         D,
         W,
         mode === 'unitary' ? 1 : 0,
+        phi ? 1 : 0,
         dx,
         tableGrad ? dC : null,
         tableGrad ? dS : null,
@@ -121,6 +142,7 @@ registerJsKernel<GradAttrs>({
     }
     const z = new Float64Array(D);
     const dz = new Float64Array(D);
+    const xin = new Float32Array(D);
     const duAcc = new Float64Array(u !== null && uGrad ? D : 0);
     const out = mode === 'unitary' ? 2 * D : D;
     if (tableGrad) {
@@ -132,7 +154,8 @@ registerJsKernel<GradAttrs>({
         const t = l * W;
         for (let h = 0; h < H; h++) {
           const row = (b * L + l) * H + h;
-          const a = reflect(x!, row * D, D, u, z);
+          const xr = inputRow(x!, row * D, D, phi, xin);
+          const a = reflect(xr, D, u, z);
           const o = row * out;
           if (mode === 'unitary') {
             for (let f = 0; f < D; f++) {
@@ -167,8 +190,10 @@ registerJsKernel<GradAttrs>({
             let c = 0;
             for (let f = 0; f < D; f++) c += u[f] * dz[f];
             for (let f = 0; f < D; f++) dx[xo + f] = dz[f] - 2 * c * u[f];
-            if (uGrad) for (let f = 0; f < D; f++) duAcc[f] -= 2 * (a * dz[f] + c * x![xo + f]);
+            if (uGrad) for (let f = 0; f < D; f++) duAcc[f] -= 2 * (a * dz[f] + c * xr[f]);
           }
+          // Through φ: φ'(x) = 1 for x > 0, else exp(x) = φ(x).
+          if (phi) for (let f = 0; f < D; f++) if (!(x![xo + f] > 0)) dx[xo + f] *= xr[f];
         }
       }
     }
@@ -193,6 +218,7 @@ export function canFuseLrpe(): boolean {
  * @param cos, sin the per-feature tables [L, W].
  * @param mode 'pairs' (W even, ≤ D) or 'unitary' (W = D).
  * @param learn which of u and the tables receive gradients (the others are constants); x always does.
+ * @param inputMap 'elu+1': map φ(x) = elu(x) + 1 instead of x (the feature map fused in).
  * @returns [B, L, H, D] ('pairs') or [B, L, H, 2D] ('unitary').
  */
 export function fusedLrpeMap(
@@ -202,6 +228,7 @@ export function fusedLrpeMap(
   sin: tf.Tensor2D,
   mode: LrpeMapMode,
   learn: { u: boolean; tables: boolean },
+  inputMap: LrpeInputMap = 'identity',
 ): tf.Tensor4D {
   const [, L, , D] = x.shape;
   if (cos.shape[0] !== L || sin.shape[0] !== L || cos.shape[1] !== sin.shape[1]) {
@@ -222,13 +249,13 @@ export function fusedLrpeMap(
     // Kept for the backward pass, which may run after the scope of u and the tables ends.
     save(u === null ? [xi, cos, sin] : [xi, cos, sin, u]);
     return {
-      value: runJsKernel(LRPE_MAP, { x: xi, u, cos, sin }, { mode })[0],
+      value: runJsKernel(LRPE_MAP, { x: xi, u, cos, sin }, { mode, inputMap })[0],
       gradFunc: (dy: tf.Tensor, [xs, c, s, us]: tf.Tensor[]) =>
         tf.tidy(() => {
           const [dx, dC, dS, du] = runJsKernel(
             LRPE_MAP_GRAD,
             { dy, x: xs, u: us ?? null, cos: c, sin: s },
-            { mode, tableGrad: learn.tables, uGrad: learn.u && u !== null },
+            { mode, inputMap, tableGrad: learn.tables, uGrad: learn.u && u !== null },
           );
           const grads = [dx];
           if (learn.u && u !== null) grads.push(du);
