@@ -108,6 +108,8 @@ export class Lrpe extends Module implements QKEncoding {
   /** null: fused when the active backend has the kernels, decided per call. */
   readonly fused: boolean | null;
   private readonly thetaVar: tf.Variable | null = null;
+  /** The last call's tables when they are constants (see `plan`), and the tensors it owns. */
+  private cachedPlan: { key: string; sources: object[]; plan: CorePlan; own: tf.Tensor[] } | null = null;
   private readonly householderV: tf.Variable | null = null;
   /** The constant P of 'dct' and 'odd-even' [D, D]. */
   private readonly pConstant: tf.Variable | null = null;
@@ -324,6 +326,33 @@ export class Lrpe extends Module implements QKEncoding {
 
   /** The per-call tables of the core for `length` tokens from `offset` (or on `grid`). */
   private plan(length: number, offset: number, grid: Grid | undefined): CorePlan {
+    if (this.theta === 'learned') return this.buildPlan(length, offset, grid);
+    // Constant tables (θ fixed, or the permutation's spectrum): the last call's plan while the
+    // length, offset, grid and the buffers it came from (a checkpoint load replaces them) hold.
+    const key = `${tf.getBackend()}:${length}:${offset}:${grid ? `${grid.rows}x${grid.cols}` : ''}`;
+    const sources = [this.thetaVar, this.frequency, this.period].filter((v): v is tf.Variable => v !== null).map((v) => v.dataId);
+    const c = this.cachedPlan;
+    if (c && c.key === key && c.sources.length === sources.length && c.sources.every((d, i) => d === sources[i])) return c.plan;
+    this.dropCachedPlan();
+    const plan = this.buildPlan(length, offset, grid);
+    const own = [plan.trig.cos, plan.trig.sin, ...(plan.kind === 'permutation' ? [plan.basisT] : [])];
+    for (const t of own) tf.keep(t);
+    this.cachedPlan = { key, sources, plan, own };
+    return plan;
+  }
+
+  private dropCachedPlan(): void {
+    if (this.cachedPlan) tf.dispose(this.cachedPlan.own);
+    this.cachedPlan = null;
+  }
+
+  /** Frees the cached tables with the variables. */
+  override dispose(): void {
+    this.dropCachedPlan();
+    super.dispose();
+  }
+
+  private buildPlan(length: number, offset: number, grid: Grid | undefined): CorePlan {
     const width = rotationWidth(this.headDim);
     if (this.core === 'permutation') {
       const basis = this.basis as tf.Tensor2D;

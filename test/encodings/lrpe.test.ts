@@ -939,6 +939,30 @@ describe('encodings/lrpe', () => {
     );
   });
 
+  it('fixed tables are built once per length, offset and grid, rebuilt when θ is replaced (a checkpoint load), and freed with the module', () => {
+    const before = tf.memory().numTensors;
+    const m = new Lrpe({ core: 'unitary', p: 'householder', headDim: 6, rng: new Rng(2) });
+    const rng = new Rng(3);
+    const [q, k] = [features(rng, [2, 5, 2, 6]), features(rng, [2, 5, 2, 6])];
+    const encodeOnce = (offset: number) => tf.tidy(() => Array.from(m.encode(q, k, { offset })[0].dataSync()));
+    const first = encodeOnce(0);
+    const held = tf.memory().numTensors;
+    assert.deepEqual(encodeOnce(0), first, 'the same numbers from the cached tables');
+    assert.equal(tf.memory().numTensors, held, 'no new tensors on a repeated call');
+    const atOffset = encodeOnce(3);
+    assert.ok(maxAbsDiff(atOffset, first) > 1e-3, 'another offset: other tables');
+    assert.deepEqual(encodeOnce(0), first, 'back at offset 0');
+    const theta = m.namedVariables().find(([n]) => n === 'theta')![1];
+    const old = theta.dataSync().slice();
+    tf.tidy(() => theta.assign(tf.tensor1d(Array.from(old, (t) => t * 2))));
+    assert.ok(maxAbsDiff(encodeOnce(0), first) > 1e-3, 'a replaced θ gives new tables');
+    tf.tidy(() => theta.assign(tf.tensor1d(old)));
+    assert.deepEqual(encodeOnce(0), first, 'and the old θ the old ones');
+    m.dispose();
+    tf.dispose([q, k]);
+    assert.equal(tf.memory().numTensors, before, 'nothing left after dispose');
+  });
+
   it('no tensor leak over repeated forward + backward', () => {
     const variants: Array<[Partial<LrpeOptions> & { core: LrpeCore }, { grid?: { rows: number; cols: number }; offset?: number }]> = [
       [{ core: 'rotation', p: 'householder-learned', theta: 'learned' }, { offset: 4 }],
