@@ -254,21 +254,38 @@ static napi_value depthwise_input_grad(napi_env env, napi_callback_info info) {
 
 /* ---- bias of a fused matrix product ------------------------------------------------------------ */
 
-/* addBias(y, bias, rows, cols): y[i, j] += bias[j] for y [rows, cols] (the bias of _FusedMatMul, after the product) */
+/* addBias(y, bias, rows, cols, relu): y[i, j] += bias[j] for y [rows, cols], then max(y, 0) when relu
+   (the bias and activation of _FusedMatMul, after the product, in one pass) */
 static napi_value add_bias(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 4) FAIL("addBias: expected 4 arguments");
+  if (argc != 5) FAIL("addBias: expected 5 arguments");
   float *y, *bias;
   size_t ny, nb;
-  int64_t rows, cols;
+  int64_t rows, cols, relu;
   if (!get_f32(env, argv[0], &y, &ny, 0) || !get_f32(env, argv[1], &bias, &nb, 0) || !get_int(env, argv[2], &rows) || !get_int(env, argv[3], &cols) ||
-      rows < 0 || cols < 0 || (int64_t)ny < rows * cols || (int64_t)nb < cols) FAIL("addBias: bad arguments");
+      !get_int(env, argv[4], &relu) || rows < 0 || cols < 0 || (int64_t)ny < rows * cols || (int64_t)nb < cols) FAIL("addBias: bad arguments");
   for (int64_t i = 0; i < rows; i++) {
     float *r = y + i * cols;
-    for (int64_t j = 0; j < cols; j++) r[j] += bias[j];
+    if (relu)
+      for (int64_t j = 0; j < cols; j++) { const float v = r[j] + bias[j]; r[j] = v > 0 ? v : 0.0f; }
+    else
+      for (int64_t j = 0; j < cols; j++) r[j] += bias[j];
   }
+  return NULL;
+}
+
+/* reluMask(dy, y, dz): dz = dy where y > 0, else 0 (ReLU's gradient from its output), n = dz's length */
+static napi_value relu_mask(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *dy, *y, *dz;
+  size_t n1, n2, n3;
+  if (argc != 3 || !get_f32(env, argv[0], &dy, &n1, 0) || !get_f32(env, argv[1], &y, &n2, 0) || !get_f32(env, argv[2], &dz, &n3, 0) || n1 != n3 || n2 != n3)
+    FAIL("reluMask: expected (dy, y, dz), three float32 arrays of one length");
+  for (size_t i = 0; i < n3; i++) dz[i] = y[i] > 0 ? dy[i] : 0.0f;
   return NULL;
 }
 
@@ -655,6 +672,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"matMul", NULL, mat_mul, NULL, NULL, NULL, napi_default, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
     {"addBias", NULL, add_bias, NULL, NULL, NULL, napi_default, NULL},
+    {"reluMask", NULL, relu_mask, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
     {"useBlasLibrary", NULL, use_blas_library, NULL, NULL, NULL, napi_default, NULL},
     {"blas", NULL, blas_name, NULL, NULL, NULL, napi_default, NULL},

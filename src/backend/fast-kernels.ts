@@ -35,7 +35,8 @@
  *    training step on 28 x 28 images.
  * 7. With the native addon (`native.ts`, when built and on): BatchMatMul on wasm and cpu is its
  *    packed sgemm (operands read in place, transposed or not; large products on several threads),
- *    _FusedMatMul with a bias and no activation (`Linear`) that product plus the bias in one kernel,
+ *    _FusedMatMul with a bias and no activation or ReLU (`Linear`) that product plus the bias (and
+ *    the ReLU) in one kernel,
  *    the leading-axis Sum its row sum (same order, same result), and the depthwise convolution and
  *    its two gradients (stride 1, no padding: convSPE's case) its loops. Anything else, or no
  *    addon, takes the paths above or tfjs's own kernel.
@@ -630,10 +631,10 @@ function matMulDims(a: Info, b: Info, transposeA: boolean, transposeB: boolean) 
 }
 
 /**
- * _FusedMatMul (tf.fused.matMul) with a bias and no activation, as `Linear` calls it with the native
- * kernels: the native product, then the bias added to every row in the same pass over the output
- * (one kernel instead of a product and an Add). Null for anything else (an activation, a bias that
- * is not one row of n values, other dtypes, no addon): tfjs's kernel runs.
+ * _FusedMatMul (tf.fused.matMul) with a bias and no activation or ReLU, as `Linear` calls it with the
+ * native kernels: the native product, then the bias added to every row (and the ReLU) in one pass
+ * over the output (one kernel instead of a product, an Add and a Relu). Null for anything else
+ * (another activation, a bias that is not one row of n values, other dtypes, no addon): tfjs's kernel runs.
  */
 export function nativeFusedMatMul(
   args: {
@@ -645,13 +646,15 @@ export function nativeFusedMatMul(
   const native = nativeKernels();
   const { a, b, bias, preluActivationWeights } = args.inputs;
   const activation = args.attrs.activation ?? 'linear';
-  if (!native || preluActivationWeights || activation !== 'linear' || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  if (!native || preluActivationWeights || (activation !== 'linear' && activation !== 'relu') || a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  const relu = activation === 'relu';
   const transposeA = Boolean(args.attrs.transposeA);
   const transposeB = Boolean(args.attrs.transposeB);
   const dims = matMulDims(a, b, transposeA, transposeB);
   if (dims === null) return null;
   const { batchA, batchB, m, n, k, outShape } = dims;
   if (bias && (bias.dtype !== 'float32' || size(bias.shape) !== n || bias.shape.slice(0, -1).some((d) => d !== 1))) return null;
+  if (relu && !bias) return null;
   // cpu kernels occasionally hold float32 values in plain arrays: those go to tfjs's kernel.
   if ([a, b, ...(bias ? [bias] : [])].some((t) => !(store.values(t) instanceof Float32Array))) return null;
   const out = store.output(outShape, 'float32');
@@ -659,7 +662,7 @@ export function nativeFusedMatMul(
   const [av, bv] = [a, b].map((t) => store.values(t) as Float32Array);
   const ov = out.values as Float32Array;
   native.matMul(av, bv, ov, Math.max(batchA, batchB), batchA, batchB, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0);
-  if (bias && n > 0) native.addBias(ov, store.values(bias) as Float32Array, ov.length / n, n);
+  if (bias && n > 0) native.addBias(ov, store.values(bias) as Float32Array, ov.length / n, n, relu ? 1 : 0);
   return out.info;
 }
 

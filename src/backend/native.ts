@@ -53,8 +53,10 @@ export interface NativeKernels {
   depthwiseInputGrad(n: number, h: number, w: number, c: number, fh: number, fw: number, dy: Float32Array, f: Float32Array, out: Float32Array): void;
   /** out[j] = Σ_i x[i, j] for x [rows, cols], in float32, row after row (the order of wasm's Sum). */
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
-  /** y[i, j] += bias[j] for y [rows, cols]: the bias of a fused matrix product, added after it. */
-  addBias(y: Float32Array, bias: Float32Array, rows: number, cols: number): void;
+  /** y[i, j] += bias[j] for y [rows, cols], then max(y, 0) when relu: a fused product's bias and activation, after it. */
+  addBias(y: Float32Array, bias: Float32Array, rows: number, cols: number, relu: 0 | 1): void;
+  /** dz = dy where y > 0, else 0: ReLU's gradient from its output (all three of one length). */
+  reluMask(dy: Float32Array, y: Float32Array, dz: Float32Array): void;
   /**
    * See `encodings/spe/sine-kernels.ts` (SINE_PROJECT). Writes `out` [2, B·L, H, R]; theta may be null (0).
    * shared: 1 builds each position's code once for the whole batch, 0 projects each sequence's features (see native/src/sine_spe.c).

@@ -2,7 +2,7 @@
  * Small building blocks shared by attention layers and models.
  * Shapes: the last axis is the feature axis; any leading axes are allowed.
  */
-import { tf, Rng, assertInt, assertDim, matMul2d, nativeKernels } from '../backend';
+import { tf, Rng, assertInt, assertDim, matMul2d, nativeKernels, registerJsKernel, runJsKernel } from '../backend';
 import { Module } from './module';
 import { dropout } from './dropout';
 import { fusedLayerNorm, hasFusedLayerNorm } from './layernorm-kernels';
@@ -59,23 +59,76 @@ export class Linear extends Module {
     this.bias = opts.bias === false ? null : this.addParameter('bias', tf.zeros([outFeatures]));
   }
 
-  apply(x: tf.Tensor): tf.Tensor {
+  /** x [..., inFeatures] -> [..., outFeatures]: x W + b, or relu(x W + b) with `activation` 'relu'. */
+  apply(x: tf.Tensor, activation: 'linear' | 'relu' = 'linear'): tf.Tensor {
     assertDim(x, -1, this.inFeatures, 'x', 'the feature axis');
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const x2 = x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
       let y: tf.Tensor;
       if (this.bias && nativeKernels() !== null && (tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu')) {
-        // With the native kernels, one kernel for the product and its bias (nativeFusedMatMul in
-        // backend/fast-kernels.ts); tfjs's fused op gives the gradient (two products and a row sum).
-        y = tf.fused.matMul({ a: x2, b: this.weight as tf.Tensor2D, bias: this.bias });
+        // With the native kernels, one kernel for the product, its bias (and the ReLU): nativeFusedMatMul
+        // in backend/fast-kernels.ts. tfjs's fused op gives the linear gradient (two products and a row
+        // sum); the ReLU's is `linearRelu`'s.
+        y =
+          activation === 'relu'
+            ? linearRelu(x2, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D)
+            : tf.fused.matMul({ a: x2, b: this.weight as tf.Tensor2D, bias: this.bias });
       } else {
         y = matMul2d(x2, this.weight as tf.Tensor2D);
         if (this.bias) y = y.add(this.bias);
+        if (activation === 'relu') y = tf.relu(y);
       }
       return y.reshape([...lead, this.outFeatures]);
     });
   }
+}
+
+/**
+ * relu(x W + b) as one fused kernel forward (tf.fused.matMul's kernel, run directly: tfjs's op does
+ * not fuse an activation while a gradient is being recorded) and, backward, ReLU's mask from the
+ * saved output in one native pass (dz = dy where y > 0), then dx = dz Wᵀ, dW = xᵀ dz, db = Σ_rows dz.
+ * Native kernels only (see `Linear.apply`). x [N, in], w [in, out], b [out] -> [N, out].
+ */
+function linearRelu(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  const op = tf.customGrad((xi, wi, bi, save) => {
+    const y = tf.engine().runKernel(
+      '_FusedMatMul',
+      { a: xi as tf.Tensor, b: wi as tf.Tensor, bias: bi as tf.Tensor },
+      {
+        transposeA: false,
+        transposeB: false,
+        activation: 'relu',
+      },
+    ) as tf.Tensor2D;
+    (save as tf.GradSaveFunc)([xi as tf.Tensor, wi as tf.Tensor, y]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, [xs, ws, ys]: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const dz = reluMask(dy, ys);
+          return [tf.matMul(dz, ws, false, true), tf.matMul(xs, dz, true, false), dz.sum(0)];
+        }),
+    };
+  });
+  return op(x, w, b) as tf.Tensor2D;
+}
+
+/** dz = dy where y > 0, else 0: ReLU's gradient from its output, one pass (native, else a JavaScript loop). */
+const RELU_MASK = 'RpelabReluMask';
+registerJsKernel<Record<string, never>>({
+  kernelName: RELU_MASK,
+  inputNames: ['dy', 'y'],
+  outputShapes: ([dy]) => [dy!.slice()],
+  compute: ([dy, y], _shapes, [dz]) => {
+    const native = nativeKernels();
+    if (native) return native.reluMask(dy!, y!, dz);
+    for (let i = 0; i < dz.length; i++) dz[i] = y![i] > 0 ? dy![i] : 0;
+  },
+});
+
+function reluMask(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  return runJsKernel(RELU_MASK, { dy, y }, {})[0];
 }
 
 /** LayerNorm over the last axis. x: [..., features] -> same shape. */
@@ -151,8 +204,7 @@ export class FeedForward extends Module {
 
   apply(x: tf.Tensor, dropoutRate = 0, rng?: Rng, training = false): tf.Tensor {
     return tf.tidy(() => {
-      const h = this.fc1.apply(x);
-      const a = this.activation === 'relu' ? tf.relu(h) : gelu(h);
+      const a = this.activation === 'relu' ? this.fc1.apply(x, 'relu') : gelu(this.fc1.apply(x));
       return this.fc2.apply(dropout(a, dropoutRate, rng, training));
     });
   }

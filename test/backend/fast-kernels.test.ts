@@ -434,7 +434,7 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     });
   });
 
-  it('fused matMul with a bias is one native kernel equal to the literal product plus the bias, gradients too; with an activation it keeps its result', async function () {
+  it('fused matMul with a bias (and ReLU) is one native kernel equal to the literal product plus the bias, gradients too; other activations keep their results', async function () {
     requireNative(this);
     const rng = new Rng(5);
     const [a, b, bias, dy] = [rnd(rng, [7, 5]), rnd(rng, [5, 4]), rnd(rng, [4]), rnd(rng, [7, 4])];
@@ -459,7 +459,7 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
         1e-5,
         'dBias',
       );
-      // A [1, n] bias (which tfjs's wasm kernel refuses: only rank 1) and a transposed operand: the same kernel; an activation: tfjs's kernel.
+      // A [1, n] bias (which tfjs's wasm kernel refuses: only rank 1), a transposed operand and ReLU: the same kernel; another activation: tfjs's kernel.
       assertClose(tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias: bias.reshape([1, 4]) }), literal, 1e-5, 1e-5, '[1, n] bias');
       assertClose(tf.fused.matMul({ a: a as tf.Tensor2D, b: b.transpose() as tf.Tensor2D, bias, transposeB: true }), literal, 1e-5, 1e-5, 'transposed b');
       assertClose(
@@ -468,6 +468,13 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
         1e-5,
         1e-5,
         'relu',
+      );
+      assertClose(
+        tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias, activation: 'elu' }),
+        literal.map((v) => (v > 0 ? v : Math.expm1(v))),
+        1e-5,
+        1e-5,
+        'elu (tfjs kernel)',
       );
     });
     tf.dispose([a, b, bias, dy]);

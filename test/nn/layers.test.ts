@@ -65,6 +65,54 @@ describe('nn layers', () => {
 });
 
 describe('nn fused LayerNorm', () => {
+  itOnKernelPaths("Linear.apply(x, 'relu') is relu(x W + b), with the composed ops' gradients of x, W and b (and FeedForward with it)", () => {
+    const lin = new Linear(5, 4, { rng: new Rng(8) });
+    tf.tidy(() => {
+      const r = new Rng(9);
+      lin.bias!.assign(tf.tensor1d([0.3, -0.2, 0.1, -0.4]));
+      const x = tf.tensor(r.normalArray(3 * 6 * 5), [3, 6, 5]);
+      const w = tf.tensor(r.normalArray(3 * 6 * 4), [3, 6, 4]);
+      const W = lin.weight.arraySync() as number[][];
+      const b = lin.bias!.arraySync() as number[];
+      const xv = x.arraySync() as number[][][];
+      const literal = xv.map((rows) =>
+        rows.map((row) =>
+          b.map((bj, j) =>
+            Math.max(
+              0,
+              row.reduce((acc, xi, i) => acc + xi * W[i][j], bj),
+            ),
+          ),
+        ),
+      );
+      const y = lin.apply(x, 'relu');
+      assertClose(y, literal.flat(2), 1e-5, 1e-5, 'relu(x W + b)');
+      assert.ok((y.dataSync() as Float32Array).some((v) => v === 0) && (y.dataSync() as Float32Array).some((v) => v > 0), 'both sides of the ReLU');
+      const vars = [lin.weight, lin.bias!];
+      const fused = tf.variableGrads(() => lin.apply(x, 'relu').mul(w).sum() as tf.Scalar, vars);
+      const composed = tf.variableGrads(
+        () =>
+          tf
+            .relu(x.reshape([-1, 5]).matMul(lin.weight).add(lin.bias!))
+            .reshape([3, 6, 4])
+            .mul(w)
+            .sum() as tf.Scalar,
+        vars,
+      );
+      for (const v of vars) assertClose(fused.grads[v.name], composed.grads[v.name], 1e-5, 1e-5, `∂/∂${v.name}`);
+      const dxF = tf.grad((xi: tf.Tensor) => lin.apply(xi, 'relu').mul(w).sum())(x);
+      const dxC = tf.grad((xi: tf.Tensor) =>
+        tf
+          .relu(xi.reshape([-1, 5]).matMul(lin.weight).add(lin.bias!))
+          .reshape([3, 6, 4])
+          .mul(w)
+          .sum(),
+      )(x);
+      assertClose(dxF, dxC, 1e-5, 1e-5, '∂/∂x');
+    });
+    lin.dispose();
+  });
+
   itOnKernelPaths('the fused kernels equal the composed tf ops: output and the gradients of x, γ, β', (native, ctx) => {
     if (!hasJsKernel(LAYER_NORM)) ctx.skip();
     const r = new Rng(21);
