@@ -20,7 +20,8 @@
  *    to split the [1, 512, 3, 8, 64] q/k/v projection). Here: one copy per contiguous run.
  * 3. wasm Identity (every tf.clone, and every tensor the gradient tape keeps) copies its input;
  *    here it shares the buffer, as the cpu backend does and as wasm's own Reshape does (no
- *    kernel writes into its inputs).
+ *    kernel writes into its inputs). So do a Cast to the tensor's own dtype and a Transpose by the
+ *    identity permutation, on wasm and cpu.
  * 4. wasm Sum over leading axes (bias and broadcast gradients) first transposes the input so
  *    the reduced axes come last (~5 ns per element); here: a running sum of rows, which adds
  *    the same float32 numbers in the same order as the wasm kernel, so the result is identical.
@@ -388,6 +389,15 @@ export function registerFastKernels(): string[] {
     replaceKernel('Cast', backendName, replaced, (args, prev) => {
       const x = (args.inputs as { x: Info }).x;
       if (x.dtype !== args.attrs?.dtype || x.dtype === 'string' || x.dtype === 'complex64') return prev(args);
+      (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    });
+    // Transpose by the identity permutation (tfjs's gather gradient wraps its scatter-add in two,
+    // so every embedding's backward pass): share the buffer too.
+    replaceKernel('Transpose', backendName, replaced, (args, prev) => {
+      const x = (args.inputs as { x: Info }).x;
+      const perm = args.attrs?.perm as number[] | undefined;
+      if (!perm || perm.some((p, i) => p !== i) || x.dtype === 'string' || x.dtype === 'complex64') return prev(args);
       (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
       return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     });

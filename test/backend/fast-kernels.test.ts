@@ -556,13 +556,23 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     tf.dispose([x, w]);
   });
 
-  it('Identity (clone) keeps the values after the original is disposed', () => {
-    const x = rnd(new Rng(8), [4, 3]);
-    const want = Array.from(x.dataSync());
-    const y = x.clone();
-    x.dispose();
-    assert.deepEqual(Array.from(y.dataSync()), want);
-    y.dispose();
+  it('Identity (clone) and a transpose by the identity permutation keep the values after the original is disposed; other permutations transpose', () => {
+    for (const op of [(t: tf.Tensor) => t.clone(), (t: tf.Tensor) => t.transpose([0, 1])]) {
+      const x = rnd(new Rng(8), [4, 3]);
+      const want = Array.from(x.dataSync());
+      const y = op(x);
+      x.dispose();
+      assert.deepEqual(Array.from(y.dataSync()), want);
+      y.dispose();
+    }
+    tf.tidy(() => {
+      const x = rnd(new Rng(9), [2, 3]);
+      const v = x.arraySync() as number[][];
+      assert.deepEqual(
+        x.transpose([1, 0]).arraySync(),
+        [0, 1, 2].map((j) => [v[0][j], v[1][j]]),
+      );
+    });
   });
 
   it('leaves no tensors and no backend buffers behind', () => {
