@@ -42,7 +42,9 @@
  * regenerates C, forms ∂x = ∂x̂ · Cᵀ and ∂C_d = Σ_b x[b, ·, d] ∂x̂[b], and hands ∂C_d · Z[h]ᵀ to the
  * same per-feature sums as above with x = 1.
  */
-#define BLOCK 64
+/* 128 rather than 64: the forward product [BLOCK, J] x [J, R] ran ~6 % faster and the gradient's ~4 %
+   (L = 4096, 8 heads of 64, K = 10, R = 64, batch 1; AMD EPYC), Fᵀ [J, BLOCK] still within L2. */
+#define BLOCK 128
 #define NR 16
 #define PANELS (BLOCK / NR)
 

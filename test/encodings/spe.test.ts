@@ -124,7 +124,7 @@ describe('SPE (QKEncoding: code generator + filter, SPE paper, Liutkus et al. 20
       const native = nativeKernels();
       if (!native) this.skip();
       assert.equal(nativeSharesCode(B), sharedCode, 'the default strategy at this batch');
-      // L = 1100: three tasks of up to 512 positions per head, side (and batch element), blocks of 64 and a last partial one.
+      // L = 1100: three tasks of up to 512 positions per head, side (and batch element), blocks of 128 and a last partial one.
       const { q, k, omega, theta, amp, gateAmp, z, weight } = sineProjectInputs(new Rng(13), 14, [B, 1100, 2, 8, 5, 7], 0.5);
       const inputs = [q, k, omega, theta, amp, gateAmp];
       const run = (useAddon: boolean, threads: number, library: 0 | 1 = 1) => {

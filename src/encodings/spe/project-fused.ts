@@ -2,7 +2,7 @@
  * The fused kernels' path of the sineSPE feature projection (`sineSPEFeatureProject` in
  * `project.ts` holds the formula and the composed path; this file only dispatches). With the
  * native kernels the whole projection is one call each way (`sine-kernels.ts` SINE_PROJECT: F is
- * generated 64 positions at a time inside the product, never in memory); without them, per-head
+ * generated 128 positions at a time inside the product, never in memory); without them, per-head
  * JavaScript feature kernels build F for tfjs's matMul, recomputed per head and never kept, so
  * memory is O(B·L·2KD) and transient. The gradient is a custom one: F is recomputed from the
  * saved inputs, and the noise Z, a constant, gets none.
