@@ -362,10 +362,10 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
     result.fits = scalingFits(result.layer);
     const baseName = baseline ? path.basename(baselineFile) : 'none';
     result.targets = [
-      ...evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'wall', result.overhead),
-      ...vsTorchTargets(result.vsTorch ?? [], [Math.min(...args.lengths), Math.max(...args.lengths)]),
+      ...evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'wall', result.overhead, result.micro),
+      ...vsTorchTargets(result.vsTorch ?? [], [Math.min(...args.lengths), Math.max(...args.lengths)], result.micro),
     ];
-    result.targetsCpuTime = evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'cpu', result.overhead);
+    result.targetsCpuTime = evaluateTargets(result.layer, result.train, baseline?.train ?? null, baseName, 'cpu', result.overhead, result.micro);
     result.machine.loadEnd = os.loadavg().map((x) => round(x, 2));
     result.durationSec = Math.round((Date.now() - date.getTime()) / 1000);
     fs.writeFileSync(file, JSON.stringify(result, null, 1) + '\n');

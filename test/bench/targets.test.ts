@@ -12,7 +12,10 @@ import {
   evaluateTargets,
   vsTorchTargets,
   TORCH_LINEAR,
+  linearLayerFlops,
+  blasFractionTarget,
 } from '../../bench/targets';
+import type { MicroPoint } from '../../bench/suites/micro';
 import type { VsTorchPoint } from '../../bench/suites/vs-torch';
 
 type Dir = 'causal' | 'bidirectional';
@@ -160,11 +163,40 @@ describe('bench/targets', () => {
     assert.equal(trainTarget(slow, failed, 'b').status, 'N/A');
   });
 
-  it('evaluateTargets lists the six targets of the issue', () => {
+  it('evaluateTargets lists the seven targets of the issues', () => {
     assert.deepEqual(
       evaluateTargets([], [], null, 'none').map((t) => t.id),
-      ['linear-time-exponent', 'linear-memory-ratio', 'lrpe-overhead', 'spe-overhead', 'linear-vs-softmax', 'train-speedup'],
+      ['layer-blas-fraction', 'linear-time-exponent', 'linear-memory-ratio', 'lrpe-overhead', 'spe-overhead', 'linear-vs-softmax', 'train-speedup'],
     );
+  });
+
+  /** The micro suite's q/k/v projection product at `gflops`. */
+  const sgemm = (gflops: number): MicroPoint => ({
+    name: 'matmul 2-D (qkv projection)',
+    shape: '[4096x512] @ [512x1536]',
+    flops: 1,
+    msMedian: 1,
+    gflops,
+    gflopsCpu: gflops,
+  });
+
+  it('linearLayerFlops: the four projections 3·2·L·m·4m and the attention 3·2·2·H·L·D·(D+1), forward + backward', () => {
+    const f = linearLayerFlops(8192);
+    assert.equal(f.projections, 3 * 2 * 8192 * 512 * 4 * 512); // 51.54 GFLOP
+    assert.equal(f.attention, 3 * 2 * 2 * 8 * 8192 * 64 * 65);
+    assert.equal(Math.round((f.projections + f.attention) / 1e7) / 100, 54.81);
+  });
+
+  it('layer-blas-fraction: the plain bidirectional layer GFLOP/s over the micro suite sgemm GFLOP/s, N/A without either', () => {
+    const flops = (({ projections, attention }) => projections + attention)(linearLayerFlops(8192));
+    const at = (ms: number) => [pt('none', 'bidirectional', 8192, ms)];
+    const pass = blasFractionTarget(at(flops / 1e6 / 150), [sgemm(200)]); // 150 GFLOP/s vs 200
+    assert.equal(pass.status, 'PASS');
+    assert.equal(pass.value, 0.75);
+    assert.match(pass.detail, /54\.81 GFLOP in .* ms = 150\.00 GFLOP\/s; OpenBLAS \[4096x512\] @ \[512x1536\]: 200\.00 GFLOP\/s/);
+    assert.equal(blasFractionTarget(at(flops / 1e6 / 100), [sgemm(200)]).status, 'FAIL');
+    assert.equal(blasFractionTarget(at(100), []).status, 'N/A');
+    assert.match(blasFractionTarget([], [sgemm(200)]).detail, /needs the layer at L = 8192/);
   });
 
   describe('vs-torch targets', () => {
@@ -206,6 +238,18 @@ describe('bench/targets', () => {
       assert.equal(t['torch-linear-layers'].value, 0.7);
       assert.match(t['torch-linear-layers'].detail, /38 of 40 points pass; worst spe-sine (causal|bidirectional) L=8192/);
       assert.equal(t['torch-train-step'].status, 'FAIL');
+    });
+
+    it('counts the failing linear points whose four projections alone, at the run sgemm rate, take more than half of PyTorch time', () => {
+      // L = 8192: 51.54 GFLOP of projections, 257.7 ms at 200 GFLOP/s; PyTorch 100 ms (grid): out of reach. L = 512: 16.1 ms, within reach.
+      const pts = [...grid((e, L) => (e === 'none' && (L === 8192 || L === 512) ? 0.9 : 0.4)), train('none', 0.2)];
+      const t = byId(vsTorchTargets(pts, [512, 16384], [sgemm(200)]));
+      assert.equal(t['torch-linear-layers'].status, 'FAIL');
+      assert.match(
+        t['torch-linear-layers'].detail,
+        /2 of the 4 failing points are out of reach at this BLAS .*200\.00 GFLOP\/s: none causal L=8192, none bidirectional L=8192\)/,
+      );
+      assert.doesNotMatch(byId(vsTorchTargets(pts))['torch-linear-layers'].detail, /out of reach/, 'no micro suite, no claim');
     });
 
     it('N/A when a length of the range, a softmax point or a training step was not measured', () => {
