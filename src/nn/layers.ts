@@ -2,7 +2,7 @@
  * Small building blocks shared by attention layers and models.
  * Shapes: the last axis is the feature axis; any leading axes are allowed.
  */
-import { tf, Rng, assertInt, assertDim, matMul2d, nativeKernels, registerJsKernel, runJsKernel } from '../backend';
+import { tf, Rng, assertInt, assertDim, assertOneOf, matMul2d, nativeKernels, registerJsKernel, runJsKernel } from '../backend';
 import { Module } from './module';
 import { dropout } from './dropout';
 import { fusedLayerNorm, hasFusedLayerNorm } from './layernorm-kernels';
@@ -62,18 +62,14 @@ export class Linear extends Module {
   /** x [..., inFeatures] -> [..., outFeatures]: x W + b, or relu(x W + b) with `activation` 'relu'. */
   apply(x: tf.Tensor, activation: 'linear' | 'relu' = 'linear'): tf.Tensor {
     assertDim(x, -1, this.inFeatures, 'x', 'the feature axis');
+    assertOneOf(activation, ['linear', 'relu'] as const, 'activation');
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const x2 = x.reshape([-1, this.inFeatures]) as tf.Tensor2D;
       let y: tf.Tensor;
       if (this.bias && nativeKernels() !== null && (tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu')) {
-        // With the native kernels, one kernel for the product, its bias (and the ReLU): nativeFusedMatMul
-        // in backend/fast-kernels.ts. tfjs's fused op gives the linear gradient (two products and a row
-        // sum); the ReLU's is `linearRelu`'s.
-        y =
-          activation === 'relu'
-            ? linearRelu(x2, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D)
-            : tf.fused.matMul({ a: x2, b: this.weight as tf.Tensor2D, bias: this.bias });
+        // With the native kernels, one kernel for the product, its bias (and the ReLU): `fusedLinear`.
+        y = fusedLinear(x2, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D, activation);
       } else {
         y = matMul2d(x2, this.weight as tf.Tensor2D);
         if (this.bias) y = y.add(this.bias);
@@ -85,33 +81,16 @@ export class Linear extends Module {
 }
 
 /**
- * relu(x W + b) as one fused kernel forward (tf.fused.matMul's kernel, run directly: tfjs's op does
- * not fuse an activation while a gradient is being recorded) and, backward, ReLU's mask from the
- * saved output in one native pass (dz = dy where y > 0), then dx = dz Wᵀ, dW = xᵀ dz, db = Σ_rows dz.
- * Native kernels only (see `Linear.apply`). x [N, in], w [in, out], b [out] -> [N, out].
+ * act(x W + b), act = identity or ReLU, as tfjs's `_FusedMatMul` kernel called directly (with the
+ * native kernels, `nativeFusedMatMul`: the product, the bias and the ReLU in one pass). tfjs's
+ * `tf.fused.matMul` op would differentiate it through a custom gradient that computes every input's
+ * gradient, ∂x included where nothing needs it (the first layer of a model, the bench's layer: one
+ * extra product as large as the forward one), and does not fuse an activation while a gradient is
+ * recorded; the gradient registered below gives each input's on demand. x [N, in], w [in, out],
+ * b [out] -> [N, out].
  */
-function linearRelu(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
-  const op = tf.customGrad((xi, wi, bi, save) => {
-    const y = tf.engine().runKernel(
-      '_FusedMatMul',
-      { a: xi as tf.Tensor, b: wi as tf.Tensor, bias: bi as tf.Tensor },
-      {
-        transposeA: false,
-        transposeB: false,
-        activation: 'relu',
-      },
-    ) as tf.Tensor2D;
-    (save as tf.GradSaveFunc)([xi as tf.Tensor, wi as tf.Tensor, y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, [xs, ws, ys]: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const dz = reluMask(dy, ys);
-          return [tf.matMul(dz, ws, false, true), tf.matMul(xs, dz, true, false), dz.sum(0)];
-        }),
-    };
-  });
-  return op(x, w, b) as tf.Tensor2D;
+function fusedLinear(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, activation: 'linear' | 'relu'): tf.Tensor2D {
+  return tf.engine().runKernel('_FusedMatMul', { a: x, b: w, bias: b }, { transposeA: false, transposeB: false, activation }) as tf.Tensor2D;
 }
 
 /** dz = dy where y > 0, else 0: ReLU's gradient from its output, one pass (native, else a JavaScript loop). */
@@ -130,6 +109,25 @@ registerJsKernel<Record<string, never>>({
 function reluMask(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
   return runJsKernel(RELU_MASK, { dy, y }, {})[0];
 }
+
+// The gradient of `fusedLinear`'s kernel calls (untransposed, with a bias, linear or ReLU): with
+// dz = dy, or dy where y > 0 for ReLU (one native pass), ∂x = dz Wᵀ, ∂W = xᵀ dz, ∂b = Σ_rows dz, each
+// computed only when the tape needs it. (tfjs's own fused op never reaches it: its custom gradient
+// records the op, not the kernel.)
+tf.registerGradient({
+  kernelName: '_FusedMatMul',
+  inputsToSave: ['a', 'b'],
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => {
+    const [a, b, y] = saved;
+    const { transposeA, transposeB, activation } = attrs as { transposeA?: boolean; transposeB?: boolean; activation?: string };
+    if (transposeA || transposeB || (activation !== 'linear' && activation !== 'relu')) {
+      throw new Error(`_FusedMatMul: rpelab differentiates untransposed calls with a linear or ReLU activation, got ${JSON.stringify(attrs)}`);
+    }
+    const dz = activation === 'relu' ? reluMask(dy as tf.Tensor, y) : (dy as tf.Tensor);
+    return { a: () => tf.matMul(dz, b, false, true), b: () => tf.matMul(a, dz, true, false), bias: () => dz.sum(0) };
+  },
+});
 
 /** LayerNorm over the last axis. x: [..., features] -> same shape. */
 export class LayerNorm extends Module {

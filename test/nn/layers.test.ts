@@ -65,6 +65,21 @@ describe('nn layers', () => {
 });
 
 describe('nn fused LayerNorm', () => {
+  itOnKernelPaths('Linear: the gradients of W and b alone (x a constant) take one product, not the unneeded ∂x', async () => {
+    const lin = new Linear(5, 4, { rng: new Rng(8) });
+    const x = tf.tensor(new Rng(9).normalArray(6 * 5), [6, 5]);
+    for (const activation of ['linear', 'relu'] as const) {
+      const profile = await tf.profile(() => {
+        const { value, grads } = tf.variableGrads(() => lin.apply(x, activation).sum() as tf.Scalar, [lin.weight, lin.bias!]);
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+      const products = profile.kernelNames.filter((k) => k === 'BatchMatMul');
+      assert.equal(products.length, 1, `${activation}: ${profile.kernelNames.join(', ')}`);
+    }
+    x.dispose();
+    lin.dispose();
+  });
+
   itOnKernelPaths("Linear.apply(x, 'relu') is relu(x W + b), with the composed ops' gradients of x, W and b (and FeedForward with it)", () => {
     const lin = new Linear(5, 4, { rng: new Rng(8) });
     tf.tidy(() => {
@@ -109,6 +124,7 @@ describe('nn fused LayerNorm', () => {
           .sum(),
       )(x);
       assertClose(dxF, dxC, 1e-5, 1e-5, '∂/∂x');
+      assertThrowsNaming(() => lin.apply(x, 'gelu' as never), /^activation: /);
     });
     lin.dispose();
   });
