@@ -140,13 +140,20 @@ export function layerCall(spec: string, L: number, causal: boolean): { call: () 
 
 async function measureLayerPoint(spec: string, L: number, causal: boolean, opts: LayerSuiteOptions, rss: RssSampler): Promise<Partial<LayerPoint>> {
   const { batch } = LAYER_SHAPE;
+  const start = tf.memory().numTensors;
   const { call, dispose } = layerCall(spec, L, causal);
+  let disposed = false;
   try {
-    const before = tf.memory().numTensors;
-    // The warm-up call is the profiled one (untimed): tensor peak and per-kernel times.
+    // The warm-up call is the profiled one (untimed): tensor peak and per-kernel times. It may
+    // leave what the layer keeps from call to call (LRPE's constant tables); the timed calls may not
+    // add to it, and disposing the layer must free it.
     const prof = opts.topKernels > 0 ? await profileCall(call, opts.topKernels) : (call(), null);
-    if (tf.memory().numTensors !== before) throw new Error(`leak: ${tf.memory().numTensors - before} tensors left by one call of ${spec}`);
+    const warm = tf.memory().numTensors;
     const t = timeCalls(call, opts.reps, opts.caseSeconds, rss);
+    if (tf.memory().numTensors !== warm) throw new Error(`leak: ${tf.memory().numTensors - warm} tensors left by ${t.ms.length} timed calls of ${spec}`);
+    dispose();
+    disposed = true;
+    if (tf.memory().numTensors !== start) throw new Error(`leak: ${tf.memory().numTensors - start} tensors left after disposing the layer of ${spec}`);
     return {
       ms: t.ms,
       msMedian: t.msMedian,
@@ -158,6 +165,6 @@ async function measureLayerPoint(spec: string, L: number, causal: boolean, opts:
       ...(prof ? { tensorPeakMB: prof.tensorPeakMB, tensorStartMB: prof.tensorStartMB, kernels: prof.kernels, kernelMs: prof.kernelMs } : {}),
     };
   } finally {
-    dispose();
+    if (!disposed) dispose();
   }
 }
