@@ -14,7 +14,7 @@ typedef struct {
 /* The fused projection of every head and both sides, F never in memory:
      out[0, b, m, h, :] = F_h(xq, θ) [b·L + m, :] · Z[h],  out[1, ...] = F_h(xk, θ = 0) · Z[h]
    with z [H, J, R]; out [2, B, L, H, R]. shared: 1 builds each position's code once for the whole
-   batch (cheaper from B = 2 on), 0 projects each sequence's features (B = 1); the same numbers up to
+   batch (rpelab's default from B = 3 on: nativeSharesCode), 0 projects each sequence's features; the same numbers up to
    float rounding. Returns 0, or -1 when out of memory. */
 int rpelab_sine_project(const RpelabSine *a, const float *xq, const float *xk, const float *z, int64_t R, float *out, int shared, int threads);
 /* Its gradient from dy [2, B, L, H, R]: dxq, dxk [B, L, H, D]; dOmega, dAmp [H, D, K] and dGate [H, D]
