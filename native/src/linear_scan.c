@@ -40,19 +40,18 @@ typedef struct {
   int64_t ldx, ldy, ldp, ldo;
 } Scan;
 
-/* S ← r S + x yᵀ. */
+/* S ← r S + x yᵀ (the multiply-adds fused where the build has FMA, as in `update_read`). */
 static void update(float *restrict S, int64_t A, int64_t Bd, float r, const float *restrict x, const float *restrict y) {
   if (Bd == 1) {
     for (int64_t a = 0; a < A; a++) S[a] = (r == 1.0f ? S[a] : r * S[a]) + x[a] * y[0];
     return;
   }
   for (int64_t a = 0; a < A; a++) {
-    const float c = x[a];
+    const v8 c = bcast8(x[a]);
     float *restrict s = S + a * Bd;
-    if (r == 1.0f)
-      for (int64_t b = 0; b < Bd; b++) s[b] += c * y[b];
-    else
-      for (int64_t b = 0; b < Bd; b++) s[b] = r * s[b] + c * y[b];
+    int64_t b = 0;
+    for (; b + 8 <= Bd; b += 8) store8(s + b, fma8(c, load8(y + b), r == 1.0f ? load8(s + b) : r * load8(s + b)));
+    for (; b < Bd; b++) s[b] = (r == 1.0f ? s[b] : r * s[b]) + x[a] * y[b];
   }
 }
 
@@ -66,7 +65,11 @@ static float dot(const float *restrict p, const float *restrict s, int64_t A) {
   return t;
 }
 
-/* out[0:Bd] += Σ_a p[a] S[a][0:Bd], in blocks of 16 and 8 columns summed in registers. */
+/*
+ * out[0:Bd] += Σ_a p[a] S[a][0:Bd], in blocks of 16 and 8 columns summed in registers: the even rows
+ * and the odd rows in separate sums, added at the end (two chains of multiply-adds in flight, not
+ * one as long as A).
+ */
 static void read_rows(const float *restrict S, int64_t A, int64_t Bd, const float *restrict p, float *restrict out) {
   if (Bd == 1) {
     out[0] += dot(p, S, A);
@@ -74,18 +77,27 @@ static void read_rows(const float *restrict S, int64_t A, int64_t Bd, const floa
   }
   int64_t b0 = 0;
   for (; b0 + 16 <= Bd; b0 += 16) {
-    v8 acc0 = {0}, acc1 = {0};
-    for (int64_t a = 0; a < A; a++) {
-      const float *s = S + a * Bd + b0;
-      acc0 += p[a] * load8(s);
-      acc1 += p[a] * load8(s + 8);
+    v8 acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};
+    int64_t a = 0;
+    for (; a + 2 <= A; a += 2) {
+      const float *s = S + a * Bd + b0, *t = s + Bd;
+      const v8 pa = bcast8(p[a]), pb = bcast8(p[a + 1]);
+      acc0 = fma8(pa, load8(s), acc0);
+      acc1 = fma8(pa, load8(s + 8), acc1);
+      acc2 = fma8(pb, load8(t), acc2);
+      acc3 = fma8(pb, load8(t + 8), acc3);
     }
-    store8(out + b0, load8(out + b0) + acc0);
-    store8(out + b0 + 8, load8(out + b0 + 8) + acc1);
+    for (; a < A; a++) {
+      const float *s = S + a * Bd + b0;
+      acc0 = fma8(bcast8(p[a]), load8(s), acc0);
+      acc1 = fma8(bcast8(p[a]), load8(s + 8), acc1);
+    }
+    store8(out + b0, load8(out + b0) + (acc0 + acc2));
+    store8(out + b0 + 8, load8(out + b0 + 8) + (acc1 + acc3));
   }
   for (; b0 + 8 <= Bd; b0 += 8) {
     v8 acc = {0};
-    for (int64_t a = 0; a < A; a++) acc += p[a] * load8(S + a * Bd + b0);
+    for (int64_t a = 0; a < A; a++) acc = fma8(bcast8(p[a]), load8(S + a * Bd + b0), acc);
     store8(out + b0, load8(out + b0) + acc);
   }
   for (; b0 < Bd; b0++) {
@@ -95,7 +107,10 @@ static void read_rows(const float *restrict S, int64_t A, int64_t Bd, const floa
   }
 }
 
-/* `update` then `read_rows` in one pass over the rows of S (the same operations in the same order). */
+/*
+ * `update` then `read_rows` in one pass over the rows of S (the same operations in the same order,
+ * so the same numbers).
+ */
 static void update_read(float *restrict S, int64_t A, int64_t Bd, float r, const float *restrict x, const float *restrict y, const float *restrict p,
                         float *restrict out) {
   if (Bd == 1) {
@@ -106,34 +121,68 @@ static void update_read(float *restrict S, int64_t A, int64_t Bd, float r, const
   int64_t b0 = 0;
   for (; b0 + 16 <= Bd; b0 += 16) {
     const v8 y0 = load8(y + b0), y1 = load8(y + b0 + 8);
-    v8 acc0 = {0}, acc1 = {0};
-    for (int64_t a = 0; a < A; a++) {
+    v8 acc0 = {0}, acc1 = {0}, acc2 = {0}, acc3 = {0};
+    int64_t a = 0;
+    for (; a + 2 <= A; a += 2) {
+      float *s = S + a * Bd + b0, *t = s + Bd;
+      v8 s0 = load8(s), s1 = load8(s + 8), t0 = load8(t), t1 = load8(t + 8);
+      if (r != 1.0f) {
+        s0 = r * s0;
+        s1 = r * s1;
+        t0 = r * t0;
+        t1 = r * t1;
+      }
+      const v8 xa = bcast8(x[a]), xb = bcast8(x[a + 1]), pa = bcast8(p[a]), pb = bcast8(p[a + 1]);
+      s0 = fma8(xa, y0, s0);
+      s1 = fma8(xa, y1, s1);
+      t0 = fma8(xb, y0, t0);
+      t1 = fma8(xb, y1, t1);
+      store8(s, s0);
+      store8(s + 8, s1);
+      store8(t, t0);
+      store8(t + 8, t1);
+      acc0 = fma8(pa, s0, acc0);
+      acc1 = fma8(pa, s1, acc1);
+      acc2 = fma8(pb, t0, acc2);
+      acc3 = fma8(pb, t1, acc3);
+    }
+    for (; a < A; a++) {
       float *s = S + a * Bd + b0;
       v8 s0 = load8(s), s1 = load8(s + 8);
       if (r != 1.0f) {
         s0 = r * s0;
         s1 = r * s1;
       }
-      s0 += x[a] * y0;
-      s1 += x[a] * y1;
+      const v8 xa = bcast8(x[a]), pa = bcast8(p[a]);
+      s0 = fma8(xa, y0, s0);
+      s1 = fma8(xa, y1, s1);
       store8(s, s0);
       store8(s + 8, s1);
-      acc0 += p[a] * s0;
-      acc1 += p[a] * s1;
+      acc0 = fma8(pa, s0, acc0);
+      acc1 = fma8(pa, s1, acc1);
     }
-    store8(out + b0, load8(out + b0) + acc0);
-    store8(out + b0 + 8, load8(out + b0 + 8) + acc1);
+    store8(out + b0, load8(out + b0) + (acc0 + acc2));
+    store8(out + b0 + 8, load8(out + b0 + 8) + (acc1 + acc3));
   }
   if (b0 < Bd) {
-    /* The remaining columns: the plain loops on a view of S starting at column b0. */
+    /* The remaining columns: `update` and `read_rows` on a view of S starting at column b0 (their
+       8-column and single-column loops). */
     for (int64_t a = 0; a < A; a++) {
+      const v8 c = bcast8(x[a]);
       float *s = S + a * Bd;
-      for (int64_t b = b0; b < Bd; b++) s[b] = (r == 1.0f ? s[b] : r * s[b]) + x[a] * y[b];
+      int64_t b = b0;
+      for (; b + 8 <= Bd; b += 8) store8(s + b, fma8(c, load8(y + b), r == 1.0f ? load8(s + b) : r * load8(s + b)));
+      for (; b < Bd; b++) s[b] = (r == 1.0f ? s[b] : r * s[b]) + x[a] * y[b];
     }
-    for (int64_t b = b0; b < Bd; b++) {
+    for (; b0 + 8 <= Bd; b0 += 8) {
+      v8 acc = {0};
+      for (int64_t a = 0; a < A; a++) acc = fma8(bcast8(p[a]), load8(S + a * Bd + b0), acc);
+      store8(out + b0, load8(out + b0) + acc);
+    }
+    for (; b0 < Bd; b0++) {
       float acc = 0;
-      for (int64_t a = 0; a < A; a++) acc += p[a] * S[a * Bd + b];
-      out[b] += acc;
+      for (int64_t a = 0; a < A; a++) acc += p[a] * S[a * Bd + b0];
+      out[b0] += acc;
     }
   }
 }

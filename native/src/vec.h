@@ -18,6 +18,22 @@ static inline v8 load8(const float *p) {
 
 static inline void store8(float *p, v8 x) { memcpy(p, &x, sizeof x); }
 
+/* Eight copies of x. */
+static inline v8 bcast8(float x) { return (v8){x, x, x, x, x, x, x, x}; }
+
+/*
+ * a·b + c in one rounding where the build has FMA (else a·b, then + c). The build turns the
+ * compiler's own contraction off (kernels that promise the bits of a JavaScript or tf-op form rely
+ * on it); kernels whose inner loop is a chain of multiply-adds ask for it here.
+ */
+static inline v8 fma8(v8 a, v8 b, v8 c) {
+#if defined(__FMA__)
+  return __builtin_ia32_vfmaddps256(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+
 /* The sum of the eight lanes, in double. */
 static inline double sum8(v8 x) {
   double s = 0;
