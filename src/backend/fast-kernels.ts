@@ -431,41 +431,21 @@ export function registerFastKernels(): string[] {
   for (const backendName of ['wasm', 'cpu'] as const) {
     const storeOf = (b: unknown) => (backendName === 'wasm' ? wasmStore(b as WasmBackend) : cpuStore(b as CpuBackend));
     for (const kernelName of DEPTHWISE_KERNELS) {
-      const prev = tf.getKernel(kernelName, backendName);
-      if (!prev) continue;
-      tf.unregisterKernel(kernelName, backendName);
-      tf.registerKernel({
-        ...prev,
-        kernelFunc: (args) =>
-          (nativeDepthwise(kernelName, args.inputs as Record<string, Info>, args.attrs as DepthwiseAttrs, storeOf(args.backend)) ??
-            prev.kernelFunc(args)) as Info,
-      });
-      replaced.push(`${kernelName}/${backendName}`);
+      replaceKernel(
+        kernelName,
+        backendName,
+        replaced,
+        (args, prev) => nativeDepthwise(kernelName, args.inputs as Record<string, Info>, args.attrs as DepthwiseAttrs, storeOf(args.backend)) ?? prev(args),
+      );
     }
-  }
-  for (const backendName of ['wasm', 'cpu'] as const) {
-    const prev = tf.getKernel('UnsortedSegmentSum', backendName);
-    if (!prev) continue;
-    const storeOf = (b: unknown) => (backendName === 'wasm' ? wasmStore(b as WasmBackend) : cpuStore(b as CpuBackend));
-    tf.unregisterKernel('UnsortedSegmentSum', backendName);
-    tf.registerKernel({
-      ...prev,
-      kernelFunc: (args) =>
-        (scatterAddSegments(args.inputs as { x: Info; segmentIds: Info }, args.attrs as { numSegments: number }, storeOf(args.backend)) ??
-          prev.kernelFunc(args)) as Info,
-    });
-    replaced.push(`UnsortedSegmentSum/${backendName}`);
-  }
-  for (const backendName of ['wasm', 'cpu'] as const) {
-    const prev = tf.getKernel('_FusedMatMul', backendName);
-    if (!prev) continue;
-    const storeOf = (b: unknown) => (backendName === 'wasm' ? wasmStore(b as WasmBackend) : cpuStore(b as CpuBackend));
-    tf.unregisterKernel('_FusedMatMul', backendName);
-    tf.registerKernel({
-      ...prev,
-      kernelFunc: (args) => (nativeFusedMatMul(args as never, storeOf(args.backend)) ?? prev.kernelFunc(args)) as Info,
-    });
-    replaced.push(`_FusedMatMul/${backendName}`);
+    replaceKernel(
+      'UnsortedSegmentSum',
+      backendName,
+      replaced,
+      (args, prev) =>
+        scatterAddSegments(args.inputs as { x: Info; segmentIds: Info }, args.attrs as { numSegments: number }, storeOf(args.backend)) ?? prev(args),
+    );
+    replaceKernel('_FusedMatMul', backendName, replaced, (args, prev) => nativeFusedMatMul(args as never, storeOf(args.backend)) ?? prev(args));
   }
   const prevCpuMatMul = tf.getKernel('BatchMatMul', 'cpu');
   if (prevCpuMatMul) {
