@@ -222,17 +222,6 @@ static void gather(const float *src, float *dst, const RpelabLinearScan *a, int6
   for (int64_t p = 0; p < a->L; p++) memcpy(dst + p * ld, src + ((b * a->L + p) * a->H + h) * w, sizeof(float) * (size_t)w);
 }
 
-/* φ(x) = elu(x) + 1 in place on n values, the exp by vec.h's vectorized polynomial. */
-static void elu_plus_one(float *x, int64_t n) {
-  float e[64];
-  for (int64_t i0 = 0; i0 < n; i0 += 64) {
-    const int64_t m = n - i0 < 64 ? n - i0 : 64;
-    float *xi = x + i0;
-    exp_shifted(e, xi, 0.0f, m);
-    for (int64_t i = 0; i < m; i++) xi[i] = xi[i] > 0 ? xi[i] + 1.0f : e[i];
-  }
-}
-
 /* d ⊙= φ'(x) (1 for x > 0, else exp(x)) on d [L, F], x the raw rows of one (b, h) pair. */
 static void times_elu_slope(float *d, const float *src, const RpelabLinearScan *a, int64_t b, int64_t h) {
   const int64_t F = a->F;
@@ -258,8 +247,8 @@ static void gather_features(const Job *j, float *Q, float *K, int64_t b, int64_t
   gather(j->q, Q, a, b, h, a->F, a->F);
   gather(j->k, K, a, b, h, a->F, a->F);
   if (a->phi) {
-    elu_plus_one(Q, a->L * a->F);
-    elu_plus_one(K, a->L * a->F);
+    elu_plus_one(Q, Q, a->L * a->F);
+    elu_plus_one(K, K, a->L * a->F);
   }
 }
 

@@ -39,13 +39,12 @@ static double reflect(const float *x, const float *u, float *z, int64_t D) {
 }
 
 /* The H rows of position (b, l) as the map reads them: x itself, or φ(x) = elu(x) + 1 over all H·D
-   values at once into `mapped` (exp by vec.h's polynomial, vectorized) when a->phi. */
+   values at once into `mapped` (vec.h's elu_plus_one) when a->phi. */
 static const float *input_rows(const RpelabLrpe *a, int64_t b, int64_t l, float *mapped) {
   const int64_t n = a->H * a->D;
   const float *x = a->x + (b * a->L + l) * n;
   if (!a->phi) return x;
-  exp_shifted(mapped, x, 0.0f, n);
-  for (int64_t i = 0; i < n; i++) mapped[i] = x[i] > 0 ? x[i] + 1.0f : mapped[i];
+  elu_plus_one(mapped, x, n);
   return mapped;
 }
 

@@ -68,4 +68,15 @@ static inline void exp_shifted(float *y, const float *x, float shift, int64_t n)
     y[i] = p * scale;
   }
 }
+
+/* y[i] = φ(x[i]) = elu(x[i]) + 1 for i < n: x + 1 for x > 0, else exp(x) by `exp_shifted`, 64 values
+   at a time. y may be x. */
+static inline void elu_plus_one(float *y, const float *x, int64_t n) {
+  float e[64];
+  for (int64_t i0 = 0; i0 < n; i0 += 64) {
+    const int64_t m = n - i0 < 64 ? n - i0 : 64;
+    exp_shifted(e, x + i0, 0.0f, m);
+    for (int64_t i = 0; i < m; i++) y[i0 + i] = x[i0 + i] > 0 ? x[i0 + i] + 1.0f : e[i];
+  }
+}
 #endif
