@@ -223,9 +223,7 @@ export function microCases(quick: boolean): MicroCase[] {
     matmulCase('batched matmul (bidirectional Q·KᵀV)', [8, l, 64], [8, 64, 65]),
     linearCase(l, true, false),
     linearCase(l, true, true),
-    ...(nativeLinearScanApplies({ causal: true, decay: null })
-      ? [linearCase(l, true, false, undefined, true), linearCase(l, true, true, undefined, true)]
-      : []),
+    ...(nativeLinearScanApplies() ? [linearCase(l, true, false, undefined, true), linearCase(l, true, true, undefined, true)] : []),
     linearCase(l, false, false),
     linearCase(l, false, true),
     // The causal chunk length C by measurement (the effective GFLOP/s count the C·C in-chunk work).

@@ -3,8 +3,9 @@
  * form S_s = r S_{s−1} + φ(k_s) v_sᵀ run over the positions of each (batch, head) pair, forward
  * and, for the gradients, a second scan in the other direction (the backward recurrences of
  * Katharopoulos et al. 2020, §3.3.1, with the denominator as an extra value column and the
- * per-head decay r of PermuteFormer / RetNet). Bidirectional attention adds the exclusive scan of
- * the other direction (with decay) or reads the total state (without).
+ * per-head decay r of PermuteFormer / RetNet). Bidirectional attention with decay adds the
+ * exclusive scan of the other direction; without decay every position reads the same total state,
+ * so the kernel computes φ(Q)(φ(K)ᵀ[V, 1]) and its gradients as matrix products on the BLAS.
  *
  * The same function as the chunked tf-op form of `linearAttention` (./linear.ts), which calls this
  * where it applies (`nativeLinearScanApplies`), and as the O(L²) `linearAttentionReference`
@@ -71,12 +72,10 @@ registerJsKernel<LinearScanAttrs>({
 });
 
 /**
- * Whether `linearAttention` takes the native scan here: the addon is loaded with the kernel, on a
- * backend with the JS kernels, and the call is causal or decayed (bidirectional attention without
- * decay stays two batched products, φ(Q)(φ(K)ᵀV), which the library's sgemm does faster).
+ * Whether `linearAttention` takes the native kernels here: the addon is loaded with the kernel, on a
+ * backend with the JS kernels (every direction, with or without decay).
  */
-export function nativeLinearScanApplies(o: { causal: boolean; decay: number[] | null }): boolean {
-  if (!o.causal && o.decay === null) return false;
+export function nativeLinearScanApplies(): boolean {
   const native = nativeKernels();
   return native !== null && typeof native.linearScan === 'function' && hasJsKernel(LINEAR_SCAN);
 }

@@ -23,8 +23,9 @@
  *
  * The denominator is computed with the numerator by appending a column of ones to V.
  *
- * Where rpelab's native kernels are loaded, causal and decayed calls take the recurrent form as
- * one native kernel each way instead (./linear-scan.ts, `nativeLinearScanApplies`); the chunked
+ * Where rpelab's native kernels are loaded, every call is one native kernel each way instead
+ * (./linear-scan.ts, `nativeLinearScanApplies`: the recurrent form, or bidirectionally without
+ * decay the two products on the BLAS); the chunked
  * tf-op form below runs everywhere else (tfjs-node, webgl, RPELAB_NATIVE=0).
  *
  * Layout: q, k [batch, length, heads, F]; v [batch, length, heads, Dv]; out [batch, length, heads, Dv].
@@ -130,7 +131,7 @@ function checkQKV(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): void {
 
 /**
  * Linear attention over a whole sequence, O(L) time and memory: the native scan where it applies
- * (`nativeLinearScanApplies`: the addon is loaded and the call is causal or decayed), else the
+ * (`nativeLinearScanApplies`: the addon is loaded), else the
  * chunked tf-op form (`linearAttentionOps`).
  * @param q [batch, length, heads, F] queries (before φ unless featureMap is 'identity')
  * @param k [batch, length, heads, F] keys (same shape as q)
@@ -140,7 +141,7 @@ function checkQKV(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): void {
 export function linearAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, opts: LinearAttentionOptions = {}): tf.Tensor4D {
   checkQKV(q, k, v);
   const o = resolveLinearAttentionOptions(opts, q.shape[2]);
-  if (!nativeLinearScanApplies(o)) return sumsFromOps(q, k, v, o);
+  if (!nativeLinearScanApplies()) return sumsFromOps(q, k, v, o);
   const attrs = { causal: o.causal, normalize: o.normalize === 'denominator', eps: o.eps, decay: o.decay };
   // elu + 1 is applied inside the kernel; any other map before it.
   if (o.featureMap === eluPlusOne) return nativeLinearScan(q, k, v, { ...attrs, featureMap: 'elu' });

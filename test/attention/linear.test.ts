@@ -16,18 +16,18 @@ type LinearAttentionFn = typeof linearAttention;
 
 /**
  * The two forms every equality below is checked on: `linearAttention` as the library runs it (the
- * native scan for causal and decayed calls where the addon is loaded) and the chunked tf-op form.
- * The native form is skipped (and counted) where the addon is missing, and for bidirectional calls
- * without decay, which it hands to the tf ops: never passed on the tf-op form twice.
+ * native kernels where the addon is loaded: scans, and bidirectionally without decay products) and
+ * the chunked tf-op form. The native form is skipped (and counted) where the addon is missing:
+ * never passed on the tf-op form twice.
  */
 const FORMS: Array<{ name: string; fn: LinearAttentionFn; native: boolean }> = [
   { name: 'native scan', fn: linearAttention, native: true },
   { name: 'chunked tf ops', fn: linearAttentionOps, native: false },
 ];
 
-/** Skips `ctx` when `form` is the native one and a call with these options would not take the scan. */
-function skipUnlessTaken(ctx: Mocha.Context, form: (typeof FORMS)[number], o: { causal?: boolean; decay?: number[] | null }): void {
-  if (form.native && !nativeLinearScanApplies({ causal: !!o.causal, decay: o.decay && o.decay.some((r) => r !== 1) ? o.decay : null })) ctx.skip();
+/** Skips `ctx` when `form` is the native one and the native kernels are not there. */
+function skipUnlessTaken(ctx: Mocha.Context, form: (typeof FORMS)[number]): void {
+  if (form.native && !nativeLinearScanApplies()) ctx.skip();
 }
 
 type Shape4 = [number, number, number, number];
@@ -36,6 +36,21 @@ type Shape4 = [number, number, number, number];
 function draw(rng: Rng, shape: Shape4, range?: [number, number]): tf.Tensor4D {
   const n = shape.reduce((a, b) => a * b, 1);
   return tf.tensor4d(range ? rng.uniformArray(n, range[0], range[1]) : rng.normalArray(n), shape);
+}
+
+type QKVFn = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D;
+
+/** The gradients for q, k, v of Σ f(q, k, v) ⊙ R, as arrays. */
+function weightedSumGrads(f: QKVFn, [q, k, v]: tf.Tensor4D[], R: tf.Tensor4D): number[][] {
+  return tf.tidy(() =>
+    tf
+      .grads((a, b, c) =>
+        f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D)
+          .mul(R)
+          .sum(),
+      )([q, k, v])
+      .map((t) => Array.from(t.dataSync())),
+  );
 }
 
 interface RefOptions {
@@ -103,7 +118,7 @@ describe('linearAttention', () => {
     describe(`linear-time equals quadratic (LRPE paper, Qin et al. 2023): ${form.name}`, () => {
       // The native form needs the addon: skipped (and counted) without it.
       beforeEach(function () {
-        skipUnlessTaken(this, form, { causal: true });
+        skipUnlessTaken(this, form);
       });
       // (L, chunkSize): lengths that are not a multiple of the chunk, one that is, a single chunk longer than L, L = 1.
       const shapes: Array<[number, number]> = [
@@ -159,7 +174,6 @@ describe('linearAttention', () => {
 
       for (const normalize of ['denominator', 'none'] as const) {
         it(`bidirectional φ(Q)(φ(K)ᵀV) == (φ(Q)φ(K)ᵀ)V (${normalize})`, function () {
-          skipUnlessTaken(this, form, { causal: false });
           tf.tidy(() => {
             const rng = new Rng(4);
             const range: [number, number] | undefined = normalize === 'denominator' ? [0.05, 1] : undefined;
@@ -290,7 +304,7 @@ describe('linearAttention', () => {
     describe(`gradients: ${form.name}`, () => {
       // The native form needs the addon: skipped (and counted) without it.
       beforeEach(function () {
-        skipUnlessTaken(this, form, { causal: true });
+        skipUnlessTaken(this, form);
       });
       const variants: Array<[string, LinearAttentionOptions]> = [
         ['causal', { causal: true, chunkSize: 8 }],
@@ -300,25 +314,18 @@ describe('linearAttention', () => {
       ];
 
       /** Gradients of Σ out ⊙ R for q, k, v at fixed seeded inputs (φ = identity on positive inputs). */
-      function gradsOf(f: (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D): number[][] {
+      function gradsOf(f: QKVFn): number[][] {
         return tf.tidy(() => {
           const rng = new Rng(21);
           const q = draw(rng, [2, 19, 2, 3], [0.05, 1]);
           const k = draw(rng, [2, 19, 2, 3], [0.05, 1]);
           const v = draw(rng, [2, 19, 2, 4]);
-          const R = draw(rng, [2, 19, 2, 4]);
-          const g = tf.grads((a, b, c) =>
-            f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D)
-              .mul(R)
-              .sum(),
-          )([q, k, v]);
-          return g.map((t) => Array.from(t.dataSync()));
+          return weightedSumGrads(f, [q, k, v], draw(rng, [2, 19, 2, 4]));
         });
       }
 
       for (const [name, opts] of variants) {
         it(`${name}: gradients for q, k, v equal those of the quadratic reference`, function () {
-          skipUnlessTaken(this, form, opts);
           const o = { ...opts, featureMap: 'identity' as const };
           const got = gradsOf((q, k, v) => form.fn(q, k, v, o));
           const want = gradsOf((q, k, v) => linearAttentionReference(q, k, v, { causal: !!o.causal, decay: o.decay, normalize: o.normalize }));
@@ -332,7 +339,6 @@ describe('linearAttention', () => {
         });
 
         it(`${name}: gradients for q, k, v agree between wasm and cpu`, async function () {
-          skipUnlessTaken(this, form, opts);
           const run = () => gradsOf((q, k, v) => form.fn(q, k, v, opts));
           const onCpu = await withBackend('cpu', run);
           const onWasm = await withBackend('wasm', run);
@@ -343,26 +349,42 @@ describe('linearAttention', () => {
       for (const causal of [true, false]) {
         it(`${causal ? 'causal' : 'bidirectional, decay'}, φ = elu + 1 (inside the native kernel): gradients equal those of the reference on elu(x) + 1`, function () {
           const decay = causal ? null : [0.8, 0.3];
-          skipUnlessTaken(this, form, { causal, decay });
           const rng = new Rng(23);
           // Normal draws: both branches of elu.
           const [q, k, v, R] = [3, 3, 4, 4].map((d) => draw(rng, [2, 19, 2, d]));
-          const grads = (f: (a: tf.Tensor4D, b: tf.Tensor4D, c: tf.Tensor4D) => tf.Tensor4D) =>
-            tf.tidy(() =>
-              tf
-                .grads((a, b, c) =>
-                  f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D)
-                    .mul(R)
-                    .sum(),
-                )([q, k, v])
-                .map((t) => Array.from(t.dataSync())),
-            );
+          const grads = (f: QKVFn) => weightedSumGrads(f, [q, k, v], R);
           const phi = (x: tf.Tensor4D) => tf.elu(x).add(1) as tf.Tensor4D;
           const got = grads((a, b, c) => form.fn(a, b, c, { causal, decay, featureMap: 'elu', chunkSize: 8 }));
           const want = grads((a, b, c) => linearAttentionReference(phi(a), phi(b), c, { causal, decay }));
           ['q', 'k', 'v'].forEach((n, i) => assertClose(got[i], want[i], 1e-4, 1e-3, `d${n}`));
           tf.dispose([q, k, v, R]);
         });
+      }
+
+      // From 64 features the native backward reads dk and dv from one state, in column blocks of 64
+      // with the leftover columns one by one: one block, one block and a tail, two blocks and a tail
+      // (bidirectional without decay: matrix products, at any width).
+      for (const F of [64, 67, 136]) {
+        const wideCases: Array<[string, LinearAttentionOptions]> = [
+          ['causal', { causal: true }],
+          ['causal, no denominator', { causal: true, normalize: 'none' }],
+          ['bidirectional, decay', { causal: false, decay: [0.8, 0.3] }],
+          ['bidirectional', { causal: false }],
+        ];
+        for (const [name, opts] of wideCases) {
+          it(`${F} features (${name}, φ = elu + 1): gradients equal those of the reference`, function () {
+            const rng = new Rng(24 + F);
+            const [q, k] = [0, 1].map(() => draw(rng, [1, 11, 2, F]).mul(0.3) as tf.Tensor4D);
+            const [v, R] = [0, 1].map(() => draw(rng, [1, 11, 2, 9]));
+            const grads = (f: QKVFn) => weightedSumGrads(f, [q, k, v], R);
+            const phi = (x: tf.Tensor4D) => tf.elu(x).add(1) as tf.Tensor4D;
+            const got = grads((a, b, c) => form.fn(a, b, c, { ...opts, featureMap: 'elu', chunkSize: 4 }));
+            const ref = { causal: !!opts.causal, decay: opts.decay, normalize: opts.normalize };
+            const want = grads((a, b, c) => linearAttentionReference(phi(a), phi(b), c, ref));
+            ['q', 'k', 'v'].forEach((n, i) => assertClose(got[i], want[i], 1e-4, 1e-3, `d${n}`));
+            tf.dispose([q, k, v, R]);
+          });
+        }
       }
 
       it('no tensor leak over repeated forward + backward (every variant, and the recurrent step)', () => {
