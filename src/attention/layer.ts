@@ -193,7 +193,8 @@ export class AttentionLayer extends Module {
     offset: number,
     deferFeatureMap: 'no' | 'to attention' | 'to the encoding' = 'no',
   ): { q: tf.Tensor4D; k: tf.Tensor4D; plain: [tf.Tensor4D, tf.Tensor4D] | null } {
-    const encOpts: EncodeOptions = { offset, grid: opts.grid, rng: opts.rng ?? this.rng, training: opts.training };
+    // The layer reads encoded q, k only through their inner products (scores, linear attention's sums).
+    const encOpts: EncodeOptions = { offset, grid: opts.grid, rng: opts.rng ?? this.rng, training: opts.training, innerProductsOnly: true };
     if (this.preEncoding) [q, k] = this.preEncoding.encode(q, k, encOpts);
     if (this.featureMap && deferFeatureMap === 'no') {
       if (this.featureMap instanceof FavorPlus && opts.training) this.featureMap.redraw(encOpts.rng);

@@ -206,7 +206,8 @@ export class Lrpe extends Module implements QKEncoding {
     const fused = this.useFused();
     return tf.tidy(() => {
       const plan = this.plan(q.shape[1], offset, opts.grid);
-      return [this.map(q, plan, fused, opts.inputMap), this.map(k, plan, fused, opts.inputMap)] as [tf.Tensor4D, tf.Tensor4D];
+      const basis = opts.innerProductsOnly === true ? 'any' : 'features';
+      return [this.map(q, plan, fused, opts.inputMap, basis), this.map(k, plan, fused, opts.inputMap, basis)] as [tf.Tensor4D, tf.Tensor4D];
     });
   }
 
@@ -271,8 +272,11 @@ export class Lrpe extends Module implements QKEncoding {
     return this.fused ?? hasFusedLrpe();
   }
 
-  /** M_s x (or M_s φ(x) with `inputMap`): x [B, L, H, D] -> [B, L, H, outputDim(D)]. */
-  private map(x: tf.Tensor4D, plan: CorePlan, fused: boolean, inputMap?: 'elu+1'): tf.Tensor4D {
+  /**
+   * M_s x (or M_s φ(x) with `inputMap`): x [B, L, H, D] -> [B, L, H, outputDim(D)]. basis 'any': U M_s x
+   * for an orthogonal U of the core's choosing, the same at every position (`EncodeOptions.innerProductsOnly`).
+   */
+  private map(x: tf.Tensor4D, plan: CorePlan, fused: boolean, inputMap?: 'elu+1', basis: 'features' | 'any' = 'features'): tf.Tensor4D {
     // φ = elu + 1 (attention/feature-maps' eluPlusOne): inside the fused kernel below, else first.
     const inKernel = fused && plan.kind !== 'permutation' && (this.p === 'householder' || this.p === 'householder-learned' || this.p === 'identity');
     if (inputMap === 'elu+1' && !inKernel) x = tf.elu(x).add(1) as tf.Tensor4D;
@@ -287,6 +291,8 @@ export class Lrpe extends Module implements QKEncoding {
       const rows = x.reshape([-1, D]) as tf.Tensor2D;
       const inBasis = (this.p === 'householder-learned' ? tf.matMul(rows, toBasis) : rightMultiply(rows, toBasis)).reshape(x.shape) as tf.Tensor4D;
       const turned = fusedLrpeMap(inBasis, null, cos, sin, 'pairs', { u: false, tables: false });
+      // R(s) B P x is Π^s P x in the basis B (U = B): enough for inner products.
+      if (basis === 'any') return turned;
       return rightMultiply(turned.reshape([-1, D]), plan.basis).reshape(x.shape) as tf.Tensor4D;
     }
     const householder = this.p === 'householder' || this.p === 'householder-learned';

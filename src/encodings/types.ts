@@ -36,6 +36,14 @@ export interface EncodeOptions {
    * the same pass. Default: none (q, k arrive mapped).
    */
   inputMap?: 'elu+1';
+  /**
+   * The caller uses the encoded q, k only through their inner products q'_s · k'_t (attention
+   * scores, linear attention's sums), so `encode` may return both in any orthonormal basis common to
+   * every position (q'U, k'U with one orthogonal U). The LRPE permutation core then leaves out its
+   * last change of basis (Π^s = Bᵀ R(s) B: the Bᵀ cancels in every inner product). Default false:
+   * the encoding itself.
+   */
+  innerProductsOnly?: boolean;
 }
 
 /** An encoding that transforms queries and keys of one attention layer. */

@@ -6,6 +6,7 @@
  * - output shapes: [batch, length, heads, outputDim(dim)] (bias encodings: [heads, Lq, Lk]);
  * - relativity: scores of constant content depend only on t − s (exactly, or for 'expectation'
  *   encodings in the mean over 256 draws: Toeplitz up to Monte-Carlo noise, well under one draw's deviation);
+ * - `innerProductsOnly` (the attention layer's call) changes no score;
  * - no tensor leaks over a forward and backward pass;
  * - step-by-step decoding in an attention layer equals the full causal sequence;
  * - every trainable parameter of a layer using it gets a finite gradient, the encoding's own ones nonzero;
@@ -93,6 +94,20 @@ describe('encodings: conformance of every registered encoding', () => {
               const many = meanDeviation(256, 2000);
               assert.ok(many < 0.1 && many < 0.5 * one, `mean of 256 draws deviates ${many.toFixed(4)} from Toeplitz, one draw ${one.toFixed(4)}`);
             }
+            enc.dispose();
+          });
+
+          it('innerProductsOnly (as the attention layer calls it): every score q̃_s·k̃_t as without it', () => {
+            const enc = build() as QKEncoding;
+            tf.tidy(() => {
+              const [q, k] = [1, 2].map((seed) => randomInput(seed, [B, L, H, D]).abs() as tf.Tensor4D);
+              const perHead = (x: tf.Tensor4D) => x.transpose([0, 2, 1, 3]);
+              const scores = (innerProductsOnly: boolean) => {
+                const [qe, ke] = enc.encode(q, k, { offset: 2, rng: new Rng(4), innerProductsOnly });
+                return tf.matMul(perHead(qe), perHead(ke), false, true).dataSync();
+              };
+              assertClose(scores(true), scores(false), 1e-5, 1e-4, 'scores');
+            });
             enc.dispose();
           });
 

@@ -627,6 +627,27 @@ describe('encodings/lrpe', () => {
         4,
       );
     });
+
+    it('innerProductsOnly: the same scores, the vectors in the basis B (its last product left out)', () => {
+      withLrpe({ core: 'permutation', p: 'householder', headDim: 16 }, (m) => {
+        tf.tidy(() => {
+          const rng = new Rng(83);
+          const q = randn(rng, [2, 9, 2, 16]);
+          const k = randn(rng, [2, 9, 2, 16]);
+          const opts = { offset: 3, inputMap: 'elu+1' as const };
+          const exact = m.encode(q, k, opts);
+          const fast = m.encode(q, k, { ...opts, innerProductsOnly: true });
+          assertClose(scores(...fast).dataSync(), scores(...exact).dataSync(), 1e-5, 1e-4, 'q̃_s·k̃_t');
+          const basis = tf.tensor2d(permutationSpectrum(piOf(m)).basis, [16, 16]);
+          const rows = (x: tf.Tensor4D) => x.reshape([-1, 16]) as tf.Tensor2D;
+          if (canFuseLrpe()) {
+            // The fused path leaves out Bᵀ: fast = exact Bᵀ, as rows.
+            assertClose(rows(fast[0]).dataSync(), tf.matMul(rows(exact[0]), basis, false, true).dataSync(), 1e-5, 1e-4, 'q̃ in the basis B');
+            assert.ok(maxAbsDiff(fast[0].dataSync(), exact[0].dataSync()) > 1e-3, 'the vectors differ');
+          }
+        });
+      });
+    });
   });
 
   describe('2-D grid (axial): scores depend only on (Δrow, Δcol)', () => {
