@@ -121,7 +121,8 @@ export interface MemoryResult {
 
 /**
  * Peak tensor memory (tfjs's `profile`) of one causal attention layer, forward and backward, at
- * each length. Deterministic for a given backend.
+ * each length: the peak above what was allocated before the pass (the input, the layer's weights
+ * and whatever else is alive do not count). Deterministic for a given backend.
  * @param spec an attention spec, e.g. 'linear:elu+lrpe(unitary)'
  */
 export async function memoryExponent(spec: string, opts: { lengths?: number[]; model?: number; heads?: number; causal?: boolean } = {}): Promise<MemoryResult> {
@@ -132,6 +133,8 @@ export async function memoryExponent(spec: string, opts: { lengths?: number[]; m
     const layer = new AttentionLayer({ model, numHeads: heads, spec, maxLength: L, rng: new Rng(0) });
     const x = tf.tensor3d(new Rng(1).normalArray(L * model), [1, L, model]);
     try {
+      // tf.profile's peak counts every live tensor: the bytes held before the pass are not the layer's.
+      const before = tf.memory().numBytes;
       const info = await tf.profile(() => {
         const { value, grads } = tf.variableGrads(
           () =>
@@ -143,7 +146,7 @@ export async function memoryExponent(spec: string, opts: { lengths?: number[]; m
         );
         tf.dispose([value, ...Object.values(grads)]);
       });
-      peakBytes.push(info.peakBytes);
+      peakBytes.push(info.peakBytes - before);
     } finally {
       x.dispose();
       layer.dispose();

@@ -374,7 +374,7 @@ describe('linearAttention', () => {
         for (const [name, opts] of wideCases) {
           it(`${F} features (${name}, φ = elu + 1): gradients equal those of the reference`, function () {
             const rng = new Rng(24 + F);
-            const [q, k] = [0, 1].map(() => draw(rng, [1, 11, 2, F]).mul(0.3) as tf.Tensor4D);
+            const [q, k] = [0, 1].map(() => tf.tidy(() => draw(rng, [1, 11, 2, F]).mul(0.3) as tf.Tensor4D));
             const [v, R] = [0, 1].map(() => draw(rng, [1, 11, 2, 9]));
             const grads = (f: QKVFn) => weightedSumGrads(f, [q, k, v], R);
             const phi = (x: tf.Tensor4D) => tf.elu(x).add(1) as tf.Tensor4D;

@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { useNative } from '../../src/backend';
+import { tf, useNative } from '../../src/backend';
 import {
   tQuantile,
   pairedDifference,
@@ -69,5 +69,16 @@ describe('experiments: intervals over seeds (stats) and the exact checks', () =>
     }
     assert.ok(lin.exponent.estimate > 0.9 && lin.exponent.estimate < 1.1, `linear ${lin.exponent.estimate}`);
     assert.ok(soft.exponent.estimate > 1.5, `softmax ${soft.exponent.estimate}`);
+  });
+
+  it('the memory exponent counts the pass only, not tensors alive before it (a test leaking tensors once bent it)', async () => {
+    const alone = await memoryExponent('linear:elu+lrpe(unitary)', { lengths: [32, 64, 128] });
+    const held = tf.zeros([1 << 18]);
+    try {
+      const beside = await memoryExponent('linear:elu+lrpe(unitary)', { lengths: [32, 64, 128] });
+      assert.deepEqual(beside.peakBytes, alone.peakBytes);
+    } finally {
+      held.dispose();
+    }
   });
 });
