@@ -26,6 +26,7 @@
 #include <string.h>
 #include "blas.h"
 #include "jobs.h"
+#include "lrpe.h"
 #include "vec.h"
 #include "linear_scan.h"
 
@@ -340,15 +341,35 @@ static void scatter(const float *src, float *dst, const RpelabLinearScan *a, int
   for (int64_t p = 0; p < a->L; p++) memcpy(dst + ((b * a->L + p) * a->H + h) * w, src + p * ld, sizeof(float) * (size_t)w);
 }
 
-/* The (b, h) rows of q and k into Q, K [L, F], mapped by φ when the kernel applies it. */
-static void gather_features(const Job *j, float *Q, float *K, int64_t b, int64_t h) {
+/* Features per row the scans see: F, or LRPE's map output (2F for 'unitary'). */
+static int64_t scan_features(const RpelabLinearScan *a) { return a->map == 2 ? 2 * a->F : a->F; }
+
+/*
+ * The (b, h) rows of q and k into Q, K [L, Fs] (Fs = scan_features), mapped by φ when the kernel
+ * applies it, then by LRPE's map when it has one; the rows before that map (after φ) go to PQ, PK
+ * [L, F] (needed by the backward pass; unused without a map).
+ */
+static void gather_features(const Job *j, float *Q, float *K, float *PQ, float *PK, int64_t b, int64_t h) {
   const RpelabLinearScan *a = j->a;
-  gather(j->q, Q, a, b, h, a->F, a->F);
-  gather(j->k, K, a, b, h, a->F, a->F);
-  if (a->phi) {
-    elu_plus_one(Q, Q, a->L * a->F);
-    elu_plus_one(K, K, a->L * a->F);
+  const int64_t L = a->L, F = a->F;
+  float *in[2] = {a->map ? PQ : Q, a->map ? PK : K}, *out[2] = {Q, K};
+  const float *src[2] = {j->q, j->k};
+  for (int i = 0; i < 2; i++) {
+    gather(src[i], in[i], a, b, h, F, F);
+    if (a->phi) elu_plus_one(in[i], in[i], L * F);
+    if (a->map) rpelab_lrpe_rows(L, in[i], a->map_u, a->map_C, a->map_S, F, a->map_W, a->map == 2, out[i]);
   }
+}
+
+/*
+ * The features' gradients D [L, Fs] (from the scans) -> the gradients for the raw rows, in place
+ * as D [L, F]: through LRPE's map (its transpose) when there is one, then through φ (from the rows
+ * P = φ(x), [L, F]: P itself is Q or K without a map).
+ */
+static void features_back(const RpelabLinearScan *a, float *D, const float *P) {
+  const int64_t L = a->L, F = a->F;
+  if (a->map) rpelab_lrpe_rows_back(L, D, a->map_u, a->map_C, a->map_S, F, a->map_W, a->map == 2, D);
+  if (a->phi) times_elu_slope(D, P, L * F);
 }
 
 /* Rows of v for one (b, h) pair into V' [L, e1], with a last column of ones when e1 = E + 1. */
@@ -387,10 +408,10 @@ static size_t products_workspace(int64_t L, int64_t F, int64_t e1) {
 static void *forward_pairs(void *arg) {
   Job *j = arg;
   const RpelabLinearScan *a = j->a;
-  const int64_t L = a->L, F = a->F, E = a->E, e1 = E + (a->normalize ? 1 : 0);
+  const int64_t L = a->L, F = scan_features(a), E = a->E, e1 = E + (a->normalize ? 1 : 0);
   /* Bidirectional pairs without decay: V' [L, e1], N' [L, e1], KV [F, e1] and the product's workspace. */
   const size_t ws = products_workspace(L, F, e1);
-  const size_t extra = a->causal ? 0 : (size_t)(2 * L * e1 + F * e1) + ws;
+  const size_t extra = (a->causal ? 0 : (size_t)(2 * L * e1 + F * e1) + ws) + (a->map ? (size_t)(2 * L * a->F) : 0);
   float *buf = malloc(sizeof(float) * ((size_t)(2 * L * F + 2 * L * E + 2 * L + F * E + F) + extra));
   if (!buf) {
     j->failed = 1;
@@ -398,11 +419,12 @@ static void *forward_pairs(void *arg) {
   }
   float *Q = buf, *K = Q + L * F, *V = K + L * F, *N = V + L * E, *ONE = N + L * E, *D = ONE + L, *S = D + L;
   float *V1 = S + F * E + F, *N1 = V1 + L * e1, *KV = N1 + L * e1, *work = KV + F * e1;
+  float *PQ = a->causal ? V1 : work + ws, *PK = PQ + L * a->F; /* the rows before LRPE's map */
   for (int64_t p = 0; p < L; p++) ONE[p] = 1.0f;
   for (int64_t pair = j->first; pair < j->last; pair++) {
     const int64_t b = pair / a->H, h = pair % a->H;
     const float r = a->decay ? a->decay[h] : 1.0f;
-    gather_features(j, Q, K, b, h);
+    gather_features(j, Q, K, PQ, PK, b, h);
     if (!a->causal && r == 1.0f) {
       /* Two products: KV = Kᵀ V' [F, e1], N' = Q KV [L, e1] (V' = [V, 1]: the denominator is the last column). */
       gather_values(j->v, V1, a, b, h, e1);
@@ -432,7 +454,7 @@ static void *forward_pairs(void *arg) {
  */
 static void scan_gradients(const RpelabLinearScan *a, const float *Q, const float *K, const float *V, const float *G, float *DQ, float *DK, float *DV,
                            float r, float *S) {
-  const int64_t F = a->F, E = a->E, e1 = E + (a->normalize ? 1 : 0);
+  const int64_t F = scan_features(a), E = a->E, e1 = E + (a->normalize ? 1 : 0);
   const Scan dq = {e1, F, V, K, G, DQ, e1, F, e1, F};
   attend(a, &dq, r, 0, S);
   const Scan dk = {e1, F, G, Q, V, DK, e1, F, e1, F};
@@ -454,20 +476,23 @@ static void scan_gradients(const RpelabLinearScan *a, const float *Q, const floa
 static void *backward_pairs(void *arg) {
   Job *j = arg;
   const RpelabLinearScan *a = j->a;
-  const int64_t L = a->L, F = a->F, E = a->E, e1 = E + (a->normalize ? 1 : 0);
-  /* S: a scan's state, or KV and dKV [F, e1] and the products' workspace (bidirectional, no decay). */
+  const int64_t L = a->L, F = scan_features(a), E = a->E, e1 = E + (a->normalize ? 1 : 0);
+  /* S: a scan's state, or KV and dKV [F, e1] and the products' workspace (bidirectional, no decay);
+     PQ, PK [L, a->F]: the rows before LRPE's map, with one. */
   const size_t ns = (size_t)(e1 * F + F * E), np = a->causal ? 0 : (size_t)(2 * F * e1) + products_workspace(L, F, e1);
-  float *buf = malloc(sizeof(float) * ((size_t)(4 * L * F + 3 * L * e1) + (ns > np ? ns : np)));
+  const size_t nm = a->map ? (size_t)(2 * L * a->F) : 0;
+  float *buf = malloc(sizeof(float) * ((size_t)(4 * L * F + 3 * L * e1) + nm + (ns > np ? ns : np)));
   if (!buf) {
     j->failed = 1;
     return NULL;
   }
-  float *Q = buf, *K = Q + L * F, *DQ = K + L * F, *DK = DQ + L * F, *V = DK + L * F, *G = V + L * e1, *DV = G + L * e1, *S = DV + L * e1;
+  float *Q = buf, *K = Q + L * F, *DQ = K + L * F, *DK = DQ + L * F, *V = DK + L * F, *G = V + L * e1, *DV = G + L * e1;
+  float *PQ = DV + L * e1, *PK = PQ + L * a->F, *S = PQ + nm;
   float *KV = S, *DKV = KV + F * e1, *work = DKV + F * e1;
   for (int64_t pair = j->first; pair < j->last; pair++) {
     const int64_t b = pair / a->H, h = pair % a->H;
     const float r = a->decay ? a->decay[h] : 1.0f;
-    gather_features(j, Q, K, b, h);
+    gather_features(j, Q, K, PQ, PK, b, h);
     gather(j->v, V, a, b, h, E, e1);
     for (int64_t p = 0; p < L; p++) {
       const int64_t row = (b * L + p) * a->H + h;
@@ -508,12 +533,10 @@ static void *backward_pairs(void *arg) {
       memset(DV, 0, sizeof(float) * (size_t)(L * e1));
       scan_gradients(a, Q, K, V, G, DQ, DK, DV, r, S);
     }
-    if (a->phi) {
-      times_elu_slope(DQ, Q, L * F);
-      times_elu_slope(DK, K, L * F);
-    }
-    scatter(DQ, j->dq, a, b, h, F, F);
-    scatter(DK, j->dk, a, b, h, F, F);
+    features_back(a, DQ, a->map ? PQ : Q);
+    features_back(a, DK, a->map ? PK : K);
+    scatter(DQ, j->dq, a, b, h, a->F, a->F);
+    scatter(DK, j->dk, a, b, h, a->F, a->F);
     scatter(DV, j->dv, a, b, h, E, e1);
   }
   free(buf);
@@ -526,7 +549,7 @@ static int run(const RpelabLinearScan *a, Job base, void *(*fn)(void *), int thr
   /* One thread below ~1M state updates. 32 pairs of L = 256, F = E = 16 (2.2M, the train suite's
      layers) alone ran no faster on two (forward 299 vs 371 µs, AMD EPYC), but inside the training
      step, forward + backward of its two layers took 2.9 ms on two threads against 4.3 ms on one. */
-  const int n = rpelab_job_count(threads, (double)pairs * a->L * a->F * (a->E + 1), 1e6, pairs);
+  const int n = rpelab_job_count(threads, (double)pairs * a->L * scan_features(a) * (a->E + 1), 1e6, pairs);
   Job jobs[64];
   for (int i = 0; i < n; i++) {
     jobs[i] = base;

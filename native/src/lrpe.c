@@ -60,6 +60,49 @@ static void back_through(float *restrict dx, const float *restrict dz, const flo
   else memcpy(dx, dz, sizeof(float) * (size_t)D);
 }
 
+/* The map of one row x [D] (already through φ) at table rows C, S [W]: y = Λ P x; z is scratch [D]. */
+static void lrpe_row(const float *x, const float *u, const float *C, const float *S, int64_t D, int64_t W, int unitary, float *z, float *y) {
+  reflect(x, u, z, D);
+  if (unitary) {
+    for (int64_t f = 0; f < D; f++) { y[f] = z[f] * C[f]; y[D + f] = z[f] * S[f]; }
+  } else {
+    for (int64_t f = 0; f + 1 < W; f += 2) {
+      y[f] = z[f] * C[f] - z[f + 1] * S[f];
+      y[f + 1] = z[f + 1] * C[f + 1] + z[f] * S[f + 1];
+    }
+    for (int64_t f = W; f < D; f++) y[f] = z[f];
+  }
+}
+
+/* dz = Λᵀ g for one row: the core's turn undone (g [2D] for 'unitary', [D] for 'pairs'). */
+static void turn_back(const float *g, const float *C, const float *S, int64_t D, int64_t W, int unitary, float *dz) {
+  if (unitary) {
+    for (int64_t f = 0; f < D; f++) dz[f] = g[f] * C[f] + g[D + f] * S[f];
+  } else {
+    for (int64_t f = 0; f + 1 < W; f += 2) {
+      dz[f] = g[f] * C[f] + g[f + 1] * S[f + 1];
+      dz[f + 1] = g[f + 1] * C[f + 1] - g[f] * S[f];
+    }
+    for (int64_t f = W; f < D; f++) dz[f] = g[f];
+  }
+}
+
+void rpelab_lrpe_rows(int64_t n, const float *x, const float *u, const float *C, const float *S, int64_t D, int64_t W, int unitary, float *y) {
+  float z[D];
+  const int64_t out = unitary ? 2 * D : D;
+  for (int64_t i = 0; i < n; i++) lrpe_row(x + i * D, u, C + i * W, S + i * W, D, W, unitary, z, y + i * out);
+}
+
+void rpelab_lrpe_rows_back(int64_t n, const float *g, const float *u, const float *C, const float *S, int64_t D, int64_t W, int unitary, float *dx) {
+  float dz[D];
+  const int64_t in = unitary ? 2 * D : D;
+  for (int64_t i = 0; i < n; i++) {
+    turn_back(g + i * in, C + i * W, S + i * W, D, W, unitary, dz);
+    const double c = u ? dot(u, dz, D) : 0;
+    back_through(dx + i * D, dz, u, (float)(2 * c), NULL, NULL, D);
+  }
+}
+
 static void *map_range(void *arg) {
   Job *j = arg;
   const RpelabLrpe *a = j->a;
@@ -72,17 +115,7 @@ static void *map_range(void *arg) {
       const float *C = a->C + l * W, *S = a->S + l * W, *in = input_rows(a, b, l, mapped);
       for (int64_t h = 0; h < a->H; h++) {
         const int64_t row = (b * a->L + l) * a->H + h;
-        float *y = j->y + row * out;
-        reflect(in + h * D, a->u, z, D);
-        if (a->unitary) {
-          for (int64_t f = 0; f < D; f++) { y[f] = z[f] * C[f]; y[D + f] = z[f] * S[f]; }
-        } else {
-          for (int64_t f = 0; f + 1 < W; f += 2) {
-            y[f] = z[f] * C[f] - z[f + 1] * S[f];
-            y[f + 1] = z[f + 1] * C[f + 1] + z[f] * S[f + 1];
-          }
-          for (int64_t f = W; f < D; f++) y[f] = z[f];
-        }
+        lrpe_row(in + h * D, a->u, C, S, D, W, a->unitary, z, j->y + row * out);
       }
     }
   free(mapped);
@@ -104,15 +137,10 @@ static void *grad_range(void *arg) {
         const int64_t row = (b * a->L + l) * a->H + h;
         const float *g = j->dy + row * out, *x = in + h * D, *raw = a->x + row * D;
         const double ux = (j->dC || j->du) ? reflect(x, a->u, z, D) : 0;
+        turn_back(g, C, S, D, W, a->unitary, dz);
         if (a->unitary) {
-          for (int64_t f = 0; f < D; f++) dz[f] = g[f] * C[f] + g[D + f] * S[f];
           if (dC) for (int64_t f = 0; f < D; f++) { dC[f] += g[f] * z[f]; dS[f] += g[D + f] * z[f]; }
         } else {
-          for (int64_t f = 0; f + 1 < W; f += 2) {
-            dz[f] = g[f] * C[f] + g[f + 1] * S[f + 1];
-            dz[f + 1] = g[f + 1] * C[f + 1] - g[f] * S[f];
-          }
-          for (int64_t f = W; f < D; f++) dz[f] = g[f];
           if (dC) for (int64_t f = 0; f + 1 < W; f += 2) {
             dC[f] += g[f] * z[f];
             dC[f + 1] += g[f + 1] * z[f + 1];

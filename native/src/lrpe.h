@@ -15,4 +15,10 @@ int rpelab_lrpe_map(const RpelabLrpe *a, float *y, int threads);
 /* Its gradient from dy: dx, and when not NULL the table gradients dC, dS [L, W] and du [D].
    Returns 0, or -1 when out of memory. */
 int rpelab_lrpe_map_grad(const RpelabLrpe *a, const float *dy, float *dx, float *dC, float *dS, float *du, int threads);
+/* The map of n consecutive rows x [n, D], row i with the table rows C, S [n, W] i, into y [n, 2D or D]:
+   for kernels that map the rows of one sequence as they gather them (linear_scan.c). */
+void rpelab_lrpe_rows(int64_t n, const float *x, const float *u, const float *C, const float *S, int64_t D, int64_t W, int unitary, float *y);
+/* Its transpose on the rows' gradients g [n, 2D or D]: dx [n, D], row i = P Λᵢᵀ g_i (P is symmetric).
+   dx may be g (rows are read before they are written, and row i of dx ends before row i + 1 of g starts). */
+void rpelab_lrpe_rows_back(int64_t n, const float *g, const float *u, const float *C, const float *S, int64_t D, int64_t W, int unitary, float *dx);
 #endif

@@ -468,20 +468,38 @@ static int linear_scan_args(napi_env env, napi_value *argv, RpelabLinearScan *a)
   return (decay == NULL || (int64_t)nd == a->H) && a->F >= 1 && a->E >= 1;
 }
 
+/* (map, u | null, C | null, S | null) -> a's LRPE map: map 0 none, 1 'pairs' (W even, <= F), 2 'unitary' (W = F), with
+   the tables C, S [L, W] and u [F]; false on a bad value. */
+static int linear_scan_map_args(napi_env env, napi_value *argv, RpelabLinearScan *a) {
+  int64_t map;
+  size_t nu, nc, ns;
+  float *u, *C, *S;
+  if (!get_int(env, argv[0], &map) || map < 0 || map > 2 || !get_f32(env, argv[1], &u, &nu, 1) || !get_f32(env, argv[2], &C, &nc, 1) ||
+      !get_f32(env, argv[3], &S, &ns, 1)) return 0;
+  a->map = (int)map;
+  a->map_u = NULL; a->map_C = NULL; a->map_S = NULL; a->map_W = 0;
+  if (map == 0) return 1;
+  if (!C || !S || nc != ns || a->L == 0 || nc % (size_t)a->L != 0 || (u && (int64_t)nu != a->F)) return 0;
+  const int64_t W = (int64_t)nc / a->L;
+  if (map == 2 ? W != a->F : (W % 2 != 0 || W > a->F)) return 0;
+  a->map_u = u; a->map_C = C; a->map_S = S; a->map_W = W;
+  return 1;
+}
+
 /* The denominators den [B, L, H]: a Float32Array when normalizing, else null (den = NULL). */
 static int den_of(napi_env env, napi_value v, const RpelabLinearScan *a, float **den) {
   size_t n;
   return get_f32(env, v, den, &n, 1) && (!a->normalize || (*den != NULL && (int64_t)n == a->B * a->L * a->H));
 }
 
-/* linearScan(q, k, v, decay | null, B, L, H, F, E, causal, normalize, eps, phi, o, den | null) */
+/* linearScan(q, k, v, decay | null, B, L, H, F, E, causal, normalize, eps, phi, o, den | null, map, u | null, C | null, S | null) */
 static napi_value linear_scan(napi_env env, napi_callback_info info) {
-  size_t argc = 15;
-  napi_value argv[15];
+  size_t argc = 19;
+  napi_value argv[19];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLinearScan a;
   float *q, *k, *v, *o, *den;
-  if (argc != 15 || !linear_scan_args(env, argv + 3, &a)) FAIL("linearScan: bad arguments or sizes");
+  if (argc != 19 || !linear_scan_args(env, argv + 3, &a) || !linear_scan_map_args(env, argv + 15, &a)) FAIL("linearScan: bad arguments or sizes");
   const int64_t nq = a.B * a.L * a.H * a.F, nv = a.B * a.L * a.H * a.E;
   if (!f32_of(env, argv[0], &q, nq) || !f32_of(env, argv[1], &k, nq) || !f32_of(env, argv[2], &v, nv) || !f32_of(env, argv[13], &o, nv) ||
       !den_of(env, argv[14], &a, &den))
@@ -490,14 +508,15 @@ static napi_value linear_scan(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* linearScanGrad(q, k, v, o, den | null, dout, decay | null, B, L, H, F, E, causal, normalize, eps, phi, dq, dk, dv) */
+/* linearScanGrad(q, k, v, o, den | null, dout, decay | null, B, L, H, F, E, causal, normalize, eps, phi, dq, dk, dv, map, u | null, C | null, S | null) */
 static napi_value linear_scan_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 19;
-  napi_value argv[19];
+  size_t argc = 23;
+  napi_value argv[23];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLinearScan a;
   float *q, *k, *v, *o, *den, *dout, *dq, *dk, *dv;
-  if (argc != 19 || !linear_scan_args(env, argv + 6, &a)) FAIL("linearScanGrad: bad arguments or sizes");
+  if (argc != 23 || !linear_scan_args(env, argv + 6, &a) || !linear_scan_map_args(env, argv + 19, &a))
+    FAIL("linearScanGrad: bad arguments or sizes");
   const int64_t nq = a.B * a.L * a.H * a.F, nv = a.B * a.L * a.H * a.E;
   if (!f32_of(env, argv[0], &q, nq) || !f32_of(env, argv[1], &k, nq) || !f32_of(env, argv[2], &v, nv) || !f32_of(env, argv[3], &o, nv) ||
       !den_of(env, argv[4], &a, &den) || !f32_of(env, argv[5], &dout, nv) ||

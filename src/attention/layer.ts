@@ -15,10 +15,11 @@
  */
 import { tf, Rng, assertRank, assertInt, assertDim, canonicalJson } from '../backend';
 import { Module, Linear, LayerNorm, MAX_TENSOR_SIZE } from '../nn';
-import { getEncoding, type QKEncoding, type BiasEncoding, type EncodeOptions, type EncodingContext } from '../encodings';
+import { getEncoding, type QKEncoding, type BiasEncoding, type EncodeOptions, type EncodingContext, type LrpeRowMap } from '../encodings';
 import { parseSpec, formatSpec, type AttentionSpec } from './spec';
 import { FavorPlus, featureMapFromName, eluPlusOne, identityFeatureMap, type FeatureMap } from './feature-maps';
 import { linearAttention, initLinearAttentionState, linearAttentionStep, type LinearAttentionState } from './linear';
+import { nativeLinearScan, nativeLinearScanApplies } from './linear-scan';
 import { softmaxAttention, quadraticSoftmaxMaxScores } from './softmax';
 import { blockwiseSoftmaxAttention, blockBiasOf } from './softmax-blockwise';
 import { nativeFlashApplies } from './softmax-flash';
@@ -193,8 +194,7 @@ export class AttentionLayer extends Module {
     offset: number,
     deferFeatureMap: 'no' | 'to attention' | 'to the encoding' = 'no',
   ): { q: tf.Tensor4D; k: tf.Tensor4D; plain: [tf.Tensor4D, tf.Tensor4D] | null } {
-    // The layer reads encoded q, k only through their inner products (scores, linear attention's sums).
-    const encOpts: EncodeOptions = { offset, grid: opts.grid, rng: opts.rng ?? this.rng, training: opts.training, innerProductsOnly: true };
+    const encOpts = this.encodeOptions(opts, offset);
     if (this.preEncoding) [q, k] = this.preEncoding.encode(q, k, encOpts);
     if (this.featureMap && deferFeatureMap === 'no') {
       if (this.featureMap instanceof FavorPlus && opts.training) this.featureMap.redraw(encOpts.rng);
@@ -204,6 +204,23 @@ export class AttentionLayer extends Module {
     const plain: [tf.Tensor4D, tf.Tensor4D] | null = this.plainDenominator ? [q, k] : null;
     if (this.postEncoding) [q, k] = this.postEncoding.encode(q, k, deferFeatureMap === 'to the encoding' ? { ...encOpts, inputMap: 'elu+1' } : encOpts);
     return { q, k, plain };
+  }
+
+  /** What the encodings are called with. */
+  private encodeOptions(opts: AttentionCallOptions, offset: number): EncodeOptions {
+    // The layer reads encoded q, k only through their inner products (scores, linear attention's sums).
+    return { offset, grid: opts.grid, rng: opts.rng ?? this.rng, training: opts.training, innerProductsOnly: true };
+  }
+
+  /**
+   * The post encoding's map as tables for the native linear attention kernel to apply to the rows
+   * as it gathers them (`QKEncoding.rowMap`: LRPE with fixed parameters), when this call can take
+   * it: φ = elu + 1 handed to the encoding, no padded keys (those are zeroed after the encoding),
+   * the native kernels loaded. Else null (the encoding maps q and k, then linear attention runs).
+   */
+  private kernelRowMap(deferral: 'no' | 'to attention' | 'to the encoding', opts: AttentionCallOptions, offset: number, length: number): LrpeRowMap | null {
+    if (deferral !== 'to the encoding' || opts.keyMask !== undefined || !this.postEncoding?.rowMap || !nativeLinearScanApplies()) return null;
+    return this.postEncoding.rowMap(length, this.encodeOptions(opts, offset));
   }
 
   /**
@@ -245,6 +262,19 @@ export class AttentionLayer extends Module {
     return tf.tidy(() => {
       const [q0, k0, v] = this.project(x);
       const deferral = this.featureMapDeferral(opts.keyMask !== undefined);
+      const rowMap = this.kernelRowMap(deferral, opts, offset, q0.shape[1]);
+      if (rowMap) {
+        // φ and LRPE's map inside the linear attention kernel (the same function as below: tested).
+        const attrs = {
+          causal: opts.causal ?? false,
+          normalize: this.spec.normalize === 'denominator',
+          eps: DENOMINATOR_EPS,
+          decay: this.decay(),
+          featureMap: 'elu' as const,
+          map: rowMap.mode,
+        };
+        return this.finish(nativeLinearScan(q0, k0, v, attrs, rowMap));
+      }
       const deferMap = deferral === 'to attention';
       const enc = this.encodeQK(q0, k0, opts, offset, deferral);
       const q = enc.q;

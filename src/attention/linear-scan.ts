@@ -21,6 +21,7 @@
  * Layout: q, k [batch, length, heads, F]; v [batch, length, heads, E]; out [batch, length, heads, E].
  */
 import { tf, registerJsKernel, runJsKernel, hasJsKernel, nativeKernels } from '../backend';
+import type { LrpeRowMap } from '../encodings';
 
 export const LINEAR_SCAN = 'RpelabLinearScan';
 export const LINEAR_SCAN_GRAD = 'RpelabLinearScanGrad';
@@ -35,7 +36,15 @@ export interface LinearScanAttrs {
   decay: number[] | null;
   /** 'identity': q, k are the features; 'elu': the features are elu(q) + 1, elu(k) + 1. */
   featureMap: 'identity' | 'elu';
+  /**
+   * LRPE's map y = Λ P x on each feature row as the kernel gathers it (after φ), with fixed tables
+   * and Householder unit (`LrpeRowMap`, encodings/types.ts): 'pairs' (features F) or 'unitary'
+   * (features 2F). Default none.
+   */
+  map?: 'pairs' | 'unitary';
 }
+
+const MAP_CODES = { pairs: 1, unitary: 2 } as const;
 
 const flag = (b: boolean): 0 | 1 => (b ? 1 : 0);
 
@@ -45,29 +54,37 @@ function nativeOrThrow(kernelName: string) {
   return native;
 }
 
-// Inputs q, k [B, L, H, F], v [B, L, H, E]. Outputs o [B, L, H, E] and, when normalize, den [B, L, H].
+/** The kernels' arguments after the tensors: decay, B, L, H, F, E, causal, normalize, eps, phi (q [B, L, H, F], E from v). */
+function scanArgs(qs: number[], E: number, a: LinearScanAttrs) {
+  const [B, L, H, F] = qs;
+  return [a.decay ? Float32Array.from(a.decay) : null, B, L, H, F, E, flag(a.causal), flag(a.normalize), a.eps, flag(a.featureMap === 'elu')] as const;
+}
+
+/** The map's arguments: its code, u, C, S. */
+function mapArgs(a: LinearScanAttrs, u: Float32Array | null, C: Float32Array | null, S: Float32Array | null) {
+  return [a.map ? MAP_CODES[a.map] : 0, u, C, S] as const;
+}
+
+// Inputs q, k [B, L, H, F], v [B, L, H, E], and with a map u [F] (or null), cos, sin [L, W]. Outputs o [B, L, H, E]
+// and, when normalize, den [B, L, H].
 registerJsKernel<LinearScanAttrs>({
   kernelName: LINEAR_SCAN,
-  inputNames: ['q', 'k', 'v'],
+  inputNames: ['q', 'k', 'v', 'u', 'cos', 'sin'],
   outputShapes: ([q, , v], { normalize }) => (normalize ? [[q![0], q![1], q![2], v![3]], q!.slice(0, 3)] : [[q![0], q![1], q![2], v![3]]]),
-  compute: ([q, k, v], [qs, , vs], [o, den], { causal, normalize, eps, decay, featureMap }) => {
-    const [B, L, H, F] = qs!;
-    const rates = decay ? Float32Array.from(decay) : null;
-    const phi = flag(featureMap === 'elu');
-    nativeOrThrow(LINEAR_SCAN).linearScan(q!, k!, v!, rates, B, L, H, F, vs![3], flag(causal), flag(normalize), eps, phi, o, normalize ? den : null);
+  compute: ([q, k, v, u, C, S], [qs, , vs], [o, den], attrs) => {
+    const args = scanArgs(qs!, vs![3], attrs);
+    nativeOrThrow(LINEAR_SCAN).linearScan(q!, k!, v!, ...args, o, attrs.normalize ? den : null, ...mapArgs(attrs, u, C, S));
   },
 });
 
-// Inputs q, k, v, o, den (null without normalize), dout. Outputs dq, dk, dv.
+// Inputs q, k, v, o, den (null without normalize), dout, and the map's u, cos, sin. Outputs dq, dk, dv.
 registerJsKernel<LinearScanAttrs>({
   kernelName: LINEAR_SCAN_GRAD,
-  inputNames: ['q', 'k', 'v', 'o', 'den', 'dout'],
+  inputNames: ['q', 'k', 'v', 'o', 'den', 'dout', 'u', 'cos', 'sin'],
   outputShapes: ([q, k, v]) => [q!.slice(), k!.slice(), v!.slice()],
-  compute: ([q, k, v, o, den, dout], [qs, , vs], [dq, dk, dv], { causal, normalize, eps, decay, featureMap }) => {
-    const [B, L, H, F] = qs!;
-    const rates = decay ? Float32Array.from(decay) : null;
-    const phi = flag(featureMap === 'elu');
-    nativeOrThrow(LINEAR_SCAN_GRAD).linearScanGrad(q!, k!, v!, o!, den, dout!, rates, B, L, H, F, vs![3], flag(causal), flag(normalize), eps, phi, dq, dk, dv);
+  compute: ([q, k, v, o, den, dout, u, C, S], [qs, , vs], [dq, dk, dv], attrs) => {
+    const args = scanArgs(qs!, vs![3], attrs);
+    nativeOrThrow(LINEAR_SCAN_GRAD).linearScanGrad(q!, k!, v!, o!, den, dout!, ...args, dq, dk, dv, ...mapArgs(attrs, u, C, S));
   },
 });
 
@@ -85,16 +102,26 @@ export function nativeLinearScanApplies(): boolean {
  * @param q [batch, length, heads, F] features φ(q), or q itself with `featureMap: 'elu'`
  * @param k [batch, length, heads, F] features φ(k), or k itself with `featureMap: 'elu'`
  * @param v [batch, length, heads, E] values
+ * @param map LRPE's fixed map on the features inside the kernel (its mode in `attrs.map` too): the
+ *   features are then Λ P φ(q), [.., 2F] for 'unitary'; the tables are constants (no gradient).
  * @returns [batch, length, heads, E]: Σ_t w_st (q_s·k_t) v_t, divided by max(Σ_t w_st q_s·k_t, eps) when `normalize`
  */
-export function nativeLinearScan(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, attrs: LinearScanAttrs): tf.Tensor4D {
+export function nativeLinearScan(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, attrs: LinearScanAttrs, map?: LrpeRowMap): tf.Tensor4D {
+  if ((map?.mode ?? null) !== (attrs.map ?? null)) throw new Error(`map: attrs.map is ${attrs.map ?? 'none'} but the tables are for ${map?.mode ?? 'none'}`);
+  const tables = { u: map?.u ?? null, cos: map?.cos ?? null, sin: map?.sin ?? null };
   const op = tf.customGrad((qi, ki, vi, save) => {
-    const [o, den] = runJsKernel(LINEAR_SCAN, { q: qi as tf.Tensor, k: ki as tf.Tensor, v: vi as tf.Tensor }, attrs);
-    (save as tf.GradSaveFunc)(den ? [qi as tf.Tensor, ki as tf.Tensor, vi as tf.Tensor, o, den] : [qi as tf.Tensor, ki as tf.Tensor, vi as tf.Tensor, o]);
+    const [o, den] = runJsKernel(LINEAR_SCAN, { q: qi as tf.Tensor, k: ki as tf.Tensor, v: vi as tf.Tensor, ...tables }, attrs);
+    // The map's tables are kept for the backward pass too, which may run after their owner's scope.
+    const extra: tf.Tensor[] = [...(den ? [den] : []), ...(map ? [map.cos, map.sin, ...(map.u ? [map.u] : [])] : [])];
+    (save as tf.GradSaveFunc)([qi as tf.Tensor, ki as tf.Tensor, vi as tf.Tensor, o, ...extra]);
     return {
       value: o,
-      gradFunc: (dy: tf.Tensor, [sq, sk, sv, so, sd]: tf.Tensor[]) =>
-        runJsKernel(LINEAR_SCAN_GRAD, { q: sq, k: sk, v: sv, o: so, den: sd ?? null, dout: dy }, attrs),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sq, sk, sv, so, ...rest] = saved;
+        const sd = den ? rest.shift()! : null;
+        const kept = map ? { cos: rest[0], sin: rest[1], u: map.u ? rest[2] : null } : tables;
+        return runJsKernel(LINEAR_SCAN_GRAD, { q: sq, k: sk, v: sv, o: so, den: sd, dout: dy, ...kept }, attrs);
+      },
     };
   });
   return op(q, k, v) as tf.Tensor4D;

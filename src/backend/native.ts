@@ -160,7 +160,9 @@ export interface NativeKernels {
    * Linear attention as recurrences (`attention/linear-scan.ts`): o [B, L, H, E] and, with
    * `normalize`, the denominators den [B, L, H] from q, k [B, L, H, F] (the features, or with
    * phi = 1 the raw values the kernel maps by elu + 1) and values v [B, L, H, E]; decay [H] rates
-   * in (0, 1] or null.
+   * in (0, 1] or null. map 1 ('pairs') or 2 ('unitary'): LRPE's map y = Λ P x applied to the rows
+   * as they are gathered (after φ), with the Householder unit u [F] or null and the tables C, S
+   * [L, W] (0: none, u, C, S null).
    */
   linearScan(
     q: Float32Array,
@@ -178,8 +180,12 @@ export interface NativeKernels {
     phi: 0 | 1,
     o: Float32Array,
     den: Float32Array | null,
+    map: 0 | 1 | 2,
+    u: Float32Array | null,
+    C: Float32Array | null,
+    S: Float32Array | null,
   ): void;
-  /** Its gradients dq, dk, dv from dout, given the forward's o and den. */
+  /** Its gradients dq, dk, dv from dout, given the forward's o and den (map, u, C, S as there). */
   linearScanGrad(
     q: Float32Array,
     k: Float32Array,
@@ -200,6 +206,10 @@ export interface NativeKernels {
     dq: Float32Array,
     dk: Float32Array,
     dv: Float32Array,
+    map: 0 | 1 | 2,
+    u: Float32Array | null,
+    C: Float32Array | null,
+    S: Float32Array | null,
   ): void;
   /**
    * Copies a box between row-major arrays of 4-byte elements (`backend/fast-kernels.ts`): params

@@ -3,7 +3,7 @@
  * (each file registers its own declaration): import encodings from here, not from their files,
  * wherever a spec string may name them.
  */
-export type { QKEncoding, BiasEncoding, AbsoluteEncoding, EncodeOptions } from './types';
+export type { QKEncoding, BiasEncoding, AbsoluteEncoding, EncodeOptions, LrpeRowMap } from './types';
 export * from './lrpe';
 export * from './spe';
 export { RoPE, ropeEncoding, ROPE_LAYOUTS, ROPE_MAX_HEAD_DIM } from './rope';

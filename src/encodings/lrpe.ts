@@ -42,7 +42,7 @@
  */
 import { tf, Rng, assertInt, assertNumber, assertOneOf, assertRank, assertDim } from '../backend';
 import { Module } from '../nn';
-import type { EncodeOptions, QKEncoding } from './types';
+import type { EncodeOptions, QKEncoding, LrpeRowMap } from './types';
 import {
   LRPE_CORES,
   type LrpeCore,
@@ -209,6 +209,27 @@ export class Lrpe extends Module implements QKEncoding {
       const basis = opts.innerProductsOnly === true ? 'any' : 'features';
       return [this.map(q, plan, fused, opts.inputMap, basis), this.map(k, plan, fused, opts.inputMap, basis)] as [tf.Tensor4D, tf.Tensor4D];
     });
+  }
+
+  /**
+   * The map as fixed tables, for attention kernels that apply it to rows as they gather them
+   * (`QKEncoding.rowMap`): for `length` tokens from `opts.offset`, the Householder unit (or none)
+   * and the core's cos/sin rows [length, W] (the module's cached tables, reshaped). null where the
+   * map is not one: learned θ or P, a P other than Householder or identity, the permutation core
+   * (a change of basis around the turn), a grid, or the fused kernels off (`fused: false`).
+   */
+  rowMap(length: number, opts: EncodeOptions = {}): LrpeRowMap | null {
+    assertInt(length, 'length', 1);
+    if (opts.grid || this.core === 'permutation' || this.theta === 'learned' || (this.p !== 'householder' && this.p !== 'identity') || !this.useFused())
+      return null;
+    const plan = this.plan(length, this.checkPositions(length, opts), undefined);
+    const W = plan.trig.cos.shape[2];
+    return {
+      mode: plan.kind === 'unitary' ? 'unitary' : 'pairs',
+      u: this.p === 'householder' ? (this.householderV as tf.Tensor1D) : null,
+      cos: plan.trig.cos.reshape([length, W]),
+      sin: plan.trig.sin.reshape([length, W]),
+    };
   }
 
   /** The current θ [channels] (empty for the permutation core). A copy. */

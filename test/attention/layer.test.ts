@@ -1,5 +1,6 @@
 import { strict as assert } from 'assert';
-import { tf, Rng } from '../../src/backend';
+import { tf, Rng, useNative } from '../../src/backend';
+import { nativeLinearScanApplies } from '../../src/attention/linear-scan';
 import { AttentionLayer, disposeAttentionState, type AttentionState } from '../../src/attention/layer';
 import { RoPE } from '../../src/encodings/rope';
 import { assertClose, assertThrowsNaming, assertNoLeak } from '../helpers';
@@ -204,6 +205,43 @@ describe('AttentionLayer', () => {
       assertNoLeak(run, 3, spec);
       x.dispose();
       layer.dispose();
+    }
+  });
+
+  describe('LRPE with fixed tables inside the native linear attention kernel (QKEncoding.rowMap)', () => {
+    for (const spec of ['linear:elu+lrpe(unitary,householder)', 'linear:elu+lrpe(rotation,householder)', 'linear:elu+lrpe(mixed,identity)']) {
+      for (const causal of [true, false]) {
+        it(`${spec}, ${causal ? 'causal' : 'bidirectional'}: one kernel each way, the same output and gradients as the tf-op path`, async function () {
+          if (!nativeLinearScanApplies()) this.skip();
+          const layer = new AttentionLayer({ model: MODEL, numHeads: HEADS, spec, rng: new Rng(4) });
+          const x = input(9, 2, 7);
+          const vars = layer.trainableVariables();
+          const run = () =>
+            tf.tidy(() => {
+              const f = (xi: tf.Tensor) => layer.apply(xi, { causal, offset: 3 }).square().mean() as tf.Scalar;
+              const { value, grads } = tf.variableGrads(() => f(x), vars);
+              return [value, tf.grad(f)(x), ...Object.values(grads)].map((t) => Array.from(t.dataSync()));
+            });
+          try {
+            const profile = await tf.profile(() => tf.dispose(tf.variableGrads(() => layer.apply(x, { causal, offset: 3 }).sum() as tf.Scalar, vars).grads));
+            const kernels = new Set(profile.kernels.map((k) => k.name));
+            assert.ok(kernels.has('RpelabLinearScan') && kernels.has('RpelabLinearScanGrad'), [...kernels].join(', '));
+            assert.ok(!kernels.has('RpelabLrpeMap') && !kernels.has('RpelabLrpeMapGrad'), 'no separate LRPE map kernel');
+            const fused = run();
+            const was = useNative(false);
+            let composed: number[][];
+            try {
+              composed = run();
+            } finally {
+              useNative(was);
+            }
+            fused.forEach((got, i) => assertClose(got, composed[i], 1e-5, 1e-3, i === 0 ? 'loss' : i === 1 ? 'dx' : `d${vars[i - 2].name}`));
+          } finally {
+            x.dispose();
+            layer.dispose();
+          }
+        });
+      }
     }
   });
 

@@ -1,0 +1,107 @@
+/**
+ * The native linear attention kernel with LRPE's map inside (`nativeLinearScan(..., map)`): the
+ * same values and gradients as the map's own kernel (`fusedLrpeMap`, with φ = elu + 1) followed by
+ * the kernel on the mapped features. Skipped, and counted, without the native kernels.
+ */
+import { strict as assert } from 'assert';
+import { tf, Rng } from '../../src/backend';
+import { nativeLinearScan, nativeLinearScanApplies, type LinearScanAttrs } from '../../src/attention/linear-scan';
+import type { LrpeRowMap } from '../../src/encodings';
+import { fusedLrpeMap } from '../../src/encodings/lrpe/kernels';
+import { assertClose, assertThrowsNaming } from '../helpers';
+
+const randn = (rng: Rng, shape: number[], scale = 1) =>
+  tf.tidy(() => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape).mul(scale)) as tf.Tensor4D;
+
+/** A random map: a unit Householder vector (or none) and angle tables for L positions. */
+function randomMap(rng: Rng, mode: 'pairs' | 'unitary', L: number, F: number, W: number, householder: boolean): LrpeRowMap {
+  const angles = rng.uniformArray(L * W, -3, 3);
+  const v = rng.normalArray(F);
+  const norm = Math.hypot(...v);
+  return {
+    mode,
+    u: householder ? tf.tensor1d(v.map((x) => x / norm)) : null,
+    cos: tf.tensor2d(angles.map(Math.cos), [L, W]),
+    sin: tf.tensor2d(angles.map(Math.sin), [L, W]),
+  };
+}
+
+describe('nativeLinearScan with the LRPE map inside', () => {
+  beforeEach(function () {
+    if (!nativeLinearScanApplies()) this.skip();
+  });
+
+  // (mode, F, W): pairs over part of the features, unitary (features 2F), and widths from 64 (the wide backward).
+  const maps: Array<['pairs' | 'unitary', number, number]> = [
+    ['pairs', 8, 6],
+    ['unitary', 5, 5],
+    ['pairs', 67, 66],
+    ['unitary', 40, 40],
+  ];
+  const calls: Array<[string, Partial<LinearScanAttrs>]> = [
+    ['causal, no denominator', { causal: true, normalize: false }],
+    ['causal, denominator', { causal: true, normalize: true }],
+    ['bidirectional', { causal: false, normalize: false }],
+    ['bidirectional, decay', { causal: false, normalize: false, decay: [0.7, 0.95] }],
+  ];
+  for (const [mode, F, W] of maps) {
+    for (const householder of [true, false]) {
+      for (const [name, call] of calls) {
+        it(`${mode} (F ${F}, W ${W}${householder ? ', Householder P' : ''}), ${name}: values and gradients equal the map's kernel, then the scan`, () => {
+          const rng = new Rng(F * 7 + W + (householder ? 1 : 0));
+          const [B, L, H, E] = [2, 9, 2, 6];
+          const [q, k] = [0, 1].map(() => randn(rng, [B, L, H, F], 0.5));
+          const v = randn(rng, [B, L, H, E]);
+          const R = randn(rng, [B, L, H, E]);
+          const map = randomMap(rng, mode, L, F, W, householder);
+          const attrs: LinearScanAttrs = { causal: true, normalize: false, eps: 1e-6, decay: null, featureMap: 'elu', ...call };
+          const run = (f: (a: tf.Tensor4D, b: tf.Tensor4D, c: tf.Tensor4D) => tf.Tensor4D) =>
+            tf.tidy(() => {
+              const { value, grads } = tf.valueAndGrads((a, b, c) =>
+                f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D)
+                  .mul(R)
+                  .sum(),
+              )([q, k, v]);
+              return [value, ...grads].map((t) => Array.from(t.dataSync()));
+            });
+          const fused = run((a, b, c) => nativeLinearScan(a, b, c, { ...attrs, map: mode }, map));
+          const composed = run((a, b, c) => {
+            const m = (x: tf.Tensor4D) => fusedLrpeMap(x, map.u, map.cos, map.sin, mode, { u: false, tables: false }, 'elu+1');
+            return nativeLinearScan(m(a), m(b), c, { ...attrs, featureMap: 'identity' });
+          });
+          ['value', 'dq', 'dk', 'dv'].forEach((n, i) => {
+            assert.ok(
+              fused[i].some((x) => x !== 0),
+              `${n} is not all zero`,
+            );
+            assertClose(fused[i], composed[i], 1e-5, 1e-4, n);
+          });
+          tf.dispose([q, k, v, R, map.cos, map.sin, ...(map.u ? [map.u] : [])]);
+        });
+      }
+    }
+  }
+
+  it('no tensor leak over forward + backward, and mismatched map arguments throw naming map', () => {
+    const rng = new Rng(3);
+    const [q, k, v] = [0, 1, 2].map(() => randn(rng, [1, 5, 2, 4]));
+    const map = randomMap(rng, 'unitary', 5, 4, 4, true);
+    const attrs: LinearScanAttrs = { causal: true, normalize: true, eps: 1e-6, decay: null, featureMap: 'elu', map: 'unitary' };
+    try {
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 3; i++) {
+        const { value, grads } = tf.valueAndGrads((a, b, c) => nativeLinearScan(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, attrs, map).sum())([
+          q,
+          k,
+          v,
+        ]);
+        tf.dispose([value, ...grads]);
+      }
+      assert.equal(tf.memory().numTensors, before);
+      assertThrowsNaming(() => nativeLinearScan(q, k, v, { ...attrs, map: 'pairs' }, map), /map: attrs.map is pairs but the tables are for unitary/);
+      assertThrowsNaming(() => nativeLinearScan(q, k, v, attrs), /map: attrs.map is unitary but the tables are for none/);
+    } finally {
+      tf.dispose([q, k, v, map.cos, map.sin, map.u!]);
+    }
+  });
+});
