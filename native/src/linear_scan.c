@@ -324,9 +324,14 @@ static void attend_both(const RpelabLinearScan *a, const Scan *c, const float *w
   if (!a->causal) scan_both(c, w, ldw, cols, ldc, a->L, r, !reverse, 0, S);
 }
 
-/* Rows of one (b, h) pair: src [B, L, H, w] -> dst [L, ld] (columns w.. of dst untouched). */
+/* Floats between the rows of consecutive positions in q, k, v (and their gradients) of width w: H·w,
+   or 3·H·w when they are the parts of one [B, L, 3, H, w] array (packed). */
+static int64_t position_stride(const RpelabLinearScan *a, int64_t w) { return (a->packed ? 3 : 1) * a->H * w; }
+
+/* Rows of one (b, h) pair: src [B, L, H, w] (or a part of a packed array) -> dst [L, ld] (columns w.. of dst untouched). */
 static void gather(const float *src, float *dst, const RpelabLinearScan *a, int64_t b, int64_t h, int64_t w, int64_t ld) {
-  for (int64_t p = 0; p < a->L; p++) memcpy(dst + p * ld, src + ((b * a->L + p) * a->H + h) * w, sizeof(float) * (size_t)w);
+  const int64_t ps = position_stride(a, w);
+  for (int64_t p = 0; p < a->L; p++) memcpy(dst + p * ld, src + (b * a->L + p) * ps + h * w, sizeof(float) * (size_t)w);
 }
 
 /*
@@ -338,7 +343,8 @@ static void times_elu_slope(float *restrict d, const float *restrict f, int64_t 
 }
 
 static void scatter(const float *src, float *dst, const RpelabLinearScan *a, int64_t b, int64_t h, int64_t w, int64_t ld) {
-  for (int64_t p = 0; p < a->L; p++) memcpy(dst + ((b * a->L + p) * a->H + h) * w, src + p * ld, sizeof(float) * (size_t)w);
+  const int64_t ps = position_stride(a, w);
+  for (int64_t p = 0; p < a->L; p++) memcpy(dst + (b * a->L + p) * ps + h * w, src + p * ld, sizeof(float) * (size_t)w);
 }
 
 /* Features per row the scans see: F, or LRPE's map output (2F for 'unitary'). */

@@ -20,6 +20,9 @@ typedef struct {
   int map;
   int64_t map_W;
   const float *map_u, *map_C, *map_S;
+  /* 1: q, k, v (and dq, dk, dv) are the parts of one [B, L, 3, H, F] array (E = F; the pointers
+     are to each part's first row, H·F floats apart), as a fused q/k/v projection leaves them. */
+  int packed;
 } RpelabLinearScan;
 /* o (and den when normalize). 0, or -1 when out of memory. */
 int rpelab_linear_scan_forward(const RpelabLinearScan *a, const float *q, const float *k, const float *v, float *o, float *den, int threads);

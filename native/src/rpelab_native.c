@@ -492,35 +492,54 @@ static int den_of(napi_env env, napi_value v, const RpelabLinearScan *a, float *
   return get_f32(env, v, den, &n, 1) && (!a->normalize || (*den != NULL && (int64_t)n == a->B * a->L * a->H));
 }
 
-/* linearScan(q, k, v, decay | null, B, L, H, F, E, causal, normalize, eps, phi, o, den | null, map, u | null, C | null, S | null) */
+/* packed (0 | 1) -> a->packed; with 1, E must equal F. */
+static int linear_scan_packed_arg(napi_env env, napi_value v, RpelabLinearScan *a) {
+  int64_t packed;
+  if (!get_int(env, v, &packed) || packed < 0 || packed > 1 || (packed && a->E != a->F)) return 0;
+  a->packed = (int)packed;
+  return 1;
+}
+
+/* q, k, v (or their gradients) from three arrays, or, packed, from one [B, L, 3, H, F] array passed three times. */
+static int qkv_of(napi_env env, napi_value *argv, const RpelabLinearScan *a, float **q, float **k, float **v) {
+  const int64_t nq = a->B * a->L * a->H * a->F, nv = a->B * a->L * a->H * a->E;
+  if (!a->packed) return f32_of(env, argv[0], q, nq) && f32_of(env, argv[1], k, nq) && f32_of(env, argv[2], v, nv);
+  float *p[3];
+  for (int i = 0; i < 3; i++)
+    if (!f32_of(env, argv[i], &p[i], 3 * nq) || p[i] != p[0]) return 0;
+  *q = p[0];
+  *k = p[0] + a->H * a->F;
+  *v = p[0] + 2 * a->H * a->F;
+  return 1;
+}
+
+/* linearScan(q, k, v, decay | null, B, L, H, F, E, causal, normalize, eps, phi, o, den | null, map, u | null, C | null, S | null, packed) */
 static napi_value linear_scan(napi_env env, napi_callback_info info) {
-  size_t argc = 19;
-  napi_value argv[19];
+  size_t argc = 20;
+  napi_value argv[20];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLinearScan a;
   float *q, *k, *v, *o, *den;
-  if (argc != 19 || !linear_scan_args(env, argv + 3, &a) || !linear_scan_map_args(env, argv + 15, &a)) FAIL("linearScan: bad arguments or sizes");
-  const int64_t nq = a.B * a.L * a.H * a.F, nv = a.B * a.L * a.H * a.E;
-  if (!f32_of(env, argv[0], &q, nq) || !f32_of(env, argv[1], &k, nq) || !f32_of(env, argv[2], &v, nv) || !f32_of(env, argv[13], &o, nv) ||
-      !den_of(env, argv[14], &a, &den))
+  if (argc != 20 || !linear_scan_args(env, argv + 3, &a) || !linear_scan_map_args(env, argv + 15, &a) || !linear_scan_packed_arg(env, argv[19], &a))
     FAIL("linearScan: bad arguments or sizes");
+  const int64_t nv = a.B * a.L * a.H * a.E;
+  if (!qkv_of(env, argv, &a, &q, &k, &v) || !f32_of(env, argv[13], &o, nv) || !den_of(env, argv[14], &a, &den)) FAIL("linearScan: bad arguments or sizes");
   if (rpelab_linear_scan_forward(&a, q, k, v, o, den, num_threads) != 0) FAIL("linearScan: out of memory");
   return NULL;
 }
 
-/* linearScanGrad(q, k, v, o, den | null, dout, decay | null, B, L, H, F, E, causal, normalize, eps, phi, dq, dk, dv, map, u | null, C | null, S | null) */
+/* linearScanGrad(q, k, v, o, den | null, dout, decay | null, B, L, H, F, E, causal, normalize, eps, phi, dq, dk, dv, map, u | null, C | null, S | null, packed) */
 static napi_value linear_scan_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 23;
-  napi_value argv[23];
+  size_t argc = 24;
+  napi_value argv[24];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLinearScan a;
   float *q, *k, *v, *o, *den, *dout, *dq, *dk, *dv;
-  if (argc != 23 || !linear_scan_args(env, argv + 6, &a) || !linear_scan_map_args(env, argv + 19, &a))
+  if (argc != 24 || !linear_scan_args(env, argv + 6, &a) || !linear_scan_map_args(env, argv + 19, &a) || !linear_scan_packed_arg(env, argv[23], &a))
     FAIL("linearScanGrad: bad arguments or sizes");
-  const int64_t nq = a.B * a.L * a.H * a.F, nv = a.B * a.L * a.H * a.E;
-  if (!f32_of(env, argv[0], &q, nq) || !f32_of(env, argv[1], &k, nq) || !f32_of(env, argv[2], &v, nv) || !f32_of(env, argv[3], &o, nv) ||
-      !den_of(env, argv[4], &a, &den) || !f32_of(env, argv[5], &dout, nv) ||
-      !f32_of(env, argv[16], &dq, nq) || !f32_of(env, argv[17], &dk, nq) || !f32_of(env, argv[18], &dv, nv))
+  const int64_t nv = a.B * a.L * a.H * a.E;
+  if (!qkv_of(env, argv, &a, &q, &k, &v) || !f32_of(env, argv[3], &o, nv) || !den_of(env, argv[4], &a, &den) || !f32_of(env, argv[5], &dout, nv) ||
+      !qkv_of(env, argv + 16, &a, &dq, &dk, &dv))
     FAIL("linearScanGrad: bad arguments or sizes");
   if (rpelab_linear_scan_backward(&a, q, k, v, o, den, dout, dq, dk, dv, num_threads) != 0) FAIL("linearScanGrad: out of memory");
   return NULL;

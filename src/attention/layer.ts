@@ -19,7 +19,7 @@ import { getEncoding, type QKEncoding, type BiasEncoding, type EncodeOptions, ty
 import { parseSpec, formatSpec, type AttentionSpec } from './spec';
 import { FavorPlus, featureMapFromName, eluPlusOne, identityFeatureMap, type FeatureMap } from './feature-maps';
 import { linearAttention, initLinearAttentionState, linearAttentionStep, type LinearAttentionState } from './linear';
-import { nativeLinearScan, nativeLinearScanApplies } from './linear-scan';
+import { nativeLinearScanPacked, nativeLinearScanApplies } from './linear-scan';
 import { softmaxAttention, quadraticSoftmaxMaxScores } from './softmax';
 import { blockwiseSoftmaxAttention, blockBiasOf } from './softmax-blockwise';
 import { nativeFlashApplies } from './softmax-flash';
@@ -167,10 +167,14 @@ export class AttentionLayer extends Module {
 
   /** x [B, L, model] -> q, k, v each [B, L, H, headDim]. */
   private project(x: tf.Tensor): [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D] {
-    const [b, l] = x.shape;
-    const qkv = this.qkv.apply(x).reshape([b, l, 3, this.numHeads, this.headDim]);
-    const [q, k, v] = tf.unstack(qkv, 2) as tf.Tensor4D[];
+    const [q, k, v] = tf.unstack(this.projectPacked(x), 2) as tf.Tensor4D[];
     return [q, k, v];
+  }
+
+  /** x [B, L, model] -> q, k, v as one [B, L, 3, H, headDim] (the projection's output, not split). */
+  private projectPacked(x: tf.Tensor): tf.Tensor5D {
+    const [b, l] = x.shape;
+    return this.qkv.apply(x).reshape([b, l, 3, this.numHeads, this.headDim]) as tf.Tensor5D;
   }
 
   /**
@@ -213,14 +217,23 @@ export class AttentionLayer extends Module {
   }
 
   /**
-   * The post encoding's map as tables for the native linear attention kernel to apply to the rows
-   * as it gathers them (`QKEncoding.rowMap`: LRPE with fixed parameters), when this call can take
-   * it: φ = elu + 1 handed to the encoding, no padded keys (those are zeroed after the encoding),
-   * the native kernels loaded. Else null (the encoding maps q and k, then linear attention runs).
+   * Whether this call is one native linear attention kernel each way on the projection's q, k, v as
+   * they come (`nativeLinearScanPacked`: no split, no encoded tensors): linear attention with the
+   * native kernels, φ = elu + 1, no pre encoding, no padded keys (zeroed after the feature map), and
+   * either no post encoding (the kernel applies φ) or one that gives its map as tables
+   * (`QKEncoding.rowMap`: LRPE with fixed parameters; the kernel applies φ, then the map). Returns
+   * the map (null for none), or undefined when the call takes the general path below.
    */
-  private kernelRowMap(deferral: 'no' | 'to attention' | 'to the encoding', opts: AttentionCallOptions, offset: number, length: number): LrpeRowMap | null {
-    if (deferral !== 'to the encoding' || opts.keyMask !== undefined || !this.postEncoding?.rowMap || !nativeLinearScanApplies()) return null;
-    return this.postEncoding.rowMap(length, this.encodeOptions(opts, offset));
+  private kernelPath(
+    deferral: 'no' | 'to attention' | 'to the encoding',
+    opts: AttentionCallOptions,
+    offset: number,
+    length: number,
+  ): LrpeRowMap | null | undefined {
+    if (this.spec.kind === 'softmax' || this.preEncoding || opts.keyMask !== undefined || !nativeLinearScanApplies()) return undefined;
+    if (deferral === 'to attention') return null;
+    if (deferral !== 'to the encoding' || !this.postEncoding?.rowMap) return undefined;
+    return this.postEncoding.rowMap(length, this.encodeOptions(opts, offset)) ?? undefined;
   }
 
   /**
@@ -260,21 +273,21 @@ export class AttentionLayer extends Module {
     // A FAVOR+ redraw (training) assigns the projection buffer inside this tidy: an assigned
     // variable keeps its new values when the tidy disposes the tensor they came from.
     return tf.tidy(() => {
-      const [q0, k0, v] = this.project(x);
       const deferral = this.featureMapDeferral(opts.keyMask !== undefined);
-      const rowMap = this.kernelRowMap(deferral, opts, offset, q0.shape[1]);
-      if (rowMap) {
-        // φ and LRPE's map inside the linear attention kernel (the same function as below: tested).
+      const rowMap = this.kernelPath(deferral, opts, offset, x.shape[1]!);
+      if (rowMap !== undefined) {
+        // φ (and LRPE's map) inside the linear attention kernel: the same function as below (tested).
         const attrs = {
           causal: opts.causal ?? false,
           normalize: this.spec.normalize === 'denominator',
           eps: DENOMINATOR_EPS,
           decay: this.decay(),
           featureMap: 'elu' as const,
-          map: rowMap.mode,
+          ...(rowMap ? { map: rowMap.mode } : {}),
         };
-        return this.finish(nativeLinearScan(q0, k0, v, attrs, rowMap));
+        return this.finish(nativeLinearScanPacked(this.projectPacked(x), attrs, rowMap ?? undefined));
       }
+      const [q0, k0, v] = this.project(x);
       const deferMap = deferral === 'to attention';
       const enc = this.encodeQK(q0, k0, opts, offset, deferral);
       const q = enc.q;

@@ -25,6 +25,8 @@ import type { LrpeRowMap } from '../encodings';
 
 export const LINEAR_SCAN = 'RpelabLinearScan';
 export const LINEAR_SCAN_GRAD = 'RpelabLinearScanGrad';
+export const LINEAR_SCAN_PACKED = 'RpelabLinearScanPacked';
+export const LINEAR_SCAN_PACKED_GRAD = 'RpelabLinearScanPackedGrad';
 
 /** What the kernels need besides the tensors. */
 export interface LinearScanAttrs {
@@ -73,7 +75,7 @@ registerJsKernel<LinearScanAttrs>({
   outputShapes: ([q, , v], { normalize }) => (normalize ? [[q![0], q![1], q![2], v![3]], q!.slice(0, 3)] : [[q![0], q![1], q![2], v![3]]]),
   compute: ([q, k, v, u, C, S], [qs, , vs], [o, den], attrs) => {
     const args = scanArgs(qs!, vs![3], attrs);
-    nativeOrThrow(LINEAR_SCAN).linearScan(q!, k!, v!, ...args, o, attrs.normalize ? den : null, ...mapArgs(attrs, u, C, S));
+    nativeOrThrow(LINEAR_SCAN).linearScan(q!, k!, v!, ...args, o, attrs.normalize ? den : null, ...mapArgs(attrs, u, C, S), 0);
   },
 });
 
@@ -84,7 +86,32 @@ registerJsKernel<LinearScanAttrs>({
   outputShapes: ([q, k, v]) => [q!.slice(), k!.slice(), v!.slice()],
   compute: ([q, k, v, o, den, dout, u, C, S], [qs, , vs], [dq, dk, dv], attrs) => {
     const args = scanArgs(qs!, vs![3], attrs);
-    nativeOrThrow(LINEAR_SCAN_GRAD).linearScanGrad(q!, k!, v!, o!, den, dout!, ...args, dq, dk, dv, ...mapArgs(attrs, u, C, S));
+    nativeOrThrow(LINEAR_SCAN_GRAD).linearScanGrad(q!, k!, v!, o!, den, dout!, ...args, dq, dk, dv, ...mapArgs(attrs, u, C, S), 0);
+  },
+});
+
+/** [B, L, 3, H, D] -> the shape of each part, [B, L, H, D]. */
+const partShape = (s: number[]) => [s[0], s[1], s[3], s[4]];
+
+// The same on q, k, v as the parts of one qkv [B, L, 3, H, D] (a fused projection's output, not split).
+registerJsKernel<LinearScanAttrs>({
+  kernelName: LINEAR_SCAN_PACKED,
+  inputNames: ['qkv', 'u', 'cos', 'sin'],
+  outputShapes: ([x], { normalize }) => (normalize ? [partShape(x!), partShape(x!).slice(0, 3)] : [partShape(x!)]),
+  compute: ([x, u, C, S], [xs], [o, den], attrs) => {
+    const args = scanArgs(partShape(xs!), xs![4], attrs);
+    nativeOrThrow(LINEAR_SCAN_PACKED).linearScan(x!, x!, x!, ...args, o, attrs.normalize ? den : null, ...mapArgs(attrs, u, C, S), 1);
+  },
+});
+
+// Inputs qkv, o, den (null without normalize), dout, and the map's u, cos, sin. Output dqkv [B, L, 3, H, D].
+registerJsKernel<LinearScanAttrs>({
+  kernelName: LINEAR_SCAN_PACKED_GRAD,
+  inputNames: ['qkv', 'o', 'den', 'dout', 'u', 'cos', 'sin'],
+  outputShapes: ([x]) => [x!.slice()],
+  compute: ([x, o, den, dout, u, C, S], [xs], [dx], attrs) => {
+    const args = scanArgs(partShape(xs!), xs![4], attrs);
+    nativeOrThrow(LINEAR_SCAN_PACKED_GRAD).linearScanGrad(x!, x!, x!, o!, den, dout!, ...args, dx, dx, dx, ...mapArgs(attrs, u, C, S), 1);
   },
 });
 
@@ -98,6 +125,34 @@ export function nativeLinearScanApplies(): boolean {
 }
 
 /**
+ * Runs a forward kernel on `inputs` (q, k, v, or qkv) with a custom gradient from its gradient
+ * kernel, keeping the map's tables for the backward pass too (it may run after their owner's scope).
+ */
+function scanOp(kernels: [string, string], inputs: Record<string, tf.Tensor>, attrs: LinearScanAttrs, map?: LrpeRowMap): tf.Tensor {
+  if ((map?.mode ?? null) !== (attrs.map ?? null)) throw new Error(`map: attrs.map is ${attrs.map ?? 'none'} but the tables are for ${map?.mode ?? 'none'}`);
+  const names = Object.keys(inputs);
+  const tables = map ? [map.cos, map.sin, ...(map.u ? [map.u] : [])] : [];
+  const mapOf = (t: tf.Tensor[]) => (map ? { cos: t[0], sin: t[1], u: map.u ? t[2] : null } : { u: null, cos: null, sin: null });
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const xs = args as tf.Tensor[];
+    const named = Object.fromEntries(names.map((n, i) => [n, xs[i]]));
+    const [o, den] = runJsKernel(kernels[0], { ...named, ...mapOf(tables) }, attrs);
+    save([...xs, o, ...(den ? [den] : []), ...tables]);
+    return {
+      value: o,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const savedInputs = Object.fromEntries(names.map((n, i) => [n, saved[i]]));
+        const [so, ...rest] = saved.slice(names.length);
+        const sd = den ? rest.shift()! : null;
+        return runJsKernel(kernels[1], { ...savedInputs, o: so, den: sd, dout: dy, ...mapOf(rest) }, attrs);
+      },
+    };
+  }) as unknown as (...xs: tf.Tensor[]) => tf.Tensor;
+  return op(...names.map((n) => inputs[n]));
+}
+
+/**
  * Linear attention sums, one native kernel each way (check `nativeLinearScanApplies` first).
  * @param q [batch, length, heads, F] features φ(q), or q itself with `featureMap: 'elu'`
  * @param k [batch, length, heads, F] features φ(k), or k itself with `featureMap: 'elu'`
@@ -107,22 +162,16 @@ export function nativeLinearScanApplies(): boolean {
  * @returns [batch, length, heads, E]: Σ_t w_st (q_s·k_t) v_t, divided by max(Σ_t w_st q_s·k_t, eps) when `normalize`
  */
 export function nativeLinearScan(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, attrs: LinearScanAttrs, map?: LrpeRowMap): tf.Tensor4D {
-  if ((map?.mode ?? null) !== (attrs.map ?? null)) throw new Error(`map: attrs.map is ${attrs.map ?? 'none'} but the tables are for ${map?.mode ?? 'none'}`);
-  const tables = { u: map?.u ?? null, cos: map?.cos ?? null, sin: map?.sin ?? null };
-  const op = tf.customGrad((qi, ki, vi, save) => {
-    const [o, den] = runJsKernel(LINEAR_SCAN, { q: qi as tf.Tensor, k: ki as tf.Tensor, v: vi as tf.Tensor, ...tables }, attrs);
-    // The map's tables are kept for the backward pass too, which may run after their owner's scope.
-    const extra: tf.Tensor[] = [...(den ? [den] : []), ...(map ? [map.cos, map.sin, ...(map.u ? [map.u] : [])] : [])];
-    (save as tf.GradSaveFunc)([qi as tf.Tensor, ki as tf.Tensor, vi as tf.Tensor, o, ...extra]);
-    return {
-      value: o,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [sq, sk, sv, so, ...rest] = saved;
-        const sd = den ? rest.shift()! : null;
-        const kept = map ? { cos: rest[0], sin: rest[1], u: map.u ? rest[2] : null } : tables;
-        return runJsKernel(LINEAR_SCAN_GRAD, { q: sq, k: sk, v: sv, o: so, den: sd, dout: dy, ...kept }, attrs);
-      },
-    };
-  });
-  return op(q, k, v) as tf.Tensor4D;
+  return scanOp([LINEAR_SCAN, LINEAR_SCAN_GRAD], { q, k, v }, attrs, map) as tf.Tensor4D;
+}
+
+/**
+ * `nativeLinearScan` on q, k, v as the parts of one array, as a fused q/k/v projection leaves them:
+ * no copies to split them, nor to join their gradients.
+ * @param qkv [batch, length, 3, heads, D]: q, k, v along axis 2
+ * @returns [batch, length, heads, D]
+ */
+export function nativeLinearScanPacked(qkv: tf.Tensor5D, attrs: LinearScanAttrs, map?: LrpeRowMap): tf.Tensor4D {
+  if (qkv.rank !== 5 || qkv.shape[2] !== 3) throw new Error(`qkv: expected [batch, length, 3, heads, D], got [${qkv.shape}]`);
+  return scanOp([LINEAR_SCAN_PACKED, LINEAR_SCAN_PACKED_GRAD], { qkv }, attrs, map) as tf.Tensor4D;
 }

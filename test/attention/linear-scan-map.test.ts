@@ -1,11 +1,12 @@
 /**
  * The native linear attention kernel with LRPE's map inside (`nativeLinearScan(..., map)`): the
  * same values and gradients as the map's own kernel (`fusedLrpeMap`, with φ = elu + 1) followed by
- * the kernel on the mapped features. Skipped, and counted, without the native kernels.
+ * the kernel on the mapped features; and on q, k, v packed in one array (`nativeLinearScanPacked`)
+ * the same as on the split parts. Skipped, and counted, without the native kernels.
  */
 import { strict as assert } from 'assert';
 import { tf, Rng } from '../../src/backend';
-import { nativeLinearScan, nativeLinearScanApplies, type LinearScanAttrs } from '../../src/attention/linear-scan';
+import { nativeLinearScan, nativeLinearScanPacked, nativeLinearScanApplies, type LinearScanAttrs } from '../../src/attention/linear-scan';
 import type { LrpeRowMap } from '../../src/encodings';
 import { fusedLrpeMap } from '../../src/encodings/lrpe/kernels';
 import { assertClose, assertThrowsNaming } from '../helpers';
@@ -82,6 +83,35 @@ describe('nativeLinearScan with the LRPE map inside', () => {
     }
   }
 
+  for (const mode of [null, 'unitary', 'pairs'] as const) {
+    for (const [name, call] of calls) {
+      it(`packed q, k, v [B, L, 3, H, D]${mode ? `, ${mode} map` : ''}, ${name}: values and the gradient equal the split parts'`, () => {
+        const rng = new Rng(90);
+        const [B, L, H, D] = [2, 7, 2, 6];
+        const qkv = randn(rng, [B, L, 3, H, D], 0.5) as unknown as tf.Tensor5D;
+        const R = randn(rng, [B, L, H, D]);
+        const map = mode ? randomMap(rng, mode, L, D, mode === 'pairs' ? 4 : D, true) : undefined;
+        const attrs: LinearScanAttrs = { causal: true, normalize: false, eps: 1e-6, decay: null, featureMap: 'elu', ...call, ...(mode ? { map: mode } : {}) };
+        const run = (f: (x: tf.Tensor5D) => tf.Tensor4D) =>
+          tf.tidy(() => {
+            const { value, grads } = tf.valueAndGrads((x) =>
+              f(x as tf.Tensor5D)
+                .mul(R)
+                .sum(),
+            )([qkv]);
+            return [value, grads[0]].map((t) => Array.from(t.dataSync()));
+          });
+        const packed = run((x) => nativeLinearScanPacked(x, attrs, map));
+        const split = run((x) => {
+          const [q, k, v] = tf.unstack(x, 2) as tf.Tensor4D[];
+          return nativeLinearScan(q, k, v, attrs, map);
+        });
+        ['value', 'dqkv'].forEach((n, i) => assertClose(packed[i], split[i], 1e-6, 1e-5, n));
+        tf.dispose([qkv, R, ...(map ? [map.cos, map.sin, map.u!] : [])]);
+      });
+    }
+  }
+
   it('no tensor leak over forward + backward, and mismatched map arguments throw naming map', () => {
     const rng = new Rng(3);
     const [q, k, v] = [0, 1, 2].map(() => randn(rng, [1, 5, 2, 4]));
@@ -100,6 +130,10 @@ describe('nativeLinearScan with the LRPE map inside', () => {
       assert.equal(tf.memory().numTensors, before);
       assertThrowsNaming(() => nativeLinearScan(q, k, v, { ...attrs, map: 'pairs' }, map), /map: attrs.map is pairs but the tables are for unitary/);
       assertThrowsNaming(() => nativeLinearScan(q, k, v, attrs), /map: attrs.map is unitary but the tables are for none/);
+      assertThrowsNaming(
+        () => nativeLinearScanPacked(q as unknown as tf.Tensor5D, attrs, map),
+        /qkv: expected \[batch, length, 3, heads, D\], got \[1,5,2,4\]/,
+      );
     } finally {
       tf.dispose([q, k, v, map.cos, map.sin, map.u!]);
     }
