@@ -150,8 +150,8 @@ export class TorchServer {
 }
 
 /**
- * Alternating pairs of one rpelab call and one torch call (after one untimed call of each);
- * stops after `pairs` pairs or `maxSeconds`.
+ * Alternating pairs of rpelab and torch, each side's time in a pair the mean of `calls` consecutive
+ * calls (after `warmup` untimed calls of each); stops after `pairs` pairs or `maxSeconds`.
  */
 async function pairTimes(
   rpelab: () => void,
@@ -159,20 +159,23 @@ async function pairTimes(
   id: string,
   pairs: number,
   maxSeconds: number,
+  { calls = 1, warmup = 1 }: { calls?: number; warmup?: number } = {},
 ): Promise<{ ours: number[]; theirs: number[] }> {
-  const torchCall = async () => (await server.request<{ ms: number[] }>({ op: 'time', id, calls: 1 })).ms[0];
-  rpelab();
-  await torchCall();
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const torchCalls = async (n: number) => mean((await server.request<{ ms: number[] }>({ op: 'time', id, calls: n })).ms);
+  const ourCalls = () => mean(Array.from({ length: calls }, () => timed(rpelab)[0]));
+  for (let i = 0; i < warmup; i++) rpelab();
+  await torchCalls(warmup);
   const ours: number[] = [];
   const theirs: number[] = [];
   const t0 = performance.now();
   for (let i = 0; i < pairs; i++) {
     if (i % 2 === 0) {
-      ours.push(timed(rpelab)[0]);
-      theirs.push(await torchCall());
+      ours.push(ourCalls());
+      theirs.push(await torchCalls(calls));
     } else {
-      theirs.push(await torchCall());
-      ours.push(timed(rpelab)[0]);
+      theirs.push(await torchCalls(calls));
+      ours.push(ourCalls());
     }
     if ((performance.now() - t0) / 1000 > maxSeconds) break;
   }
@@ -242,14 +245,22 @@ export async function runVsTorchLayer(c: EncodingCase, direction: Direction, ser
   return points;
 }
 
-/** One training step of the train suite's small LM on both sides, in alternating pairs. */
+/**
+ * Steps per side in one pair of the training-step comparison, and untimed steps first. A single step
+ * (~30 ms) varies too much to compare alone: at 813e366 the plain model's per-pair ratios of single
+ * steps spread over 0.54-1.30 within one point, and two runs minutes apart gave medians 0.95 and 0.76.
+ */
+export const TRAIN_STEPS_PER_PAIR = 5;
+export const TRAIN_WARMUP_STEPS = 3;
+
+/** One training step of the train suite's small LM on both sides, in alternating pairs (each side's time the mean of TRAIN_STEPS_PER_PAIR steps). */
 export async function runVsTorchTrain(c: EncodingCase, server: TorchServer, pairs: number, log: (line: string) => void): Promise<VsTorchPoint> {
   const base: VsTorchPoint = { kind: 'train', encoding: c.name, spec: c.spec };
   const ours = trainStep(c);
   const id = `train-${c.name}`;
   try {
     await server.request({ op: 'train', id, encoding: c.name });
-    const t = await pairTimes(ours.step, server, id, pairs, Number.POSITIVE_INFINITY);
+    const t = await pairTimes(ours.step, server, id, pairs, Number.POSITIVE_INFINITY, { calls: TRAIN_STEPS_PER_PAIR, warmup: TRAIN_WARMUP_STEPS });
     const tokens = TRAIN_SHAPE.batch * TRAIN_SHAPE.length;
     const s = summarize(t.ours, t.theirs);
     const p = { ...base, ...s, tokensPerSec: round(tokens / (s.msMedian! / 1000), 1), torchTokensPerSec: round(tokens / (s.torchMsMedian! / 1000), 1) };
