@@ -12,6 +12,11 @@
  *        LRPE: the encoded numerator over the unencoded denominator φ(q_s)·Σ_t φ(k_t), as
  *        RoFormer's linear form, Su et al. 2021 §3.4.3)
  *     -> merge heads -> LayerNorm (when normalize = 'layernorm') -> output projection
+ *
+ * With the native kernels, linear attention with φ = elu + 1 and either no encoding or LRPE with
+ * fixed parameters skips the middle steps as tensors: one kernel each way takes the projection
+ * [B,L,3,H,D] as it is and applies φ and LRPE's map to the rows it gathers (`kernelPath`); the
+ * same function, tested against the steps above.
  */
 import { tf, Rng, assertRank, assertInt, assertDim, canonicalJson } from '../backend';
 import { Module, Linear, LayerNorm, MAX_TENSOR_SIZE } from '../nn';
