@@ -347,6 +347,13 @@ static void scatter(const float *src, float *dst, const RpelabLinearScan *a, int
   for (int64_t p = 0; p < a->L; p++) memcpy(dst + (b * a->L + p) * ps + h * w, src + p * ld, sizeof(float) * (size_t)w);
 }
 
+/* Floats for a dense P (`map_P`): its product's output [L, F] and the product's workspace. */
+static size_t dense_map_floats(const RpelabLinearScan *a) {
+  if (!a->map || !a->map_P) return 0;
+  const size_t w1 = rpelab_sgemm_serial_workspace(a->L, a->F, a->F);
+  return (size_t)(a->L * a->F) + w1;
+}
+
 /* Features per row the scans see: F, or LRPE's map output (2F for 'unitary'). */
 static int64_t scan_features(const RpelabLinearScan *a) { return a->map == 2 ? 2 * a->F : a->F; }
 
@@ -355,7 +362,7 @@ static int64_t scan_features(const RpelabLinearScan *a) { return a->map == 2 ? 2
  * applies it, then by LRPE's map when it has one; the rows before that map (after φ) go to PQ, PK
  * [L, F] (needed by the backward pass; unused without a map).
  */
-static void gather_features(const Job *j, float *Q, float *K, float *PQ, float *PK, int64_t b, int64_t h) {
+static void gather_features(const Job *j, float *Q, float *K, float *PQ, float *PK, float *Z, float *work, int64_t b, int64_t h) {
   const RpelabLinearScan *a = j->a;
   const int64_t L = a->L, F = a->F;
   float *in[2] = {a->map ? PQ : Q, a->map ? PK : K}, *out[2] = {Q, K};
@@ -363,7 +370,13 @@ static void gather_features(const Job *j, float *Q, float *K, float *PQ, float *
   for (int i = 0; i < 2; i++) {
     gather(src[i], in[i], a, b, h, F, F);
     if (a->phi) elu_plus_one(in[i], in[i], L * F);
-    if (a->map) rpelab_lrpe_rows(L, in[i], a->map_u, a->map_C, a->map_S, F, a->map_W, a->map == 2, out[i]);
+    if (!a->map) continue;
+    const float *x = in[i];
+    if (a->map_P) {
+      rpelab_sgemm_serial(L, F, F, x, 0, F, a->map_P, 0, Z, work); /* Z = X · map_P */
+      x = Z;
+    }
+    rpelab_lrpe_rows(L, x, a->map_u, a->map_C, a->map_S, F, a->map_W, a->map == 2, out[i]);
   }
 }
 
@@ -372,9 +385,13 @@ static void gather_features(const Job *j, float *Q, float *K, float *PQ, float *
  * as D [L, F]: through LRPE's map (its transpose) when there is one, then through φ (from the rows
  * P = φ(x), [L, F]: P itself is Q or K without a map).
  */
-static void features_back(const RpelabLinearScan *a, float *D, const float *P) {
+static void features_back(const RpelabLinearScan *a, float *D, const float *P, float *Z, float *work) {
   const int64_t L = a->L, F = a->F;
   if (a->map) rpelab_lrpe_rows_back(L, D, a->map_u, a->map_C, a->map_S, F, a->map_W, a->map == 2, D);
+  if (a->map && a->map_P) {
+    rpelab_sgemm_serial(L, F, F, D, 0, F, a->map_P, 1, Z, work); /* dX = dZ · map_Pᵀ */
+    memcpy(D, Z, sizeof(float) * (size_t)(L * F));
+  }
   if (a->phi) times_elu_slope(D, P, L * F);
 }
 
@@ -417,7 +434,7 @@ static void *forward_pairs(void *arg) {
   const int64_t L = a->L, F = scan_features(a), E = a->E, e1 = E + (a->normalize ? 1 : 0);
   /* Bidirectional pairs without decay: V' [L, e1], N' [L, e1], KV [F, e1] and the product's workspace. */
   const size_t ws = products_workspace(L, F, e1);
-  const size_t extra = (a->causal ? 0 : (size_t)(2 * L * e1 + F * e1) + ws) + (a->map ? (size_t)(2 * L * a->F) : 0);
+  const size_t extra = (a->causal ? 0 : (size_t)(2 * L * e1 + F * e1) + ws) + (a->map ? (size_t)(2 * L * a->F) : 0) + dense_map_floats(a);
   float *buf = malloc(sizeof(float) * ((size_t)(2 * L * F + 2 * L * E + 2 * L + F * E + F) + extra));
   if (!buf) {
     j->failed = 1;
@@ -426,11 +443,12 @@ static void *forward_pairs(void *arg) {
   float *Q = buf, *K = Q + L * F, *V = K + L * F, *N = V + L * E, *ONE = N + L * E, *D = ONE + L, *S = D + L;
   float *V1 = S + F * E + F, *N1 = V1 + L * e1, *KV = N1 + L * e1, *work = KV + F * e1;
   float *PQ = a->causal ? V1 : work + ws, *PK = PQ + L * a->F; /* the rows before LRPE's map */
+  float *Z = PK + L * a->F, *mwork = Z + L * a->F;               /* the dense P's product and workspace */
   for (int64_t p = 0; p < L; p++) ONE[p] = 1.0f;
   for (int64_t pair = j->first; pair < j->last; pair++) {
     const int64_t b = pair / a->H, h = pair % a->H;
     const float r = a->decay ? a->decay[h] : 1.0f;
-    gather_features(j, Q, K, PQ, PK, b, h);
+    gather_features(j, Q, K, PQ, PK, Z, mwork, b, h);
     if (!a->causal && r == 1.0f) {
       /* Two products: KV = Kᵀ V' [F, e1], N' = Q KV [L, e1] (V' = [V, 1]: the denominator is the last column). */
       gather_values(j->v, V1, a, b, h, e1);
@@ -486,19 +504,19 @@ static void *backward_pairs(void *arg) {
   /* S: a scan's state, or KV and dKV [F, e1] and the products' workspace (bidirectional, no decay);
      PQ, PK [L, a->F]: the rows before LRPE's map, with one. */
   const size_t ns = (size_t)(e1 * F + F * E), np = a->causal ? 0 : (size_t)(2 * F * e1) + products_workspace(L, F, e1);
-  const size_t nm = a->map ? (size_t)(2 * L * a->F) : 0;
+  const size_t nm = (a->map ? (size_t)(2 * L * a->F) : 0) + dense_map_floats(a);
   float *buf = malloc(sizeof(float) * ((size_t)(4 * L * F + 3 * L * e1) + nm + (ns > np ? ns : np)));
   if (!buf) {
     j->failed = 1;
     return NULL;
   }
   float *Q = buf, *K = Q + L * F, *DQ = K + L * F, *DK = DQ + L * F, *V = DK + L * F, *G = V + L * e1, *DV = G + L * e1;
-  float *PQ = DV + L * e1, *PK = PQ + L * a->F, *S = PQ + nm;
+  float *PQ = DV + L * e1, *PK = PQ + L * a->F, *Z = PK + L * a->F, *mwork = Z + L * a->F, *S = PQ + nm;
   float *KV = S, *DKV = KV + F * e1, *work = DKV + F * e1;
   for (int64_t pair = j->first; pair < j->last; pair++) {
     const int64_t b = pair / a->H, h = pair % a->H;
     const float r = a->decay ? a->decay[h] : 1.0f;
-    gather_features(j, Q, K, PQ, PK, b, h);
+    gather_features(j, Q, K, PQ, PK, Z, mwork, b, h);
     gather(j->v, V, a, b, h, E, e1);
     for (int64_t p = 0; p < L; p++) {
       const int64_t row = (b * L + p) * a->H + h;
@@ -539,8 +557,8 @@ static void *backward_pairs(void *arg) {
       memset(DV, 0, sizeof(float) * (size_t)(L * e1));
       scan_gradients(a, Q, K, V, G, DQ, DK, DV, r, S);
     }
-    features_back(a, DQ, a->map ? PQ : Q);
-    features_back(a, DK, a->map ? PK : K);
+    features_back(a, DQ, a->map ? PQ : Q, Z, mwork);
+    features_back(a, DK, a->map ? PK : K, Z, mwork);
     scatter(DQ, j->dq, a, b, h, a->F, a->F);
     scatter(DK, j->dk, a, b, h, a->F, a->F);
     scatter(DV, j->dv, a, b, h, E, e1);

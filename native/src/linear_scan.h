@@ -20,6 +20,10 @@ typedef struct {
   int map;
   int64_t map_W;
   const float *map_u, *map_C, *map_S;
+  /* A fixed P as a dense matrix [F, F] instead of u (NULL: none): the rows are first multiplied by it
+     from the right, z = x · map_P (so P = map_Pᵀ; for LRPE's permutation core map_P = Pᵀ Bᵀ, its turn
+     then read in the basis B), on the job's thread with the BLAS. */
+  const float *map_P;
   /* 1: q, k, v (and dq, dk, dv) are the parts of one [B, L, 3, H, F] array (E = F; the pointers
      are to each part's first row, H·F floats apart), as a fused q/k/v projection leaves them. */
   int packed;

@@ -468,21 +468,22 @@ static int linear_scan_args(napi_env env, napi_value *argv, RpelabLinearScan *a)
   return (decay == NULL || (int64_t)nd == a->H) && a->F >= 1 && a->E >= 1;
 }
 
-/* (map, u | null, C | null, S | null) -> a's LRPE map: map 0 none, 1 'pairs' (W even, <= F), 2 'unitary' (W = F), with
-   the tables C, S [L, W] and u [F]; false on a bad value. */
+/* (map, u | null, C | null, S | null, P | null) -> a's LRPE map: map 0 none, 1 'pairs' (W even, <= F), 2 'unitary'
+   (W = F), with the tables C, S [L, W], and u [F] or the dense P [F, F] (not both); false on a bad value. */
 static int linear_scan_map_args(napi_env env, napi_value *argv, RpelabLinearScan *a) {
   int64_t map;
-  size_t nu, nc, ns;
-  float *u, *C, *S;
+  size_t nu, nc, ns, np;
+  float *u, *C, *S, *P;
   if (!get_int(env, argv[0], &map) || map < 0 || map > 2 || !get_f32(env, argv[1], &u, &nu, 1) || !get_f32(env, argv[2], &C, &nc, 1) ||
-      !get_f32(env, argv[3], &S, &ns, 1)) return 0;
+      !get_f32(env, argv[3], &S, &ns, 1) || !get_f32(env, argv[4], &P, &np, 1)) return 0;
   a->map = (int)map;
-  a->map_u = NULL; a->map_C = NULL; a->map_S = NULL; a->map_W = 0;
+  a->map_u = NULL; a->map_C = NULL; a->map_S = NULL; a->map_P = NULL; a->map_W = 0;
   if (map == 0) return 1;
-  if (!C || !S || nc != ns || a->L == 0 || nc % (size_t)a->L != 0 || (u && (int64_t)nu != a->F)) return 0;
+  if (!C || !S || nc != ns || a->L == 0 || nc % (size_t)a->L != 0 || (u && (int64_t)nu != a->F) || (P && (int64_t)np != a->F * a->F) || (u && P))
+    return 0;
   const int64_t W = (int64_t)nc / a->L;
   if (map == 2 ? W != a->F : (W % 2 != 0 || W > a->F)) return 0;
-  a->map_u = u; a->map_C = C; a->map_S = S; a->map_W = W;
+  a->map_u = u; a->map_C = C; a->map_S = S; a->map_P = P; a->map_W = W;
   return 1;
 }
 
@@ -513,14 +514,14 @@ static int qkv_of(napi_env env, napi_value *argv, const RpelabLinearScan *a, flo
   return 1;
 }
 
-/* linearScan(q, k, v, decay | null, B, L, H, F, E, causal, normalize, eps, phi, o, den | null, map, u | null, C | null, S | null, packed) */
+/* linearScan(q, k, v, decay | null, B, L, H, F, E, causal, normalize, eps, phi, o, den | null, map, u | null, C | null, S | null, P | null, packed) */
 static napi_value linear_scan(napi_env env, napi_callback_info info) {
-  size_t argc = 20;
-  napi_value argv[20];
+  size_t argc = 21;
+  napi_value argv[21];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLinearScan a;
   float *q, *k, *v, *o, *den;
-  if (argc != 20 || !linear_scan_args(env, argv + 3, &a) || !linear_scan_map_args(env, argv + 15, &a) || !linear_scan_packed_arg(env, argv[19], &a))
+  if (argc != 21 || !linear_scan_args(env, argv + 3, &a) || !linear_scan_map_args(env, argv + 15, &a) || !linear_scan_packed_arg(env, argv[20], &a))
     FAIL("linearScan: bad arguments or sizes");
   const int64_t nv = a.B * a.L * a.H * a.E;
   if (!qkv_of(env, argv, &a, &q, &k, &v) || !f32_of(env, argv[13], &o, nv) || !den_of(env, argv[14], &a, &den)) FAIL("linearScan: bad arguments or sizes");
@@ -528,14 +529,14 @@ static napi_value linear_scan(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* linearScanGrad(q, k, v, o, den | null, dout, decay | null, B, L, H, F, E, causal, normalize, eps, phi, dq, dk, dv, map, u | null, C | null, S | null, packed) */
+/* linearScanGrad(q, k, v, o, den | null, dout, decay | null, B, L, H, F, E, causal, normalize, eps, phi, dq, dk, dv, map, u | null, C | null, S | null, P | null, packed) */
 static napi_value linear_scan_grad(napi_env env, napi_callback_info info) {
-  size_t argc = 24;
-  napi_value argv[24];
+  size_t argc = 25;
+  napi_value argv[25];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   RpelabLinearScan a;
   float *q, *k, *v, *o, *den, *dout, *dq, *dk, *dv;
-  if (argc != 24 || !linear_scan_args(env, argv + 6, &a) || !linear_scan_map_args(env, argv + 19, &a) || !linear_scan_packed_arg(env, argv[23], &a))
+  if (argc != 25 || !linear_scan_args(env, argv + 6, &a) || !linear_scan_map_args(env, argv + 19, &a) || !linear_scan_packed_arg(env, argv[24], &a))
     FAIL("linearScanGrad: bad arguments or sizes");
   const int64_t nv = a.B * a.L * a.H * a.E;
   if (!qkv_of(env, argv, &a, &q, &k, &v) || !f32_of(env, argv[3], &o, nv) || !den_of(env, argv[4], &a, &den) || !f32_of(env, argv[5], &dout, nv) ||

@@ -40,8 +40,8 @@ export interface LinearScanAttrs {
   featureMap: 'identity' | 'elu';
   /**
    * LRPE's map y = Λ P x on each feature row as the kernel gathers it (after φ), with fixed tables
-   * and Householder unit (`LrpeRowMap`, encodings/types.ts): 'pairs' (features F) or 'unitary'
-   * (features 2F). Default none.
+   * and P (`LrpeRowMap`, encodings/types.ts): 'pairs' (features F) or 'unitary' (features 2F).
+   * Default none.
    */
   map?: 'pairs' | 'unitary';
 }
@@ -62,31 +62,31 @@ function scanArgs(qs: number[], E: number, a: LinearScanAttrs) {
   return [a.decay ? Float32Array.from(a.decay) : null, B, L, H, F, E, flag(a.causal), flag(a.normalize), a.eps, flag(a.featureMap === 'elu')] as const;
 }
 
-/** The map's arguments: its code, u, C, S. */
-function mapArgs(a: LinearScanAttrs, u: Float32Array | null, C: Float32Array | null, S: Float32Array | null) {
-  return [a.map ? MAP_CODES[a.map] : 0, u, C, S] as const;
+/** The map's arguments: its code, u, C, S, P. */
+function mapArgs(a: LinearScanAttrs, u: Float32Array | null, C: Float32Array | null, S: Float32Array | null, P: Float32Array | null) {
+  return [a.map ? MAP_CODES[a.map] : 0, u, C, S, P] as const;
 }
 
 // Inputs q, k [B, L, H, F], v [B, L, H, E], and with a map u [F] (or null), cos, sin [L, W]. Outputs o [B, L, H, E]
 // and, when normalize, den [B, L, H].
 registerJsKernel<LinearScanAttrs>({
   kernelName: LINEAR_SCAN,
-  inputNames: ['q', 'k', 'v', 'u', 'cos', 'sin'],
+  inputNames: ['q', 'k', 'v', 'u', 'cos', 'sin', 'right'],
   outputShapes: ([q, , v], { normalize }) => (normalize ? [[q![0], q![1], q![2], v![3]], q!.slice(0, 3)] : [[q![0], q![1], q![2], v![3]]]),
-  compute: ([q, k, v, u, C, S], [qs, , vs], [o, den], attrs) => {
+  compute: ([q, k, v, u, C, S, P], [qs, , vs], [o, den], attrs) => {
     const args = scanArgs(qs!, vs![3], attrs);
-    nativeOrThrow(LINEAR_SCAN).linearScan(q!, k!, v!, ...args, o, attrs.normalize ? den : null, ...mapArgs(attrs, u, C, S), 0);
+    nativeOrThrow(LINEAR_SCAN).linearScan(q!, k!, v!, ...args, o, attrs.normalize ? den : null, ...mapArgs(attrs, u, C, S, P), 0);
   },
 });
 
 // Inputs q, k, v, o, den (null without normalize), dout, and the map's u, cos, sin. Outputs dq, dk, dv.
 registerJsKernel<LinearScanAttrs>({
   kernelName: LINEAR_SCAN_GRAD,
-  inputNames: ['q', 'k', 'v', 'o', 'den', 'dout', 'u', 'cos', 'sin'],
+  inputNames: ['q', 'k', 'v', 'o', 'den', 'dout', 'u', 'cos', 'sin', 'right'],
   outputShapes: ([q, k, v]) => [q!.slice(), k!.slice(), v!.slice()],
-  compute: ([q, k, v, o, den, dout, u, C, S], [qs, , vs], [dq, dk, dv], attrs) => {
+  compute: ([q, k, v, o, den, dout, u, C, S, P], [qs, , vs], [dq, dk, dv], attrs) => {
     const args = scanArgs(qs!, vs![3], attrs);
-    nativeOrThrow(LINEAR_SCAN_GRAD).linearScanGrad(q!, k!, v!, o!, den, dout!, ...args, dq, dk, dv, ...mapArgs(attrs, u, C, S), 0);
+    nativeOrThrow(LINEAR_SCAN_GRAD).linearScanGrad(q!, k!, v!, o!, den, dout!, ...args, dq, dk, dv, ...mapArgs(attrs, u, C, S, P), 0);
   },
 });
 
@@ -96,22 +96,22 @@ const partShape = (s: number[]) => [s[0], s[1], s[3], s[4]];
 // The same on q, k, v as the parts of one qkv [B, L, 3, H, D] (a fused projection's output, not split).
 registerJsKernel<LinearScanAttrs>({
   kernelName: LINEAR_SCAN_PACKED,
-  inputNames: ['qkv', 'u', 'cos', 'sin'],
+  inputNames: ['qkv', 'u', 'cos', 'sin', 'right'],
   outputShapes: ([x], { normalize }) => (normalize ? [partShape(x!), partShape(x!).slice(0, 3)] : [partShape(x!)]),
-  compute: ([x, u, C, S], [xs], [o, den], attrs) => {
+  compute: ([x, u, C, S, P], [xs], [o, den], attrs) => {
     const args = scanArgs(partShape(xs!), xs![4], attrs);
-    nativeOrThrow(LINEAR_SCAN_PACKED).linearScan(x!, x!, x!, ...args, o, attrs.normalize ? den : null, ...mapArgs(attrs, u, C, S), 1);
+    nativeOrThrow(LINEAR_SCAN_PACKED).linearScan(x!, x!, x!, ...args, o, attrs.normalize ? den : null, ...mapArgs(attrs, u, C, S, P), 1);
   },
 });
 
 // Inputs qkv, o, den (null without normalize), dout, and the map's u, cos, sin. Output dqkv [B, L, 3, H, D].
 registerJsKernel<LinearScanAttrs>({
   kernelName: LINEAR_SCAN_PACKED_GRAD,
-  inputNames: ['qkv', 'o', 'den', 'dout', 'u', 'cos', 'sin'],
+  inputNames: ['qkv', 'o', 'den', 'dout', 'u', 'cos', 'sin', 'right'],
   outputShapes: ([x]) => [x!.slice()],
-  compute: ([x, o, den, dout, u, C, S], [xs], [dx], attrs) => {
+  compute: ([x, o, den, dout, u, C, S, P], [xs], [dx], attrs) => {
     const args = scanArgs(partShape(xs!), xs![4], attrs);
-    nativeOrThrow(LINEAR_SCAN_PACKED_GRAD).linearScanGrad(x!, x!, x!, o!, den, dout!, ...args, dx, dx, dx, ...mapArgs(attrs, u, C, S), 1);
+    nativeOrThrow(LINEAR_SCAN_PACKED_GRAD).linearScanGrad(x!, x!, x!, o!, den, dout!, ...args, dx, dx, dx, ...mapArgs(attrs, u, C, S, P), 1);
   },
 });
 
@@ -131,8 +131,10 @@ export function nativeLinearScanApplies(): boolean {
 function scanOp(kernels: [string, string], inputs: Record<string, tf.Tensor>, attrs: LinearScanAttrs, map?: LrpeRowMap): tf.Tensor {
   if ((map?.mode ?? null) !== (attrs.map ?? null)) throw new Error(`map: attrs.map is ${attrs.map ?? 'none'} but the tables are for ${map?.mode ?? 'none'}`);
   const names = Object.keys(inputs);
-  const tables = map ? [map.cos, map.sin, ...(map.u ? [map.u] : [])] : [];
-  const mapOf = (t: tf.Tensor[]) => (map ? { cos: t[0], sin: t[1], u: map.u ? t[2] : null } : { u: null, cos: null, sin: null });
+  if (map && map.u && map.right) throw new Error('map: expected a Householder unit u or a dense right factor, not both');
+  const tables = map ? [map.cos, map.sin, ...(map.u ? [map.u] : []), ...(map.right ? [map.right] : [])] : [];
+  const mapOf = (t: tf.Tensor[]) =>
+    map ? { cos: t[0], sin: t[1], u: map.u ? t[2] : null, right: map.right ? t[2] : null } : { u: null, cos: null, sin: null, right: null };
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const save = args.pop() as tf.GradSaveFunc;
     const xs = args as tf.Tensor[];

@@ -162,7 +162,8 @@ export interface NativeKernels {
    * phi = 1 the raw values the kernel maps by elu + 1) and values v [B, L, H, E]; decay [H] rates
    * in (0, 1] or null. map 1 ('pairs') or 2 ('unitary'): LRPE's map y = Λ P x applied to the rows
    * as they are gathered (after φ), with the Householder unit u [F] or null and the tables C, S
-   * [L, W] (0: none, u, C, S null). packed 1: q, k, v are one [B, L, 3, H, F] array passed three
+   * [L, W] (0: none, u, C, S null); or instead of u a dense P [F, F], the rows multiplied by it from
+   * the right first (z = x · P). packed 1: q, k, v are one [B, L, 3, H, F] array passed three
    * times (E = F), as are dq, dk, dv for the gradient.
    */
   linearScan(
@@ -185,6 +186,7 @@ export interface NativeKernels {
     u: Float32Array | null,
     C: Float32Array | null,
     S: Float32Array | null,
+    P: Float32Array | null,
     packed: 0 | 1,
   ): void;
   /** Its gradients dq, dk, dv from dout, given the forward's o and den (map, u, C, S as there). */
@@ -212,6 +214,7 @@ export interface NativeKernels {
     u: Float32Array | null,
     C: Float32Array | null,
     S: Float32Array | null,
+    P: Float32Array | null,
     packed: 0 | 1,
   ): void;
   /**

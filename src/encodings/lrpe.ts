@@ -213,23 +213,24 @@ export class Lrpe extends Module implements QKEncoding {
 
   /**
    * The map as fixed tables, for attention kernels that apply it to rows as they gather them
-   * (`QKEncoding.rowMap`): for `length` tokens from `opts.offset`, the Householder unit (or none)
-   * and the core's cos/sin rows [length, W] (the module's cached tables, reshaped). null where the
-   * map is not one: learned θ or P, a P other than Householder or identity, the permutation core
-   * (a change of basis around the turn), a grid, or the fused kernels off (`fused: false`).
+   * (`QKEncoding.rowMap`, which reads the encoded rows only through inner products): for `length`
+   * tokens from `opts.offset`, P (the Householder unit, or a dense right factor for DCT and
+   * odd-even) and the core's cos/sin rows [length, W] (the module's cached tables, reshaped). The
+   * permutation core gives its turn in the basis B: right = Pᵀ Bᵀ (as `innerProductsOnly`). null
+   * where the map is not fixed: learned θ or P, a grid, or the fused kernels off (`fused: false`).
    */
   rowMap(length: number, opts: EncodeOptions = {}): LrpeRowMap | null {
     assertInt(length, 'length', 1);
-    if (opts.grid || this.core === 'permutation' || this.theta === 'learned' || (this.p !== 'householder' && this.p !== 'identity') || !this.useFused())
-      return null;
+    if (opts.grid || this.theta === 'learned' || this.p === 'householder-learned' || !this.useFused()) return null;
     const plan = this.plan(length, this.checkPositions(length, opts), undefined);
     const W = plan.trig.cos.shape[2];
-    return {
-      mode: plan.kind === 'unitary' ? 'unitary' : 'pairs',
-      u: this.p === 'householder' ? (this.householderV as tf.Tensor1D) : null,
-      cos: plan.trig.cos.reshape([length, W]),
-      sin: plan.trig.sin.reshape([length, W]),
-    };
+    const tables = { cos: plan.trig.cos.reshape([length, W]) as tf.Tensor2D, sin: plan.trig.sin.reshape([length, W]) as tf.Tensor2D };
+    if (plan.kind === 'permutation') {
+      return { mode: 'pairs', u: null, right: tf.matMul(this.pMatrix(), plan.basisT, true, false) as tf.Tensor2D, ...tables };
+    }
+    const mode = plan.kind === 'unitary' ? 'unitary' : 'pairs';
+    const dense = this.p === 'dct' || this.p === 'odd-even' ? ((this.pConstant as tf.Tensor2D).transpose() as tf.Tensor2D) : null;
+    return { mode, u: this.p === 'householder' ? (this.householderV as tf.Tensor1D) : null, right: dense, ...tables };
   }
 
   /** The current θ [channels] (empty for the permutation core). A copy. */

@@ -74,9 +74,10 @@ export interface QKEncoding extends Module {
   decay?(): number[] | null;
   /**
    * Post encodings that are a fixed linear map of each q/k row per position, which an attention
-   * kernel can apply to the rows as it gathers them (LRPE's rotation, mixed and unitary cores with a
-   * fixed or no Householder P, `LrpeRowMap`): the map for `length` tokens (positions as `encode`),
-   * after φ = elu + 1 (one of `inputMaps`). null when this call cannot be given that way (learned
+   * kernel can apply to the rows as it gathers them (LRPE with fixed θ and P, every core,
+   * `LrpeRowMap`): the map for `length` tokens (positions as `encode`), after φ = elu + 1 (one of
+   * `inputMaps`); the kernel reads the mapped rows only through inner products (as
+   * `EncodeOptions.innerProductsOnly`). null when this call cannot be given that way (learned
    * parameters, a grid, the reference path).
    */
   rowMap?(length: number, opts?: EncodeOptions): LrpeRowMap | null;
@@ -84,13 +85,16 @@ export interface QKEncoding extends Module {
 
 /**
  * A fixed LRPE map y = Λ P x of each row (`encodings/lrpe/kernels.ts`): P the Householder
- * reflection of the unit u [D] (null: P = I), Λ the core's turn by the table rows cos, sin [L, W] of
- * the call's positions: 'pairs' (W even, ≤ D: rotation and mixed cores; y [D]) or 'unitary'
+ * reflection of the unit u [D], or a dense matrix given as `right` [D, D] with P x = (xᵀ right)ᵀ
+ * (DCT, odd-even; for the permutation core right = Pᵀ Bᵀ, its turn then read in the basis B), or
+ * P = I when both are null; Λ the core's turn by the table rows cos, sin [L, W] of the call's
+ * positions: 'pairs' (W even, ≤ D: rotation, mixed and permutation cores; y [D]) or 'unitary'
  * (W = D; y = [z ⊙ cos, z ⊙ sin], [2D]).
  */
 export interface LrpeRowMap {
   mode: 'pairs' | 'unitary';
   u: tf.Tensor1D | null;
+  right: tf.Tensor2D | null;
   cos: tf.Tensor2D;
   sin: tf.Tensor2D;
 }

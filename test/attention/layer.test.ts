@@ -209,7 +209,15 @@ describe('AttentionLayer', () => {
   });
 
   describe('one native linear attention kernel each way on the unsplit projection, φ and LRPE with fixed tables inside (QKEncoding.rowMap)', () => {
-    for (const spec of ['linear:elu', 'linear:elu+lrpe(unitary,householder)', 'linear:elu+lrpe(rotation,householder)', 'linear:elu+lrpe(mixed,identity)']) {
+    for (const spec of [
+      'linear:elu',
+      'linear:elu+lrpe(unitary,householder)',
+      'linear:elu+lrpe(rotation,householder)',
+      'linear:elu+lrpe(mixed,identity)',
+      'linear:elu+lrpe(permutation,householder)',
+      'linear:elu+lrpe(unitary,dct)',
+      'linear:elu+lrpe(rotation,odd-even)',
+    ]) {
       for (const causal of [true, false]) {
         it(`${spec}, ${causal ? 'causal' : 'bidirectional'}: one kernel each way, the same output and gradients as the tf-op path`, async function () {
           if (!nativeLinearScanApplies()) this.skip();

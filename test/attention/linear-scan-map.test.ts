@@ -9,19 +9,34 @@ import { tf, Rng } from '../../src/backend';
 import { nativeLinearScan, nativeLinearScanPacked, nativeLinearScanApplies, type LinearScanAttrs } from '../../src/attention/linear-scan';
 import type { LrpeRowMap } from '../../src/encodings';
 import { fusedLrpeMap } from '../../src/encodings/lrpe/kernels';
+import { rightMultiply } from '../../src/encodings/lrpe/ops';
 import { assertClose, assertThrowsNaming } from '../helpers';
 
 const randn = (rng: Rng, shape: number[], scale = 1) =>
   tf.tidy(() => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape).mul(scale)) as tf.Tensor4D;
 
-/** A random map: a unit Householder vector (or none) and angle tables for L positions. */
-function randomMap(rng: Rng, mode: 'pairs' | 'unitary', L: number, F: number, W: number, householder: boolean): LrpeRowMap {
+type PKind = 'none' | 'householder' | 'dense';
+
+/** I + 0.2 N / √F, N standard normal [F, F]. */
+function denseNearIdentity(rng: Rng, F: number): tf.Tensor2D {
+  const noise = rng.normalArray(F * F);
+  return tf.tensor2d(
+    Array.from(noise, (x, i) => (i % (F + 1) === 0 ? 1 : 0) + (0.2 * x) / Math.sqrt(F)),
+    [F, F],
+  );
+}
+
+/** A random map: P (none, a unit Householder vector, or a dense right factor) and angle tables for L positions. */
+function randomMap(rng: Rng, mode: 'pairs' | 'unitary', L: number, F: number, W: number, p: PKind | boolean): LrpeRowMap {
+  const kind: PKind = p === true ? 'householder' : p === false ? 'none' : p;
   const angles = rng.uniformArray(L * W, -3, 3);
   const v = rng.normalArray(F);
   const norm = Math.hypot(...v);
   return {
     mode,
-    u: householder ? tf.tensor1d(v.map((x) => x / norm)) : null,
+    // Dense: near the identity, so the features stay mostly positive and the denominator away from 0.
+    right: kind === 'dense' ? denseNearIdentity(rng, F) : null,
+    u: kind === 'householder' ? tf.tensor1d(v.map((x) => x / norm)) : null,
     cos: tf.tensor2d(angles.map(Math.cos), [L, W]),
     sin: tf.tensor2d(angles.map(Math.sin), [L, W]),
   };
@@ -46,15 +61,15 @@ describe('nativeLinearScan with the LRPE map inside', () => {
     ['bidirectional, decay', { causal: false, normalize: false, decay: [0.7, 0.95] }],
   ];
   for (const [mode, F, W] of maps) {
-    for (const householder of [true, false]) {
+    for (const p of ['householder', 'none', 'dense'] as const) {
       for (const [name, call] of calls) {
-        it(`${mode} (F ${F}, W ${W}${householder ? ', Householder P' : ''}), ${name}: values and gradients equal the map's kernel, then the scan`, () => {
-          const rng = new Rng(F * 7 + W + (householder ? 1 : 0));
+        it(`${mode} (F ${F}, W ${W}, P ${p}), ${name}: values and gradients equal the map's kernel, then the scan`, () => {
+          const rng = new Rng(F * 7 + W + p.length);
           const [B, L, H, E] = [2, 9, 2, 6];
           const [q, k] = [0, 1].map(() => randn(rng, [B, L, H, F], 0.5));
           const v = randn(rng, [B, L, H, E]);
           const R = randn(rng, [B, L, H, E]);
-          const map = randomMap(rng, mode, L, F, W, householder);
+          const map = randomMap(rng, mode, L, F, W, p);
           const attrs: LinearScanAttrs = { causal: true, normalize: false, eps: 1e-6, decay: null, featureMap: 'elu', ...call };
           const run = (f: (a: tf.Tensor4D, b: tf.Tensor4D, c: tf.Tensor4D) => tf.Tensor4D) =>
             tf.tidy(() => {
@@ -67,7 +82,12 @@ describe('nativeLinearScan with the LRPE map inside', () => {
             });
           const fused = run((a, b, c) => nativeLinearScan(a, b, c, { ...attrs, map: mode }, map));
           const composed = run((a, b, c) => {
-            const m = (x: tf.Tensor4D) => fusedLrpeMap(x, map.u, map.cos, map.sin, mode, { u: false, tables: false }, 'elu+1');
+            // A dense P: φ, then the rows times it (rightMultiply), then the map with no P of its own.
+            const dense = (x: tf.Tensor4D) => rightMultiply((tf.elu(x).add(1) as tf.Tensor4D).reshape([-1, F]), map.right!).reshape(x.shape) as tf.Tensor4D;
+            const m = (x: tf.Tensor4D) =>
+              map.right
+                ? fusedLrpeMap(dense(x), null, map.cos, map.sin, mode, { u: false, tables: false })
+                : fusedLrpeMap(x, map.u, map.cos, map.sin, mode, { u: false, tables: false }, 'elu+1');
             return nativeLinearScan(m(a), m(b), c, { ...attrs, featureMap: 'identity' });
           });
           ['value', 'dq', 'dk', 'dv'].forEach((n, i) => {
@@ -77,7 +97,7 @@ describe('nativeLinearScan with the LRPE map inside', () => {
             );
             assertClose(fused[i], composed[i], 1e-5, 1e-4, n);
           });
-          tf.dispose([q, k, v, R, map.cos, map.sin, ...(map.u ? [map.u] : [])]);
+          tf.dispose([q, k, v, R, map.cos, map.sin, ...(map.u ? [map.u] : []), ...(map.right ? [map.right] : [])]);
         });
       }
     }
@@ -90,7 +110,7 @@ describe('nativeLinearScan with the LRPE map inside', () => {
         const [B, L, H, D] = [2, 7, 2, 6];
         const qkv = randn(rng, [B, L, 3, H, D], 0.5) as unknown as tf.Tensor5D;
         const R = randn(rng, [B, L, H, D]);
-        const map = mode ? randomMap(rng, mode, L, D, mode === 'pairs' ? 4 : D, true) : undefined;
+        const map = mode ? randomMap(rng, mode, L, D, mode === 'pairs' ? 4 : D, mode === 'pairs' ? 'dense' : 'householder') : undefined;
         const attrs: LinearScanAttrs = { causal: true, normalize: false, eps: 1e-6, decay: null, featureMap: 'elu', ...call, ...(mode ? { map: mode } : {}) };
         const run = (f: (x: tf.Tensor5D) => tf.Tensor4D) =>
           tf.tidy(() => {
@@ -107,7 +127,8 @@ describe('nativeLinearScan with the LRPE map inside', () => {
           return nativeLinearScan(q, k, v, attrs, map);
         });
         ['value', 'dqkv'].forEach((n, i) => assertClose(packed[i], split[i], 1e-6, 1e-5, n));
-        tf.dispose([qkv, R, ...(map ? [map.cos, map.sin, map.u!] : [])]);
+        tf.dispose([qkv, R]);
+        if (map) tf.dispose([map.cos, map.sin, ...(map.u ? [map.u] : []), ...(map.right ? [map.right] : [])]);
       });
     }
   }
