@@ -16,7 +16,9 @@
  *
  * φ is applied before the call (q, k are the features), or, for φ = elu + 1 (`featureMap: 'elu'`),
  * by the kernel itself: it maps the rows it gathers and multiplies the gradients by φ' (saving
- * the Elu, the +1 and their gradients as separate passes).
+ * the Elu, the +1 and their gradients as separate passes). After φ the kernel can also apply a fixed
+ * LRPE map to each row (`map`, `LrpeRowMap`), and `nativeLinearScanPacked` reads q, k, v from one
+ * [B, L, 3, H, D] array (the q/k/v projection as it comes), writing their gradients into one too.
  *
  * Layout: q, k [batch, length, heads, F]; v [batch, length, heads, E]; out [batch, length, heads, E].
  */
@@ -67,8 +69,8 @@ function mapArgs(a: LinearScanAttrs, u: Float32Array | null, C: Float32Array | n
   return [a.map ? MAP_CODES[a.map] : 0, u, C, S, P] as const;
 }
 
-// Inputs q, k [B, L, H, F], v [B, L, H, E], and with a map u [F] (or null), cos, sin [L, W]. Outputs o [B, L, H, E]
-// and, when normalize, den [B, L, H].
+// Inputs q, k [B, L, H, F], v [B, L, H, E], and with a map u [F] or right [F, F] (or neither), cos, sin [L, W].
+// Outputs o [B, L, H, E] and, when normalize, den [B, L, H].
 registerJsKernel<LinearScanAttrs>({
   kernelName: LINEAR_SCAN,
   inputNames: ['q', 'k', 'v', 'u', 'cos', 'sin', 'right'],
@@ -79,7 +81,7 @@ registerJsKernel<LinearScanAttrs>({
   },
 });
 
-// Inputs q, k, v, o, den (null without normalize), dout, and the map's u, cos, sin. Outputs dq, dk, dv.
+// Inputs q, k, v, o, den (null without normalize), dout, and the map's u, cos, sin, right. Outputs dq, dk, dv.
 registerJsKernel<LinearScanAttrs>({
   kernelName: LINEAR_SCAN_GRAD,
   inputNames: ['q', 'k', 'v', 'o', 'den', 'dout', 'u', 'cos', 'sin', 'right'],
@@ -104,7 +106,7 @@ registerJsKernel<LinearScanAttrs>({
   },
 });
 
-// Inputs qkv, o, den (null without normalize), dout, and the map's u, cos, sin. Output dqkv [B, L, 3, H, D].
+// Inputs qkv, o, den (null without normalize), dout, and the map's u, cos, sin, right. Output dqkv [B, L, 3, H, D].
 registerJsKernel<LinearScanAttrs>({
   kernelName: LINEAR_SCAN_PACKED_GRAD,
   inputNames: ['qkv', 'o', 'den', 'dout', 'u', 'cos', 'sin', 'right'],
