@@ -15,7 +15,7 @@
  *   dq_s  = Σ_t w (v'_t·g'_s) k_t    state Σ v' kᵀ [E+1, F], read with g'_s
  *   dk_t  = Σ_s w (v'_t·g'_s) q_s    state U = Σ g' qᵀ [E+1, F], read with v'_t (the other direction)
  *   dv_t  = Σ_s w (q_s·k_t) dnum_s   the same U: dv_t[e] = U[e]·k_t, a product along each row
- * dk and dv share their state (`scan_both`): one pass over U per position updates it and makes both
+ * dk and dv share their state (`update_read_both`): one pass over U per position updates it and makes both
  * reads, where two scans would each load and store a state of the same size.
  * Causal is one inclusive scan; bidirectional with decay adds the exclusive scan of the other
  * direction. Bidirectional without decay has one state for every position, so the sums are matrix
@@ -38,12 +38,19 @@ typedef struct {
   int failed;
 } Job;
 
-/* One scan's operands: rows x_p [A] (stride ldx), y_p [Bd] (ldy), p_p [A] (ldp), out_p [Bd] (ldo). */
+/*
+ * One scan's operands: rows x_p [A] (stride ldx), y_p [Bd] (ldy), p_p [A] (ldp), out_p [Bd] (ldo);
+ * and, when w is set, a second read of the same state along its rows: cols_p[a] += S[a]·w_p, with
+ * w_p [Bd] (stride ldw) and cols_p [A] (ldc) (`update_read_both`).
+ */
 typedef struct {
   int64_t A, Bd;
   const float *x, *y, *p;
   float *out;
   int64_t ldx, ldy, ldp, ldo;
+  const float *w;
+  float *cols;
+  int64_t ldw, ldc;
 } Scan;
 
 /* S ← r S + x yᵀ (the multiply-adds fused where the build has FMA, as in `update_read`). */
@@ -273,42 +280,28 @@ static void update_read_both(float *restrict S, int64_t A, int64_t Bd, int updat
   }
 }
 
-/*
- * One scan over L positions of a state read two ways (`update_read_both`): c->p, c->out the reads
- * along columns, w [L, ldw] and cols [L, ldc] the products along rows.
- */
-static void scan_both(const Scan *c, const float *w, int64_t ldw, float *cols, int64_t ldc, int64_t L, float r, int reverse, int inclusive, float *S) {
-  const int64_t n = c->A * c->Bd;
-  memset(S, 0, sizeof(float) * (size_t)n);
-  for (int64_t i = 0; i < L; i++) {
-    const int64_t p = reverse ? L - 1 - i : i;
-    const float *x = c->x + p * c->ldx, *y = c->y + p * c->ldy;
-    if (inclusive) {
-      update_read_both(S, c->A, c->Bd, 1, r, x, y, c->p + p * c->ldp, c->out + p * c->ldo, w + p * ldw, cols + p * ldc);
-    } else {
-      if (r != 1.0f)
-        for (int64_t j = 0; j < n; j++) S[j] *= r;
-      update_read_both(S, c->A, c->Bd, 0, 1.0f, x, y, c->p + p * c->ldp, c->out + p * c->ldo, w + p * ldw, cols + p * ldc);
-      update(S, c->A, c->Bd, 1.0f, x, y);
-    }
-  }
-}
-
-/* One scan over L positions (see the top of the file). S: A·Bd floats. */
+/* One scan over L positions (see the top of the file), with both reads when c->w is set. S: A·Bd floats. */
 static void scan(const Scan *c, int64_t L, float r, int reverse, int inclusive, float *S) {
   const int64_t n = c->A * c->Bd;
   memset(S, 0, sizeof(float) * (size_t)n);
   for (int64_t i = 0; i < L; i++) {
     const int64_t p = reverse ? L - 1 - i : i;
-    const float *x = c->x + p * c->ldx, *y = c->y + p * c->ldy;
-    if (inclusive) {
-      update_read(S, c->A, c->Bd, r, x, y, c->p + p * c->ldp, c->out + p * c->ldo);
+    const float *x = c->x + p * c->ldx, *y = c->y + p * c->ldy, *pp = c->p + p * c->ldp;
+    float *out = c->out + p * c->ldo;
+    if (!inclusive && r != 1.0f)
+      for (int64_t j = 0; j < n; j++) S[j] *= r;
+    if (c->w) {
+      const float *w = c->w + p * c->ldw;
+      float *cols = c->cols + p * c->ldc;
+      /* update as a constant in each call, so that the block loops are compiled for it */
+      if (inclusive) update_read_both(S, c->A, c->Bd, 1, r, x, y, pp, out, w, cols);
+      else update_read_both(S, c->A, c->Bd, 0, 1.0f, x, y, pp, out, w, cols);
+    } else if (inclusive) {
+      update_read(S, c->A, c->Bd, r, x, y, pp, out);
     } else {
-      if (r != 1.0f)
-        for (int64_t j = 0; j < n; j++) S[j] *= r;
-      read_rows(S, c->A, c->Bd, c->p + p * c->ldp, c->out + p * c->ldo);
-      update(S, c->A, c->Bd, 1.0f, x, y);
+      read_rows(S, c->A, c->Bd, pp, out);
     }
+    if (!inclusive) update(S, c->A, c->Bd, 1.0f, x, y);
   }
 }
 
@@ -316,12 +309,6 @@ static void scan(const Scan *c, int64_t L, float r, int reverse, int inclusive, 
 static void attend(const RpelabLinearScan *a, const Scan *c, float r, int reverse, float *S) {
   scan(c, a->L, r, reverse, 1, S);
   if (!a->causal) scan(c, a->L, r, !reverse, 0, S);
-}
-
-/* `attend` for a state read two ways (`scan_both`; w, ldw, cols, ldc as there). */
-static void attend_both(const RpelabLinearScan *a, const Scan *c, const float *w, int64_t ldw, float *cols, int64_t ldc, float r, int reverse, float *S) {
-  scan_both(c, w, ldw, cols, ldc, a->L, r, reverse, 1, S);
-  if (!a->causal) scan_both(c, w, ldw, cols, ldc, a->L, r, !reverse, 0, S);
 }
 
 /* Floats between the rows of consecutive positions in q, k, v (and their gradients) of width w: H·w,
@@ -481,7 +468,7 @@ static void scan_gradients(const RpelabLinearScan *a, const float *Q, const floa
   const int64_t F = scan_features(a), E = a->E, e1 = E + (a->normalize ? 1 : 0);
   const Scan dq = {e1, F, V, K, G, DQ, e1, F, e1, F};
   attend(a, &dq, r, 0, S);
-  const Scan dk = {e1, F, G, Q, V, DK, e1, F, e1, F};
+  Scan dk = {e1, F, G, Q, V, DK, e1, F, e1, F, NULL, NULL, 0, 0};
   if (F >= 64) {
     /* One state for both: U = Σ g' qᵀ [e1, F], read with v' into dk and along its rows with k into
        dv (with the denominator, its last row's products land in DV's spare column e1 − 1, which
@@ -489,7 +476,9 @@ static void scan_gradients(const RpelabLinearScan *a, const float *Q, const floa
        plain scans are faster (no sums across lanes): per position, 2 threads' L1, AMD EPYC,
        two scans vs one: F 16, E 16: 36 vs 69 ns; F 32, E 32: 169 vs 225; F 64, E 64: 514-623 vs
        363-372; F 128, E 64: 1435-1919 vs 924-1040. */
-    attend_both(a, &dk, K, F, DV, e1, r, 1, S);
+    dk.w = K; dk.ldw = F;
+    dk.cols = DV; dk.ldc = e1;
+    attend(a, &dk, r, 1, S);
   } else {
     attend(a, &dk, r, 1, S);
     const Scan dv = {F, E, Q, G, K, DV, F, e1, F, e1};
@@ -517,13 +506,12 @@ static void *backward_pairs(void *arg) {
     const int64_t b = pair / a->H, h = pair % a->H;
     const float r = a->decay ? a->decay[h] : 1.0f;
     gather_features(j, Q, K, PQ, PK, Z, mwork, b, h);
-    gather(j->v, V, a, b, h, E, e1);
+    gather_values(j->v, V, a, b, h, e1);
     for (int64_t p = 0; p < L; p++) {
       const int64_t row = (b * L + p) * a->H + h;
       const float *g = j->dout + row * E;
       float *gp = G + p * e1;
       if (a->normalize) {
-        V[p * e1 + E] = 1.0f;
         const float d = j->den[row], dd = d > a->eps ? d : a->eps;
         const float *o = j->o + row * E;
         /* dout·o in eight partial sums (one chain of E dependent adds took ~9 % of the pass). */

@@ -23,6 +23,7 @@
  * Layout: q, k [batch, length, heads, F]; v [batch, length, heads, E]; out [batch, length, heads, E].
  */
 import { tf, registerJsKernel, runJsKernel, hasJsKernel, nativeKernels } from '../backend';
+import type { LinearScanSizes, LinearScanMap } from '../backend/native';
 import type { LrpeRowMap } from '../encodings';
 
 export const LINEAR_SCAN = 'RpelabLinearScan';
@@ -59,14 +60,14 @@ function nativeOrThrow(kernelName: string) {
 }
 
 /** The kernels' arguments after the tensors: decay, B, L, H, F, E, causal, normalize, eps, phi (q [B, L, H, F], E from v). */
-function scanArgs(qs: number[], E: number, a: LinearScanAttrs) {
+function scanArgs(qs: number[], E: number, a: LinearScanAttrs): LinearScanSizes {
   const [B, L, H, F] = qs;
-  return [a.decay ? Float32Array.from(a.decay) : null, B, L, H, F, E, flag(a.causal), flag(a.normalize), a.eps, flag(a.featureMap === 'elu')] as const;
+  return [a.decay ? Float32Array.from(a.decay) : null, B, L, H, F, E, flag(a.causal), flag(a.normalize), a.eps, flag(a.featureMap === 'elu')];
 }
 
 /** The map's arguments: its code, u, C, S, P. */
-function mapArgs(a: LinearScanAttrs, u: Float32Array | null, C: Float32Array | null, S: Float32Array | null, P: Float32Array | null) {
-  return [a.map ? MAP_CODES[a.map] : 0, u, C, S, P] as const;
+function mapArgs(a: LinearScanAttrs, u: Float32Array | null, C: Float32Array | null, S: Float32Array | null, P: Float32Array | null): LinearScanMap {
+  return [a.map ? MAP_CODES[a.map] : 0, u, C, S, P];
 }
 
 // Inputs q, k [B, L, H, F], v [B, L, H, E], and with a map u [F] or right [F, F] (or neither), cos, sin [L, W].

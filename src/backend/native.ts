@@ -13,6 +13,23 @@
 import * as os from 'os';
 import * as path from 'path';
 
+/** The linear attention kernels' sizes and options (`linearScan`, `linearScanGrad`). */
+export type LinearScanSizes = [
+  decay: Float32Array | null,
+  B: number,
+  L: number,
+  H: number,
+  F: number,
+  E: number,
+  causal: 0 | 1,
+  normalize: 0 | 1,
+  eps: number,
+  phi: 0 | 1,
+];
+
+/** Their LRPE map (see `linearScan`): its code (0 none, 1 pairs, 2 unitary), u, C, S and the dense P. */
+export type LinearScanMap = [map: 0 | 1 | 2, u: Float32Array | null, C: Float32Array | null, S: Float32Array | null, P: Float32Array | null];
+
 /** The addon's functions. Arrays are float32 typed arrays; integers are plain numbers. */
 export interface NativeKernels {
   /** 'avx2+fma' when compiled for a machine with them, else 'portable' (plain C loops). */
@@ -170,26 +187,9 @@ export interface NativeKernels {
     q: Float32Array,
     k: Float32Array,
     v: Float32Array,
-    decay: Float32Array | null,
-    B: number,
-    L: number,
-    H: number,
-    F: number,
-    E: number,
-    causal: 0 | 1,
-    normalize: 0 | 1,
-    eps: number,
-    phi: 0 | 1,
-    o: Float32Array,
-    den: Float32Array | null,
-    map: 0 | 1 | 2,
-    u: Float32Array | null,
-    C: Float32Array | null,
-    S: Float32Array | null,
-    P: Float32Array | null,
-    packed: 0 | 1,
+    ...rest: [...LinearScanSizes, ...[o: Float32Array, den: Float32Array | null], ...LinearScanMap, ...[packed: 0 | 1]]
   ): void;
-  /** Its gradients dq, dk, dv from dout, given the forward's o and den (map, u, C, S as there). */
+  /** Its gradients dq, dk, dv from dout, given the forward's o and den (the rest as there). */
   linearScanGrad(
     q: Float32Array,
     k: Float32Array,
@@ -197,25 +197,7 @@ export interface NativeKernels {
     o: Float32Array,
     den: Float32Array | null,
     dout: Float32Array,
-    decay: Float32Array | null,
-    B: number,
-    L: number,
-    H: number,
-    F: number,
-    E: number,
-    causal: 0 | 1,
-    normalize: 0 | 1,
-    eps: number,
-    phi: 0 | 1,
-    dq: Float32Array,
-    dk: Float32Array,
-    dv: Float32Array,
-    map: 0 | 1 | 2,
-    u: Float32Array | null,
-    C: Float32Array | null,
-    S: Float32Array | null,
-    P: Float32Array | null,
-    packed: 0 | 1,
+    ...rest: [...LinearScanSizes, ...[dq: Float32Array, dk: Float32Array, dv: Float32Array], ...LinearScanMap, ...[packed: 0 | 1]]
   ): void;
   /**
    * Copies a box between row-major arrays of 4-byte elements (`backend/fast-kernels.ts`): params
