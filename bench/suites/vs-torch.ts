@@ -106,11 +106,16 @@ export class TorchServer {
     threads: number,
   ) {
     // Idle threads sleep on both sides, so that neither spins on the cores while the other is timed:
-    // PyTorch's OpenMP threads with OMP_WAIT_POLICY=PASSIVE, OpenBLAS's (rpelab's and PyTorch's) with
-    // the OPENBLAS_THREAD_TIMEOUT that src/backend/native.ts sets. With both spinning the plain model's
-    // step measured 50.4 ms rpelab / 97.8 ms PyTorch, with both asleep 34.7 / 42.4 ms (README,
-    // "Against PyTorch", the command).
-    const env = { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' };
+    // PyTorch's OpenMP threads with OMP_WAIT_POLICY=PASSIVE, its OpenBLAS's after 2^16 cycles
+    // (OPENBLAS_THREAD_TIMEOUT=16; OpenBLAS's default spins ~0.1 s after every product), rpelab's
+    // pool after 200 µs (native/src/jobs.c; its OpenBLAS runs single-threaded). With both spinning the
+    // plain model's step measured 50.4 ms rpelab / 97.8 ms PyTorch, with both asleep 34.7 / 42.4 ms
+    // (README, "Against PyTorch", the command).
+    const env = {
+      ...process.env,
+      OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE',
+      OPENBLAS_THREAD_TIMEOUT: process.env.OPENBLAS_THREAD_TIMEOUT ?? '16',
+    };
     this.proc = spawn(python, [MIRROR, String(threads)], { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.proc.stdout.setEncoding('utf8');
     this.proc.stdout.on('data', (chunk: string) => {

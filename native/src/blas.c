@@ -4,11 +4,14 @@
  * found it (RPELAB_OPENBLAS); the builtin sgemm of sgemm.c otherwise, or when switched to it
  * (rpelab_use_blas_library(0), for the benchmark and the tests that compare the two).
  *
- * Threads, one policy: OpenBLAS never runs threaded inside rpelab's own threads. One product
- * (batch 1) runs on OpenBLAS's threads, as many as rpelab's (setThreads: RPELAB_THREADS, shared
- * out among `rpelab run --jobs` workers); a batch of products is split over rpelab's threads, each
- * calling OpenBLAS single-threaded, as do kernels that hand blocks to rpelab_sgemm_serial from their
- * own threads (sineSPE's fused projection). Small products (under ~4M multiply-adds) run on one thread.
+ * Threads, one policy: OpenBLAS always runs single-threaded, and rpelab's own pool (jobs.c) is the
+ * only one of its threads (RPELAB_THREADS, shared out among `rpelab run --jobs` workers). One
+ * product is cut into as many blocks of rows of C (or of columns, when C is wider than tall) as
+ * there are threads, each block one OpenBLAS call; a batch of products is split over the same
+ * threads. Measured on the 2-vCPU AMD machine, the small LM's training step: OpenBLAS's own two
+ * threads, asleep after each product, ran its [2048, 64]·[64, 192]-sized products at 40-140
+ * GFLOP/s against 90-170 for the same products back to back (README, "Compute backend").
+ * Small products (under ~4M multiply-adds) run on one thread.
  */
 #include <string.h>
 #include <stdio.h>
@@ -44,6 +47,30 @@ static void *run_lib_job(void *arg) {
   return NULL;
 }
 
+/* One block of C = op(A)·op(B): rows [first, last) of C, or its columns when by_columns. */
+typedef struct {
+  int64_t m, n, k, first, last;
+  const float *a, *b;
+  float *c;
+  int trans_a, trans_b, by_columns;
+} LibBlock;
+
+static void *run_lib_block(void *arg) {
+  const LibBlock *j = arg;
+  const int64_t lda = j->trans_a ? j->m : j->k, ldb = j->trans_b ? j->k : j->n, w = j->last - j->first;
+  if (w <= 0) return NULL;
+  if (j->by_columns) {
+    /* columns of op(B): B's columns, or B's rows when transposed */
+    const float *b = j->b + (j->trans_b ? j->first * j->k : j->first);
+    rpelab_sgemm_strided_library(j->trans_a, j->trans_b, j->m, w, j->k, 1.0f, j->a, lda, b, ldb, 0.0f, j->c + j->first, j->n);
+  } else {
+    /* rows of op(A): A's rows, or A's columns when transposed */
+    const float *a = j->a + (j->trans_a ? j->first : j->first * j->k);
+    rpelab_sgemm_strided_library(j->trans_a, j->trans_b, w, j->n, j->k, 1.0f, a, lda, j->b, ldb, 0.0f, j->c + j->first * j->n, j->n);
+  }
+  return NULL;
+}
+
 static int library_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k, const float *a, int trans_a,
                                const float *b, int trans_b, float *c, int threads) {
   if (m == 0 || n == 0) return 0;
@@ -51,14 +78,22 @@ static int library_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, 
     memset(c, 0, sizeof(float) * (size_t)(batch * m * n));
     return 0;
   }
-  const int t = rpelab_job_count(threads, (double)batch * m * n * k, 4e6, batch == 1 ? 64 : batch);
-  LibJob base = {m, n, k, batch_a, batch_b, 0, batch, a, b, c, trans_a, trans_b};
+  openblas_set_num_threads(1);
   if (batch == 1) {
-    openblas_set_num_threads(t);
-    product(&base, 0);
+    /* blocks of at least 16 rows (or columns), on 16-aligned edges */
+    const int by_columns = n > m;
+    const int64_t len = by_columns ? n : m;
+    const int t = rpelab_job_count(threads, (double)m * n * k, 4e6, len / 16);
+    LibBlock blocks[64];
+    for (int i = 0; i < t; i++) {
+      blocks[i] = (LibBlock){m, n, k, i == 0 ? 0 : (len * i / t + 8) / 16 * 16, i == t - 1 ? len : (len * (i + 1) / t + 8) / 16 * 16, a, b, c,
+                             trans_a, trans_b, by_columns};
+    }
+    rpelab_run_jobs(run_lib_block, blocks, sizeof(LibBlock), t);
     return 0;
   }
-  openblas_set_num_threads(1);
+  const int t = rpelab_job_count(threads, (double)batch * m * n * k, 4e6, batch);
+  LibJob base = {m, n, k, batch_a, batch_b, 0, batch, a, b, c, trans_a, trans_b};
   LibJob jobs[64];
   for (int i = 0; i < t; i++) {
     jobs[i] = base;

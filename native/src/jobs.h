@@ -2,8 +2,8 @@
 #define RPELAB_JOBS_H
 #include <stddef.h>
 #include <stdint.h>
-/* Runs fn(job i) for i < n (n <= 64) and returns when all are done: job 0 on the caller's thread,
-   the others on a pool of threads started once and asleep between calls (see jobs.c). Any job the
+/* Runs fn(job i) for i < n (n <= 64) and returns when all are done, on the caller's thread and
+   a pool of threads started once (see jobs.c), each taking the next job until none is left. Any job the
    pool cannot take (a thread that failed to start, or a call from inside a job) runs on the caller. */
 void rpelab_run_jobs(void *(*fn)(void *), void *jobs, size_t job_size, int n);
 /* How many jobs to split `work` into: `threads`, but one when work < min_work (waking a thread

@@ -6,9 +6,9 @@
  * Both compute the same numbers (tested against each other).
  *
  * The native matmul is OpenBLAS's sgemm where the addon was built with it (else its own). Large
- * products run on `RPELAB_THREADS` threads (default: the machine's available parallelism; OpenBLAS's
- * threads for one product, rpelab's for a batch, never both); `rpelab run --jobs N` gives each of its
- * N worker processes an equal share.
+ * products run on `RPELAB_THREADS` threads (default: the machine's available parallelism), all of
+ * them rpelab's own (OpenBLAS single-threaded in each; native/src/jobs.c); `rpelab run --jobs N`
+ * gives each of its N worker processes an equal share.
  */
 import * as os from 'os';
 import * as path from 'path';
@@ -313,12 +313,6 @@ let enabled = true;
 function load(): { kernels: NativeKernels | null; why: string } {
   if (process.env.RPELAB_NATIVE === '0') return { kernels: null, why: 'disabled by RPELAB_NATIVE=0' };
   try {
-    // OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each product before they sleep,
-    // holding a core the JavaScript thread, rpelab's own threads or another process (--jobs, a
-    // PyTorch side in the benchmark) needs. 2^16 cycles (~20 µs) still bridges the products of one
-    // step: about the same wall time for the small LM's step with a quarter less CPU (README, "Compute
-    // backend", the command and numbers; 2^4 cost ~10 % of wall time). Read when the library loads.
-    process.env.OPENBLAS_THREAD_TIMEOUT ??= '16';
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const kernels = require(NATIVE_ADDON_PATH) as NativeKernels;
     const threads = nativeThreads();

@@ -294,14 +294,17 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     });
   }
 
-  it('native matMul: OpenBLAS and the builtin sgemm both equal the literal product (transposes, shared and batched operands, 1 and 2 threads)', function () {
+  it('native matMul: OpenBLAS and the builtin sgemm both equal the literal product (transposes, shared and batched operands, blocks of rows or columns on 1-3 threads)', function () {
     requireBlasLibrary(this);
     const k = nativeKernels()!;
     const rng = new Rng(11);
-    // [batch, batchA, batchB, m, n, k]: past OpenBLAS's and the builtin's blocks, one thread's size limit, k = 0, empty.
+    // [batch, batchA, batchB, m, n, k]: past OpenBLAS's and the builtin's blocks, one thread's size limit
+    // (one product above it is cut into blocks of rows, or of columns when n > m, edges off the 16-grid
+    // on 3 threads), k = 0, empty.
     const shapes: number[][] = [
       [1, 1, 1, 5, 3, 7],
       [1, 1, 1, 300, 260, 513],
+      [1, 1, 1, 40, 700, 300],
       [6, 6, 6, 33, 17, 40],
       [4, 1, 4, 64, 64, 700],
       [4, 4, 1, 70, 50, 300],
@@ -327,7 +330,7 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
                   want[(g * m + i) * n + j] = acc;
                 }
             for (const library of [1, 0] as const)
-              for (const threads of [1, 2]) {
+              for (const threads of [1, 2, 3]) {
                 k.useBlasLibrary(library);
                 k.setThreads(threads);
                 const out = new Float32Array(batch * m * n).fill(NaN);
