@@ -1,0 +1,40 @@
+import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'bench', 'step-kernels.ts'), ...args], { encoding: 'utf8', cwd: ROOT });
+
+describe('bench/step-kernels', () => {
+  it('prints every kernel of the training step with its calls, and the products repeated on the same operands', function () {
+    this.timeout(120_000);
+    const r = run('--encoding', 'none', '--steps', '1', '--backend', 'wasm');
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.split('\n');
+    assert.match(lines[0], /^\[step-kernels\] none \(linear:elu\+none\) on wasm, 1 steps$/);
+    assert.match(lines[1], /^step +[\d.]+ ms \(repeated products excluded\), kernels +[\d.]+ ms, calls \d+$/);
+    const [, inStep, repeated] = /^products +([\d.]+) ms in the step, +([\d.]+) ms repeated/.exec(lines[2]) ?? [];
+    assert.ok(Number(inStep) > 0 && Number(repeated) > 0, lines[2]);
+    // The small LM's 27 projections and head (with the native kernels 19 plain products and 8 with
+    // their bias; without them the attention's tf-op form adds its own), each row with its repeated time.
+    const row = (name: string) =>
+      lines
+        .find((l) => l.startsWith(name + ' '))
+        ?.trim()
+        .split(/\s+/);
+    const calls = (name: string) => Number(row(name)?.[2] ?? 0);
+    assert.ok(calls('BatchMatMul') + calls('_FusedMatMul') >= 27, r.stdout);
+    assert.equal(row('BatchMatMul')?.length, 4);
+    assert.equal(row('Reshape')?.length, 3);
+  });
+
+  it('refuses an unknown encoding and a step count that is not a positive integer, naming the flag', () => {
+    const bad = run('--encoding', 'nope');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--encoding: expected one of none, .*got 'nope'/);
+    const steps = run('--steps', '0');
+    assert.notEqual(steps.status, 0);
+    assert.match(steps.stderr, /--steps: expected a positive integer, got '0'/);
+  });
+});
