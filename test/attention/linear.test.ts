@@ -387,6 +387,35 @@ describe('linearAttention', () => {
         }
       }
 
+      // Longer causal sequences through the wide scans (the cases above have 11 positions), values too.
+      for (const [F, L] of [
+        [64, 128],
+        [64, 150],
+        [136, 77],
+      ]) {
+        for (const normalize of ['denominator', 'none'] as const) {
+          it(`causal over ${L} positions, ${F} features (${normalize}, φ = elu + 1): values and gradients equal those of the reference`, function () {
+            const rng = new Rng(31 + F + L);
+            const [q, k] = [0, 1].map(() => tf.tidy(() => draw(rng, [1, L, 2, F]).mul(0.3) as tf.Tensor4D));
+            const [v, R] = [0, 1].map(() => draw(rng, [1, L, 2, 9]));
+            const phi = (x: tf.Tensor4D) => tf.elu(x).add(1) as tf.Tensor4D;
+            const run = (f: QKVFn) =>
+              tf.tidy(() => {
+                const { value, grads } = tf.valueAndGrads((a, b, c) =>
+                  f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D)
+                    .mul(R)
+                    .sum(),
+                )([q, k, v]);
+                return [value, ...grads].map((t) => Array.from(t.dataSync()));
+              });
+            const got = run((a, b, c) => form.fn(a, b, c, { causal: true, normalize, featureMap: 'elu', chunkSize: 16 }));
+            const want = run((a, b, c) => linearAttentionReference(phi(a), phi(b), c, { causal: true, normalize }));
+            ['value', 'dq', 'dk', 'dv'].forEach((n, i) => assertClose(got[i], want[i], 1e-4, 1e-3, n));
+            tf.dispose([q, k, v, R]);
+          });
+        }
+      }
+
       it('no tensor leak over repeated forward + backward (every variant, and the recurrent step)', () => {
         const rng = new Rng(22);
         const q = draw(rng, [2, 13, 2, 3]);
