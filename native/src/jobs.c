@@ -5,8 +5,9 @@
  * Between calls a worker spins for RPELAB_SPIN_US (reading two counters, with the CPU's pause
  * instruction) and then sleeps on a condition variable: the kernels of one training step follow
  * each other within tens of µs and find the pool awake, while an idle pool takes no core for long.
- * Waking a sleeping thread costs ~15-40 µs on the 2-vCPU machines rpelab is measured on, as long as
- * a layer norm of [2048, 64] takes on one thread; starting threads per call costs more.
+ * Waking a sleeping thread took 13-38 µs on the 2-vCPU AMD EPYC (a condition-variable ping-pong after
+ * 0-1000 µs of work), as long as a layer norm of [2048, 64] takes on one thread; starting threads
+ * per call costs more.
  * OpenBLAS runs single-threaded (blas.c): this pool is the only one of rpelab's threads.
  */
 #include <pthread.h>

@@ -348,6 +348,35 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     assert.throws(() => k.useBlasLibrary(2 as 0), /useBlasLibrary: expected 0 or 1/);
   });
 
+  it("native matMul on rpelab's pool: calls back to back and after pauses around the threads' spin (0-400 µs) give the same bits every time", function () {
+    const k = nativeKernels();
+    if (!k) this.skip();
+    const rng = new Rng(12);
+    // Big enough to be cut into blocks on 2 or 3 threads; each block's bits do not depend on the thread.
+    const [m, n, kk] = [600, 64, 128];
+    const a = Float32Array.from({ length: m * kk }, () => rng.normal());
+    const b = Float32Array.from({ length: kk * n }, () => rng.normal());
+    const want = new Float32Array(m * n);
+    const out = new Float32Array(m * n);
+    try {
+      for (const threads of [2, 3]) {
+        k.setThreads(threads);
+        k.matMul(a, b, want, 1, 1, 1, m, n, kk, 0, 0);
+        for (let i = 0; i < 400; i++) {
+          const pause = i % 2 === 0 ? 0 : (i % 9) * 50; // µs, below and above the 200 µs spin
+          const t0 = performance.now();
+          while (performance.now() - t0 < pause / 1000);
+          out.fill(NaN);
+          k.matMul(a, b, out, 1, 1, 1, m, n, kk, 0, 0);
+          const bad = out.findIndex((x, j) => x !== want[j]);
+          assert.equal(bad, -1, `${threads} threads, call ${i} after ${pause} µs: element ${bad} is ${out[bad]}, expected ${want[bad]}`);
+        }
+      }
+    } finally {
+      k.setThreads(nativeThreads());
+    }
+  });
+
   it('UnsortedSegmentSum (the gradient of gather) is one scatter-add equal to the literal sum per segment, ids dropped outside [0, n)', () => {
     const rng = new Rng(12);
     const cases: Array<[number[], number[], number]> = [
