@@ -134,3 +134,22 @@ export const EXAMPLE_SPECS = [
   'linear(features=32):favor+retnet',
   'softmax(block=64)+relbias',
 ];
+
+/**
+ * The value of Σ f(q, k, v) ⊙ R and its gradients for q, k, v, as arrays [value, dq, dk, dv]
+ * (q, k, v, R: [batch, length, heads, dim]; f's output has R's shape).
+ */
+export function weightedSumValueAndGrads(
+  f: (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D) => tf.Tensor4D,
+  [q, k, v]: tf.Tensor4D[],
+  R: tf.Tensor4D,
+): number[][] {
+  return tf.tidy(() => {
+    const { value, grads } = tf.valueAndGrads((a, b, c) =>
+      f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D)
+        .mul(R)
+        .sum(),
+    )([q, k, v]);
+    return [value, ...grads].map((t) => Array.from(t.dataSync()));
+  });
+}

@@ -10,7 +10,7 @@ import { nativeLinearScan, nativeLinearScanPacked, nativeLinearScanApplies, type
 import type { LrpeRowMap } from '../../src/encodings';
 import { fusedLrpeMap } from '../../src/encodings/lrpe/kernels';
 import { rightMultiply } from '../../src/encodings/lrpe/ops';
-import { assertClose, assertThrowsNaming } from '../helpers';
+import { assertClose, assertThrowsNaming, weightedSumValueAndGrads } from '../helpers';
 
 const randn = (rng: Rng, shape: number[], scale = 1) =>
   tf.tidy(() => tf.tensor(rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape).mul(scale)) as tf.Tensor4D;
@@ -71,15 +71,7 @@ describe('nativeLinearScan with the LRPE map inside', () => {
           const R = randn(rng, [B, L, H, E]);
           const map = randomMap(rng, mode, L, F, W, p);
           const attrs: LinearScanAttrs = { causal: true, normalize: false, eps: 1e-6, decay: null, featureMap: 'elu', ...call };
-          const run = (f: (a: tf.Tensor4D, b: tf.Tensor4D, c: tf.Tensor4D) => tf.Tensor4D) =>
-            tf.tidy(() => {
-              const { value, grads } = tf.valueAndGrads((a, b, c) =>
-                f(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D)
-                  .mul(R)
-                  .sum(),
-              )([q, k, v]);
-              return [value, ...grads].map((t) => Array.from(t.dataSync()));
-            });
+          const run = (f: (a: tf.Tensor4D, b: tf.Tensor4D, c: tf.Tensor4D) => tf.Tensor4D) => weightedSumValueAndGrads(f, [q, k, v], R);
           const fused = run((a, b, c) => nativeLinearScan(a, b, c, { ...attrs, map: mode }, map));
           const composed = run((a, b, c) => {
             // A dense P: φ, then the rows times it (rightMultiply), then the map with no P of its own.
