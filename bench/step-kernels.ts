@@ -62,21 +62,20 @@ async function main(): Promise<void> {
   try {
     for (let i = 0; i < 3; i++) step();
     timing = true;
-    let repeatBefore = 0;
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) step();
     const wall = performance.now() - t0;
     timing = false;
     const rows = [...stats.entries()].sort((a, b) => b[1].ms - a[1].ms);
-    for (const [, s] of rows) repeatBefore += s.repeatMs;
+    const repeatMs = rows.reduce((a, [, s]) => a + s.repeatMs, 0);
     const perStep = (x: number) => (x / steps).toFixed(3).padStart(9);
     const kernelMs = rows.reduce((a, [, s]) => a + s.ms, 0);
     const productMs = rows.filter(([n]) => PRODUCTS.has(n)).reduce((a, [, s]) => a + s.ms, 0);
     console.log(`[step-kernels] ${c.name} (${c.spec}) on ${backendName}, ${steps} steps`);
     console.log(
-      `step ${perStep(wall - repeatBefore)} ms (repeated products excluded), kernels ${perStep(kernelMs)} ms, calls ${(rows.reduce((a, [, s]) => a + s.calls, 0) / steps).toFixed(0)}`,
+      `step ${perStep(wall - repeatMs)} ms (repeated products excluded), kernels ${perStep(kernelMs)} ms, calls ${(rows.reduce((a, [, s]) => a + s.calls, 0) / steps).toFixed(0)}`,
     );
-    console.log(`products ${perStep(productMs)} ms in the step, ${perStep(repeatBefore)} ms repeated at once on the same operands`);
+    console.log(`products ${perStep(productMs)} ms in the step, ${perStep(repeatMs)} ms repeated at once on the same operands`);
     console.log(`${'kernel'.padEnd(32)}${'ms/step'.padStart(9)}  calls  repeated`);
     for (const [name, s] of rows) {
       const repeat = PRODUCTS.has(name) ? perStep(s.repeatMs) : '';
