@@ -78,7 +78,7 @@ static int library_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, 
     memset(c, 0, sizeof(float) * (size_t)(batch * m * n));
     return 0;
   }
-  openblas_set_num_threads(1);
+  rpelab_blas_serial_begin(); /* OpenBLAS itself never threads: blocks and batches go to rpelab's pool */
   if (batch == 1) {
     /* blocks of at least 16 rows (or columns), on 16-aligned edges */
     const int by_columns = n > m;
