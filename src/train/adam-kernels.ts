@@ -9,6 +9,9 @@
  * rounded to float32 as tf's scalars are):
  *   m' = m·β1 + g·(1 − β1),  v' = v·β2 + (g·g)·(1 − β2),
  *   p' = p·keep − m' / (√v' / √(1 − β2^t) + ε) · lr / (1 − β1^t)      (keep = 1 − lr·λ, or 1 without decay)
+ *
+ * `adamStepInPlace` runs the same update over the variables' own values, which also saves the
+ * kernel's dispatch, its three output tensors and the three assigns.
  */
 import { tf, registerJsKernel, runJsKernel, fusedKernelPaysOff, nativeKernels } from '../backend';
 
@@ -33,21 +36,41 @@ registerJsKernel<AdamStepConstants>({
   kernelName: ADAM_STEP,
   inputNames: ['p', 'm', 'v', 'g'],
   outputShapes: ([p]) => [p!.slice(), p!.slice(), p!.slice()],
-  compute: ([p, m, v, g], _shapes, [pOut, mOut, vOut], c) => {
-    const k = [c.beta1, c.oneMinusBeta1, c.beta2, c.oneMinusBeta2, c.keep, c.sqrtBiasCorrection2, c.eps, c.stepSize].map(f);
-    const native = nativeKernels();
-    if (native) return native.adamStep(p!, m!, v!, g!, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], pOut, mOut, vOut);
-    const [b1, c1, b2, c2, keep, bc2, eps, step] = k;
-    for (let i = 0; i < p!.length; i++) {
-      const mi = f(f(m![i] * b1) + f(g![i] * c1));
-      const vi = f(f(v![i] * b2) + f(f(g![i] * g![i]) * c2));
-      const u = f(f(mi / f(f(f(Math.sqrt(vi)) / bc2) + eps)) * step);
-      pOut[i] = f(f(p![i] * keep) - u);
-      mOut[i] = mi;
-      vOut[i] = vi;
-    }
-  },
+  compute: ([p, m, v, g], _shapes, [pOut, mOut, vOut], c) => adamStepValues(p!, m!, v!, g!, c, pOut, mOut, vOut),
 });
+
+/** Float32 values of a wasm tensor (a view of the module's heap) or a cpu one, and the tensors sharing them. */
+interface ValuesBackend {
+  refCount(dataId: object): number;
+  typedArrayFromHeap?(t: tf.TensorInfo): Float32Array;
+  data?: { get(dataId: object): { values: unknown } };
+}
+
+/** The update of the constants `c` on values p, m, v, g (of one length), written into pOut, mOut, vOut. */
+function adamStepValues(
+  p: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  c: AdamStepConstants,
+  pOut: Float32Array,
+  mOut: Float32Array,
+  vOut: Float32Array,
+): void {
+  const k = [c.beta1, c.oneMinusBeta1, c.beta2, c.oneMinusBeta2, c.keep, c.sqrtBiasCorrection2, c.eps, c.stepSize].map(f);
+  const native = nativeKernels();
+  if (native) return native.adamStep(p, m, v, g, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], pOut, mOut, vOut);
+  const [b1, c1, b2, c2, keep, bc2, eps, step] = k;
+  // Element i is read before it is written, so the outputs may be the inputs.
+  for (let i = 0; i < p.length; i++) {
+    const mi = f(f(m[i] * b1) + f(g[i] * c1));
+    const vi = f(f(v[i] * b2) + f(f(g[i] * g[i]) * c2));
+    const u = f(f(mi / f(f(f(Math.sqrt(vi)) / bc2) + eps)) * step);
+    pOut[i] = f(f(p[i] * keep) - u);
+    mOut[i] = mi;
+    vOut[i] = vi;
+  }
+}
 
 /** Whether the one-kernel update runs here (`fusedKernelPaysOff`: native kernels, or the cpu backend). */
 export function hasFusedAdamStep(): boolean {
@@ -62,4 +85,31 @@ export function hasFusedAdamStep(): boolean {
 export function fusedAdamStep(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, c: AdamStepConstants): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const [p2, m2, v2] = runJsKernel(ADAM_STEP, { p, m, v, g }, c);
   return [p2, m2, v2];
+}
+
+/**
+ * The same update written over the values of p, m and v themselves (check `hasFusedAdamStep`
+ * first): no kernel dispatch, no output tensors, no assigns. Only where their values are
+ * visible (wasm's heap, cpu's arrays) and no other tensor shares them (on these backends a clone
+ * or a reshape shares its source's values until one of them is replaced): otherwise it touches
+ * nothing and returns false, and the caller runs `fusedAdamStep`.
+ * @param p, m, v, g float32 tensors of one shape (the parameter, its two moments, its gradient)
+ */
+export function adamStepInPlace(p: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, c: AdamStepConstants): boolean {
+  if (g.dtype !== 'float32' || p.size !== g.size) return false;
+  const backend = tf.backend() as unknown as ValuesBackend;
+  if ([p, m, v].some((t) => backend.refCount(t.dataId) !== 1)) return false;
+  let values: unknown[];
+  if (tf.getBackend() === 'wasm' && backend.typedArrayFromHeap) {
+    // Four views taken together, with no allocation between them (growing the heap detaches views).
+    values = [p, m, v, g].map((t) => backend.typedArrayFromHeap!(t as unknown as tf.TensorInfo));
+  } else if (tf.getBackend() === 'cpu' && backend.data) {
+    values = [p, m, v, g].map((t) => backend.data!.get(t.dataId).values);
+  } else {
+    return false;
+  }
+  if (!values.every((x) => x instanceof Float32Array && x.length === p.size)) return false;
+  const [pv, mv, vv, gv] = values as Float32Array[];
+  adamStepValues(pv, mv, vv, gv, c, pv, mv, vv);
+  return true;
 }

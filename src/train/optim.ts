@@ -20,7 +20,7 @@
 import { tf, assertNumber, assertInt } from '../backend';
 import { Module } from '../nn';
 import { HostTensors, describeShape, sameShape, toHost } from './host';
-import { hasFusedAdamStep, fusedAdamStep } from './adam-kernels';
+import { hasFusedAdamStep, fusedAdamStep, adamStepInPlace } from './adam-kernels';
 
 /** Gradients keyed by the dotted variable names of `Module.namedVariables()`. */
 export type NamedGrads = Record<string, tf.Tensor>;
@@ -165,6 +165,8 @@ abstract class AdamFamily implements Optimizer {
           // One kernel, the same float32 operations in the same order as the ops below (adam-kernels.ts).
           const keep = s.decays ? 1 - lr * this.weightDecay : 1;
           const c = { beta1, oneMinusBeta1: 1 - beta1, beta2, oneMinusBeta2: 1 - beta2, keep, sqrtBiasCorrection2: sqrtBc2, eps, stepSize };
+          // Over the variables' own values where nothing else shares them; else into new tensors.
+          if (adamStepInPlace(s.param, s.m, s.v, g, c)) continue;
           const [p, m, v] = fusedAdamStep(s.param, s.m, s.v, g, c);
           s.param.assign(p);
           s.m.assign(m);

@@ -3,7 +3,7 @@ import { tf, Rng, useNative, nativeKernels } from '../../src/backend';
 import { Module } from '../../src/nn';
 import { Adam, AdamW, clipGradNorm, globalNorm, lossAndGrads } from '../../src/train';
 import { assertClose, assertThrowsNaming, withBackend } from '../helpers';
-import { hasFusedAdamStep } from '../../src/train/adam-kernels';
+import { hasFusedAdamStep, adamStepInPlace } from '../../src/train/adam-kernels';
 
 /** f(w, W) = ½ Σ a_i (w_i − c_i)² + ½ Σ (W_ij − C_ij)²: a vector (rank 1) and a matrix (rank 2). */
 class Quadratic extends Module {
@@ -84,33 +84,47 @@ describe('train/optim', () => {
   });
 
   it('the one-kernel update (native, and its JavaScript loops on cpu) and the tf-op form give the same bits over 6 AdamW steps', async function () {
-    /** Parameters and moments after the six steps, as arrays, on the current backend. */
-    const after = () => {
+    /**
+     * Parameters and moments after the six steps, as arrays, on the current backend. `hold`:
+     * clones of the parameters are kept across the steps (they share the parameters' values on
+     * wasm and cpu, so the update cannot run in place: the kernel makes new tensors), and must
+     * still hold the initial values at the end.
+     */
+    const after = (hold: boolean) => {
       const m = new Quadratic();
       const opt = new AdamW(m, { weightDecay: 0.1, beta2: 0.98 });
+      const held = hold ? [m.w.clone(), m.W.clone()] : [];
       try {
         run(opt, m);
+        assert.deepEqual(
+          held.map((t) => Array.from(t.dataSync())),
+          hold ? [[0.3, 0.1, -0.5].map(Math.fround), [1, 2, -1, 0.5]] : [],
+          'the clones kept their values',
+        );
         const st = opt.getState();
         return [m.w, m.W].map((t) => Array.from(t.dataSync())).concat(Object.values(st.slots).map((h) => Array.from(h.data)));
       } finally {
+        tf.dispose(held);
         opt.dispose();
         m.dispose();
       }
     };
-    const forms: Array<[string, string, boolean]> = [
-      ['tf ops', 'wasm', false],
-      ['JavaScript loops', 'cpu', false],
-      ['native', 'wasm', true],
+    const forms: Array<[string, string, boolean, boolean]> = [
+      ['tf ops', 'wasm', false, false],
+      ['JavaScript loops in place', 'cpu', false, false],
+      ['JavaScript loops into new tensors', 'cpu', false, true],
+      ['native in place', 'wasm', true, false],
+      ['native into new tensors', 'wasm', true, true],
     ];
     const results: number[][][] = [];
-    for (const [name, backend, native] of forms) {
+    for (const [name, backend, native, hold] of forms) {
       if (native && !nativeKernels()) this.skip();
       const was = useNative(native);
       try {
         results.push(
           await withBackend(backend, () => {
             assert.equal(hasFusedAdamStep(), name !== 'tf ops', `${name} takes the ${name === 'tf ops' ? 'tf ops' : 'kernel'}`);
-            return after();
+            return after(hold);
           }),
         );
       } finally {
@@ -118,6 +132,60 @@ describe('train/optim', () => {
       }
     }
     for (let i = 1; i < results.length; i++) assert.deepEqual(results[i], results[0], `${forms[i][0]} vs tf ops`);
+  });
+
+  it('adamStepInPlace writes over the values only when no other tensor shares them', async () => {
+    const c = { beta1: 0.9, oneMinusBeta1: 0.1, beta2: 0.999, oneMinusBeta2: 0.001, keep: 1, sqrtBiasCorrection2: 1, eps: 1e-8, stepSize: 0.5 };
+    for (const backend of ['wasm', 'cpu']) {
+      await withBackend(backend, () => {
+        // tf.variable shares the values of the tensor it starts from: dispose that (as Module does).
+        const [p, m, v] = [
+          [1, 2],
+          [0, 0],
+          [0, 0],
+        ].map((x) => tf.tidy(() => tf.variable(tf.tensor1d(x))));
+        const g = tf.tensor1d([1, -1]);
+        const clone = p.clone();
+        try {
+          assert.equal(adamStepInPlace(p, m, v, g, c), false, `${backend}: p shares its values with a clone`);
+          assert.deepEqual(Array.from(p.dataSync()), [1, 2], `${backend}: p untouched`);
+          clone.dispose();
+          assert.equal(adamStepInPlace(p, m, v, g, c), true, `${backend}: nothing shares p, m, v`);
+          // m' = 0.1 g, v' = 0.001 g², p' = p − m'/(√v' + ε)·0.5 = p − sign(g)·0.05/√0.001
+          const u = 0.05 / Math.sqrt(0.001);
+          assertClose(p, [1 - u, 2 + u], 1e-5, 1e-5, `${backend}: p`);
+          assertClose(m, [0.1, -0.1], 1e-7, 1e-6, `${backend}: m`);
+          assert.equal(adamStepInPlace(p, m, v, tf.zeros([3]), c), false, `${backend}: a gradient of another size`);
+        } finally {
+          tf.dispose([p, m, v, g, clone]);
+        }
+      });
+    }
+  });
+
+  it('the native update gives the bits of the JavaScript loops over 37 values (its eight-wide blocks and its tail)', async function () {
+    if (!nativeKernels()) this.skip();
+    const rng = new Rng(5);
+    const init = [rng.normalArray(37), rng.normalArray(37).map((x) => 0.1 * x), rng.normalArray(37).map((x) => 0.01 * x * x), rng.normalArray(37)];
+    const c = { beta1: 0.9, oneMinusBeta1: 0.1, beta2: 0.98, oneMinusBeta2: 0.02, keep: 0.999, sqrtBiasCorrection2: 0.3, eps: 1e-8, stepSize: 0.01 };
+    const update = async (native: boolean, backend: string) => {
+      const was = useNative(native);
+      try {
+        return await withBackend(backend, () => {
+          const [p, m, v] = init.slice(0, 3).map((x) => tf.tidy(() => tf.variable(tf.tensor1d(x))));
+          const g = tf.tensor1d(init[3]);
+          try {
+            for (let t = 0; t < 3; t++) assert.ok(adamStepInPlace(p, m, v, g, c), `${backend}: in place`);
+            return [p, m, v].map((x) => Array.from(x.dataSync()));
+          } finally {
+            tf.dispose([p, m, v, g]);
+          }
+        });
+      } finally {
+        useNative(was);
+      }
+    };
+    assert.deepEqual(await update(true, 'wasm'), await update(false, 'cpu'));
   });
 
   it('AdamW decays only rank >= 2 variables by default (decoupled: p <- p(1 - lr wd))', () => {
