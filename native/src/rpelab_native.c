@@ -24,6 +24,7 @@
 #include "flash.h"
 #include "linear_scan.h"
 #include "copy_box.h"
+#include "rows.h"
 #include "adam.h"
 
 /* Threads of the native kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
@@ -580,6 +581,49 @@ static napi_value copy_box(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- row gathers and scatter-adds (rows.c) ----------------------------------------------------- */
+
+/* gatherRows(src, ids, dst, outer, dim, inner): dst [outer, ids.length, inner] from src [outer, dim, inner] (4-byte elements) */
+static napi_value gather_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *src, *dst;
+  size_t ns, nd, ni;
+  napi_typedarray_type type;
+  void *ip;
+  int64_t outer, dim, inner;
+  if (argc != 6 || !get_words(env, argv[0], &src, &ns) || !typed_array(env, argv[1], &type, &ip, &ni) || type != napi_int32_array ||
+      !get_words(env, argv[2], &dst, &nd) || !get_int(env, argv[3], &outer) || !get_int(env, argv[4], &dim) || !get_int(env, argv[5], &inner) || outer < 0 ||
+      dim < 0 || inner < 0)
+    FAIL("gatherRows: expected (src, ids: Int32Array, dst, outer, dim, inner) with 4-byte typed arrays and sizes >= 0");
+  if ((int64_t)ns != outer * dim * inner || (int64_t)nd != outer * (int64_t)ni * inner) FAIL("gatherRows: array sizes do not match");
+  const int32_t *ids = ip;
+  for (size_t i = 0; i < ni; i++)
+    if (ids[i] < 0 || ids[i] >= dim) FAIL("gatherRows: an id is outside [0, dim)");
+  rpelab_gather_rows(outer, dim, inner, src, (int64_t)ni, ids, dst);
+  return NULL;
+}
+
+/* scatterAddRows(x, ids, out, segments): out [segments, w] = Σ of the rows of x [ids.length, w] by id */
+static napi_value scatter_add_rows(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *out;
+  size_t nx, no, ni;
+  napi_typedarray_type type;
+  void *ip;
+  int64_t segments;
+  if (argc != 4 || !get_f32(env, argv[0], &x, &nx, 0) || !typed_array(env, argv[1], &type, &ip, &ni) || type != napi_int32_array ||
+      !get_f32(env, argv[2], &out, &no, 0) || !get_int(env, argv[3], &segments) || segments < 0)
+    FAIL("scatterAddRows: expected (x: Float32Array, ids: Int32Array, out: Float32Array, segments >= 0)");
+  const int64_t w = ni ? (int64_t)(nx / ni) : 0;
+  if ((int64_t)ni * w != (int64_t)nx || (ni && (int64_t)no != segments * w) || (!ni && nx)) FAIL("scatterAddRows: array sizes do not match");
+  rpelab_scatter_add_rows((int64_t)ni, w, x, ip, segments, out);
+  return NULL;
+}
+
 /* ---- Adam(W) update (adam.c) ------------------------------------------------------------------- */
 
 /* adamStep(p, m, v, g, b1, c1, b2, c2, keep, bc2, eps, step, pOut, mOut, vOut): every array of the same length */
@@ -737,6 +781,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"linearScanGrad", NULL, linear_scan_grad, NULL, NULL, NULL, napi_default, NULL},
     {"copyBox", NULL, copy_box, NULL, NULL, NULL, napi_default, NULL},
     {"adamStep", NULL, adam_step, NULL, NULL, NULL, napi_default, NULL},
+    {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_default, NULL},
+    {"scatterAddRows", NULL, scatter_add_rows, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -187,6 +187,10 @@ export function reverseAxes(src: TypedArray, shape: readonly number[], axes: rea
  * (ids already checked to lie in [0, dim)).
  */
 export function gatherRows(src: TypedArray, outer: number, dim: number, inner: number, ids: Int32Array, dst: TypedArray): void {
+  const native = nativeKernels();
+  if (native && (src instanceof Float32Array || src instanceof Int32Array) && (dst instanceof Float32Array || dst instanceof Int32Array)) {
+    return native.gatherRows(src, ids, dst, outer, dim, inner);
+  }
   const n = ids.length;
   for (let o = 0, w = 0; o < outer; o++) {
     const base = o * dim * inner;
@@ -474,9 +478,14 @@ export function scatterAddSegments(inputs: { x: Info; segmentIds: Info }, attrs:
   const n = size(lead);
   const w = size(inner);
   const { info, values: out } = store.output([numSegments, ...inner], 'float32');
-  out.fill(0);
   const xs = store.values(x);
   const ids = store.values(segmentIds);
+  const native = nativeKernels();
+  if (native && xs instanceof Float32Array && ids instanceof Int32Array && out instanceof Float32Array && n > 0) {
+    native.scatterAddRows(xs, ids, out, numSegments);
+    return info;
+  }
+  out.fill(0);
   for (let i = 0; i < n; i++) {
     const s = ids[i];
     if (!(s >= 0 && s < numSegments)) continue;

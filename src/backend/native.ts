@@ -205,6 +205,16 @@ export interface NativeKernels {
    */
   copyBox(src: Float32Array | Int32Array, dst: Float32Array | Int32Array, params: Int32Array): void;
   /**
+   * Row gather (`backend/fast-kernels.ts`, GatherV2): dst [outer, ids.length, inner] with
+   * dst[o, i] = src[o, ids[i]] for src [outer, dim, inner]; throws on an id outside [0, dim).
+   */
+  gatherRows(src: Float32Array | Int32Array, ids: Int32Array, dst: Float32Array | Int32Array, outer: number, dim: number, inner: number): void;
+  /**
+   * Scatter-add (`backend/fast-kernels.ts`, UnsortedSegmentSum): out [segments, w] = Σ of the rows
+   * of x [ids.length, w] with that id, in input order; ids outside [0, segments) dropped.
+   */
+  scatterAddRows(x: Float32Array, ids: Int32Array, out: Float32Array, segments: number): void;
+  /**
    * One Adam(W) update (`train/adam-kernels.ts`): pOut, mOut, vOut from p, m, v, g with
    * m' = m·b1 + g·c1, v' = v·b2 + (g·g)·c2, p' = p·keep − m' / (√v' / bc2 + eps) · step, in float32.
    */

@@ -160,7 +160,7 @@ export class LayerNorm extends Module {
  * Token embedding table [vocabSize, dim]. ids: int32 [...] -> [..., dim].
  *
  * A row gather; its gradient is a scatter-add of the rows into the table (`UnsortedSegmentSum`, one
- * pass in input order on wasm and cpu: backend/fast-kernels.ts). Until the scatter-add was a single
+ * pass in input order on wasm and cpu, native C with the addon: backend/fast-kernels.ts). Until the scatter-add was a single
  * pass, vocabularies up to 1024 looked up rows with a one-hot matmul instead; in the train suite's
  * step (vocabulary 256, 2048 tokens of width 64; each kernel's wall time, wasm, 2-core AMD EPYC) the
  * gather and its scatter-add take 0.5 ms where the one-hot, its product and the product's gradient

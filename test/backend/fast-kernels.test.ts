@@ -186,7 +186,7 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     });
   });
 
-  it('reverseAxes and gatherRows equal the literal index formulas (ranks 1-5, short and long runs)', () => {
+  itOnKernelPaths('reverseAxes and gatherRows equal the literal index formulas (ranks 1-5, short and long runs)', () => {
     const rng = new Rng(5);
     for (let trial = 0; trial < 60; trial++) {
       const rank = 1 + (trial % 5);
@@ -217,7 +217,24 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
       const expect: number[] = [];
       for (let o = 0; o < outer; o++) for (const i of ids) for (let j = 0; j < inner; j++) expect.push(x[(o * dim + i) * inner + j]);
       assert.deepEqual(Array.from(got), expect, `gather [${outer}, ${dim}, ${inner}] ids ${ids}`);
+      const ints = Int32Array.from(x, (v) => v - 7);
+      const gotInts = new Int32Array(got.length);
+      gatherRows(ints, outer, dim, inner, ids, gotInts);
+      assert.deepEqual(
+        Array.from(gotInts),
+        expect.map((v) => v - 7),
+        'int32 gather',
+      );
     }
+  });
+
+  it('the native row gather refuses an id outside [0, dim) and arrays of the wrong size, naming them', function () {
+    requireNative(this);
+    const k = nativeKernels()!;
+    const src = new Float32Array(12);
+    assert.throws(() => k.gatherRows(src, Int32Array.from([0, 3]), new Float32Array(8), 1, 3, 4), /gatherRows: an id is outside \[0, dim\)/);
+    assert.throws(() => k.gatherRows(src, Int32Array.from([0, 2]), new Float32Array(9), 1, 3, 4), /gatherRows: array sizes do not match/);
+    assert.throws(() => k.scatterAddRows(src, Int32Array.from([0, 1, 2, 0, 1]), new Float32Array(4), 2), /scatterAddRows: array sizes do not match/);
   });
 
   it('tf.reverse and tf.gather give the literal results through the kernels, and an index out of range still throws', () => {
@@ -377,7 +394,7 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     }
   });
 
-  it('UnsortedSegmentSum (the gradient of gather) is one scatter-add equal to the literal sum per segment, ids dropped outside [0, n)', () => {
+  itOnKernelPaths('UnsortedSegmentSum (the gradient of gather) is one scatter-add equal to the literal sum per segment, ids dropped outside [0, n)', () => {
     const rng = new Rng(12);
     const cases: Array<[number[], number[], number]> = [
       [[7, 3], [7], 4],
@@ -398,7 +415,8 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
           if (s >= 0 && s < n) for (let j = 0; j < inner; j++) want[s * inner + j] += xv[i * inner + j];
         });
         assert.deepEqual(got.shape, [n, ...xs.slice(is.length)]);
-        assertClose(got, want, 1e-6, 1e-6, `x [${xs}], ids [${is}], ${n} segments`);
+        // The same float32 additions in the same order: the same bits.
+        assertClose(got, want, 0, 0, `x [${xs}], ids [${is}], ${n} segments`);
       });
     }
     // The embedding gradient of a 4096-row table through gather (107 s before, on wasm's cpu-delegated kernel).
