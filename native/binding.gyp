@@ -1,6 +1,7 @@
 {
   "variables": {
-    "rpelab_blas%": "<!(echo ${RPELAB_BLAS:-builtin})"
+    "rpelab_blas%": "<!(echo ${RPELAB_BLAS:-builtin})",
+    "rpelab_mvec%": "<!(echo ${RPELAB_MVEC:-no})"
   },
   "targets": [
     {
@@ -9,7 +10,8 @@
       "cflags": ["-O3", "-march=native", "-ffp-contract=off", "-fopenmp-simd", "-std=c11", "-Wall", "-pthread"],
       "ldflags": ["-lm", "-pthread"],
       "conditions": [
-        ["rpelab_blas=='openblas'", { "defines": ["RPELAB_OPENBLAS"], "libraries": ["-lopenblas"] }]
+        ["rpelab_blas=='openblas'", { "defines": ["RPELAB_OPENBLAS"], "libraries": ["-lopenblas"] }],
+        ["rpelab_mvec=='yes'", { "defines": ["RPELAB_MVEC"], "libraries": ["-lmvec"] }]
       ]
     }
   ]

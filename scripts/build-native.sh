@@ -3,6 +3,8 @@
 # src/backend/native.ts) with the node-gyp that npm bundles, against Node's installed headers.
 # Without a C compiler or the headers rpelab runs on its JavaScript/wasm kernels, so a failed
 # build only warns, unless RPELAB_REQUIRE_NATIVE=1 (CI) or --require is given.
+# Where glibc's vector math library (libmvec) links and the compiler targets AVX2, the normal draws
+# of SPE's noise use its four-wide log, cos and sin (native/src/normal.c).
 # The matrix product comes from OpenBLAS (Debian's libopenblas-dev, installed here with apt when
 # running as root, like the project's other Debian packages); without it the addon is built with
 # its builtin sgemm and says so.
@@ -39,8 +41,15 @@ if [ "$blas" = openblas ] && ! has_openblas; then
   fi
 fi
 [ "$blas" = openblas ] || blas=builtin
+# libmvec: glibc's four-wide double log (AVX2 ABI), linked by a program built for this CPU, as the addon is.
+has_mvec() {
+  printf '#include <immintrin.h>\n__m256d _ZGVdN4v_log(__m256d);\nint main(void) { volatile double d[4] = {1, 2, 3, 4}; __m256d x = _ZGVdN4v_log(_mm256_loadu_pd((const double *)d)); return (int)_mm256_cvtsd_f64(x); }\n' |
+    "${CC:-cc}" -x c -march=native - -o /dev/null -lmvec >/dev/null 2>&1
+}
+mvec=no
+has_mvec && mvec=yes
 stamp=native/build/blas.txt
-if [ -f "$addon" ] && [ -z "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null)" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$blas" ]; then
+if [ -f "$addon" ] && [ -z "$(find native/src native/binding.gyp -newer "$addon" 2>/dev/null)" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$blas mvec=$mvec" ]; then
   exit 0  # up to date
 fi
 gyp=""
@@ -56,10 +65,10 @@ for prefix in "$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")" /u
 done
 [ -n "$nodedir" ] || fail "Node's headers (include/node/node_api.h) not found"
 command -v "${CC:-cc}" >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || fail "no C compiler"
-echo "[rpelab] building the native kernels (native/, node-gyp, headers in $nodedir, matrix product: $blas)"
-if ! (cd native && RPELAB_BLAS="$blas" node "$gyp" rebuild --nodedir="$nodedir") > native/build.log 2>&1; then
+echo "[rpelab] building the native kernels (native/, node-gyp, headers in $nodedir, matrix product: $blas, libmvec: $mvec)"
+if ! (cd native && RPELAB_BLAS="$blas" RPELAB_MVEC="$mvec" node "$gyp" rebuild --nodedir="$nodedir") > native/build.log 2>&1; then
   tail -n 20 native/build.log >&2
   fail "build failed (log: native/build.log)"
 fi
 node -e "const n = require('./$addon'); console.log('[rpelab] native kernels built (' + n.simd + ', matrix product ' + n.blas() + ')')" || fail "built but does not load"
-echo "$blas" > "$stamp"
+echo "$blas mvec=$mvec" > "$stamp"
