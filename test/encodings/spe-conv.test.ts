@@ -397,6 +397,33 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
     spe.dispose();
   });
 
+  itOnKernelPaths(
+    'drawn noise is the grid drawn position-major (each position: realizations, then channels): the code of injecting that draw (1-D and 2-D)',
+    () => {
+      for (const [ndim, P, S] of [
+        [1, [3], [7]],
+        [2, [2, 3], [4, 5]],
+      ] as Array<[1 | 2, number[], number[]]>) {
+        const [H, D, R] = [2, 2, 3];
+        const C = H * D;
+        const spe = new ConvSPE({ ndim, numHeads: H, inFeatures: D, numRealizations: R, kernelSize: ndim === 1 ? P[0] : P, rng: new Rng(4) });
+        const T = spe.noiseShape(S);
+        const positions = T.reduce((a, b) => a * b, 1);
+        // The reference layout [R, C, ...T], filled in the stream's order.
+        const rng = new Rng(7);
+        const full = new Float32Array(R * C * positions);
+        for (let t = 0; t < positions; t++) for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) full[(r * C + c) * positions + t] = rng.normal();
+        const noise = tf.tensor(full, [R, C, ...T]);
+        const drawn = spe.forward([1, ...S], { rng: new Rng(7) });
+        const injected = spe.forward([1, ...S], { noise });
+        assertClose(drawn.qbar, injected.qbar.dataSync(), 0, 0, `${ndim}-D qbar`);
+        assertClose(drawn.kbar, injected.kbar.dataSync(), 0, 0, `${ndim}-D kbar`);
+        tf.dispose([noise, drawn.qbar, drawn.kbar, injected.qbar, injected.kbar]);
+        spe.dispose();
+      }
+    },
+  );
+
   it('rejects bad input, naming the parameter', () => {
     assertThrowsNaming(() => new ConvSPE({ numHeads: 1, inFeatures: 2, kernelSize: 0 }), /kernelSize: expected an integer >= 1, got 0/);
     assertThrowsNaming(() => new ConvSPE({ ndim: 2, numHeads: 1, inFeatures: 2, kernelSize: [3] }), /kernelSize: expected an integer or 2 integers/);

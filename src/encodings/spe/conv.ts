@@ -113,27 +113,22 @@ export class ConvSPE extends Module {
     const [K0, K1] = this.ndim === 1 ? [1, kept[0]] : [kept[0], kept[1]];
     const [P0, P1] = this.ndim === 1 ? [0, P[0]] : [P[0], P[1]];
     const nKept = K0 * K1;
-    const data = new Float32Array(R * nKept * C);
-    const row = new Float32Array(R * C); // one position's draws, realization-major
+    // The kept draws as made, [position, r, c]: each kept row of the grid is one run of the stream.
+    const drawn = new Float32Array(nKept * R * C);
     for (let t0 = 0; t0 < T0; t0++) {
       if (t0 < P0 || t0 >= P0 + K0) {
         rng.skipNormals(T1 * R * C);
         continue;
       }
       rng.skipNormals(P1 * R * C);
-      for (let t1 = 0; t1 < K1; t1++) {
-        rng.fillNormal(row);
-        const pos = (t0 - P0) * K1 + t1;
-        if (codeLayout) {
-          // [c, pos, r] from the realization-major row [r, c]
-          for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) data[(c * nKept + pos) * R + r] = row[r * C + c];
-        } else {
-          for (let r = 0; r < R; r++) data.set(row.subarray(r * C, (r + 1) * C), (r * nKept + pos) * C);
-        }
-      }
+      rng.fillNormal(drawn, (t0 - P0) * K1 * R * C, (t0 - P0 + 1) * K1 * R * C);
       rng.skipNormals((T1 - P1 - K1) * R * C);
     }
-    return codeLayout ? tf.tensor3d(data, [C, nKept, R]) : tf.tensor4d(data, shape4);
+    return tf.tidy(() => {
+      const z = tf.tensor3d(drawn, [nKept, R, C]);
+      // [c, position, r] for the fused kernel; [r, position, c] otherwise
+      return codeLayout ? z.transpose([2, 0, 1]) : z.transpose([1, 0, 2]).reshape(shape4);
+    });
   }
 
   /** A filter [H, D, ...P] as a depthwiseConv2d filter [P0 | 1, P1 | P, H·D, 1]. */
