@@ -119,8 +119,19 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
     spe.dispose();
   });
 
-  itOnKernelPaths('the code kernels (RpelabConvSPECode and its filter gradient) equal the literal sums (noise [C, T, R], code [S, C, R])', () => {
-    const [T, C, R, P] = [11, 3, 5, 4];
+  itOnKernelPaths('the code kernels (RpelabConvSPECode and its filter gradient) equal the literal sums (noise [C, T, R], code [S, C, R])', (native) => {
+    // [11, 3, 5, 4]: below every block of the native kernels; [85, 2, 37, 6]: their blocks of 4
+    // positions or lags × 16 realizations, runs of 32 positions, and every edge (S = 80, R = 37, P = 6).
+    for (const [T, C, R, P] of [
+      [11, 3, 5, 4],
+      [85, 2, 37, 6],
+    ]) {
+      literalConvCode(T, C, R, P, native);
+    }
+  });
+
+  /** The code kernels against the literal sums; natively, in float32 in the header's order, to the bit. */
+  function literalConvCode(T: number, C: number, R: number, P: number, native: boolean): void {
     const S = T - P + 1;
     const rng = new Rng(21);
     const [z, f, dy] = [normal(rng, [C, T, R]), normal(rng, [C, P]), normal(rng, [S, C, R])];
@@ -144,10 +155,35 @@ describe('ConvSPE (convolutive code generator, SPE paper, Liutkus et al. 2021)',
         for (let m = 0; m < S; m++) for (let r = 0; r < R; r++) acc += dv[(m * C + c) * R + r] * zv[(c * T + m + j) * R + r];
         expDf.push(acc);
       }
-    assertClose(y.dataSync(), expY, 1e-5, 1e-5, 'y');
-    assertClose(df.dataSync(), expDf, 1e-5, 1e-5, 'df');
+    assertClose(y.dataSync(), expY, 1e-5, 1e-5, `y [${T}, ${C}, ${R}, ${P}]`);
+    assertClose(df.dataSync(), expDf, 1e-5, 1e-5, `df [${T}, ${C}, ${R}, ${P}]`);
+    if (native) {
+      // native/src/conv_spe.h: y sums j ascending; df sums m ascending per r, then r ascending.
+      const f32 = Math.fround;
+      const y32: number[] = [];
+      for (let m = 0; m < S; m++)
+        for (let c = 0; c < C; c++)
+          for (let r = 0; r < R; r++) {
+            let acc = 0;
+            for (let j = 0; j < P; j++) acc = f32(acc + f32(fv[c * P + j] * zv[(c * T + m + j) * R + r]));
+            y32.push(acc);
+          }
+      const df32: number[] = [];
+      for (let c = 0; c < C; c++)
+        for (let j = 0; j < P; j++) {
+          let total = 0;
+          for (let r = 0; r < R; r++) {
+            let lane = 0;
+            for (let m = 0; m < S; m++) lane = f32(lane + f32(dv[(m * C + c) * R + r] * zv[(c * T + m + j) * R + r]));
+            total = f32(total + lane);
+          }
+          df32.push(total);
+        }
+      assert.deepEqual(Array.from(y.dataSync()), y32, `y [${T}, ${C}, ${R}, ${P}] to the bit`);
+      assert.deepEqual(Array.from(df.dataSync()), df32, `df [${T}, ${C}, ${R}, ${P}] to the bit`);
+    }
     tf.dispose([z, f, dy, y, df]);
-  });
+  }
 
   it('drawn codes and their filter gradients are the same with the fused code kernel (native) and the composed depthwise path', function () {
     requireNative(this);
