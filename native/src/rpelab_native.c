@@ -2,9 +2,10 @@
  * rpelab's optional native kernels (N-API, C11): the JavaScript bindings. Each function checks
  * its arguments, then reads and writes float32 typed arrays that the caller allocated (views of
  * the wasm heap or cpu-backend arrays). The computations live in blas.c (matrix product: OpenBLAS,
- * or the builtin one of sgemm.c),
- * sine_spe.c (the fused sineSPE projection), flash.c (softmax attention in O(L) memory), lrpe.c (the LRPE map), conv_spe.c (convSPE's code), normal.c
- * (standard normal draws), layernorm.c, softmax_nll.c, trig.c and below
+ * or the builtin one of sgemm.c), sine_spe.c (the fused sineSPE projection), favor.c (FAVOR+'s
+ * features), flash.c (softmax attention in O(L) memory), lrpe.c (the LRPE map), conv_spe.c
+ * (convSPE's code), normal.c (standard normal draws), rows.c (row gathers and scatter-adds),
+ * adam.c, layernorm.c, softmax_nll.c, trig.c and below
  * (depthwise convolution, row sums); each is tested against the JavaScript or tfjs path it
  * replaces. Built by scripts/build-native.sh; rpelab runs without it.
  */
@@ -25,6 +26,7 @@
 #include "linear_scan.h"
 #include "copy_box.h"
 #include "rows.h"
+#include "favor.h"
 #include "adam.h"
 
 /* Threads of the native kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
@@ -581,6 +583,41 @@ static napi_value copy_box(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- FAVOR+ features (favor.c) ---------------------------------------------------------------- */
+
+/* favorFeatures(x, wx, n, d, m, s, c, phi) */
+static napi_value favor_features(napi_env env, napi_callback_info info) {
+  size_t argc = 8, nx, nw, np;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *wx, *phi;
+  int64_t n, d, m;
+  double s, c;
+  if (argc != 8 || !get_int(env, argv[2], &n) || !get_int(env, argv[3], &d) || !get_int(env, argv[4], &m) || n < 0 || d < 1 || m < 1 ||
+      napi_get_value_double(env, argv[5], &s) != napi_ok || napi_get_value_double(env, argv[6], &c) != napi_ok || !get_f32(env, argv[0], &x, &nx, 0) ||
+      !get_f32(env, argv[1], &wx, &nw, 0) || !get_f32(env, argv[7], &phi, &np, 0) || (int64_t)nx != n * d || (int64_t)nw != n * m || (int64_t)np != n * m)
+    FAIL("favorFeatures: expected (x [n, d], wx [n, m], n, d >= 1, m >= 1, s, c, phi [n, m])");
+  rpelab_favor_features(n, d, m, x, wx, (float)s, (float)c, phi, num_threads);
+  return NULL;
+}
+
+/* favorFeaturesGrad(x, wx, dphi, n, d, m, c, dwx, dx) */
+static napi_value favor_features_grad(napi_env env, napi_callback_info info) {
+  size_t argc = 9, nx, nw, ng, nd, ndx;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  float *x, *wx, *dphi, *dwx, *dx;
+  int64_t n, d, m;
+  double c;
+  if (argc != 9 || !get_int(env, argv[3], &n) || !get_int(env, argv[4], &d) || !get_int(env, argv[5], &m) || n < 0 || d < 1 || m < 1 ||
+      napi_get_value_double(env, argv[6], &c) != napi_ok || !get_f32(env, argv[0], &x, &nx, 0) || !get_f32(env, argv[1], &wx, &nw, 0) ||
+      !get_f32(env, argv[2], &dphi, &ng, 0) || !get_f32(env, argv[7], &dwx, &nd, 0) || !get_f32(env, argv[8], &dx, &ndx, 0) || (int64_t)nx != n * d ||
+      (int64_t)nw != n * m || (int64_t)ng != n * m || (int64_t)nd != n * m || (int64_t)ndx != n * d)
+    FAIL("favorFeaturesGrad: expected (x [n, d], wx [n, m], dphi [n, m], n, d >= 1, m >= 1, c, dwx [n, m], dx [n, d])");
+  rpelab_favor_features_grad(n, d, m, x, wx, dphi, (float)c, dwx, dx, num_threads);
+  return NULL;
+}
+
 /* ---- row gathers and scatter-adds (rows.c) ----------------------------------------------------- */
 
 /* gatherRows(src, ids, dst, outer, dim, inner): dst [outer, ids.length, inner] from src [outer, dim, inner] (4-byte elements) */
@@ -781,6 +818,8 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"linearScanGrad", NULL, linear_scan_grad, NULL, NULL, NULL, napi_default, NULL},
     {"copyBox", NULL, copy_box, NULL, NULL, NULL, napi_default, NULL},
     {"adamStep", NULL, adam_step, NULL, NULL, NULL, napi_default, NULL},
+    {"favorFeatures", NULL, favor_features, NULL, NULL, NULL, napi_default, NULL},
+    {"favorFeaturesGrad", NULL, favor_features_grad, NULL, NULL, NULL, napi_default, NULL},
     {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_default, NULL},
     {"scatterAddRows", NULL, scatter_add_rows, NULL, NULL, NULL, napi_default, NULL},
   };

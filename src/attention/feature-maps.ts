@@ -11,6 +11,7 @@
  */
 import { tf, Rng, assertRank, assertDim, assertInt, assertNumber, assertOneOf } from '../backend';
 import { Module } from '../nn';
+import { hasFusedFavorFeatures, fusedFavorFeatures } from './favor-kernels';
 
 /** A feature map φ applied to per-head queries or keys. */
 export interface FeatureMap {
@@ -141,9 +142,13 @@ export class FavorPlus extends Module implements FeatureMap {
     const [b, l, h] = x.shape;
     const m = this.numFeatures;
     return tf.tidy(() => {
-      const xs = x.reshape([-1, this.dim]).mul(this.dim ** -0.25);
-      const halfNorm = xs.square().sum(1, true).mul(0.5);
+      const xs = x.reshape([-1, this.dim]).mul(this.dim ** -0.25) as tf.Tensor2D;
       const wx = tf.matMul(xs, this.projection);
+      if (hasFusedFavorFeatures()) {
+        // One kernel each way for what follows the product (favor-kernels.ts).
+        return fusedFavorFeatures(xs, wx as tf.Tensor2D, this.stabilizer, 1 / Math.sqrt(m)).reshape([b, l, h, m]) as tf.Tensor4D;
+      }
+      const halfNorm = xs.square().sum(1, true).mul(0.5);
       const phi = tf
         .exp(wx.sub(halfNorm))
         .add(this.stabilizer)

@@ -205,6 +205,23 @@ export interface NativeKernels {
    */
   copyBox(src: Float32Array | Int32Array, dst: Float32Array | Int32Array, params: Int32Array): void;
   /**
+   * FAVOR+'s features (`attention/favor-kernels.ts`): phi [n, m] = (exp(wx − ½|x|²) + s)·c per row,
+   * for x [n, d] and wx [n, m].
+   */
+  favorFeatures(x: Float32Array, wx: Float32Array, n: number, d: number, m: number, s: number, c: number, phi: Float32Array): void;
+  /** Their gradient from dphi [n, m]: dwx [n, m] and dx [n, d] (the part through ½|x|²). */
+  favorFeaturesGrad(
+    x: Float32Array,
+    wx: Float32Array,
+    dphi: Float32Array,
+    n: number,
+    d: number,
+    m: number,
+    c: number,
+    dwx: Float32Array,
+    dx: Float32Array,
+  ): void;
+  /**
    * Row gather (`backend/fast-kernels.ts`, GatherV2): dst [outer, ids.length, inner] with
    * dst[o, i] = src[o, ids[i]] for src [outer, dim, inner]; throws on an id outside [0, dim).
    */

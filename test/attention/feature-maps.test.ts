@@ -1,7 +1,8 @@
 import { strict as assert } from 'assert';
-import { tf, Rng } from '../../src/backend';
+import { tf, Rng, useNative } from '../../src/backend';
 import { eluPlusOne, reluFeatureMap, identityFeatureMap, featureMapFromName, FavorPlus } from '../../src/attention/feature-maps';
-import { assertClose, assertThrowsNaming, withBackend } from '../helpers';
+import { assertClose, assertThrowsNaming, withBackend, itOnKernelPaths, requireNative } from '../helpers';
+import { hasFusedFavorFeatures } from '../../src/attention/favor-kernels';
 
 const xs = [-2, -0.5, 0, 1.5];
 const x4 = () => tf.tensor4d(xs, [1, 2, 1, 2]);
@@ -54,7 +55,7 @@ describe('feature maps', () => {
   });
 
   describe('FAVOR+ (SPE paper, Liutkus et al. 2021)', () => {
-    it('features are (exp(w·x̂ − ‖x̂‖²/2) + 1e-4)/√m with x̂ = x·d^(-1/4), computed from the projection buffer', () => {
+    itOnKernelPaths('features are (exp(w·x̂ − ‖x̂‖²/2) + 1e-4)/√m with x̂ = x·d^(-1/4), computed from the projection buffer', () => {
       const favor = new FavorPlus({ dim: 4, numFeatures: 6, rng: new Rng(1) });
       tf.tidy(() => {
         const x = tf.tensor4d(new Rng(2).normalArray(2 * 3 * 2 * 4), [2, 3, 2, 4]);
@@ -156,6 +157,54 @@ describe('feature maps', () => {
         assert.ok(Math.abs(approx - exact) / exact < 0.05, `${approx} vs ${exact}`);
       });
       favor.dispose();
+    });
+
+    it("the fused kernels (native; JavaScript loops on cpu) give the composed tf ops' features and gradients", async function () {
+      requireNative(this);
+      /** Features and d/dx of Σ φ ⊙ u (u fixed random weights), rows of 70 features (edges of every vector block). */
+      const run = () => {
+        const favor = new FavorPlus({ dim: 12, numFeatures: 70, rng: new Rng(13) });
+        try {
+          return tf.tidy(() => {
+            const x = tf.tensor4d(new Rng(14).normalArray(2 * 5 * 3 * 12), [2, 5, 3, 12]);
+            const u = tf.tensor4d(new Rng(15).normalArray(2 * 5 * 3 * 70), [2, 5, 3, 70]);
+            const phi = favor.apply(x);
+            const [g] = tf.grads((y) =>
+              favor
+                .apply(y as tf.Tensor4D)
+                .mul(u)
+                .sum(),
+            )([x]);
+            return { fused: hasFusedFavorFeatures(), phi: Array.from(phi.dataSync()), g: Array.from(g.dataSync()) };
+          });
+        } finally {
+          favor.dispose();
+        }
+      };
+      const forms: Array<[string, string, boolean]> = [
+        ['composed tf ops', 'wasm', false],
+        ['native kernels', 'wasm', true],
+        ['JavaScript loops', 'cpu', false],
+      ];
+      const out = [];
+      for (const [name, backend, native] of forms) {
+        const was = useNative(native);
+        try {
+          const r = await withBackend(backend, run);
+          assert.equal(r.fused, name !== 'composed tf ops', `${name}: the fused kernels ${r.fused ? 'ran' : 'did not run'}`);
+          out.push(r);
+        } finally {
+          useNative(was);
+        }
+      }
+      assert.ok(
+        out[0].g.some((v) => Math.abs(v) > 1e-3),
+        'a gradient that can fail the comparison',
+      );
+      for (let i = 1; i < forms.length; i++) {
+        assertClose(out[i].phi, out[0].phi, 1e-6, 1e-5, `${forms[i][0]}: features`);
+        assertClose(out[i].g, out[0].g, 1e-5, 1e-4, `${forms[i][0]}: d/dx`);
+      }
     });
 
     it('gradients with respect to x exist and agree between wasm and cpu; no tensor leak', async () => {
