@@ -4,7 +4,7 @@
  * the wasm heap or cpu-backend arrays). The computations live in blas.c (matrix product: OpenBLAS,
  * or the builtin one of sgemm.c), sine_spe.c (the fused sineSPE projection), favor.c (FAVOR+'s
  * features), flash.c (softmax attention in O(L) memory), lrpe.c (the LRPE map), conv_spe.c
- * (convSPE's code), normal.c (standard normal draws), rows.c (row gathers and scatter-adds),
+ * (convSPE's code), normal.c (standard normal draws), rows.c (row gathers and scatter-adds), transpose.c,
  * adam.c, layernorm.c, softmax_nll.c, trig.c and below
  * (depthwise convolution, row sums); each is tested against the JavaScript or tfjs path it
  * replaces. Built by scripts/build-native.sh; rpelab runs without it.
@@ -27,6 +27,7 @@
 #include "copy_box.h"
 #include "rows.h"
 #include "favor.h"
+#include "transpose.h"
 #include "adam.h"
 
 /* Threads of the native kernels: setThreads(n); 1 by default (see src/backend/native.ts). */
@@ -618,6 +619,33 @@ static napi_value favor_features_grad(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- axis permutation (transpose.c) ----------------------------------------------------------- */
+
+/* transpose(src, dst, shape: Int32Array, perm: Int32Array): 4-byte elements, rank 1..8 */
+static napi_value transpose(napi_env env, napi_callback_info info) {
+  size_t argc = 4, ns, nd, nsh, np;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *src, *dst;
+  napi_typedarray_type t1, t2;
+  void *sp, *pp;
+  if (argc != 4 || !get_words(env, argv[0], &src, &ns) || !get_words(env, argv[1], &dst, &nd) || !typed_array(env, argv[2], &t1, &sp, &nsh) ||
+      !typed_array(env, argv[3], &t2, &pp, &np) || t1 != napi_int32_array || t2 != napi_int32_array || nsh != np || nsh < 1 || nsh > 8)
+    FAIL("transpose: expected (src, dst, shape: Int32Array, perm: Int32Array) with 4-byte typed arrays and rank 1..8");
+  const int32_t *sh = sp, *pe = pp;
+  int64_t shape[8], n = 1;
+  int perm[8], seen[8] = {0};
+  for (size_t i = 0; i < nsh; i++) {
+    if (sh[i] < 0 || pe[i] < 0 || pe[i] >= (int32_t)nsh || seen[pe[i]]++) FAIL("transpose: perm must be a permutation of the axes and the shape >= 0");
+    shape[i] = sh[i];
+    perm[i] = pe[i];
+    n *= sh[i];
+  }
+  if ((int64_t)ns != n || (int64_t)nd != n) FAIL("transpose: array sizes do not match the shape");
+  rpelab_transpose((int)nsh, shape, perm, (const uint32_t *)src, (uint32_t *)dst);
+  return NULL;
+}
+
 /* ---- row gathers and scatter-adds (rows.c) ----------------------------------------------------- */
 
 /* gatherRows(src, ids, dst, outer, dim, inner): dst [outer, ids.length, inner] from src [outer, dim, inner] (4-byte elements) */
@@ -818,6 +846,7 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"linearScanGrad", NULL, linear_scan_grad, NULL, NULL, NULL, napi_default, NULL},
     {"copyBox", NULL, copy_box, NULL, NULL, NULL, napi_default, NULL},
     {"adamStep", NULL, adam_step, NULL, NULL, NULL, napi_default, NULL},
+    {"transpose", NULL, transpose, NULL, NULL, NULL, napi_default, NULL},
     {"favorFeatures", NULL, favor_features, NULL, NULL, NULL, napi_default, NULL},
     {"favorFeaturesGrad", NULL, favor_features_grad, NULL, NULL, NULL, napi_default, NULL},
     {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_default, NULL},

@@ -397,13 +397,30 @@ export function registerFastKernels(): string[] {
       return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
     });
     // Transpose by the identity permutation (tfjs's gather gradient wraps its scatter-add in two,
-    // so every embedding's backward pass): share the buffer too.
+    // so every embedding's backward pass): share the buffer too. Any other permutation of 4-byte
+    // elements: the native kernel where the addon is loaded (wasm's own moves one element at a
+    // time: 9 % of a convSPE run, transposing its noise).
     replaceKernel('Transpose', backendName, replaced, (args, prev) => {
       const x = (args.inputs as { x: Info }).x;
       const perm = args.attrs?.perm as number[] | undefined;
-      if (!perm || perm.some((p, i) => p !== i) || x.dtype === 'string' || x.dtype === 'complex64') return prev(args);
-      (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      if (!perm || x.dtype === 'string' || x.dtype === 'complex64') return prev(args);
+      if (perm.every((p, i) => p === i)) {
+        (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+        return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+      }
+      const native = nativeKernels();
+      if (!native || (x.dtype !== 'float32' && x.dtype !== 'int32') || x.shape.length > 8 || size(x.shape) === 0) return prev(args);
+      const store = storeOf(args.backend);
+      const words = (a: unknown): a is Float32Array | Int32Array => a instanceof Float32Array || a instanceof Int32Array;
+      // cpu kernels occasionally hold values in plain arrays: those go to the kernel it replaces.
+      if (!words(store.values(x))) return prev(args);
+      const { info, values } = store.output(
+        perm.map((p) => x.shape[p]),
+        x.dtype,
+      );
+      // The input's view after the output's: making it may grow the wasm heap, which detaches views.
+      native.transpose(store.values(x) as Float32Array | Int32Array, values as Float32Array | Int32Array, Int32Array.from(x.shape), Int32Array.from(perm));
+      return info;
     });
   }
   const prevIdentity = tf.getKernel('Identity', 'wasm');

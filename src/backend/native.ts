@@ -205,6 +205,11 @@ export interface NativeKernels {
    */
   copyBox(src: Float32Array | Int32Array, dst: Float32Array | Int32Array, params: Int32Array): void;
   /**
+   * Axis permutation of 4-byte elements (`backend/fast-kernels.ts`, Transpose): dst has shape
+   * [shape[perm[0]], ...] and dst[i] = src[j] with j[perm[k]] = i[k]; rank 1..8.
+   */
+  transpose(src: Float32Array | Int32Array, dst: Float32Array | Int32Array, shape: Int32Array, perm: Int32Array): void;
+  /**
    * FAVOR+'s features (`attention/favor-kernels.ts`): phi [n, m] = (exp(wx − ½|x|²) + s)·c per row,
    * for x [n, d] and wx [n, m].
    */

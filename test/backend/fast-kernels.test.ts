@@ -625,6 +625,37 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     });
   });
 
+  itOnKernelPaths('tf.transpose equals the literal index formula for every permutation of ranks 1-6 (float32 and int32; tiles of 16 and their edges)', () => {
+    const rng = new Rng(17);
+    for (let trial = 0; trial < 120; trial++) {
+      const rank = 1 + (trial % 6);
+      const shape = Array.from({ length: rank }, () => (rng.int(8) === 0 ? 1 : 1 + rng.int(rank <= 2 ? 40 : 6)));
+      const perm = Array.from(rng.permutation(rank));
+      const n = sizeOf(shape);
+      const dtype = trial % 3 === 0 ? 'int32' : 'float32';
+      tf.tidy(() => {
+        const x = tf.tensor(
+          Float32Array.from({ length: n }, (_, i) => i),
+          shape,
+          dtype,
+        );
+        const got = x.transpose(perm);
+        const outShape = perm.map((p) => shape[p]);
+        assert.deepEqual(got.shape, outShape);
+        assert.equal(got.dtype, dtype);
+        const want: number[] = [];
+        const idx = outShape.map(() => 0);
+        for (let o = 0; o < n; o++) {
+          const src = shape.map(() => 0);
+          perm.forEach((p, k) => (src[p] = idx[k]));
+          want.push(flat(src, shape));
+          for (let k = rank - 1; k >= 0 && ++idx[k] === outShape[k]; k--) idx[k] = 0;
+        }
+        assert.deepEqual(Array.from(got.dataSync()), want, `shape [${shape}] perm [${perm}] ${dtype}`);
+      });
+    }
+  });
+
   it('leaves no tensors and no backend buffers behind', () => {
     const rng = new Rng(6);
     const [a, b] = [rnd(rng, [4, 8, 8]), rnd(rng, [4, 8, 8])];
