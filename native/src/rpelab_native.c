@@ -63,6 +63,14 @@ static int get_words(napi_env env, napi_value v, char **data, size_t *len) {
   return 1;
 }
 
+static int get_i32(napi_env env, napi_value v, const int32_t **data, size_t *len) {
+  napi_typedarray_type type;
+  void *ptr;
+  if (!typed_array(env, v, &type, &ptr, len) || type != napi_int32_array) return 0;
+  *data = ptr;
+  return 1;
+}
+
 static int get_int(napi_env env, napi_value v, int64_t *out) {
   return napi_get_value_int64(env, v, out) == napi_ok;
 }
@@ -559,12 +567,9 @@ static napi_value copy_box(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char *src, *dst;
   size_t ns, nd, np;
-  napi_typedarray_type type;
-  void *pp;
-  if (argc != 3 || !get_words(env, argv[0], &src, &ns) || !get_words(env, argv[1], &dst, &nd) || !typed_array(env, argv[2], &type, &pp, &np) ||
-      type != napi_int32_array || np < 1)
+  const int32_t *p;
+  if (argc != 3 || !get_words(env, argv[0], &src, &ns) || !get_words(env, argv[1], &dst, &nd) || !get_i32(env, argv[2], &p, &np) || np < 1)
     FAIL("copyBox: expected (src, dst, params) with 4-byte typed arrays and an Int32Array of parameters");
-  const int32_t *p = pp;
   const int rank = p[0];
   if (rank < 1 || rank > 8 || np != (size_t)(1 + 5 * rank)) FAIL("copyBox: rank must be 1..8 with 5 * rank parameters");
   int64_t box[8], sshape[8], sbegin[8], dshape[8], dbegin[8];
@@ -627,12 +632,10 @@ static napi_value transpose(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char *src, *dst;
-  napi_typedarray_type t1, t2;
-  void *sp, *pp;
-  if (argc != 4 || !get_words(env, argv[0], &src, &ns) || !get_words(env, argv[1], &dst, &nd) || !typed_array(env, argv[2], &t1, &sp, &nsh) ||
-      !typed_array(env, argv[3], &t2, &pp, &np) || t1 != napi_int32_array || t2 != napi_int32_array || nsh != np || nsh < 1 || nsh > 8)
+  const int32_t *sh, *pe;
+  if (argc != 4 || !get_words(env, argv[0], &src, &ns) || !get_words(env, argv[1], &dst, &nd) || !get_i32(env, argv[2], &sh, &nsh) ||
+      !get_i32(env, argv[3], &pe, &np) || nsh != np || nsh < 1 || nsh > 8)
     FAIL("transpose: expected (src, dst, shape: Int32Array, perm: Int32Array) with 4-byte typed arrays and rank 1..8");
-  const int32_t *sh = sp, *pe = pp;
   int64_t shape[8], n = 1;
   int perm[8], seen[8] = {0};
   for (size_t i = 0; i < nsh; i++) {
@@ -655,15 +658,12 @@ static napi_value gather_rows(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char *src, *dst;
   size_t ns, nd, ni;
-  napi_typedarray_type type;
-  void *ip;
+  const int32_t *ids;
   int64_t outer, dim, inner;
-  if (argc != 6 || !get_words(env, argv[0], &src, &ns) || !typed_array(env, argv[1], &type, &ip, &ni) || type != napi_int32_array ||
-      !get_words(env, argv[2], &dst, &nd) || !get_int(env, argv[3], &outer) || !get_int(env, argv[4], &dim) || !get_int(env, argv[5], &inner) || outer < 0 ||
-      dim < 0 || inner < 0)
+  if (argc != 6 || !get_words(env, argv[0], &src, &ns) || !get_i32(env, argv[1], &ids, &ni) || !get_words(env, argv[2], &dst, &nd) ||
+      !get_int(env, argv[3], &outer) || !get_int(env, argv[4], &dim) || !get_int(env, argv[5], &inner) || outer < 0 || dim < 0 || inner < 0)
     FAIL("gatherRows: expected (src, ids: Int32Array, dst, outer, dim, inner) with 4-byte typed arrays and sizes >= 0");
   if ((int64_t)ns != outer * dim * inner || (int64_t)nd != outer * (int64_t)ni * inner) FAIL("gatherRows: array sizes do not match");
-  const int32_t *ids = ip;
   for (size_t i = 0; i < ni; i++)
     if (ids[i] < 0 || ids[i] >= dim) FAIL("gatherRows: an id is outside [0, dim)");
   rpelab_gather_rows(outer, dim, inner, src, (int64_t)ni, ids, dst);
@@ -677,15 +677,13 @@ static napi_value scatter_add_rows(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   float *x, *out;
   size_t nx, no, ni;
-  napi_typedarray_type type;
-  void *ip;
+  const int32_t *ids;
   int64_t segments;
-  if (argc != 4 || !get_f32(env, argv[0], &x, &nx, 0) || !typed_array(env, argv[1], &type, &ip, &ni) || type != napi_int32_array ||
-      !get_f32(env, argv[2], &out, &no, 0) || !get_int(env, argv[3], &segments) || segments < 0)
+  if (argc != 4 || !get_f32(env, argv[0], &x, &nx, 0) || !get_i32(env, argv[1], &ids, &ni) || !get_f32(env, argv[2], &out, &no, 0) || !get_int(env, argv[3], &segments) || segments < 0)
     FAIL("scatterAddRows: expected (x: Float32Array, ids: Int32Array, out: Float32Array, segments >= 0)");
   const int64_t w = ni ? (int64_t)(nx / ni) : 0;
   if ((int64_t)ni * w != (int64_t)nx || (ni && (int64_t)no != segments * w) || (!ni && nx)) FAIL("scatterAddRows: array sizes do not match");
-  rpelab_scatter_add_rows((int64_t)ni, w, x, ip, segments, out);
+  rpelab_scatter_add_rows((int64_t)ni, w, x, ids, segments, out);
   return NULL;
 }
 
