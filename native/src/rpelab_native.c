@@ -679,7 +679,8 @@ static napi_value scatter_add_rows(napi_env env, napi_callback_info info) {
   size_t nx, no, ni;
   const int32_t *ids;
   int64_t segments;
-  if (argc != 4 || !get_f32(env, argv[0], &x, &nx, 0) || !get_i32(env, argv[1], &ids, &ni) || !get_f32(env, argv[2], &out, &no, 0) || !get_int(env, argv[3], &segments) || segments < 0)
+  if (argc != 4 || !get_f32(env, argv[0], &x, &nx, 0) || !get_i32(env, argv[1], &ids, &ni) || !get_f32(env, argv[2], &out, &no, 0) ||
+      !get_int(env, argv[3], &segments) || segments < 0)
     FAIL("scatterAddRows: expected (x: Float32Array, ids: Int32Array, out: Float32Array, segments >= 0)");
   const int64_t w = ni ? (int64_t)(nx / ni) : 0;
   if ((int64_t)ni * w != (int64_t)nx || (ni && (int64_t)no != segments * w) || (!ni && nx)) FAIL("scatterAddRows: array sizes do not match");
