@@ -67,6 +67,9 @@ interface CpuBackend {
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
+/** Arrays of 4-byte elements, the ones the native copies (box, gather, transpose) move. */
+const isWords = (a: unknown): a is Float32Array | Int32Array => a instanceof Float32Array || a instanceof Int32Array;
+
 // ---------------------------------------------------------------------------------------------
 // Strided copy
 
@@ -96,8 +99,7 @@ export function copyBox(
   const rank = box.length;
   if (size(box) === 0) return;
   const native = nativeKernels();
-  const words = (a: unknown): a is Float32Array | Int32Array => a instanceof Float32Array || a instanceof Int32Array;
-  if (native && rank >= 1 && rank <= 8 && words(src) && words(dst)) {
+  if (native && rank >= 1 && rank <= 8 && isWords(src) && isWords(dst)) {
     native.copyBox(src, dst, Int32Array.from([rank, ...box, ...srcShape, ...srcBegin, ...dstShape, ...dstBegin]));
     return;
   }
@@ -188,7 +190,7 @@ export function reverseAxes(src: TypedArray, shape: readonly number[], axes: rea
  */
 export function gatherRows(src: TypedArray, outer: number, dim: number, inner: number, ids: Int32Array, dst: TypedArray): void {
   const native = nativeKernels();
-  if (native && (src instanceof Float32Array || src instanceof Int32Array) && (dst instanceof Float32Array || dst instanceof Int32Array)) {
+  if (native && isWords(src) && isWords(dst)) {
     return native.gatherRows(src, ids, dst, outer, dim, inner);
   }
   const n = ids.length;
@@ -411,9 +413,8 @@ export function registerFastKernels(): string[] {
       const native = nativeKernels();
       if (!native || (x.dtype !== 'float32' && x.dtype !== 'int32') || x.shape.length > 8 || size(x.shape) === 0) return prev(args);
       const store = storeOf(args.backend);
-      const words = (a: unknown): a is Float32Array | Int32Array => a instanceof Float32Array || a instanceof Int32Array;
       // cpu kernels occasionally hold values in plain arrays: those go to the kernel it replaces.
-      if (!words(store.values(x))) return prev(args);
+      if (!isWords(store.values(x))) return prev(args);
       const { info, values } = store.output(
         perm.map((p) => x.shape[p]),
         x.dtype,
