@@ -18,7 +18,7 @@ export type { RngState } from './rng';
 export * from './checks';
 export { matMul2d } from './ops';
 export { sinCos } from './trig';
-export { registerJsKernel, hasJsKernel, runJsKernel, fusedKernelPaysOff, JS_KERNEL_BACKENDS } from './js-kernels';
+export { registerJsKernel, hasJsKernel, runJsKernel, fusedKernelPaysOff, heldValues, JS_KERNEL_BACKENDS } from './js-kernels';
 export type { JsKernelSpec } from './js-kernels';
 export { nativeKernels, nativeStatus, nativeThreads, useNative, NATIVE_ADDON_PATH } from './native';
 export type { NativeKernels } from './native';

@@ -37,6 +37,18 @@ interface CpuBackendLike {
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
 }
 
+/**
+ * The values the active backend holds for `t`, where JavaScript can see them: a view of wasm's heap
+ * (taken now: growing the heap later detaches it), or the cpu backend's array (occasionally a plain
+ * array rather than a typed one); null on any other backend.
+ */
+export function heldValues(t: tf.TensorInfo): unknown {
+  const name = tf.getBackend();
+  if (name === 'wasm') return (tf.backend() as unknown as WasmBackendLike).typedArrayFromHeap(t);
+  if (name === 'cpu') return (tf.backend() as unknown as CpuBackendLike).data.get(t.dataId).values;
+  return null;
+}
+
 /** Registers `spec` on wasm and cpu (replacing an earlier registration of the same name). */
 export function registerJsKernel<A extends object>(spec: JsKernelSpec<A>): void {
   for (const backendName of JS_KERNEL_BACKENDS) {
@@ -59,7 +71,7 @@ export function registerJsKernel<A extends object>(spec: JsKernelSpec<A>): void 
           outs = outShapes.map((s) => b.makeOutput(s, 'float32'));
           // Views of the heap only after every allocation: growing the heap detaches older views.
           outValues = outs.map((o) => b.typedArrayFromHeap(o));
-          inValues = infos.map((t) => (t === null ? null : b.typedArrayFromHeap(t)));
+          inValues = infos.map((t) => (t === null ? null : (heldValues(t) as Float32Array)));
         } else {
           const b = backend as unknown as CpuBackendLike;
           outValues = outShapes.map((s) => new Float32Array(s.reduce((p, d) => p * d, 1)));
@@ -67,7 +79,7 @@ export function registerJsKernel<A extends object>(spec: JsKernelSpec<A>): void 
           // cpu kernels occasionally hold float32 values in plain arrays: copy those.
           inValues = infos.map((t) => {
             if (t === null) return null;
-            const v = b.data.get(t.dataId).values as ArrayLike<number>;
+            const v = heldValues(t) as ArrayLike<number>;
             return v instanceof Float32Array ? v : Float32Array.from(v);
           });
         }

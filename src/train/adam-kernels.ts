@@ -13,7 +13,7 @@
  * `adamStepInPlace` runs the same update over the variables' own values, which also saves the
  * kernel's dispatch, its three output tensors and the three assigns.
  */
-import { tf, registerJsKernel, runJsKernel, fusedKernelPaysOff, nativeKernels } from '../backend';
+import { tf, registerJsKernel, runJsKernel, fusedKernelPaysOff, nativeKernels, heldValues } from '../backend';
 
 export const ADAM_STEP = 'RpelabAdamStep';
 
@@ -38,13 +38,6 @@ registerJsKernel<AdamStepConstants>({
   outputShapes: ([p]) => [p!.slice(), p!.slice(), p!.slice()],
   compute: ([p, m, v, g], _shapes, [pOut, mOut, vOut], c) => adamStepValues(p!, m!, v!, g!, c, pOut, mOut, vOut),
 });
-
-/** Float32 values of a wasm tensor (a view of the module's heap) or a cpu one, and the tensors sharing them. */
-interface ValuesBackend {
-  refCount(dataId: object): number;
-  typedArrayFromHeap?(t: tf.TensorInfo): Float32Array;
-  data?: { get(dataId: object): { values: unknown } };
-}
 
 /** The update of the constants `c` on values p, m, v, g (of one length), written into pOut, mOut, vOut. */
 function adamStepValues(
@@ -97,17 +90,10 @@ export function fusedAdamStep(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Te
  */
 export function adamStepInPlace(p: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, c: AdamStepConstants): boolean {
   if (g.dtype !== 'float32' || p.size !== g.size) return false;
-  const backend = tf.backend() as unknown as ValuesBackend;
+  const backend = tf.backend() as unknown as { refCount(dataId: object): number };
   if ([p, m, v].some((t) => backend.refCount(t.dataId) !== 1)) return false;
-  let values: unknown[];
-  if (tf.getBackend() === 'wasm' && backend.typedArrayFromHeap) {
-    // Four views taken together, with no allocation between them (growing the heap detaches views).
-    values = [p, m, v, g].map((t) => backend.typedArrayFromHeap!(t as unknown as tf.TensorInfo));
-  } else if (tf.getBackend() === 'cpu' && backend.data) {
-    values = [p, m, v, g].map((t) => backend.data!.get(t.dataId).values);
-  } else {
-    return false;
-  }
+  // Four views taken together, with no allocation between them (on wasm, growing the heap detaches views).
+  const values = [p, m, v, g].map((t) => heldValues(t as unknown as tf.TensorInfo));
   if (!values.every((x) => x instanceof Float32Array && x.length === p.size)) return false;
   const [pv, mv, vv, gv] = values as Float32Array[];
   adamStepValues(pv, mv, vv, gv, c, pv, mv, vv);
