@@ -15,7 +15,7 @@ void rpelab_transpose(int rank, const int64_t *shape, const int *perm, const uin
   for (int i = 0; i < rank; i++) n *= shape[i];
   if (n == 0) return;
   /* Merge: output axes k, k+1 with perm[k+1] = perm[k] + 1 are one axis of the input too. */
-  int64_t in_shape[8], ms[8]; /* merged input shape (in input order) */
+  int64_t ms[8]; /* merged input shape (in input order) */
   int mp[8], r = 0;           /* merged perm */
   int group[8];               /* input axis -> merged output position of its group's head, or -1 */
   for (int i = 0; i < rank; i++) group[i] = -1;
@@ -28,13 +28,12 @@ void rpelab_transpose(int rank, const int64_t *shape, const int *perm, const uin
   for (int i = 0; i < rank; i++) {
     if (group[i] >= 0) {
       out_of[in_r] = group[i];
-      in_shape[in_r++] = shape[i];
+      ms[in_r++] = shape[i];
     } else {
-      in_shape[in_r - 1] *= shape[i];
+      ms[in_r - 1] *= shape[i];
     }
   }
   for (int a = 0; a < r; a++) mp[out_of[a]] = a;
-  for (int a = 0; a < r; a++) ms[a] = in_shape[a];
   if (r == 1) {
     memcpy(dst, src, sizeof(uint32_t) * (size_t)n);
     return;
