@@ -39,6 +39,8 @@ export interface BenchArgs {
   summaries: string;
   /** Only write the summaries of these result files, then stop (no benchmark). */
   summarize: string[];
+  /** Only print the targets of these result or summary files as this code evaluates them, then stop. */
+  targetsOf: string[];
   /** Kernels kept per point in the per-kernel time breakdown (0: no profiling pass, so no tf.memory peak). */
   topKernels: number;
   /** Free-form label added to the output file name and the JSON. */
@@ -76,6 +78,8 @@ export const USAGE = `npm run bench -- [options]
   --summaries DIR          directory of their committed summaries (default bench/summaries): every
                            median, ratio and target, 3 kernels per point, no host name or paths
   --summarize FILE         write the summary of an existing result file and stop (repeatable)
+  --targets FILE           print the targets of a result or summary file and stop (repeatable): the
+                           vs-torch targets as this code evaluates them, the others as the run did
   --top-kernels N          per-kernel time breakdown size per point (default 8; 0 = no profiling pass)
   --tag NAME               label added to the output file name
   --help                   this text
@@ -130,6 +134,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     out: 'bench/results',
     summaries: 'bench/summaries',
     summarize: [],
+    targetsOf: [],
     topKernels: 8,
     tag: null,
     child: false,
@@ -199,6 +204,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--summarize':
         a.summarize.push(value());
+        break;
+      case '--targets':
+        a.targetsOf.push(value());
         break;
       case '--top-kernels':
         a.topKernels = positiveInt(value(), flag, 0);

@@ -18,7 +18,16 @@ import * as path from 'path';
 import { tf, initBackend } from '../src/backend';
 import { summarizeResult, formatSummary } from './summary';
 import { parseArgs, childArgv, USAGE, type BenchArgs, type BackendName, type Suite, type Direction } from './args';
-import { ENCODING_CASES, LAYER_SHAPE, TRAIN_SHAPE, OVERHEAD_ENCODINGS, OVERHEAD_BASELINE, OVERHEAD_LENGTH, QUICK_OVERHEAD_LENGTH } from './cases';
+import {
+  ENCODING_CASES,
+  LAYER_SHAPE,
+  TRAIN_SHAPE,
+  OVERHEAD_ENCODINGS,
+  OVERHEAD_BASELINE,
+  OVERHEAD_LENGTH,
+  QUICK_OVERHEAD_LENGTH,
+  DEFAULT_LENGTHS,
+} from './cases';
 import { RssSampler, round } from './measure';
 import { runLayerCase, type LayerPoint } from './suites/layer';
 import { runOverheadCase, type OverheadPoint } from './suites/overhead';
@@ -297,7 +306,7 @@ async function runBackend(args: BenchArgs, backend: BackendName): Promise<BenchR
   const date = new Date();
   fs.mkdirSync(args.out, { recursive: true });
   const partDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-bench-'));
-  const { child: _c, help: _h, part: _p, microIndex: _m, summarize: _s, torchPart: _t, ...argsOut } = args;
+  const { child: _c, help: _h, part: _p, microIndex: _m, summarize: _s, targetsOf: _o, torchPart: _t, ...argsOut } = args;
   const result: BenchResult & { overhead: OverheadPoint[] } = {
     schema: RESULT_SCHEMA,
     date: date.toISOString(),
@@ -485,6 +494,17 @@ async function main(): Promise<void> {
       fs.mkdirSync(args.summaries, { recursive: true });
       fs.writeFileSync(out, formatSummary(summarizeResult(r)));
       console.log(`${f} (${fs.statSync(f).size} bytes) -> ${out} (${fs.statSync(out).size} bytes)`);
+    }
+    return;
+  }
+  if (args.targetsOf.length > 0) {
+    for (const f of args.targetsOf) {
+      const r = readJson<BenchResult>(f);
+      if (!r || r.schema !== RESULT_SCHEMA) throw new Error(`--targets: expected a bench result or summary file (schema ${RESULT_SCHEMA}), got ${f}`);
+      const lengths = (r.args as { lengths?: number[] } | undefined)?.lengths ?? DEFAULT_LENGTHS;
+      const torch = vsTorchTargets(r.vsTorch ?? [], [Math.min(...lengths), Math.max(...lengths)], r.micro);
+      const recorded = r.targets.filter((t) => !torch.some((u) => u.id === t.id));
+      console.log(`${f} (${r.backend}, ${r.date}, code ${r.code.commit}), wall time:\n` + targetLines([...recorded, ...torch]));
     }
     return;
   }

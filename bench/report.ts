@@ -54,7 +54,7 @@ export interface BenchResult {
   machine: MachineInfo;
   /** Which code was measured: the git commit and a hash of src/ (the working tree may hold uncommitted work). */
   code: CodeInfo;
-  args: Omit<BenchArgs, 'child' | 'help' | 'part' | 'microIndex' | 'summarize' | 'torchPart'>;
+  args: Omit<BenchArgs, 'child' | 'help' | 'part' | 'microIndex' | 'summarize' | 'targetsOf' | 'torchPart'>;
   layer: LayerPoint[];
   /** The overhead suite's paired ratios (absent in files written before it existed). */
   overhead?: OverheadPoint[];

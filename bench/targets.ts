@@ -7,7 +7,7 @@ import type { TrainPoint } from './suites/train';
 import type { OverheadPoint } from './suites/overhead';
 import type { VsTorchPoint } from './suites/vs-torch';
 import type { MicroPoint } from './suites/micro';
-import { LAYER_SHAPE } from './cases';
+import { LAYER_SHAPE, TRAIN_SHAPE, trainConfig } from './cases';
 import { fitPowerLaw, evalPowerLaw } from './stats';
 import type { Direction } from './args';
 
@@ -296,6 +296,25 @@ export function linearLayerFlops(
   return { projections: 3 * (2 * B * L * m * 4 * m), attention: 3 * (2 * 2 * B * H * L * D * (D + 1)) };
 }
 
+/**
+ * The matrix products of one training step of the train suite's causal LM (`trainConfig`,
+ * `TRAIN_SHAPE`: N = batch·length tokens, width m, feed-forward width h, vocabulary V), the same for
+ * every encoding: per layer the q/k/v projection [N, m] × [m, 3m], the output projection
+ * [N, m] × [m, m] and the feed-forward [N, m] × [m, h] and [N, h] × [h, m], then the tied output
+ * projection [N, m] × [m, V]; each once forward and twice backward (∂x and ∂W: the first layer's ∂x
+ * feeds the embedding's gradient). `flops` counts 2 per multiply-add. An encoding's own products
+ * (sineSPE's projection) come on top.
+ */
+export function trainStepProducts(
+  cfg: { model: number; hidden: number; vocabSize: number; numLayers: number } = trainConfig('linear:elu'),
+  shape: { batch: number; length: number } = TRAIN_SHAPE,
+): { products: number; flops: number } {
+  const { model: m, hidden: h, vocabSize: V, numLayers: n } = cfg;
+  const N = shape.batch * shape.length;
+  const forward = n * (2 * N * m * 3 * m + 2 * N * m * m + 2 * 2 * N * m * h) + 2 * N * m * V;
+  return { products: 3 * (4 * n + 1), flops: 3 * forward };
+}
+
 /** The micro suite's product of the layer's q/k/v projection shape (OpenBLAS with the addon), GFLOP/s on `clock` (the run's BLAS rate), or null. */
 export function sgemmGflops(micro: MicroPoint[], clock: Clock = 'wall'): { gflops: number; shape: string } | null {
   const p = micro.find((x) => x.name === 'matmul 2-D (qkv projection)' && (clock === 'cpu' ? x.gflopsCpu : x.gflops) !== undefined);
@@ -390,6 +409,11 @@ export function vsTorchTargets(points: VsTorchPoint[], lengths: [number, number]
   const trainOk = train.filter((p) => p.ratio !== undefined);
   // tokens/s speedup over PyTorch = torch time / rpelab time = 1 / ratio.
   const trainWorst = worstOf(trainOk, (p) => 1 / p.ratio!, 'min');
+  // What 3x PyTorch leaves beside the step's products, were they to run at the run's sgemm rate
+  // (a rate the step's small products do not exceed: it is the rate of the layer's larger q/k/v product).
+  const steps = trainStepProducts();
+  const productsMs = blas ? steps.flops / (blas.gflops * 1e6) : 0;
+  const trainFailing = trainOk.filter((p) => 1 / p.ratio! < 3 && p.torchMsMedian !== undefined);
   return [
     {
       id: 'torch-linear-layers',
@@ -423,13 +447,24 @@ export function vsTorchTargets(points: VsTorchPoint[], lengths: [number, number]
       threshold: 3,
       sense: 'min',
       status: judge(trainWorst, 3, 'min', trainOk.length === train.length && train.length > 0),
-      detail: train
-        .map((p) =>
-          p.ratio !== undefined
-            ? `${p.encoding}: x${f2(1 / p.ratio)} (${p.tokensPerSec} vs ${p.torchTokensPerSec} tok/s)`
-            : `${p.encoding}: ${p.error ?? 'not measured'}`,
-        )
-        .join('; '),
+      detail:
+        train
+          .map((p) =>
+            p.ratio !== undefined
+              ? `${p.encoding}: x${f2(1 / p.ratio)} (${p.tokensPerSec} vs ${p.torchTokensPerSec} tok/s)`
+              : `${p.encoding}: ${p.error ?? 'not measured'}`,
+          )
+          .join('; ') +
+        (blas && trainFailing.length
+          ? `; the step's ${steps.products} products (${f2(steps.flops / 1e9)} GFLOP, every encoding) take ${f2(productsMs)} ms at OpenBLAS's ${f2(blas.gflops)} GFLOP/s, so 3x PyTorch leaves for the rest of the step: ${trainFailing
+              .map((p) => {
+                const budget = p.torchMsMedian! / 3;
+                return budget > productsMs
+                  ? `${p.encoding} ${f2(budget - productsMs)} of ${f2(budget)} ms (its whole step now ${f2(p.msMedian!)} ms)`
+                  : `${p.encoding} nothing: its products alone exceed ${f2(budget)} ms (out of reach at this BLAS)`;
+              })
+              .join(', ')}`
+          : ''),
     },
   ];
 }

@@ -46,6 +46,12 @@ describe('bench/args', () => {
     assert.deepEqual(a.lengths, [1024, 4096]);
   });
 
+  it('--targets collects result or summary files to read instead of running (repeatable)', () => {
+    assert.deepEqual(parseArgs([]).targetsOf, []);
+    assert.deepEqual(parseArgs(['--targets', 'a.json', '--targets', 'b.json']).targetsOf, ['a.json', 'b.json']);
+    assert.throws(() => parseArgs(['--targets']), /--targets: expected a value/);
+  });
+
   it('rejects unknown options and values, naming them', () => {
     assert.throws(() => parseArgs(['--fast']), /--fast: unknown option/);
     assert.throws(() => parseArgs(['--encodings', 'lrpe']), /--encodings: unknown 'lrpe'/);

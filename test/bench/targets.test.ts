@@ -11,6 +11,7 @@ import {
   trainTarget,
   evaluateTargets,
   vsTorchTargets,
+  trainStepProducts,
   TORCH_LINEAR,
   linearLayerFlops,
   blasFractionTarget,
@@ -250,6 +251,30 @@ describe('bench/targets', () => {
         /2 of the 4 failing points are out of reach at this BLAS .*200\.00 GFLOP\/s: none causal L=8192, none bidirectional L=8192\)/,
       );
       assert.doesNotMatch(byId(vsTorchTargets(pts))['torch-linear-layers'].detail, /out of reach/, 'no micro suite, no claim');
+    });
+
+    it("counts the train step's products (27, 1.41 GFLOP) and says what 3x PyTorch leaves beside them at the run sgemm rate", () => {
+      // 2 layers of width 64 (feed-forward 256), vocabulary 256, 2048 tokens: (2 x 201.3 + 67.1) MFLOP forward, x3 with the backward.
+      const p = trainStepProducts();
+      assert.equal(p.products, 27);
+      assert.equal(p.flops, 3 * (2 * (2 * 2048 * 64 * 192 + 2 * 2048 * 64 * 64 + 2 * 2 * 2048 * 64 * 256) + 2 * 2048 * 64 * 256));
+      assert.ok(Math.abs(p.flops - 1.4093e9) < 1e5);
+      // At 200 GFLOP/s the products take 7.05 ms. none: PyTorch 39.3 ms, 3x -> 13.10 ms, leaving 6.05;
+      // lrpe-unitary: PyTorch 18 ms -> 6 ms, less than the products.
+      const pts = [
+        ...grid(() => 0.4),
+        { ...train('none', 0.5), msMedian: 19.65, torchMsMedian: 39.3 },
+        { ...train('lrpe-unitary', 0.5), msMedian: 9, torchMsMedian: 18 },
+      ];
+      const t = byId(vsTorchTargets(pts, [512, 16384], [sgemm(200)]))['torch-train-step'];
+      assert.equal(t.status, 'FAIL');
+      assert.match(t.detail, /the step's 27 products \(1\.41 GFLOP, every encoding\) take 7\.05 ms at OpenBLAS's 200\.00 GFLOP\/s/);
+      assert.match(t.detail, /none 6\.05 of 13\.10 ms \(its whole step now 19\.65 ms\)/);
+      assert.match(t.detail, /lrpe-unitary nothing: its products alone exceed 6\.00 ms \(out of reach at this BLAS\)/);
+      assert.doesNotMatch(byId(vsTorchTargets(pts))['torch-train-step'].detail, /products/, 'no micro suite, no claim');
+      const passing = byId(vsTorchTargets([...grid(() => 0.4), train('none', 0.3)], [512, 16384], [sgemm(200)]))['torch-train-step'];
+      assert.equal(passing.status, 'PASS');
+      assert.doesNotMatch(passing.detail, /products/, 'nothing to explain when the target passes');
     });
 
     it('N/A when a length of the range, a softmax point or a training step was not measured', () => {
