@@ -21,13 +21,19 @@ describe('README', () => {
     const body = code.replace("from 'rpelab'", `from '${src}'`);
     const [imports, ...rest] = body.split('\n');
     const script = `${imports}\n(async () => {\n${rest.join('\n')}\nconsole.log(JSON.stringify({ y: y.shape, o: o.shape, backend: tf.getBackend() }));\n})().catch((e) => { console.error(e); process.exit(1); });\n`;
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-readme-')), 'example.ts');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rpelab-readme-'));
+    const file = path.join(dir, 'example.ts');
     fs.writeFileSync(file, script);
-    const out = execFileSync(path.join(root, 'node_modules', '.bin', 'tsx'), [file], {
-      cwd: root,
-      env: { ...process.env },
-      encoding: 'utf8',
-    });
+    let out: string;
+    try {
+      out = execFileSync(path.join(root, 'node_modules', '.bin', 'tsx'), [file], {
+        cwd: root,
+        env: { ...process.env },
+        encoding: 'utf8',
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     const last = JSON.parse(out.trim().split('\n').pop()!);
     assert.deepEqual(last.y, [2, 128, 64]);
     assert.deepEqual(last.o, [1, 32, 4, 16]);
