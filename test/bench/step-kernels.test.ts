@@ -29,6 +29,31 @@ describe('bench/step-kernels', () => {
     assert.equal(row('Reshape')?.length, 3);
   });
 
+  it('--shapes: a row per product shape with its flops rate in the step and repeated', function () {
+    this.timeout(120_000);
+    const r = run('--encoding', 'none', '--steps', '1', '--backend', 'wasm', '--shapes');
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout.split('\n').filter((l) => /^(BatchMatMul|_FusedMatMul) /.test(l));
+    // The small LM's products: its q/k/v, output and feed-forward projections and the tied head, forward and backward.
+    assert.ok(rows.length >= 8, r.stdout);
+    let calls = 0;
+    for (const row of rows) {
+      const m = /^(BatchMatMul|_FusedMatMul) (\[[\d,]+\]ᵀ?)·(\[[\d,]+\]ᵀ?) +([\d.]+) +(\d+) +([\d.]+) +(\d+) +(\d+)$/.exec(row);
+      assert.ok(m, row);
+      calls += Number(m![5]);
+      assert.ok(Number(m![7]) > 0 && Number(m![8]) > 0, row);
+    }
+    assert.equal(calls, 27, r.stdout);
+    assert.ok(
+      rows.some((l) => l.startsWith('_FusedMatMul [2048,64]·[64,192] ')),
+      'the q/k/v projection, 8 x 256 tokens of width 64',
+    );
+    assert.ok(
+      rows.some((l) => l.startsWith('BatchMatMul [2048,64]ᵀ·[2048,192] ')),
+      "its weight's gradient",
+    );
+  });
+
   it('refuses an unknown encoding and a step count that is not a positive integer, naming the flag', () => {
     const bad = run('--encoding', 'nope');
     assert.notEqual(bad.status, 0);
