@@ -19,6 +19,21 @@
 #include "jobs.h"
 #include "sgemm.h"
 
+/* c[i, j] += bias[j] for i < rows, j < cols (row stride ldc), then max(c, 0) when relu: a fused
+   product's bias and activation, on the block just computed while it is in this thread's cache. */
+static void bias_block(float *c, int64_t ldc, int64_t rows, int64_t cols, const float *bias, int relu) {
+  for (int64_t i = 0; i < rows; i++) {
+    float *r = c + i * ldc;
+    if (relu)
+      for (int64_t j = 0; j < cols; j++) {
+        const float v = r[j] + bias[j];
+        r[j] = v > 0 ? v : 0.0f;
+      }
+    else
+      for (int64_t j = 0; j < cols; j++) r[j] += bias[j];
+  }
+}
+
 #ifdef RPELAB_OPENBLAS
 #include <cblas.h>
 /* OpenBLAS's own entry points (in its cblas.h, but not in the reference CBLAS header an alternative may provide). */
@@ -47,12 +62,14 @@ static void *run_lib_job(void *arg) {
   return NULL;
 }
 
-/* One block of C = op(A)·op(B): rows [first, last) of C, or its columns when by_columns. */
+/* One block of C = op(A)·op(B) (+ bias, ReLU): rows [first, last) of C, or its columns when by_columns. */
 typedef struct {
   int64_t m, n, k, first, last;
   const float *a, *b;
   float *c;
   int trans_a, trans_b, by_columns;
+  const float *bias; /* [n] or NULL */
+  int relu;
 } LibBlock;
 
 static void *run_lib_block(void *arg) {
@@ -63,16 +80,21 @@ static void *run_lib_block(void *arg) {
     /* columns of op(B): B's columns, or B's rows when transposed */
     const float *b = j->b + (j->trans_b ? j->first * j->k : j->first);
     rpelab_sgemm_strided_library(j->trans_a, j->trans_b, j->m, w, j->k, 1.0f, j->a, lda, b, ldb, 0.0f, j->c + j->first, j->n);
+    if (j->bias) bias_block(j->c + j->first, j->n, j->m, w, j->bias + j->first, j->relu);
   } else {
     /* rows of op(A): A's rows, or A's columns when transposed */
     const float *a = j->a + (j->trans_a ? j->first : j->first * j->k);
     rpelab_sgemm_strided_library(j->trans_a, j->trans_b, w, j->n, j->k, 1.0f, a, lda, j->b, ldb, 0.0f, j->c + j->first * j->n, j->n);
+    if (j->bias) bias_block(j->c + j->first * j->n, j->n, w, j->n, j->bias, j->relu);
   }
   return NULL;
 }
 
+/* Whether library_batch_sgemm applies a bias itself (one product, in its blocks). */
+static int library_takes_bias(int64_t batch, int64_t m, int64_t n, int64_t k) { return batch == 1 && m > 0 && n > 0 && k > 0; }
+
 static int library_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k, const float *a, int trans_a,
-                               const float *b, int trans_b, float *c, int threads) {
+                               const float *b, int trans_b, float *c, const float *bias, int relu, int threads) {
   if (m == 0 || n == 0) return 0;
   if (k == 0) {
     memset(c, 0, sizeof(float) * (size_t)(batch * m * n));
@@ -87,7 +109,7 @@ static int library_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, 
     LibBlock blocks[64];
     for (int i = 0; i < t; i++) {
       blocks[i] = (LibBlock){m, n, k, i == 0 ? 0 : (len * i / t + 8) / 16 * 16, i == t - 1 ? len : (len * (i + 1) / t + 8) / 16 * 16, a, b, c,
-                             trans_a, trans_b, by_columns};
+                             trans_a, trans_b, by_columns, bias, relu};
     }
     rpelab_run_jobs(run_lib_block, blocks, sizeof(LibBlock), t);
     return 0;
@@ -107,10 +129,22 @@ static int library_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, 
 
 int rpelab_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k, const float *a, int trans_a, const float *b,
                        int trans_b, float *c, int threads) {
+  return rpelab_batch_sgemm_bias(batch, batch_a, batch_b, m, n, k, a, trans_a, b, trans_b, c, NULL, 0, threads);
+}
+
+int rpelab_batch_sgemm_bias(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k, const float *a, int trans_a,
+                            const float *b, int trans_b, float *c, const float *bias, int relu, int threads) {
 #ifdef RPELAB_OPENBLAS
-  if (use_library) return library_batch_sgemm(batch, batch_a, batch_b, m, n, k, a, trans_a, b, trans_b, c, threads);
+  if (use_library) {
+    const int takes = bias && library_takes_bias(batch, m, n, k);
+    const int r = library_batch_sgemm(batch, batch_a, batch_b, m, n, k, a, trans_a, b, trans_b, c, takes ? bias : NULL, relu, threads);
+    if (r == 0 && bias && !takes) bias_block(c, n, batch * m, n, bias, relu);
+    return r;
+  }
 #endif
-  return rpelab_batch_sgemm_builtin(batch, batch_a, batch_b, m, n, k, a, trans_a, b, trans_b, c, threads);
+  const int r = rpelab_batch_sgemm_builtin(batch, batch_a, batch_b, m, n, k, a, trans_a, b, trans_b, c, threads);
+  if (r == 0 && bias) bias_block(c, n, batch * m, n, bias, relu);
+  return r;
 }
 
 void rpelab_sgemm_serial(int64_t m, int64_t n, int64_t k, const float *a, int trans_a, int64_t lda, const float *b, int trans_b, float *c,

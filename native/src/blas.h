@@ -7,6 +7,12 @@
    out[g] = op(A[g or 0]) · op(B[g or 0]) for g < batch, on up to `threads` threads; 0, or -1 when out of memory. */
 int rpelab_batch_sgemm(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k,
                        const float *a, int trans_a, const float *b, int trans_b, float *c, int threads);
+/* The same, then out[g][i, j] += bias[j] and, when relu, out = max(out, 0) (a fused product's bias
+   and ReLU; bias NULL: none): one product through OpenBLAS does it in each thread's block of C just
+   computed; batches and the builtin sgemm in a pass after the products. The same operations in the
+   same order either way, so the same bits. */
+int rpelab_batch_sgemm_bias(int64_t batch, int64_t batch_a, int64_t batch_b, int64_t m, int64_t n, int64_t k, const float *a, int trans_a,
+                            const float *b, int trans_b, float *c, const float *bias, int relu, int threads);
 /* One product on the calling thread, for kernels that run products inside their own threads:
    C [m, n] (contiguous) = op(A) [m, k] · op(B) [k, n], row-major; op(A) = A [k, m]ᵀ when trans_a, with
    `lda` floats per stored row of A; op(B) = B [n, k]ᵀ when trans_b, B stored without padding.

@@ -169,20 +169,25 @@ static napi_value blas_name(napi_env env, napi_callback_info info) {
 }
 
 /* matMul(a, b, out, batch, batchA, batchB, m, n, k, transA, transB): out[g] = op(a[g or 0]) · op(b[g or 0]) */
+/* matMul(a, b, out, batch, batchA, batchB, m, n, k, transA, transB[, bias, relu]): out = op(a)·op(b)
+   (rpelab_batch_sgemm), then + bias [n] and max(·, 0) when relu (rpelab_batch_sgemm_bias) */
 static napi_value mat_mul(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
+  size_t argc = 13;
+  napi_value argv[13];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 11) FAIL("matMul: expected 11 arguments");
-  float *a, *b, *out;
-  size_t na, nb, no;
-  int64_t v[8];
+  if (argc != 11 && argc != 13) FAIL("matMul: expected 11 arguments, or 13 with a bias and relu");
+  float *a, *b, *out, *bias = NULL;
+  size_t na, nb, no, nbias = 0;
+  int64_t v[8], relu = 0;
   if (!get_f32(env, argv[0], &a, &na, 0) || !get_f32(env, argv[1], &b, &nb, 0) || !get_f32(env, argv[2], &out, &no, 0)) FAIL("matMul: a, b and out must be Float32Arrays");
   for (int i = 0; i < 8; i++) if (!get_int(env, argv[3 + i], &v[i])) FAIL("matMul: sizes must be integers");
   const int64_t batch = v[0], batch_a = v[1], batch_b = v[2], m = v[3], n = v[4], k = v[5];
   if (batch < 1 || m < 0 || n < 0 || k < 0 || (batch_a != 1 && batch_a != batch) || (batch_b != 1 && batch_b != batch) ||
       (int64_t)na < batch_a * m * k || (int64_t)nb < batch_b * k * n || (int64_t)no < batch * m * n) FAIL("matMul: array sizes do not match");
-  if (rpelab_batch_sgemm(batch, batch_a, batch_b, m, n, k, a, (int)v[6], b, (int)v[7], out, num_threads) != 0) FAIL("matMul: out of memory");
+  if (argc == 13 && (!get_f32(env, argv[11], &bias, &nbias, 0) || (int64_t)nbias < n || !get_int(env, argv[12], &relu) || (relu != 0 && relu != 1)))
+    FAIL("matMul: bias must be a Float32Array of n values and relu 0 or 1");
+  if (rpelab_batch_sgemm_bias(batch, batch_a, batch_b, m, n, k, a, (int)v[6], b, (int)v[7], out, bias, (int)relu, num_threads) != 0)
+    FAIL("matMul: out of memory");
   return NULL;
 }
 
@@ -261,30 +266,6 @@ static napi_value depthwise_input_grad(napi_env env, napi_callback_info info) {
             for (int64_t k = 0; k < C; k++) o[k] += d[k] * fi[k];
           }
       }
-  return NULL;
-}
-
-/* ---- bias of a fused matrix product ------------------------------------------------------------ */
-
-/* addBias(y, bias, rows, cols, relu): y[i, j] += bias[j] for y [rows, cols], then max(y, 0) when relu
-   (the bias and activation of _FusedMatMul, after the product, in one pass) */
-static napi_value add_bias(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc != 5) FAIL("addBias: expected 5 arguments");
-  float *y, *bias;
-  size_t ny, nb;
-  int64_t rows, cols, relu;
-  if (!get_f32(env, argv[0], &y, &ny, 0) || !get_f32(env, argv[1], &bias, &nb, 0) || !get_int(env, argv[2], &rows) || !get_int(env, argv[3], &cols) ||
-      !get_int(env, argv[4], &relu) || rows < 0 || cols < 0 || (int64_t)ny < rows * cols || (int64_t)nb < cols) FAIL("addBias: bad arguments");
-  for (int64_t i = 0; i < rows; i++) {
-    float *r = y + i * cols;
-    if (relu)
-      for (int64_t j = 0; j < cols; j++) { const float v = r[j] + bias[j]; r[j] = v > 0 ? v : 0.0f; }
-    else
-      for (int64_t j = 0; j < cols; j++) r[j] += bias[j];
-  }
   return NULL;
 }
 
@@ -818,7 +799,6 @@ static napi_value Init(napi_env env, napi_value exports) {
     {"simd", NULL, NULL, NULL, NULL, simd, napi_enumerable, NULL},
     {"matMul", NULL, mat_mul, NULL, NULL, NULL, napi_default, NULL},
     {"sumRows", NULL, sum_rows, NULL, NULL, NULL, napi_default, NULL},
-    {"addBias", NULL, add_bias, NULL, NULL, NULL, napi_default, NULL},
     {"reluMask", NULL, relu_mask, NULL, NULL, NULL, napi_default, NULL},
     {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
     {"useBlasLibrary", NULL, use_blas_library, NULL, NULL, NULL, napi_default, NULL},

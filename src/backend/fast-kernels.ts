@@ -649,8 +649,9 @@ function matMulDims(a: Info, b: Info, transposeA: boolean, transposeB: boolean) 
 
 /**
  * _FusedMatMul (tf.fused.matMul) with a bias and no activation or ReLU, as `Linear` calls it with the
- * native kernels: the native product, then the bias added to every row (and the ReLU) in one pass
- * over the output (one kernel instead of a product, an Add and a Relu). Null for anything else
+ * native kernels: the native product with the bias added to every row (and the ReLU) by each thread
+ * on the block of the output it has just computed (one kernel instead of a product, an Add and a
+ * Relu; the same bits as a pass after the product). Null for anything else
  * (another activation, a bias that is not one row of n values, other dtypes, no addon): tfjs's kernel runs.
  */
 export function nativeFusedMatMul(
@@ -678,8 +679,9 @@ export function nativeFusedMatMul(
   // After the output: making it may grow the wasm heap, which detaches earlier views.
   const [av, bv] = [a, b].map((t) => store.values(t) as Float32Array);
   const ov = out.values as Float32Array;
-  native.matMul(av, bv, ov, Math.max(batchA, batchB), batchA, batchB, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0);
-  if (bias && n > 0) native.addBias(ov, store.values(bias) as Float32Array, ov.length / n, n, relu ? 1 : 0);
+  const batch = Math.max(batchA, batchB);
+  if (bias) native.matMul(av, bv, ov, batch, batchA, batchB, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0, store.values(bias) as Float32Array, relu ? 1 : 0);
+  else native.matMul(av, bv, ov, batch, batchA, batchB, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0);
   return out.info;
 }
 

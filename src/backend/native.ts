@@ -37,6 +37,9 @@ export interface NativeKernels {
   /**
    * out[g] = op(a[g]) · op(b[g]) for g < batch, row-major; a (b) holds batchA (batchB) matrices,
    * 1 meaning one shared by every g. op(a) is [m, k] (a is [k, m] when transA = 1), op(b) [k, n].
+   * With `bias` [n]: then out[g][i, j] += bias[j], and max(out, 0) when relu = 1 (a fused product's
+   * bias and activation, applied by each thread to the block of the output it has just computed;
+   * the same bits as a pass after the product).
    */
   matMul(
     a: Float32Array,
@@ -50,6 +53,8 @@ export interface NativeKernels {
     k: number,
     transA: 0 | 1,
     transB: 0 | 1,
+    bias?: Float32Array,
+    relu?: 0 | 1,
   ): void;
   /** Threads the native kernels may use (1..64); each stays on one below its own size limit (products under ~4M multiply-adds, for one). */
   setThreads(n: number): void;
@@ -70,8 +75,6 @@ export interface NativeKernels {
   depthwiseInputGrad(n: number, h: number, w: number, c: number, fh: number, fw: number, dy: Float32Array, f: Float32Array, out: Float32Array): void;
   /** out[j] = Σ_i x[i, j] for x [rows, cols], in float32, row after row (the order of wasm's Sum). */
   sumRows(x: Float32Array, rows: number, cols: number, out: Float32Array): void;
-  /** y[i, j] += bias[j] for y [rows, cols], then max(y, 0) when relu: a fused product's bias and activation, after it. */
-  addBias(y: Float32Array, bias: Float32Array, rows: number, cols: number, relu: 0 | 1): void;
   /** dz = dy where y > 0, else 0: ReLU's gradient from its output (all three of one length). */
   reluMask(dy: Float32Array, y: Float32Array, dz: Float32Array): void;
   /**

@@ -365,6 +365,61 @@ describe('fast kernels (batched/transposed matmul on XNNPACK, strided slices)', 
     assert.throws(() => k.useBlasLibrary(2 as 0), /useBlasLibrary: expected 0 or 1/);
   });
 
+  it("native matMul with a bias (and ReLU): each block's bias gives the bits of the product followed by a bias pass, on either product, any threads", function () {
+    requireBlasLibrary(this);
+    const k = nativeKernels()!;
+    const rng = new Rng(13);
+    // [batch, m, n, k]: one product cut into blocks of rows (m >= n) or of columns (n > m) on 2 and 3
+    // threads (edges off the 16-grid), one below a thread's size limit, a batch (the pass after the
+    // products), k = 0 (the bias alone), empty.
+    const shapes: number[][] = [
+      [1, 300, 72, 256],
+      [1, 40, 700, 300],
+      [1, 5, 3, 7],
+      [3, 70, 50, 40],
+      [1, 9, 20, 0],
+      [1, 0, 8, 4],
+    ];
+    try {
+      for (const [batch, m, n, kk] of shapes)
+        for (const tb of [0, 1] as const) {
+          const a = Float32Array.from({ length: batch * m * kk }, () => rng.normal());
+          const b = Float32Array.from({ length: kk * n }, () => rng.normal());
+          const bias = Float32Array.from({ length: n }, () => rng.normal());
+          for (const library of [1, 0] as const)
+            for (const threads of [1, 2, 3]) {
+              k.useBlasLibrary(library);
+              k.setThreads(threads);
+              const product = new Float32Array(batch * m * n).fill(NaN);
+              k.matMul(a, b, product, batch, batch, 1, m, n, kk, 0, tb);
+              for (const relu of [0, 1] as const) {
+                // y + bias[j] in float32, then max(·, 0): the pass the fused kernel used to make after the product
+                const want = product.map((y, i) => {
+                  const v = Math.fround(y + bias[i % n]);
+                  return relu && !(v > 0) ? 0 : v;
+                });
+                const got = new Float32Array(batch * m * n).fill(NaN);
+                k.matMul(a, b, got, batch, batch, 1, m, n, kk, 0, tb, bias, relu);
+                const what = `${library ? k.blas() : 'builtin'}, ${threads} thread(s): [${batch}, ${m}, ${kk}] x [${kk}, ${n}] transB ${tb} relu ${relu}`;
+                const differ = got.findIndex((v, i) => !Object.is(v, want[i]));
+                assert.equal(differ, -1, `${what}: element ${differ} is ${got[differ]}, want ${want[differ]}`);
+              }
+            }
+        }
+      assert.throws(
+        () => k.matMul(new Float32Array(6), new Float32Array(6), new Float32Array(4), 1, 1, 1, 2, 2, 3, 0, 0, new Float32Array(1), 0),
+        /matMul: bias must be a Float32Array of n values and relu 0 or 1/,
+      );
+      assert.throws(
+        () => k.matMul(new Float32Array(6), new Float32Array(6), new Float32Array(4), 1, 1, 1, 2, 2, 3, 0, 0, new Float32Array(2), 2 as 1),
+        /relu 0 or 1/,
+      );
+    } finally {
+      k.useBlasLibrary(1);
+      k.setThreads(nativeThreads());
+    }
+  });
+
   it("native matMul on rpelab's pool: calls back to back and after pauses around the threads' spin (0-400 µs) give the same bits every time", function () {
     const k = nativeKernels();
     if (!k) this.skip();
