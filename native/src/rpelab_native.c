@@ -168,9 +168,8 @@ static napi_value blas_name(napi_env env, napi_callback_info info) {
   return s;
 }
 
-/* matMul(a, b, out, batch, batchA, batchB, m, n, k, transA, transB): out[g] = op(a[g or 0]) · op(b[g or 0]) */
-/* matMul(a, b, out, batch, batchA, batchB, m, n, k, transA, transB[, bias, relu]): out = op(a)·op(b)
-   (rpelab_batch_sgemm), then + bias [n] and max(·, 0) when relu (rpelab_batch_sgemm_bias) */
+/* matMul(a, b, out, batch, batchA, batchB, m, n, k, transA, transB[, bias, relu]): out[g] = op(a[g or 0]) · op(b[g or 0]),
+   then + bias [n] and max(·, 0) when relu (rpelab_batch_sgemm_bias) */
 static napi_value mat_mul(napi_env env, napi_callback_info info) {
   size_t argc = 13;
   napi_value argv[13];
