@@ -1,6 +1,15 @@
 /** Shared assertions for the test suite. */
 import { strict as assert } from 'assert';
+import { spawnSync, type SpawnSyncReturns } from 'child_process';
+import * as path from 'path';
 import { tf, Rng, nativeKernels, useNative } from '../src/backend';
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** Runs the repository's TypeScript script `script` (a path from the root) with tsx in a child process, from the root; its output as text. */
+export function runScript(script: string, ...args: string[]): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, script), ...args], { encoding: 'utf8', cwd: ROOT });
+}
 
 /** Max absolute difference between two tensors / arrays of equal size. */
 export function maxAbsDiff(a: tf.Tensor | ArrayLike<number>, b: tf.Tensor | ArrayLike<number>): number {

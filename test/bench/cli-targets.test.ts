@@ -1,12 +1,10 @@
 import { strict as assert } from 'assert';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { runScript } from '../helpers';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const run = (...args: string[]) =>
-  spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'bench', 'cli.ts'), ...args], { encoding: 'utf8', cwd: ROOT });
+const run = (...args: string[]) => runScript('bench/cli.ts', ...args);
 
 describe('bench/cli --targets', () => {
   it("prints a committed summary's targets, the vs-torch ones evaluated by this code, without running anything", function () {

@@ -1,10 +1,7 @@
 import { strict as assert } from 'assert';
-import { spawnSync } from 'child_process';
-import * as path from 'path';
+import { runScript } from '../helpers';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const run = (...args: string[]) =>
-  spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'bench', 'step-kernels.ts'), ...args], { encoding: 'utf8', cwd: ROOT });
+const run = (...args: string[]) => runScript('bench/step-kernels.ts', ...args);
 
 describe('bench/step-kernels', () => {
   it('prints every kernel of the training step with its calls, and the products repeated on the same operands', function () {
